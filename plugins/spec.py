@@ -1,0 +1,167 @@
+"""Parameter specs and the plugin record: the single source of truth per processor.
+
+A :class:`Plugin` bundles the three things that must never drift apart:
+
+* ``params``: one :class:`ParamSpec` per parameter (name with unit, range,
+  default, scale). Everything else (validation, predictor mapping, CLI
+  listing, settings templates) reads ranges from here.
+* ``torch_fn(x, sample_rate, **params)``: differentiable processing of
+  ``x`` shaped ``(batch, channels, samples)``; every parameter is a Python
+  number or a tensor of shape ``(batch,)``.
+* ``build(sample_rate, **params)``: the production twin, a list of stages
+  for the streaming pedalboard engine. A stage is a ``pedalboard.Plugin`` or
+  a :class:`NumpyNode` (for processors pedalboard lacks).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from automix.errors import ParameterError
+
+SCALES = ("linear", "log", "bool")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One plugin parameter.
+
+    Attributes:
+        name: keyword name, with its unit (``threshold_db``, ``attack_ms``).
+        minimum, maximum: inclusive range in engineering units.
+        default: the neutral / typical value, inside the range.
+        scale: ``linear`` (dB, ratios), ``log`` (Hz, ms, Q: geometric
+            mapping from the unit interval) or ``bool`` (0 or 1, not
+            differentiable).
+        doc: one line for ``automix plugins``.
+    """
+
+    name: str
+    minimum: float
+    maximum: float
+    default: float
+    scale: str = "linear"
+    doc: str = ""
+
+    def __post_init__(self):
+        if self.scale not in SCALES:
+            raise ValueError(f"{self.name}: scale must be one of {SCALES}")
+        if not (self.minimum <= self.default <= self.maximum):
+            raise ValueError(f"{self.name}: default {self.default} outside [{self.minimum}, {self.maximum}]")
+        if self.scale == "log" and self.minimum <= 0:
+            raise ValueError(f"{self.name}: log scale needs a positive minimum")
+
+    @property
+    def differentiable(self) -> bool:
+        return self.scale != "bool"
+
+    def from_unit(self, u):
+        """Map ``u`` in [0, 1] (float or tensor) to engineering units."""
+        if self.scale == "log":
+            lo, hi = math.log(self.minimum), math.log(self.maximum)
+            return torch.exp(lo + u * (hi - lo)) if isinstance(u, torch.Tensor) else math.exp(lo + u * (hi - lo))
+        if self.scale == "bool":
+            return (u > 0.5).to(u.dtype) if isinstance(u, torch.Tensor) else float(u > 0.5)
+        return self.minimum + u * (self.maximum - self.minimum)
+
+    def to_unit(self, value):
+        """Inverse of :meth:`from_unit` (bool maps to 0.25 / 0.75)."""
+        if self.scale == "log":
+            lo, hi = math.log(self.minimum), math.log(self.maximum)
+            return (torch.log(value) - lo) / (hi - lo) if isinstance(value, torch.Tensor) else (math.log(value) - lo) / (hi - lo)
+        if self.scale == "bool":
+            return 0.25 + 0.5 * value
+        span = self.maximum - self.minimum
+        return (value - self.minimum) / span if span else value * 0.0
+
+    def check(self, value, where: str) -> float:
+        """Return ``value`` as float or raise :class:`ParameterError` naming ``where``."""
+        if isinstance(value, bool) and self.scale != "bool":
+            raise ParameterError(f"{where}: {self.name} must be a number, got {value!r}")
+        if not isinstance(value, (int, float, bool, np.floating, np.integer)):
+            raise ParameterError(f"{where}: {self.name} must be a number, got {value!r}")
+        v = float(value)
+        if not math.isfinite(v):
+            raise ParameterError(f"{where}: {self.name} must be finite, got {value!r}")
+        if self.scale == "bool" and v not in (0.0, 1.0):
+            raise ParameterError(f"{where}: {self.name} must be true/false (0 or 1), got {value!r}")
+        if not (self.minimum <= v <= self.maximum):
+            raise ParameterError(
+                f"{where}: {self.name}={v:g} is out of range [{self.minimum:g}, {self.maximum:g}]"
+            )
+        return v
+
+
+class NumpyNode:
+    """A memoryless production stage for processors pedalboard lacks.
+
+    ``fn`` maps a float32 block ``(channels, samples)`` to a float32 block of
+    the same length. Being memoryless, it streams trivially.
+    """
+
+    def __init__(self, name: str, fn: Callable[[np.ndarray], np.ndarray]):
+        self.name = name
+        self.fn = fn
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        return self.fn(block)
+
+    def __repr__(self) -> str:
+        return f"NumpyNode({self.name})"
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """A registered processor: specs + torch function + production builder."""
+
+    name: str
+    params: tuple[ParamSpec, ...]
+    torch_fn: Callable[..., torch.Tensor]
+    build: Callable[..., list]
+    doc: str = ""
+    #: processing that needs the whole stereo image (limiter linking, width)
+    stereo_only: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def spec(self, name: str) -> ParamSpec:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, float]:
+        return {p.name: p.default for p in self.params}
+
+    def validate(self, params: dict, where: str) -> dict[str, float]:
+        """Check a complete parameter dict; return it as floats in spec order."""
+        if not isinstance(params, dict):
+            raise ParameterError(f"{where}: params must be an object, got {type(params).__name__}")
+        unknown = sorted(set(params) - set(self.param_names))
+        if unknown:
+            raise ParameterError(
+                f"{where}: unknown parameter {unknown[0]!r} for plugin {self.name!r}; "
+                f"expected {', '.join(self.param_names)}"
+            )
+        missing = [n for n in self.param_names if n not in params]
+        if missing:
+            raise ParameterError(f"{where}: missing parameter {missing[0]!r} for plugin {self.name!r}")
+        return {p.name: p.check(params[p.name], where) for p in self.params}
+
+
+def specs(*items: ParamSpec) -> tuple[ParamSpec, ...]:
+    names = [p.name for p in items]
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate parameter names in {names}")
+    return tuple(items)
+
+
+def unpack(names: Sequence[str], params: dict) -> list:
+    return [params[n] for n in names]
