@@ -1,31 +1,60 @@
-"""Saturation: ``y = tanh(x * 10^(drive_db/20)) * 10^(trim_db/20)``.
+"""Saturation: parallel tanh drive with dry/wet mix and output trim.
 
-Twin: ``pedalboard.Distortion(drive_db)`` followed by ``pedalboard.Gain(trim_db)``.
-JUCE's Distortion has no makeup and no dry/wet, hence the trim. Note that
-``drive_db = 0`` is still ``tanh(x)``: gentle, but not transparent on hot
-material. Differentiable in both parameters.
+``y = trim * ((1 - mix) * x + mix * tanh(x * drive))`` with
+``drive = 10^(drive_db/20)`` and ``trim = 10^(trim_db/20)``.
+
+Twin: ``pedalboard.Mix([Gain(dry_db), Chain([Distortion(drive_db), Gain(wet_db)])])``
+then ``Gain(trim_db)``, where ``dry_db = 20*log10(1 - mix)`` and
+``wet_db = 20*log10(mix)`` (JUCE's Gain treats <= -100 dB as silence, so
+``mix = 0`` is an exact bypass and the default is transparent). JUCE's
+Distortion alone has no makeup and no dry/wet, hence the wrapper.
+Differentiable in all three parameters; parity about -145 dB (tanhf vs torch.tanh).
 """
 from __future__ import annotations
+
+import math
 
 import pedalboard
 import torch
 
+from automix.dsp import as_batch_param
 from plugins.gain import gain
 from plugins.spec import ParamSpec, Plugin, specs
 
 PARAMS = specs(
-    ParamSpec("drive_db", 0.0, 36.0, 0.0, "linear", "gain into the tanh shaper"),
-    ParamSpec("trim_db", -36.0, 12.0, 0.0, "linear", "output level after the shaper"),
+    ParamSpec("drive_db", 0.0, 36.0, 6.0, "linear", "gain into the tanh shaper"),
+    ParamSpec("mix", 0.0, 1.0, 0.0, "linear", "wet share: 0 bypass (default), 1 fully saturated"),
+    ParamSpec("trim_db", -24.0, 12.0, 0.0, "linear", "output level after the dry/wet sum"),
 )
 
-
-def saturation(x: torch.Tensor, sample_rate: int, *, drive_db, trim_db) -> torch.Tensor:
-    """Shape: x ``(batch, channels, samples)`` -> same."""
-    return gain(torch.tanh(gain(x, sample_rate, gain_db=drive_db)), sample_rate, gain_db=trim_db)
+_SILENT_DB = -200.0
 
 
-def build(sample_rate: int, *, drive_db: float, trim_db: float) -> list:
-    return [pedalboard.Distortion(drive_db=drive_db), pedalboard.Gain(gain_db=trim_db)]
+def _mix_db(share):
+    """20*log10(share), with silence (-200 dB) at share <= 0; float or tensor."""
+    if isinstance(share, torch.Tensor):
+        return torch.where(share > 0, 20.0 * torch.log10(share.clamp_min(1e-12)), torch.full_like(share, _SILENT_DB))
+    return 20.0 * math.log10(share) if share > 0 else _SILENT_DB
 
 
-PLUGIN = Plugin("saturation", PARAMS, saturation, build, doc="tanh drive + output trim (pedalboard Distortion + Gain).")
+def saturation(x: torch.Tensor, sample_rate: int, *, drive_db, mix, trim_db) -> torch.Tensor:
+    """Parallel saturation.
+
+    Shape: x ``(batch, channels, samples)`` -> same.
+    """
+    m = as_batch_param(mix, x.shape[0], dtype=torch.float64, device=x.device)
+    wet = gain(torch.tanh(gain(x, sample_rate, gain_db=drive_db)), sample_rate, gain_db=_mix_db(m))
+    dry = gain(x, sample_rate, gain_db=_mix_db(1.0 - m))
+    return gain(dry + wet, sample_rate, gain_db=trim_db)
+
+
+def build(sample_rate: int, *, drive_db: float, mix: float, trim_db: float) -> list:
+    parallel = pedalboard.Mix([
+        pedalboard.Gain(gain_db=_mix_db(1.0 - mix)),
+        pedalboard.Chain([pedalboard.Distortion(drive_db=drive_db), pedalboard.Gain(gain_db=_mix_db(mix))]),
+    ])
+    return [parallel, pedalboard.Gain(gain_db=trim_db)]
+
+
+PLUGIN = Plugin("saturation", PARAMS, saturation, build,
+                doc="Parallel tanh saturation: drive, dry/wet mix, trim (pedalboard Mix/Distortion/Gain).")

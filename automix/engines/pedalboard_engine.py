@@ -1,0 +1,189 @@
+"""Streaming production renderer: MixSettings -> pedalboard plugin graph.
+
+Each stem is read in blocks (default 65536 frames), run through its chain of
+stateful pedalboard plugins with ``reset=False`` (state carries across
+blocks) and numpy nodes, and summed; the bus goes through the master chain
+and straight to the writer. Memory is bounded by the block size, not the
+duration. Stems render on threads: pedalboard and libsndfile release the GIL.
+
+Latency: a pedalboard plugin with latency (the true-peak limiter) returns
+fewer frames at first and the rest later, already compensated. Each chain
+therefore feeds a FIFO; the engine sums and writes only what every stem has
+delivered, and flushes every chain with silence at the end until it has
+produced exactly as many frames as it was fed.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pedalboard
+
+from automix.audio_io import BLOCK_FRAMES, StemReader, output_frames, probe
+from automix.settings import MixSettings, PluginSettings
+from plugins import NumpyNode, get_plugin
+
+
+def build_stages(sample_rate: int, chain: Sequence[PluginSettings], input_gain_db: float | None = None) -> list:
+    """Production stages for a chain: consecutive pedalboard plugins grouped into one Pedalboard."""
+    items: list = []
+    if input_gain_db is not None:
+        items += get_plugin("gain").build(sample_rate, gain_db=input_gain_db)
+    for p in chain:
+        items += get_plugin(p.plugin).build(sample_rate, **p.params)
+    stages: list = []
+    for item in items:
+        if isinstance(item, NumpyNode):
+            stages.append(item)
+        elif stages and isinstance(stages[-1], pedalboard.Pedalboard):
+            stages[-1].append(item)
+        else:
+            stages.append(pedalboard.Pedalboard([item]))
+    return stages
+
+
+class StreamingChain:
+    """Stateful block processor over a list of stages, tracking frames in and out."""
+
+    def __init__(self, stages: list, sample_rate: int):
+        self.stages = stages
+        self.sample_rate = sample_rate
+        self.fed = 0
+        self.produced = 0
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Feed ``(channels, n)``; returns whatever the chain emits (possibly fewer frames)."""
+        self.fed += block.shape[1]
+        out = self._run(block)
+        self.produced += out.shape[1]
+        return out
+
+    def _run(self, block: np.ndarray) -> np.ndarray:
+        for stage in self.stages:
+            if block.shape[1] == 0:
+                break
+            if isinstance(stage, NumpyNode):
+                block = stage.process(block)
+            else:
+                block = stage.process(block, self.sample_rate, buffer_size=max(block.shape[1], 1), reset=False)
+        return np.ascontiguousarray(block, dtype=np.float32)
+
+    def flush(self) -> np.ndarray:
+        """Push silence until the chain has produced as many frames as it was fed."""
+        parts = []
+        channels = 2
+        while self.produced < self.fed:
+            missing = self.fed - self.produced
+            out = self._run(np.zeros((channels, max(missing, 1024)), np.float32))
+            take = out[:, :missing]
+            self.produced += take.shape[1]
+            parts.append(take)
+            if out.shape[1] == 0 and len(parts) > 64:
+                raise RuntimeError("a plugin never released its latency")
+        return np.concatenate(parts, axis=1) if parts else np.zeros((channels, 0), np.float32)
+
+
+class _Fifo:
+    def __init__(self):
+        self.parts: list[np.ndarray] = []
+        self.size = 0
+
+    def push(self, block: np.ndarray) -> None:
+        if block.shape[1]:
+            self.parts.append(block)
+            self.size += block.shape[1]
+
+    def pop(self, n: int) -> np.ndarray:
+        buf = np.concatenate(self.parts, axis=1) if len(self.parts) > 1 else self.parts[0]
+        out, rest = buf[:, :n], buf[:, n:]
+        self.parts = [rest] if rest.shape[1] else []
+        self.size -= n
+        return out
+
+
+@dataclass
+class StreamResult:
+    frames: int
+    sample_rate: int
+
+
+def render_stream(
+    settings: MixSettings,
+    sink: Callable[[np.ndarray], None],
+    *,
+    block_frames: int = BLOCK_FRAMES,
+    threads: int = 1,
+) -> StreamResult:
+    """Render ``settings`` block by block, handing each ``(2, n)`` float32 output block to ``sink``.
+
+    Args:
+        sink: called with consecutive output blocks (e.g. a writer and a meter).
+        block_frames: frames read per stem per step.
+        threads: stems rendered concurrently (pedalboard releases the GIL).
+    """
+    sr = settings.sample_rate
+    infos = [probe(s.path) for s in settings.stems]
+    total = max(output_frames(i, sr) for i in infos)
+    chains = [StreamingChain(build_stages(sr, s.chain, s.input_gain_db), sr) for s in settings.stems]
+    master = StreamingChain(build_stages(sr, settings.master), sr)
+    fifos = [_Fifo() for _ in chains]
+    readers = [StemReader(i, sr) for i in infos]
+    pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+
+    def step(k: int, n: int) -> None:
+        out = chains[k].process(readers[k].read(n)) if n else chains[k].flush()
+        fifos[k].push(_stereo(out))
+
+    def mix_ready(final: bool) -> None:
+        ready = min(f.size for f in fifos)
+        if ready == 0:
+            return
+        bus = fifos[0].pop(ready).copy()
+        for f in fifos[1:]:
+            bus += f.pop(ready)
+        out = master.process(bus)
+        if final:
+            out = np.concatenate([out, master.flush()], axis=1)
+        if out.shape[1]:
+            sink(_stereo(out))
+
+    try:
+        for r in readers:
+            r.__enter__()
+        done = 0
+        while done < total:
+            n = min(block_frames, total - done)
+            _run_all(pool, step, len(chains), n)
+            done += n
+            mix_ready(final=False)
+        _run_all(pool, step, len(chains), 0)
+        mix_ready(final=True)
+        if master.produced < total:  # master had nothing left to mix but still holds latency
+            sink(_stereo(master.flush()))
+    finally:
+        for r in readers:
+            r.__exit__(None, None, None)
+        if pool is not None:
+            pool.shutdown()
+    return StreamResult(total, sr)
+
+
+def _run_all(pool, fn, count: int, n: int) -> None:
+    if pool is None:
+        for k in range(count):
+            fn(k, n)
+    else:
+        list(pool.map(lambda k: fn(k, n), range(count)))
+
+
+def _stereo(block: np.ndarray) -> np.ndarray:
+    return np.repeat(block, 2, axis=0) if block.shape[0] == 1 else block
+
+
+def render(settings: MixSettings, *, block_frames: int = BLOCK_FRAMES, threads: int = 1) -> np.ndarray:
+    """Render the whole mix into memory; returns ``(2, samples)`` float32 (for tests and short mixes)."""
+    parts: list[np.ndarray] = []
+    render_stream(settings, parts.append, block_frames=block_frames, threads=threads)
+    return np.concatenate(parts, axis=1)
