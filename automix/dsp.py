@@ -33,18 +33,6 @@ def amp_to_db(amp, floor_db: float = -200.0):
     return float(out) if out.ndim == 0 else out
 
 
-def juce_gain_f32(db) -> np.ndarray:
-    """The float32 gain pedalboard's ``Gain`` applies: ``powf(10, dB*0.05)``, 0 below -100 dB.
-
-    Evaluated in float64 and rounded once to float32 (libm ``powf`` is correctly
-    rounded for these arguments in practice), so torch can multiply by exactly
-    the same float32 factor.
-    """
-    db32 = np.asarray(db, dtype=np.float32)
-    g = np.power(10.0, (db32 * np.float32(0.05)).astype(np.float64)).astype(np.float32)
-    return np.where(db32 > MINUS_INFINITY_DB, g, np.float32(0.0))
-
-
 def juce_time_coefficient(time_ms, sample_rate: float):
     """JUCE BallisticsFilter one-pole coefficient ``exp(-2*pi*1000/(fs*t_ms))``.
 

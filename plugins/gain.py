@@ -1,14 +1,16 @@
 """Gain: ``y = x * 10^(gain_db/20)``. Twin: ``pedalboard.Gain`` (bit-exact in float32).
 
-Differentiable in ``gain_db``. The factor is evaluated in float64 and rounded
-once to the signal dtype, which equals JUCE's float32 ``powf(10, dB*0.05)``.
+Differentiable in ``gain_db``. For float32 signals the factor is JUCE's exact
+float32 ``powf(10, float(dB)*0.05f)`` (bit-exact with pedalboard) carrying the
+gradient of the float64 formula; float64 signals use the float64 formula.
 """
 from __future__ import annotations
 
 import pedalboard
 import torch
 
-from automix.dsp import as_batch_param
+from automix.dsp import MINUS_INFINITY_DB, as_batch_param
+from automix.kernels.juce_math import decibels_to_gain_f32
 from plugins.spec import ParamSpec, Plugin, specs
 
 PARAMS = specs(ParamSpec("gain_db", -60.0, 30.0, 0.0, "linear", "level change in dB"))
@@ -19,10 +21,11 @@ def gain(x: torch.Tensor, sample_rate: int, *, gain_db) -> torch.Tensor:
 
     Shape: x ``(batch, channels, samples)`` -> same.
     """
-    db = as_batch_param(gain_db, x.shape[0], dtype=torch.float64)
-    db = db.to(torch.float32).to(torch.float64) if x.dtype == torch.float32 else db
-    factor = torch.pow(10.0, db * 0.05)
-    factor = torch.where(db > -100.0, factor, torch.zeros_like(factor))
+    db = as_batch_param(gain_db, x.shape[0], dtype=torch.float64, device=x.device)
+    factor = torch.where(db > MINUS_INFINITY_DB, torch.pow(10.0, db * 0.05), torch.zeros_like(db))
+    if x.dtype == torch.float32:
+        exact = torch.from_numpy(decibels_to_gain_f32(db.detach().cpu().numpy())).to(factor.device)
+        factor = factor + (exact - factor).detach()
     return x * factor.to(x.dtype)[:, None, None]
 
 
