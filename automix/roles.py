@@ -1,0 +1,77 @@
+"""Stem roles: what each stem is, from its file name, with a feature-based fallback.
+
+Roles drive the balance priors of a style (how loud vocals sit against drums,
+where guitars are panned). Names are matched case-insensitively on word-ish
+tokens (``Lead Vox 2.wav``, ``kick_in.flac``, ``OH_L.aif``). A name with no
+match (``Audio 01.wav``) is classified from its features: spectral centroid,
+low-band share, percussiveness and stereo width.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+#: ``drums`` is a whole-kit stem; ``kick``/``snare``/``overheads`` are its parts in multitrack sessions.
+ROLES = ("vocal", "drums", "kick", "snare", "overheads", "bass", "guitar", "keys", "pads", "other")
+
+#: ordered: the first role whose pattern matches wins (kick before drums, bass before guitar...)
+_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("kick", r"kick|kik|bd|bassdrum|bass_drum|bass drum"),
+    ("snare", r"snare|snr|sd|rim|clap"),
+    ("overheads", r"oh|overhead|overheads|room|hats?|hihat|hi-hat|hh|cymbals?|ride|crash"),
+    ("drums", r"drums?|kit|perc|percussion|toms?|shaker|tamb\w*|loop|beat|bongo|conga"),
+    ("vocal", r"vocals?|vox|voice|lead ?vox|bvs?|backing|choir|sing\w*|harmony|adlib|lyric"),
+    ("bass", r"bass|sub|808|bassline|db|upright"),
+    ("guitar", r"gtr|guitars?|git|ac ?gtr|acoustic|electric|strat|tele|les ?paul|riff|banjo|mandolin|dobro"),
+    ("keys", r"keys?|piano|pno|rhodes|wurli|organ|synth|lead|arp|pluck|ep|clav|bell|chords?"),
+    ("pads", r"pads?|strings?|str|violin|viola|cello|atmos|ambient|texture|choir ?pad|swell|brass|horns?"),
+)
+_COMPILED = tuple((role, re.compile(rf"(?:^|[^a-z])(?:{pat})(?:$|[^a-z])")) for role, pat in _PATTERNS)
+
+
+def role_from_name(path: str) -> str | None:
+    """Role guessed from the file name, or None when nothing matches."""
+    name = Path(path).stem.lower().replace("-", " ").replace(".", " ")
+    if "808" in name:  # in modern productions an "808" stem is the sub bass
+        return "bass"
+    name = re.sub(r"\d+", " ", name)
+    for role, pattern in _COMPILED:
+        if pattern.search(name.replace("_", " ")):
+            return role
+    return None
+
+
+def role_from_features(features: dict) -> str:
+    """Fallback classifier on level-invariant features (see :mod:`automix.features`).
+
+    Rules of thumb, in order: strongly percussive and low -> kick; percussive
+    and bright -> overheads; percussive -> drums; mostly low band -> bass;
+    wide and sustained -> pads; bright narrow sustained -> vocal-or-keys
+    (keys, since a wrong vocal guess would push it to the front); else other.
+    """
+    perc = features["percussiveness"]
+    low, high = features["band_low"], features["band_high"]
+    centroid = features["spectral_centroid_hz"]
+    if perc > 0.5 and low > 0.6:
+        return "kick"
+    if perc > 0.5 and (high > 0.4 or centroid > 5000):
+        return "overheads"
+    if perc > 0.5:
+        return "drums"
+    if low > 0.7 and centroid < 400:
+        return "bass"
+    if features["ms_ratio"] > 0.35 and perc < 0.25:
+        return "pads"
+    if centroid > 1200:
+        return "keys"
+    return "other"
+
+
+def infer_role(path: str, features: dict | None = None) -> tuple[str, str]:
+    """(role, source) where source is ``name``, ``features`` or ``default``."""
+    role = role_from_name(path)
+    if role is not None:
+        return role, "name"
+    if features is not None:
+        return role_from_features(features), "features"
+    return "other", "default"
