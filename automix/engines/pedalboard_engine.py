@@ -45,17 +45,28 @@ def build_stages(sample_rate: int, chain: Sequence[PluginSettings], input_gain_d
 
 
 class StreamingChain:
-    """Stateful block processor over a list of stages, tracking frames in and out."""
+    """Stateful block processor over a list of stages, tracking frames in and out.
 
-    def __init__(self, stages: list, sample_rate: int):
+    ``buffer_size`` must stay constant for the whole stream and no block may be
+    longer than it: pedalboard resets a plugin (BrickwallLimiter drops its
+    state and another latency's worth of frames) when a call's buffer is larger
+    than every earlier one.
+    """
+
+    def __init__(self, stages: list, sample_rate: int, buffer_size: int = BLOCK_FRAMES):
         self.stages = stages
         self.sample_rate = sample_rate
+        self.buffer_size = int(buffer_size)
         self.fed = 0
         self.produced = 0
+        self.channels = 2
 
     def process(self, block: np.ndarray) -> np.ndarray:
-        """Feed ``(channels, n)``; returns whatever the chain emits (possibly fewer frames)."""
+        """Feed ``(channels, n)``, ``n <= buffer_size``; returns what the chain emits (possibly fewer frames)."""
+        if block.shape[1] > self.buffer_size:
+            raise ValueError(f"block of {block.shape[1]} frames exceeds buffer_size {self.buffer_size}")
         self.fed += block.shape[1]
+        self.channels = block.shape[0]
         out = self._run(block)
         self.produced += out.shape[1]
         return out
@@ -67,22 +78,21 @@ class StreamingChain:
             if isinstance(stage, NumpyNode):
                 block = stage.process(block)
             else:
-                block = stage.process(block, self.sample_rate, buffer_size=max(block.shape[1], 1), reset=False)
+                block = stage.process(block, self.sample_rate, buffer_size=self.buffer_size, reset=False)
         return np.ascontiguousarray(block, dtype=np.float32)
 
     def flush(self) -> np.ndarray:
         """Push silence until the chain has produced as many frames as it was fed."""
         parts = []
-        channels = 2
         while self.produced < self.fed:
             missing = self.fed - self.produced
-            out = self._run(np.zeros((channels, max(missing, 1024)), np.float32))
+            out = self._run(np.zeros((self.channels, min(max(missing, 1024), self.buffer_size)), np.float32))
             take = out[:, :missing]
             self.produced += take.shape[1]
             parts.append(take)
             if out.shape[1] == 0 and len(parts) > 64:
                 raise RuntimeError("a plugin never released its latency")
-        return np.concatenate(parts, axis=1) if parts else np.zeros((channels, 0), np.float32)
+        return np.concatenate(parts, axis=1) if parts else np.zeros((self.channels, 0), np.float32)
 
 
 class _Fifo:
@@ -126,8 +136,8 @@ def render_stream(
     sr = settings.sample_rate
     infos = [probe(s.path) for s in settings.stems]
     total = max(output_frames(i, sr) for i in infos)
-    chains = [StreamingChain(build_stages(sr, s.chain, s.input_gain_db), sr) for s in settings.stems]
-    master = StreamingChain(build_stages(sr, settings.master), sr)
+    chains = [StreamingChain(build_stages(sr, s.chain, s.input_gain_db), sr, block_frames) for s in settings.stems]
+    master = StreamingChain(build_stages(sr, settings.master), sr, block_frames)
     fifos = [_Fifo() for _ in chains]
     readers = [StemReader(i, sr) for i in infos]
     pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
