@@ -1,0 +1,229 @@
+"""Meters: loudness, peaks, spectrum and stereo image of a mix or a stem.
+
+Two ways in, same numbers:
+
+- :func:`analyze` meters a whole ``(channels, samples)`` array;
+- :class:`StreamingMeter` meters ``(channels, n)`` blocks of any size as they are
+  rendered, in bounded memory (only a few numbers per 100 ms of loudness grid
+  and per 46 ms spectral frame are kept).
+
+:func:`analyze` is :class:`StreamingMeter` fed in 65536-sample blocks, so the
+two agree to float round-off for every key.
+
+Keys of the result (plain Python floats, ``band_balance`` a dict of them; units
+in the names):
+
+``integrated_lufs``
+    ITU-R BS.1770-4 gated integrated loudness (absolute gate -70 LUFS, relative
+    gate -10 LU over 400 ms blocks with 75 % overlap). Equal to
+    ``pyloudnorm.Meter(sample_rate).integrated_loudness`` on the same array
+    to float64 round-off (same K-weighting, designed per sample rate, same
+    block boundaries). pyloudnorm's default K-weighting reads about 0.04 dB
+    below the ITU 48 kHz coefficients; ``filter_class="DeMan"`` selects the
+    ITU-exact design. ``-inf`` for silence.
+``momentary_max_lufs``
+    Largest momentary loudness: 400 ms windows every 100 ms from the first
+    sample (the gating blocks); a maximum between two grid points is not seen.
+``short_term_max_lufs``
+    Largest short-term loudness: 3 s windows every 100 ms from the first sample
+    (one zero-padded window for a signal shorter than 3 s).
+``loudness_range_lu``
+    EBU Tech 3342: short-term loudness every 100 ms, absolute gate -70 LUFS,
+    relative gate -20 LU, 95th minus 10th percentile. ``0.0`` for silence.
+``true_peak_dbtp``
+    BS.1770-4 Annex 2 true peak, ``oversample`` times oversampled (default 4,
+    16 available), never below the sample peak. ``-inf`` for silence.
+``sample_peak_dbfs``
+    Largest absolute sample value, dBFS. ``-inf`` for silence. Float input
+    above full scale reads above 0.
+``spectral_centroid_hz``
+    Centroid of the time-averaged magnitude spectrum of the mid signal
+    ``(L + R) / 2``; Hann frames of 4096 samples (about 93 ms; the nearest
+    power of two at other rates), hop 2048, complete frames only, frames more
+    than 60 dB below the loudest frame (by frame energy) left out. ``0.0`` for
+    silence.
+``ms_ratio``
+    ``RMS(S) / RMS(M)``, ``M = (L + R) / 2``, ``S = (L - R) / 2``: 0 for mono,
+    1 for one channel only, ``inf`` for ``L = -R`` exactly, 0 for silence.
+``band_balance``
+    ``{"low", "mid", "high"}``: energy shares of the time-averaged power
+    spectrum of the mid signal (same frames) below 250 Hz, 250 Hz to 4 kHz,
+    above 4 kHz; they sum to 1 (all 0.0 for silence).
+
+Silence gives ``float('-inf')`` for loudness and peaks and ``inf`` is possible
+for ``ms_ratio``: callers that write JSON map non-finite values themselves.
+
+Channels: 1 or 2 (``ValueError`` for more; the IO layer downmixes first). A mono
+signal is measured as dual mono, the way the engine plays it on both speakers:
+its loudness reads 3.01 dB above strict BS.1770 applied to a single channel;
+its M/S ratio is 0. Details of every definition are in the submodules
+:mod:`~automix.meters.loudness`, :mod:`~automix.meters.truepeak` and
+:mod:`~automix.meters.spectral`; differentiable torch versions are in
+:mod:`~automix.meters.differentiable`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from automix.meters.differentiable import band_balance_torch, loudness_torch, ms_ratio_torch, spectral_centroid_torch
+from automix.meters.loudness import LoudnessAccumulator, energy_to_lufs
+from automix.meters.spectral import SpectralAccumulator
+from automix.meters.truepeak import TruePeakAccumulator
+
+__all__ = [
+    "KEYS", "analyze", "StreamingMeter",
+    "loudness_torch", "spectral_centroid_torch", "ms_ratio_torch", "band_balance_torch",
+]
+
+#: keys of :func:`analyze` and :meth:`StreamingMeter.result`, in report order
+KEYS = ("integrated_lufs", "momentary_max_lufs", "short_term_max_lufs", "loudness_range_lu", "true_peak_dbtp",
+        "sample_peak_dbfs", "spectral_centroid_hz", "ms_ratio", "band_balance")
+
+_ANALYZE_BLOCK = 65536
+#: blocks shorter than this are gathered before metering (per-call overhead)
+_MIN_BATCH = 32768
+
+
+def _amp_to_db(a: float) -> float:
+    return 20.0 * math.log10(a) if a > 0.0 else -math.inf
+
+
+def _check_rate(sample_rate) -> float:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(sample_rate) or sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}")
+    return sample_rate
+
+
+def _as_channels_first(audio, channels: int | None = None, convert: bool = True) -> np.ndarray:
+    """``(channels, samples)`` (float64 if ``convert``); 1-D means mono; more than 2 channels is an error."""
+    x = np.asarray(audio)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise ValueError(f"audio must be (channels, samples), got an array of shape {x.shape}")
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ValueError(f"audio must be real numbers, got dtype {x.dtype}")
+    if x.shape[0] not in (1, 2):
+        hint = " (it looks like (samples, channels): transpose it)" if x.shape[1] in (1, 2) else ""
+        raise ValueError(f"meters take mono or stereo (channels, samples) audio, got shape {x.shape}{hint}; "
+                         f"downmix to stereo first")
+    if channels is not None and x.shape[0] != channels:
+        raise ValueError(f"this meter was made for {channels} channel(s), got a block of shape {x.shape}")
+    return np.asarray(x, dtype=np.float64) if convert else x
+
+
+class StreamingMeter:
+    """Meter ``(channels, n)`` blocks of any size; :meth:`result` gives :func:`analyze`'s dict.
+
+    Args:
+        sample_rate: Hz.
+        channels: 1 (measured as dual mono) or 2.
+        oversample: true-peak oversampling factor (4 = BS.1770-4 minimum, 16 finer).
+        spectral: ``False`` skips centroid and band balance (their keys are ``None``).
+        true_peak: ``False`` skips the true peak (its key is ``None``); for stem
+            normalisation, where only loudness matters.
+        filter_class: K-weighting design, ``"K-weighting"`` (pyloudnorm's default)
+            or ``"DeMan"`` (ITU coefficients at 48 kHz); see :mod:`.loudness`.
+
+    State carried across blocks: the K-weighting filter state, the partial
+    100 ms segment, the last 47 samples per channel for the true-peak
+    interpolator and the samples of an incomplete spectral frame. What grows
+    with length: about 40 bytes per 100 ms (loudness grid) and 50 bytes per
+    spectral frame (46 ms at 44.1 kHz), about 1 MB for 10 minutes (measured).
+
+    Shape: block ``(channels, n)`` float (``(n,)`` accepted when ``channels == 1``).
+    Raises ``ValueError`` on a wrong channel count or NaN/inf samples.
+    """
+
+    def __init__(self, sample_rate: float, channels: int = 2, *, oversample: int = 4, spectral: bool = True,
+                 true_peak: bool = True, filter_class: str = "K-weighting"):
+        self.sample_rate = _check_rate(sample_rate)
+        if isinstance(channels, bool) or channels not in (1, 2):
+            raise ValueError(f"channels must be 1 or 2, got {channels!r}; downmix to stereo first")
+        self.channels = int(channels)
+        self._loudness = LoudnessAccumulator(sample_rate, self.channels, filter_class)
+        self._tp = TruePeakAccumulator(self.channels, oversample) if true_peak else None
+        self._spectral = SpectralAccumulator(sample_rate, self.channels, spectral)
+        self._sample_peak = 0.0
+        self._block_peak = 0.0
+        self._pending: list[np.ndarray] = []
+        self._pending_frames = 0
+
+    @property
+    def samples(self) -> int:
+        """Frames processed so far."""
+        return self._loudness.samples + self._pending_frames
+
+    def process(self, block) -> None:
+        """Meter the next ``(channels, n)`` block (any ``n``, including 0)."""
+        x = _as_channels_first(block, self.channels, convert=False)
+        if x.shape[1] == 0:
+            return
+        peak = float(np.abs(x).max())
+        if not math.isfinite(peak):
+            raise ValueError(f"block at frame {self.samples} contains NaN or infinite samples")
+        self._sample_peak = max(self._sample_peak, peak)
+        self._block_peak = max(self._block_peak, peak)
+        # Small blocks are gathered first: the meters' per-call overhead would
+        # dominate, and every stage gives the same numbers for any split.
+        self._pending.append(np.array(x, dtype=np.float64))
+        self._pending_frames += x.shape[1]
+        if self._pending_frames >= _MIN_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        x = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending, axis=1)
+        self._pending, self._pending_frames = [], 0
+        self._loudness.process(x)
+        if self._tp is not None:
+            self._tp.process(x, self._block_peak)
+        self._block_peak = 0.0
+        self._spectral.process(x)
+
+    def result(self) -> dict:
+        """Meters of everything processed so far (the meter can keep going afterwards)."""
+        self._flush()
+        out = self._loudness.result()
+        out["true_peak_dbtp"] = None if self._tp is None else _amp_to_db(max(self._tp.result(), self._sample_peak))
+        out["sample_peak_dbfs"] = _amp_to_db(self._sample_peak)
+        out.update(self._spectral.result())
+        return {k: out[k] for k in KEYS}
+
+    def momentary_lufs(self) -> np.ndarray:
+        """Momentary loudness (LUFS) of every 400 ms gating block, 10 per second."""
+        self._flush()
+        return energy_to_lufs(self._loudness.momentary_energy())
+
+    def short_term_lufs(self) -> np.ndarray:
+        """Short-term loudness (LUFS) of every 3 s window, 10 per second."""
+        self._flush()
+        return energy_to_lufs(self._loudness.short_term_energy())
+
+
+def analyze(audio, sample_rate: float, *, oversample: int = 4, filter_class: str = "K-weighting") -> dict:
+    """Measure a whole signal: loudness, peaks, spectrum and stereo image.
+
+    Args:
+        audio: ``(channels, samples)`` with 1 or 2 channels (1-D = mono, measured
+            as dual mono), float (or integer, taken as is).
+        sample_rate: Hz.
+        oversample: true-peak oversampling factor (default 4; 16 for a finer reading).
+        filter_class: K-weighting design, see :class:`StreamingMeter`.
+
+    Returns:
+        dict with the keys in :data:`KEYS` (see the module docstring for every
+        definition); ``band_balance`` is ``{"low", "mid", "high"}``.
+
+    Raises:
+        ValueError: more than 2 channels, a bad shape, NaN/inf samples.
+    """
+    x = _as_channels_first(audio, convert=False)  # converted block by block: no float64 copy of the file
+    meter = StreamingMeter(sample_rate, x.shape[0], oversample=oversample, filter_class=filter_class)
+    for start in range(0, x.shape[1], _ANALYZE_BLOCK):
+        meter.process(x[:, start:start + _ANALYZE_BLOCK])
+    return meter.result()

@@ -1,0 +1,423 @@
+"""Meters against the EBU reference signals, pyloudnorm, closed forms and each other.
+
+The EBU Tech 3341 / 3342 V4 signals are generated here from GUIDE 5.1 (no
+downloads), at 48 kHz and at 44.1 kHz (to catch K-weighting fixed at 48 kHz).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import pyloudnorm
+import scipy.fft
+import scipy.signal
+import torch
+
+from automix.meters import (
+    KEYS, StreamingMeter, analyze, band_balance_torch, loudness_torch, ms_ratio_torch, spectral_centroid_torch,
+)
+from automix.meters.spectral import frame_size
+from tests.conftest import music_like
+
+RATES = (48000, 44100)
+
+
+def tone(sample_rate, segments, freq=1000.0, channels=2):
+    """1 kHz sine, phase-continuous, peak ``dBFS`` per channel, over ``[(dBFS, seconds), ...]``."""
+    amp = np.concatenate([np.full(int(round(s * sample_rate)), 10.0 ** (db / 20.0)) for db, s in segments])
+    x = amp * np.sin(2 * np.pi * freq * np.arange(amp.size) / sample_rate)
+    return np.repeat(x[None], channels, axis=0)
+
+
+def stream(x, sample_rate, rng, max_block=70000, **kw):
+    """Feed ``x`` to a StreamingMeter in random block sizes (0 and 1 included)."""
+    meter = StreamingMeter(sample_rate, x.shape[0], **kw)
+    sizes = [0, 1, 7]
+    start = 0
+    while start < x.shape[1]:
+        n = sizes.pop() if sizes else int(rng.choice([rng.integers(0, 600), rng.integers(600, max_block)]))
+        meter.process(x[:, start:start + n])
+        start += n
+    return meter
+
+
+def assert_same(a: dict, b: dict, rel=1e-9, abs_db=1e-6):
+    assert list(a) == list(b) == list(KEYS)
+    for k in KEYS:
+        if k == "band_balance":
+            for band in ("low", "mid", "high"):
+                assert a[k][band] == pytest.approx(b[k][band], rel=1e-6, abs=1e-9), (k, band)
+        elif k.endswith(("_dbtp", "_dbfs")):
+            assert a[k] == pytest.approx(b[k], abs=abs_db), k
+        elif k == "spectral_centroid_hz":
+            assert a[k] == pytest.approx(b[k], rel=1e-6), k
+        else:
+            assert a[k] == pytest.approx(b[k], rel=rel, abs=1e-9), k
+
+
+# --------------------------------------------------------------------------------------------
+# EBU Tech 3341 V4 (loudness, true peak) and Tech 3342 V4 (loudness range)
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sample_rate", RATES)
+@pytest.mark.parametrize("level", [-23.0, -33.0])
+def test_ebu3341_1_2_steady_sine(sample_rate, level):
+    r = analyze(tone(sample_rate, [(level, 20.0)]), sample_rate)
+    for key in ("integrated_lufs", "short_term_max_lufs", "momentary_max_lufs"):
+        assert r[key] == pytest.approx(level, abs=0.1), key
+
+
+@pytest.mark.parametrize("sample_rate", RATES)
+@pytest.mark.parametrize("segments", [
+    [(-36, 10), (-23, 60), (-36, 10)],                          # 3341-3: relative gate
+    [(-72, 10), (-36, 10), (-23, 60), (-36, 10), (-72, 10)],    # 3341-4: absolute + relative gate
+    [(-26, 20), (-20, 20.1), (-26, 20)],                        # 3341-5
+], ids=["3341-3", "3341-4", "3341-5"])
+def test_ebu3341_3_5_gating(sample_rate, segments):
+    r = analyze(tone(sample_rate, segments), sample_rate)
+    assert r["integrated_lufs"] == pytest.approx(-23.0, abs=0.1)
+
+
+@pytest.mark.parametrize("sample_rate", RATES)
+def test_ebu3341_9_short_term_constant(sample_rate):
+    meter = StreamingMeter(sample_rate, 2)
+    meter.process(tone(sample_rate, [(-20, 1.34), (-30, 1.66)] * 5))
+    st = meter.short_term_lufs()
+    assert st.size == 121  # 3 s windows every 100 ms over 15 s
+    assert np.all(np.abs(st - -23.0) <= 0.1)
+    assert meter.result()["short_term_max_lufs"] == pytest.approx(-23.0, abs=0.1)
+
+
+@pytest.mark.parametrize("sample_rate", RATES)
+def test_ebu3341_12_momentary_constant(sample_rate):
+    meter = StreamingMeter(sample_rate, 2)
+    meter.process(tone(sample_rate, [(-20, 0.18), (-30, 0.22)] * 25))
+    mom = meter.momentary_lufs()
+    assert mom.size == 97  # 400 ms blocks every 100 ms over 10 s
+    assert np.all(np.abs(mom - -23.0) <= 0.1)
+    assert meter.result()["momentary_max_lufs"] == pytest.approx(-23.0, abs=0.1)
+
+
+@pytest.mark.parametrize("sample_rate", RATES)
+@pytest.mark.parametrize("oversample", [4, 16])
+@pytest.mark.parametrize("divisor, phase_deg, amplitude, expected", [
+    (4, 0.0, 0.5, -6.0), (4, 45.0, 0.5, -6.0), (6, 60.0, 0.5, -6.0), (8, 67.5, 0.5, -6.0), (4, 45.0, 1.41, 3.0),
+], ids=["3341-15", "3341-16", "3341-17", "3341-18", "3341-19"])
+def test_ebu3341_15_19_true_peak(sample_rate, oversample, divisor, phase_deg, amplitude, expected):
+    # A steady tone: 50 ms raised-cosine fades keep the start and end from being steps
+    # (a step reconstructs with overshoot, which a true-peak meter must and does report).
+    n = 2 * sample_rate
+    fade = np.ones(n)
+    k = int(0.05 * sample_rate)
+    fade[:k] = 0.5 - 0.5 * np.cos(np.pi * np.arange(k) / k)
+    fade[-k:] = fade[:k][::-1]
+    x = amplitude * np.sin(2 * np.pi * np.arange(n) / divisor + np.deg2rad(phase_deg)) * fade
+    r = analyze(np.stack([x, x]), sample_rate, oversample=oversample)
+    assert expected - 0.4 <= r["true_peak_dbtp"] <= expected + 0.2
+    if phase_deg:
+        assert r["sample_peak_dbfs"] < expected - 0.6  # the test is about inter-sample peaks
+
+
+@pytest.mark.parametrize("sample_rate", RATES)
+@pytest.mark.parametrize("levels, expected", [
+    ((-20, -30), 10.0), ((-20, -15), 5.0), ((-40, -20), 20.0), ((-50, -35, -20, -35, -50), 15.0),
+], ids=["3342-1", "3342-2", "3342-3", "3342-4"])
+def test_ebu3342_loudness_range(sample_rate, levels, expected):
+    r = analyze(tone(sample_rate, [(db, 20.0) for db in levels]), sample_rate)
+    assert r["loudness_range_lu"] == pytest.approx(expected, abs=1.0)
+
+
+def test_step_start_overshoot_is_reported():
+    # fs/8 sine at 67.5 degrees starting and stopping abruptly: the reconstruction overshoots
+    n = 48000
+    x = 0.5 * np.sin(2 * np.pi * np.arange(n) / 8 + np.deg2rad(67.5))
+    assert analyze(x, 48000)["true_peak_dbtp"] > -6.0 + 0.3
+
+
+# --------------------------------------------------------------------------------------------
+# pyloudnorm, streaming, whole array
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sample_rate, seconds", [(44100, 23.37), (48000, 9.0), (22050, 4.06), (32000, 0.73)])
+@pytest.mark.parametrize("channels", [2, 1])
+def test_integrated_matches_pyloudnorm(sample_rate, seconds, channels):
+    rng = np.random.default_rng(sample_rate + channels)
+    x = music_like(int(seconds * sample_rate), sample_rate, channels, seed=channels).astype(np.float64)
+    x *= np.linspace(0.05, 0.5, x.shape[1])  # a fade-in, so both gates do something
+    stereo = np.repeat(x, 2, axis=0) if channels == 1 else x
+    expected = pyloudnorm.Meter(sample_rate).integrated_loudness(stereo.T)
+    streamed = stream(x, sample_rate, rng).result()["integrated_lufs"]
+    assert streamed == pytest.approx(expected, abs=1e-6)
+    assert analyze(x, sample_rate)["integrated_lufs"] == pytest.approx(expected, abs=1e-6)
+    if channels == 1:  # dual mono reads 3.01 dB above strict single-channel BS.1770
+        single = pyloudnorm.Meter(sample_rate).integrated_loudness(x[0])
+        assert streamed - single == pytest.approx(10 * math.log10(2), abs=1e-6)
+
+
+def test_momentary_and_short_term_series_match_pyloudnorm_blocks():
+    sr = 44100
+    x = music_like(int(7.31 * sr), sr, 2, seed=11).astype(np.float64) * np.linspace(1.0, 0.01, int(7.31 * sr))
+    meter = StreamingMeter(sr, 2)
+    meter.process(x)
+    ref = pyloudnorm.Meter(sr)
+    ref.integrated_loudness(x.T)
+    np.testing.assert_allclose(meter.momentary_lufs(), ref.blockwise_loudness, rtol=0, atol=1e-9)
+    assert meter.result()["momentary_max_lufs"] == pytest.approx(max(ref.blockwise_loudness), abs=1e-9)
+    # 3 s blocks with a 100 ms hop; pyloudnorm's float step may put a boundary one sample off
+    ref = pyloudnorm.Meter(sr, block_size=3.0, overlap=1.0 - 1.0 / 30.0)
+    ref.integrated_loudness(x.T)
+    st = meter.short_term_lufs()
+    assert st.size == len(ref.blockwise_loudness) == 44
+    np.testing.assert_allclose(st, ref.blockwise_loudness, rtol=0, atol=1e-3)
+
+
+def test_deman_filter_class_matches_pyloudnorm():
+    x = music_like(5 * 44100, 44100, 2, seed=4).astype(np.float64)
+    expected = pyloudnorm.Meter(44100, filter_class="DeMan").integrated_loudness(x.T)
+    assert analyze(x, 44100, filter_class="DeMan")["integrated_lufs"] == pytest.approx(expected, abs=1e-6)
+    # pyloudnorm's default RBJ design reads about 0.04 dB under the ITU (DeMan) filter at 1 kHz
+    default = analyze(x, 44100)["integrated_lufs"]
+    assert 0.01 < expected - default < 0.08
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 48000, 96000])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_streaming_equals_whole_array(sample_rate, channels):
+    rng = np.random.default_rng(channels)
+    x = music_like(int(6.3 * sample_rate) + 17, sample_rate, channels, seed=3) * 0.4
+    whole = analyze(x, sample_rate)
+    assert_same(stream(x, sample_rate, rng).result(), whole)
+    assert_same(stream(x, sample_rate, rng, max_block=900).result(), whole)
+
+
+def test_result_is_repeatable_mid_stream():
+    x = music_like(3 * 44100, 44100, 2, seed=8)
+    meter = StreamingMeter(44100, 2)
+    meter.process(x[:, :50000])
+    first = meter.result()
+    assert_same(meter.result(), first)
+    meter.process(x[:, 50000:])
+    assert_same(meter.result(), analyze(x, 44100))
+    assert meter.samples == x.shape[1]
+
+
+@pytest.mark.parametrize("n", [1, 100, 4095, 4096, 6144, 17639, 17640, 17641, 132299])
+def test_short_and_edge_lengths(n):
+    x = music_like(n, 44100, 2, seed=n) * 0.5
+    whole = analyze(x, 44100)
+    assert_same(stream(x, 44100, np.random.default_rng(n), max_block=5000).result(), whole)
+    assert all(np.isfinite(whole[k]) for k in KEYS if k != "band_balance")
+
+
+def test_silence_and_empty():
+    for x in (np.zeros((2, 44100)), np.zeros((2, 0))):
+        r = analyze(x, 44100)
+        for key in ("integrated_lufs", "momentary_max_lufs", "short_term_max_lufs", "true_peak_dbtp",
+                    "sample_peak_dbfs"):
+            assert r[key] == -math.inf, key
+        assert r["loudness_range_lu"] == 0.0
+        assert r["spectral_centroid_hz"] == 0.0
+        assert r["ms_ratio"] == 0.0
+        assert r["band_balance"] == {"low": 0.0, "mid": 0.0, "high": 0.0}
+
+
+def test_mono_is_dual_mono():
+    x = music_like(3 * 48000, 48000, 1, seed=2)
+    assert_same(analyze(x, 48000), analyze(np.repeat(x, 2, axis=0), 48000))
+    assert_same(analyze(x[0], 48000), analyze(x, 48000))  # 1-D = mono
+
+
+def test_bad_input_raises_value_error():
+    with pytest.raises(ValueError, match="mono or stereo"):
+        analyze(np.zeros((6, 1000)), 44100)
+    with pytest.raises(ValueError, match="transpose"):
+        analyze(np.zeros((1000, 2)), 44100)
+    x = np.zeros((2, 1000))
+    x[1, 500] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        analyze(x, 44100)
+    meter = StreamingMeter(44100, 2)
+    with pytest.raises(ValueError, match="2 channel"):
+        meter.process(np.zeros((1, 10)))
+    with pytest.raises(ValueError):
+        StreamingMeter(44100, 3)
+    with pytest.raises(ValueError):
+        StreamingMeter(44100, 2, oversample=0)
+    with pytest.raises(ValueError):
+        StreamingMeter(0, 2)
+    with pytest.raises(ValueError):
+        loudness_torch(torch.zeros(1, 3, 1000), 44100)
+
+
+def test_optional_meters_are_none():
+    x = music_like(44100, 44100, 2)
+    meter = StreamingMeter(44100, 2, spectral=False, true_peak=False)
+    meter.process(x)
+    r = meter.result()
+    assert r["spectral_centroid_hz"] is None and r["band_balance"] is None and r["true_peak_dbtp"] is None
+    full = analyze(x, 44100)
+    for key in ("integrated_lufs", "loudness_range_lu", "sample_peak_dbfs", "ms_ratio"):
+        assert r[key] == pytest.approx(full[key], rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# true peak against ideal interpolation
+# --------------------------------------------------------------------------------------------
+
+def _ideal_peak(x: np.ndarray, factor: int) -> float:
+    """Peak of band-limited (FFT, periodic) interpolation; ``x`` tapered to zero at both ends."""
+    n = x.shape[-1]
+    spec = scipy.fft.rfft(x, axis=-1)
+    up = np.zeros(x.shape[:-1] + (n * factor // 2 + 1,), complex)
+    up[..., : spec.shape[-1]] = spec
+    up[..., n // 2] *= 0.5
+    return float(np.abs(scipy.fft.irfft(up, n * factor, axis=-1) * factor).max())
+
+
+@pytest.mark.parametrize("cutoff_hz", [16000, 19000])
+def test_true_peak_matches_ideal_interpolation(cutoff_hz):
+    sr, n = 44100, 44100
+    rng = np.random.default_rng(cutoff_hz)
+    sos = scipy.signal.butter(10, cutoff_hz, fs=sr, output="sos")
+    x = scipy.signal.sosfilt(sos, rng.standard_normal((2, n)) * 0.2, axis=-1) * np.hanning(n)
+    ideal = 20 * np.log10(_ideal_peak(x, 64))
+    tp4 = analyze(x, sr)["true_peak_dbtp"]
+    tp16 = analyze(x, sr, oversample=16)["true_peak_dbtp"]
+    assert tp16 == pytest.approx(ideal, abs=0.05)
+    assert ideal - 0.6 <= tp4 <= tp16 + 1e-9  # the 16x grid contains the 4x grid
+    assert 20 * np.log10(_ideal_peak(x, 16)) == pytest.approx(tp16, abs=0.01)  # the filter itself
+
+
+def test_true_peak_high_sine():
+    sr = 44100
+    n = sr
+    amp = 0.7
+    x = amp * np.sin(2 * np.pi * 19000 * np.arange(n) / sr + 0.3) * np.hanning(n) ** 0.05
+    tp16 = analyze(x, sr, oversample=16)["true_peak_dbtp"]
+    assert tp16 == pytest.approx(20 * np.log10(amp), abs=0.06)
+
+
+# --------------------------------------------------------------------------------------------
+# spectral and stereo known answers
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sample_rate", [44100, 48000, 96000, 22050])
+@pytest.mark.parametrize("freq", [100.0, 997.0, 5000.0])
+def test_centroid_of_sine_is_its_frequency(sample_rate, freq):
+    x = 0.3 * np.sin(2 * np.pi * freq * np.arange(3 * sample_rate) / sample_rate)
+    assert analyze(np.stack([x, x]), sample_rate)["spectral_centroid_hz"] == pytest.approx(freq, abs=3.0)
+
+
+def test_frame_size():
+    assert [frame_size(r) for r in (44100, 48000, 22050, 96000, 88200, 32000)] == [4096, 4096, 2048, 8192, 8192,
+                                                                                  4096]
+
+
+def test_quiet_frames_are_left_out():
+    sr = 44100
+    t = np.arange(22 * sr) / sr
+    # 1 kHz for 2 s, then (0.2 s raised-cosine crossfade) 8 kHz for 20 s at -80 dB (left out) or -40 dB (kept)
+    loud = np.clip((2.1 - t) / 0.2 + 0.5, 0.0, 1.0)
+    loud = 0.5 - 0.5 * np.cos(np.pi * loud)
+    for level, kept in ((1e-4, False), (1e-2, True)):
+        x = 0.5 * (loud * np.sin(2 * np.pi * 1000 * t) + level * (1 - loud) * np.sin(2 * np.pi * 8000 * t))
+        centroid = analyze(x, sr)["spectral_centroid_hz"]
+        if kept:
+            assert centroid > 1300.0
+        else:
+            assert centroid == pytest.approx(1000.0, abs=3.0)
+
+
+@pytest.mark.parametrize("freq, band", [(100.0, "low"), (1000.0, "mid"), (8000.0, "high")])
+def test_band_balance_of_sine(freq, band):
+    x = 0.3 * np.sin(2 * np.pi * freq * np.arange(2 * 44100) / 44100)
+    bb = analyze(x, 44100)["band_balance"]
+    assert bb[band] > 0.999
+    assert sum(bb.values()) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ms_ratio_known_answers():
+    x = music_like(44100, 44100, 1, seed=5)[0].astype(np.float64)
+    z = np.zeros_like(x)
+    assert analyze(np.stack([x, x]), 44100)["ms_ratio"] == 0.0
+    assert analyze(np.stack([x, -x]), 44100)["ms_ratio"] == math.inf
+    assert analyze(np.stack([x, z]), 44100)["ms_ratio"] == pytest.approx(1.0, abs=1e-12)
+    assert analyze(np.stack([z, x]), 44100)["ms_ratio"] == pytest.approx(1.0, abs=1e-12)
+    y = music_like(44100, 44100, 1, seed=6)[0].astype(np.float64)
+    expected = np.sqrt(np.sum((x - y) ** 2) / np.sum((x + y) ** 2))
+    assert analyze(np.stack([x, y]), 44100)["ms_ratio"] == pytest.approx(expected, rel=1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# torch versions
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sample_rate", [44100, 48000])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_torch_meters_agree_with_numpy(sample_rate, channels):
+    rng = np.random.default_rng(channels)
+    items = [music_like(int(2.5 * sample_rate), sample_rate, channels, seed=s) * g
+             for s, g in ((1, 0.5), (2, 0.05), (3, 1.0))]
+    items[1] = items[1] * np.linspace(0.0, 1.0, items[1].shape[1])
+    if channels == 2:
+        items[2][1] *= rng.uniform(-0.5, 0.5)
+    x = torch.tensor(np.stack(items), dtype=torch.float32)
+    lufs = loudness_torch(x, sample_rate)
+    centroid = spectral_centroid_torch(x, sample_rate)
+    balance = band_balance_torch(x, sample_rate)
+    ms = ms_ratio_torch(x)
+    assert lufs.shape == centroid.shape == ms.shape == (3,) and balance.shape == (3, 3)
+    assert lufs.dtype == torch.float32
+    for i, item in enumerate(x.numpy()):
+        r = analyze(item, sample_rate)
+        assert float(lufs[i]) == pytest.approx(r["integrated_lufs"], abs=0.01)
+        assert float(centroid[i]) == pytest.approx(r["spectral_centroid_hz"], rel=0.01)
+        assert balance[i].tolist() == pytest.approx([r["band_balance"][b] for b in ("low", "mid", "high")],
+                                                    abs=1e-3)
+        assert float(ms[i]) == pytest.approx(r["ms_ratio"], rel=1e-5, abs=1e-7)
+    # float64 in: agreement to round-off
+    x64 = x.double()
+    for i, item in enumerate(x64.numpy()):
+        assert float(loudness_torch(x64[i:i + 1], sample_rate)[0]) == pytest.approx(
+            analyze(item, sample_rate)["integrated_lufs"], abs=1e-6)
+
+
+def test_torch_batch_consistency():
+    x = torch.tensor(np.stack([music_like(44100, 44100, 2, seed=s) * (0.2 * s) for s in (1, 2, 3)]),
+                     dtype=torch.float64)
+    for fn in (lambda t: loudness_torch(t, 44100), lambda t: spectral_centroid_torch(t, 44100),
+               lambda t: band_balance_torch(t, 44100), ms_ratio_torch):
+        batched = fn(x)
+        single = torch.cat([fn(x[i:i + 1]) for i in range(3)])
+        torch.testing.assert_close(batched, single, rtol=1e-12, atol=1e-12)
+
+
+def test_torch_gradients_finite_and_correct():
+    rng = np.random.default_rng(0)
+    base = music_like(int(1.2 * 22050), 22050, 2, seed=9).astype(np.float64) * 0.3
+    x = torch.tensor(np.stack([base, np.zeros_like(base), np.stack([base[0], -base[0]])]), requires_grad=True)
+    fns = {
+        "loudness": lambda t: loudness_torch(t, 22050),
+        "centroid": lambda t: spectral_centroid_torch(t, 22050),
+        "balance": lambda t: band_balance_torch(t, 22050)[:, 0],
+        "ms": ms_ratio_torch,
+    }
+    for name, fn in fns.items():
+        out = fn(x)
+        finite = torch.isfinite(out)
+        (grad,) = torch.autograd.grad(out[finite].sum(), x)
+        assert torch.isfinite(grad).all(), name
+        assert grad[1].abs().max() == 0.0, name  # silent item: no gradient, no NaN
+        # directional derivative of the first item against central differences
+        v = torch.tensor(rng.standard_normal(base.shape))
+        eps = 1e-6
+        with torch.no_grad():
+            xp, xm = x.detach().clone(), x.detach().clone()
+            xp[0] += eps * v
+            xm[0] -= eps * v
+            fd = (fn(xp)[0] - fn(xm)[0]) / (2 * eps)
+        assert float((grad[0] * v).sum()) == pytest.approx(float(fd), rel=1e-4, abs=1e-8), name
+    with torch.no_grad():
+        assert float(loudness_torch(x, 22050)[1]) == -math.inf
+        assert float(ms_ratio_torch(x)[2]) == math.inf
