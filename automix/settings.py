@@ -175,5 +175,8 @@ def neutral_chain(names: tuple[str, ...]) -> list[PluginSettings]:
 
 #: the strip every stem gets (order matters: tone, dynamics, colour, level, image)
 STEM_CHAIN = ("eq", "compressor", "saturation", "gain", "pan", "stereo_width")
-#: the master bus: glue compression, tone, width, level into the ceiling
-MASTER_CHAIN = ("compressor", "eq", "stereo_width", "gain", "limiter")
+#: the master bus: glue compression, tone, width, level, soft clip, ceiling. The tanh clipper
+#: ahead of the limiter takes the loudest peaks so the limiter only shaves the last dB or two:
+#: BrickwallLimiter holds its gain while the signal stays over the ceiling, so driving it
+#: several dB makes a dynamic mix quieter, not louder.
+MASTER_CHAIN = ("compressor", "eq", "stereo_width", "gain", "saturation", "limiter")

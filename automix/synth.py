@@ -156,3 +156,22 @@ def write_session(folder: str | os.PathLike, spec: SessionSpec = SessionSpec(), 
         sf.write(str(p), x.T, spec.sample_rate, subtype=subtype)
         paths.append(p)
     return paths
+
+
+def write_test_stems(folder: str | os.PathLike, n: int, *, seed: int = 0, duration_s: float = 12.0,
+                     sample_rate: int = 44100) -> list[Path]:
+    """``n`` synthetic stems (1..64): the role set repeats with new seeds and numbered names past 8."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    round_ = 0
+    while len(paths) < n:
+        take = min(len(ROLES), n - len(paths))
+        stems = generate_session(SessionSpec(seed=seed + round_, duration_s=duration_s, sample_rate=sample_rate,
+                                             n_stems=take))
+        for role, x in stems.items():
+            p = folder / (f"{role}.wav" if round_ == 0 else f"{role} {round_ + 1}.wav")
+            sf.write(str(p), x.T, sample_rate, subtype="PCM_24")
+            paths.append(p)
+        round_ += 1
+    return paths

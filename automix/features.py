@@ -1,0 +1,122 @@
+"""StemFeatureExtractor: level-invariant per-stem features for the predictor and role fallback.
+
+One streaming pass per stem (bounded memory) with the same meters the
+reports use. Every feature is invariant to the stem's recording level: it is
+either a ratio, a spectral shape, or a level relative to the stem's own
+integrated loudness (which is what "computed on the loudness-normalised
+stem" means for a linear gain).
+
+Features (raw units, for reports and roles):
+
+=====================  =====================================================
+loudness_lufs          integrated loudness of the file as recorded (NOT a
+                       predictor input: it sets ``input_gain_db``)
+rms_rel_db             RMS level minus integrated loudness (dB)
+crest_db               sample peak minus RMS (dB): the original "crest factor"
+spectral_centroid_hz   centroid of the averaged mid spectrum (GUIDE definition)
+dynamic_range_lu       loudness range (EBU Tech 3342), the original "dynamic range"
+percussiveness         (momentary max - integrated) / 10 LU: ~0.2 pads, ~0.8 drums
+band_low/mid/high      energy shares < 250 Hz, 250 Hz - 4 kHz, > 4 kHz
+ms_ratio               RMS(S) / RMS(M): 0 for mono / dual-mono stems
+=====================  =====================================================
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from automix.audio_io import BLOCK_FRAMES, StemInfo, StemReader, output_frames
+
+#: the predictor's input order; see :func:`normalised_vector`
+FEATURE_NAMES = ("rms_rel_db", "crest_db", "spectral_centroid_hz", "dynamic_range_lu", "percussiveness",
+                 "band_low", "band_mid", "band_high", "ms_ratio")
+SILENT_LUFS = -70.0
+
+
+@dataclass
+class StemFeatures:
+    """Features of one stem; ``silent`` stems have neutral placeholder features."""
+
+    path: str
+    loudness_lufs: float
+    values: dict
+    silent: bool = False
+
+    def vector(self) -> np.ndarray:
+        """Normalised predictor input, roughly in [-1, 1]. Shape: ``(len(FEATURE_NAMES),)``."""
+        v = self.values
+        return np.array([
+            v["rms_rel_db"] / 10.0,
+            (v["crest_db"] - 15.0) / 10.0,
+            math.log2(max(v["spectral_centroid_hz"], 20.0) / 1000.0) / 3.0,
+            v["dynamic_range_lu"] / 20.0,
+            v["percussiveness"],
+            v["band_low"], v["band_mid"], v["band_high"],
+            min(v["ms_ratio"], 2.0),
+        ], dtype=np.float32)
+
+
+_NEUTRAL = {"rms_rel_db": 0.0, "crest_db": 15.0, "spectral_centroid_hz": 1000.0, "dynamic_range_lu": 0.0,
+            "percussiveness": 0.0, "band_low": 0.33, "band_mid": 0.34, "band_high": 0.33, "ms_ratio": 0.0}
+
+
+def features_from_meters(path: str, m: dict, sum_squares: float, frames: int) -> StemFeatures:
+    """Assemble features from a stem's meter readings and its RMS accumulator."""
+    lufs = m["integrated_lufs"]
+    if not math.isfinite(lufs) or lufs < SILENT_LUFS:
+        return StemFeatures(path, lufs, dict(_NEUTRAL), silent=True)
+    rms_db = 10 * math.log10(max(sum_squares / max(frames, 1), 1e-30))
+    momentary = m["momentary_max_lufs"]
+    values = {
+        "rms_rel_db": rms_db - lufs,
+        "crest_db": m["sample_peak_dbfs"] - rms_db,
+        "spectral_centroid_hz": m["spectral_centroid_hz"],
+        "dynamic_range_lu": m["loudness_range_lu"],
+        "percussiveness": max(0.0, (momentary - lufs) / 10.0) if math.isfinite(momentary) else 0.0,
+        "band_low": m["band_balance"]["low"],
+        "band_mid": m["band_balance"]["mid"],
+        "band_high": m["band_balance"]["high"],
+        "ms_ratio": m["ms_ratio"],
+    }
+    return StemFeatures(path, lufs, values)
+
+
+class StemFeatureExtractor:
+    """Extract :class:`StemFeatures` from files (streaming) or arrays.
+
+    Args:
+        sample_rate: the session rate stems are read at.
+    """
+
+    def __init__(self, sample_rate: int):
+        self.sample_rate = int(sample_rate)
+
+    def from_file(self, info: StemInfo) -> StemFeatures:
+        from automix.meters import StreamingMeter
+
+        meter = StreamingMeter(self.sample_rate, 2, true_peak=False)
+        n = output_frames(info, self.sample_rate)
+        sum_squares = 0.0
+        with StemReader(info, self.sample_rate) as r:
+            for start in range(0, n, BLOCK_FRAMES):
+                block = r.read(min(BLOCK_FRAMES, n - start))
+                meter.process(block)
+                sum_squares += float(np.einsum("ij,ij->", block, block, dtype=np.float64)) / 2.0
+        return features_from_meters(info.path, meter.result(), sum_squares, n)
+
+    def from_array(self, audio, path: str = "<array>") -> StemFeatures:
+        """Shape: audio ``(channels, samples)`` (numpy or torch), mono or stereo."""
+        from automix.meters import StreamingMeter
+
+        x = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
+        x = np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        meter = StreamingMeter(self.sample_rate, 2, true_peak=False)
+        meter.process(x)
+        sum_squares = float(np.einsum("ij,ij->", x, x, dtype=np.float64)) / 2.0
+        return features_from_meters(path, meter.result(), sum_squares, x.shape[1])
+
+    __call__ = from_array

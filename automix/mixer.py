@@ -1,0 +1,351 @@
+"""Auto-mix one session: stems + style -> mastered mix, settings and report.
+
+Pipeline (each stage timed in the report)::
+
+    probe      validate every stem (stable error codes), pick the session rate
+    analyse    one streaming pass per stem: loudness (-> input_gain_db) and features
+    predict    roles + style -> priors -> predictor -> stem and master settings
+    refine     optional: N gradient steps through the torch engine on an excerpt
+    premaster  render strips and sum once into a float32 temp bus; meter it
+    tone       master EQ from the bus spectrum toward centroid and band balance
+    master     closed loop on the master only until loudness and true peak pass
+    write      commit the measured candidate, then settings, then the report
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from automix import __version__
+from automix.audio_io import BLOCK_FRAMES, AtomicWriter, LOSSY_EXTENSIONS, output_frames, probe
+from automix.errors import OutputError, SessionError
+from automix.features import StemFeatureExtractor, StemFeatures
+from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
+from automix.priors import master_prior, stem_priors
+from automix.render import normalisation_gain_db
+from automix.roles import ROLES, infer_role
+from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, PluginSettings, StemSettings
+from automix.styles import StyleTargets
+
+REPORT_SCHEMA = "automix.report/1"
+_WEIGHTS = Path(__file__).with_name("weights") / "predictor.safetensors"
+
+
+# ----------------------------------------------------------------------------- predictor
+
+_PREDICTOR = None
+
+
+def load_predictor():
+    """The shipped predictor if its weights are packaged, else the prior-only initialisation (seeded)."""
+    global _PREDICTOR
+    if _PREDICTOR is None:
+        from automix.predictor import MixingParameterPredictor
+
+        torch.manual_seed(0)
+        model = MixingParameterPredictor()
+        if _WEIGHTS.exists():
+            from automix.weights import load_weights
+
+            load_weights(model, _WEIGHTS)
+        model.eval()
+        _PREDICTOR = model
+    return _PREDICTOR
+
+
+def weights_fingerprint() -> str:
+    """sha256 of the shipped predictor weights, or ``priors-only`` when none are packaged."""
+    if not _WEIGHTS.exists():
+        return "priors-only"
+    return hashlib.sha256(_WEIGHTS.read_bytes()).hexdigest()
+
+
+def predict_settings(features: Sequence[StemFeatures], paths: Sequence[str], roles: Sequence[str],
+                     style: StyleTargets, predictor=None) -> tuple[list[list[PluginSettings]], list[PluginSettings]]:
+    """Stem chains and master chain (engineering units) for a session."""
+    model = predictor or load_predictor()
+    priors = stem_priors(style, paths, roles)
+    mprior = master_prior(style)
+    with torch.no_grad():
+        stem_u, master_u = model(
+            torch.from_numpy(np.stack([f.vector() for f in features]))[None],
+            torch.tensor([[ROLES.index(r) for r in roles]]),
+            torch.ones(1, len(paths), dtype=torch.bool),
+            torch.from_numpy(style.vector(normalized=True).astype(np.float32))[None],
+            torch.tensor([[flatten(c, STEM_SLOTS) for c in priors]], dtype=torch.float32),
+            torch.tensor([flatten(mprior, MASTER_SLOTS)], dtype=torch.float32),
+        )
+    stems = [unflatten(u, STEM_SLOTS, STEM_CHAIN) for u in stem_u[0]]
+    master = unflatten(master_u[0], MASTER_SLOTS, MASTER_CHAIN)
+    # bool parameters and the limiter's structure are not the network's to change
+    for p in master:
+        if p.plugin == "limiter":
+            p.params.update(true_peak=1.0, ceiling_db=style.true_peak_ceiling_dbtp)
+    return stems, master
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def session_rate(rates: Sequence[int]) -> int:
+    """The most common stem rate (ties: the highest)."""
+    counts = Counter(rates)
+    return max(counts, key=lambda r: (counts[r], r))
+
+
+def _check_output(output: Path, inputs: Sequence[str]) -> None:
+    folder = output.parent
+    if not folder.is_dir():
+        raise OutputError(f"{output}: output folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{output}: output folder {folder} is not writable")
+    for p in inputs:
+        if output.exists() and os.path.samefile(p, output):
+            raise OutputError(f"{output}: refusing to overwrite an input stem; choose another output name")
+
+
+def _finite(x):
+    if isinstance(x, float):
+        return round(x, 4) if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    return x
+
+
+# ----------------------------------------------------------------------------- rendering
+
+class _Bus:
+    """The pre-master bus as a float32 temp file next to the output (bounded memory)."""
+
+    def __init__(self, folder: Path, sample_rate: int):
+        self.path = folder / f".automix-bus.{uuid.uuid4().hex[:12]}.partial.wav"
+        self.sample_rate = sample_rate
+
+    def blocks(self):
+        with sf.SoundFile(str(self.path)) as f:
+            while True:
+                block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                if not len(block):
+                    return
+                yield np.ascontiguousarray(block.T)
+
+    def remove(self) -> None:
+        if self.path.exists():
+            self.path.unlink()
+
+
+def _render_premaster(settings: MixSettings, bus: _Bus, engine: str, threads: int) -> dict:
+    from automix.meters import StreamingMeter
+
+    meter = StreamingMeter(settings.sample_rate, 2)
+    with sf.SoundFile(str(bus.path), "w", settings.sample_rate, 2, "FLOAT") as f:
+        def sink(block):
+            meter.process(block)
+            f.write(block.T)
+
+        strips = MixSettings(settings.sample_rate, settings.stems, [])
+        if engine == "pedalboard":
+            from automix.engines.pedalboard_engine import render_stream
+
+            render_stream(strips, sink, threads=threads)
+        else:
+            from automix.engines.torch_engine import render
+
+            mix = render(strips)
+            for s in range(0, mix.shape[1], BLOCK_FRAMES):
+                sink(mix[:, s:s + BLOCK_FRAMES])
+    return meter
+
+
+class _MasterRenderer:
+    """Streams the bus through a master chain into a candidate output, metering it."""
+
+    def __init__(self, bus: _Bus, output: Path, engine: str, protect: Sequence[str]):
+        self.bus, self.output, self.engine, self.protect = bus, output, engine, tuple(protect)
+        self.candidate: AtomicWriter | None = None
+
+    def __call__(self, chain: list[PluginSettings], keep: bool) -> dict:
+        from automix.meters import StreamingMeter
+
+        sr = self.bus.sample_rate
+        if self.candidate is not None:
+            self.candidate.abort()
+        writer = AtomicWriter(self.output, sr, 2, "PCM_24", protect=self.protect) if keep else None
+        meter = StreamingMeter(sr, 2)
+
+        def sink(block):
+            meter.process(block)
+            if writer is not None:
+                writer.write(block)
+
+        try:
+            if self.engine == "pedalboard":
+                from automix.engines.pedalboard_engine import StreamingChain, build_stages
+
+                stream = StreamingChain(build_stages(sr, chain), sr, BLOCK_FRAMES)
+                for block in self.bus.blocks():
+                    out = stream.process(block)
+                    if out.shape[1]:
+                        sink(out)
+                tail = stream.flush()
+                if tail.shape[1]:
+                    sink(tail)
+            else:
+                from automix.engines.torch_engine import apply_chain
+
+                x = torch.from_numpy(np.concatenate(list(self.bus.blocks()), axis=1))[None]
+                with torch.no_grad():
+                    y = apply_chain(x, sr, [(p.plugin, dict(p.params)) for p in chain])[0].numpy()
+                for s in range(0, y.shape[1], BLOCK_FRAMES):
+                    sink(np.ascontiguousarray(y[:, s:s + BLOCK_FRAMES]))
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        self.candidate = writer
+        return meter.result()
+
+    def commit(self) -> None:
+        self.candidate.commit()
+        self.candidate = None
+
+    def abort(self) -> None:
+        if self.candidate is not None:
+            self.candidate.abort()
+            self.candidate = None
+
+
+# ----------------------------------------------------------------------------- the session
+
+def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.PathLike,
+                settings_out: str | os.PathLike | None = None, report_out: str | os.PathLike | None = None,
+                engine: str = "pedalboard", optimize_steps: int = 0, roles: dict[str, str] | None = None,
+                threads: int = 1, predictor=None, max_iterations: int = 6) -> dict:
+    """Mix and master one session; returns the report (also written to ``report_out`` if given).
+
+    Raises:
+        SessionError: a stem is unusable (its code says why) or the session is silent.
+        OutputError: the output cannot be written.
+    """
+    from automix import master_loop, tonal
+
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    clock = [t_start]
+
+    def lap(name):
+        now = time.perf_counter()
+        timings[name] = round(now - clock[0], 3)
+        clock[0] = now
+
+    # canonical order: the mix must not depend on the order stems were listed in (float32 sums
+    # are order-sensitive, and the tonal search would amplify that round-off)
+    stems = sorted((str(p) for p in stems), key=lambda p: (Path(p).name.lower(), p))
+    if not stems:
+        raise SessionError("no stems given; pass at least one audio file", code="E_EMPTY")
+    output = Path(output)
+    _check_output(output, stems)
+    infos = [probe(p) for p in stems]
+    sr = session_rate([i.sample_rate for i in infos])
+    warnings: list[str] = []
+    for i in infos:
+        if i.sample_rate != sr:
+            warnings.append(f"{i.path}: {i.sample_rate} Hz resampled to the session rate {sr} Hz")
+        if i.path.lower().endswith(LOSSY_EXTENSIONS):
+            warnings.append(f"{i.path}: lossy format decoded; use WAV/FLAC stems for best results")
+    lengths = [output_frames(i, sr) / sr for i in infos]
+    if max(lengths) - min(lengths) > 1.0:
+        warnings.append(f"stems differ in length ({min(lengths):.1f} s to {max(lengths):.1f} s); shorter ones are "
+                        "padded with silence at the end")
+    lap("probe_s")
+
+    extractor = StemFeatureExtractor(sr)
+    features = [extractor.from_file(i) for i in infos]
+    if all(f.silent for f in features):
+        raise SessionError(f"{Path(stems[0]).parent}: every stem is silent (below {-70} LUFS); nothing to mix",
+                           code="E_SILENT")
+    for f in features:
+        if f.silent:
+            warnings.append(f"{f.path}: silent (below -70 LUFS); left at its level")
+    role_info = []
+    for path, f in zip(stems, features):
+        given = (roles or {}).get(path) or (roles or {}).get(Path(path).name)
+        if given is not None and given not in ROLES:
+            raise SessionError(f"{path}: unknown role {given!r}; use one of {', '.join(ROLES)}", code="E_ROLE")
+        role_info.append((given, "given") if given else infer_role(path, None if f.silent else f.values))
+    role_names = [r for r, _ in role_info]
+    lap("analysis_s")
+
+    stem_chains, master_chain = predict_settings(features, stems, role_names, style, predictor)
+    settings = MixSettings(sr, [StemSettings(p, c, round(normalisation_gain_db(f.loudness_lufs), 4))
+                                for p, c, f in zip(stems, stem_chains, features)], master_chain)
+    lap("predict_s")
+    refinement = None
+    if optimize_steps > 0:
+        from automix.refine import refine_settings
+
+        settings, refinement = refine_settings(settings, style, steps=optimize_steps)
+        lap("refine_s")
+
+    bus = _Bus(output.parent, sr)
+    renderer = _MasterRenderer(bus, output, engine, stems)
+    try:
+        pre = _render_premaster(settings, bus, engine, threads)
+        pre_m = pre.result()
+        if not math.isfinite(pre_m["integrated_lufs"]) or pre_m["integrated_lufs"] < -70:
+            raise SessionError(f"{Path(stems[0]).parent}: the stems cancel or are silent after processing; "
+                               "nothing to master (check for polarity-inverted duplicates)", code="E_SILENT")
+        lap("premaster_s")
+        eq_index = next(i for i, p in enumerate(settings.master) if p.plugin == "eq")
+        freqs, mag, power = tonal.bus_spectrum(str(bus.path), sr)
+        new_eq, tone = tonal.match_tone(freqs, mag, power, settings.master[eq_index], style, sr)
+        settings.master[eq_index] = new_eq
+        width = next(p for p in settings.master if p.plugin == "stereo_width")
+        if pre_m["ms_ratio"] > 1e-4:
+            spec_w = width.params["width"]
+            width.params["width"] = float(np.clip(style.stereo_ms_ratio / pre_m["ms_ratio"], 0.0, 4.0))
+            tone["width_from"] = spec_w
+        lap("tone_s")
+        loop = master_loop.run(renderer, settings.master, target_lufs=style.lufs,
+                               ceiling_dbtp=style.true_peak_ceiling_dbtp, lufs_tolerance=style.tolerances.lufs_lu,
+                               target_ms=style.stereo_ms_ratio, ms_tolerance=style.tolerances.ms_abs,
+                               bus_lufs=pre_m["integrated_lufs"], max_iterations=max_iterations)
+        settings.master = loop.chain
+        lap("master_s")
+        renderer.commit()
+    except BaseException:
+        renderer.abort()
+        raise
+    finally:
+        bus.remove()
+
+    if settings_out is not None:
+        out_dir = Path(settings_out).resolve().parent
+        saved = MixSettings(sr, [StemSettings(os.path.relpath(os.path.abspath(s.path), out_dir), s.chain,
+                                              s.input_gain_db) for s in settings.stems], settings.master)
+        saved.save(settings_out)
+    lap("write_s")
+    timings["total_s"] = round(time.perf_counter() - t_start, 3)
+    from automix.report import build_report
+
+    report = build_report(style=style, settings=settings, features=features, roles=role_info, pre=pre_m,
+                          final=loop.measured, loop=loop, tone=tone, warnings=warnings, timings=timings,
+                          output=str(output), settings_path=str(settings_out) if settings_out else None,
+                          engine=engine, refinement=refinement)
+    if report_out is not None:
+        from automix.audio_io import write_text_atomic
+        import json
+
+        write_text_atomic(report_out, json.dumps(_finite(report), indent=2, allow_nan=False) + "\n")
+    return _finite(report)

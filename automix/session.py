@@ -1,0 +1,77 @@
+"""``automix mix``: resolve the style and stems, run the mixer, and say what happened in a few lines."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from automix.errors import SettingsError
+from automix.styles import get_style, load_style_targets
+
+
+def sidecar_paths(output: str | Path) -> tuple[Path, Path]:
+    """``mixed.wav`` -> (``mixed.settings.json``, ``mixed.report.json``)."""
+    out = Path(output)
+    return out.with_suffix(".settings.json"), out.with_suffix(".report.json")
+
+
+def _fmt(v, unit="", digits=2):
+    return "n/a" if v is None else f"{v:.{digits}f}{unit}"
+
+
+def summary_lines(report: dict, verbose: bool) -> list[str]:
+    t = report["targets"]
+    lines = [f"{'target':<22} {'wanted':>12} {'pre-master':>11} {'final':>9}  result"]
+
+    def row(name, wanted, pre, final, ok, why=None):
+        mark = "pass" if ok else ("MISS" if name in ("loudness (LUFS)", "true peak (dBTP)") else "miss")
+        lines.append(f"{name:<22} {wanted:>12} {pre:>11} {final:>9}  {mark}" + (f"  ({why})" if why and verbose else ""))
+
+    lu, tp = t["integrated_lufs"], t["true_peak_dbtp"]
+    row("loudness (LUFS)", f"{lu['target']:.1f}±{lu['tolerance']:g}", _fmt(lu["pre_master"]), _fmt(lu["final"]), lu["pass"])
+    row("true peak (dBTP)", f"<= {tp['ceiling']:.1f}", _fmt(tp["pre_master"]), _fmt(tp["final"]), tp["pass"])
+    c = t["spectral_centroid_hz"]
+    row("centroid (Hz)", f"{c['target']:.0f}±{c['tolerance_rel'] * 100:.0f}%", _fmt(c["pre_master"], digits=0),
+        _fmt(c["final"], digits=0), c["pass"], c.get("why"))
+    m = t["ms_ratio"]
+    row("M/S ratio", f"{m['target']:.2f}±{m['tolerance']:g}", _fmt(m["pre_master"]), _fmt(m["final"]), m["pass"], m.get("why"))
+    b = t["band_balance"]
+    fmt3 = lambda d: "/".join(f"{d[k]:.2f}" for k in ("low", "mid", "high")) if d else "n/a"
+    row("balance low/mid/high", fmt3(b["target"]), fmt3(b["pre_master"]), fmt3(b["final"]), b["pass"], b.get("why"))
+    if verbose:
+        lines.append("stems:")
+        for s in report["stems"]:
+            lines.append(f"  {Path(s['path']).name:<24} {s['role']:<10} ({s['role_source']}) gain {s['gain_db']:+.1f} dB, "
+                         f"pan {s['pan']:+.2f}, {s['compressor']}")
+        mst = report["master"]
+        lines.append(f"master: gain {mst['gain_db']:+.2f} dB, ceiling {mst['limiter_ceiling_db']:.2f} dB, width "
+                     f"{mst['width']:.2f}, EQ {mst['eq_moves_db']}, {len(mst['iterations'])} loop iterations")
+    for w in report["warnings"]:
+        lines.append(f"warning: {w}")
+    status = "all hard targets met" if report["status"] == "ok" else "HARD TARGET MISSED (see report)"
+    lines.append(f"{status}; {report['timings']['total_s']:.1f} s")
+    return lines
+
+
+def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output: str, engine: str,
+                optimize_steps: int, test_stems: int | None, threads: int, verbose: bool) -> tuple[dict, list[str]]:
+    """Library side of ``automix mix``; returns the report and the lines to print."""
+    from automix.mixer import mix_session
+
+    chosen = get_style(style, load_style_targets(targets) if targets else None)
+    out = Path(output)
+    lines = []
+    if test_stems:
+        if stems:
+            raise SettingsError("give either --stems or --test-stems, not both")
+        from automix.synth import write_test_stems
+
+        folder = out.with_name(out.stem + ".test-stems")
+        stems = [str(p) for p in write_test_stems(folder, test_stems)]
+        lines.append(f"wrote {len(stems)} synthetic stems to {folder}")
+    if not stems:
+        raise SettingsError("no stems given; use --stems A.wav B.wav ... or --test-stems N")
+    settings_path, report_path = sidecar_paths(out)
+    report = mix_session(stems, style=chosen, output=out, settings_out=settings_path, report_out=report_path,
+                         engine=engine, optimize_steps=optimize_steps, threads=threads)
+    lines.append(f"wrote {out}, {settings_path.name}, {report_path.name} ({chosen.name}, {engine} engine)")
+    return report, lines + summary_lines(report, verbose)

@@ -1,0 +1,161 @@
+"""automix mix: hard targets met, invariances, re-renderable settings, any stem format."""
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from automix.errors import SessionError
+from automix.mixer import mix_session
+from automix.render import render_to_file
+from automix.settings import MixSettings
+from automix.styles import get_style
+from automix.synth import SessionSpec, generate_session
+from tests.conftest import null_residual_db
+
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """Six synthetic stems, 8 s, unbalanced levels; returns {role: (channels, samples)}."""
+    return generate_session(SessionSpec(seed=11, duration_s=8.0, n_stems=6))
+
+
+def _write(folder, stems, *, offsets_db=None, subtype="FLOAT", rate=SR):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, (role, x) in enumerate(stems.items()):
+        g = 10 ** ((offsets_db[i] if offsets_db else 0.0) / 20)
+        p = folder / f"{role}.wav"
+        sf.write(str(p), (x * g).T, rate, subtype=subtype)
+        paths.append(str(p))
+    return paths
+
+
+def _read(path):
+    return sf.read(str(path), dtype="float64", always_2d=True)[0].T
+
+
+@pytest.mark.parametrize("style", ["rock_punk", "rnb_ballad", "country_pop"])
+def test_hard_targets_and_outputs(tmp_path, session, style):
+    paths = _write(tmp_path / "in", session)
+    out = tmp_path / "mix.wav"
+    report = mix_session(paths, style=get_style(style), output=out, settings_out=tmp_path / "mix.settings.json",
+                         report_out=tmp_path / "mix.report.json")
+    t = report["targets"]
+    assert report["status"] == "ok", report["warnings"]
+    assert abs(t["integrated_lufs"]["final"] - get_style(style).lufs) <= 0.1
+    assert t["true_peak_dbtp"]["final"] <= get_style(style).true_peak_ceiling_dbtp
+    info = sf.info(str(out))
+    assert (info.subtype, info.samplerate, info.channels) == ("PCM_24", SR, 2)
+    saved = json.loads((tmp_path / "mix.report.json").read_text())
+    assert saved["status"] == "ok" and set(saved["targets"]) == {
+        "integrated_lufs", "true_peak_dbtp", "spectral_centroid_hz", "ms_ratio", "band_balance"}
+    assert all("role" in s and "gain_db" in s and "pan" in s for s in saved["stems"])
+    leftovers = [p.name for p in tmp_path.iterdir() if "partial" in p.name]
+    assert leftovers == []
+
+
+def test_true_peak_by_16x_meter_within_0_2_db(tmp_path, session):
+    from automix.meters import analyze
+
+    paths = _write(tmp_path / "in", session)
+    out = tmp_path / "mix.wav"
+    mix_session(paths, style=get_style("rock_punk"), output=out)
+    m16 = analyze(_read(out).astype(np.float32), SR, oversample=16)
+    assert m16["true_peak_dbtp"] <= -1.0 + 0.2
+
+
+def test_settings_re_render_identically(tmp_path, session):
+    paths = _write(tmp_path / "in", session)
+    out = tmp_path / "mix.wav"
+    mix_session(paths, style=get_style("country_pop"), output=out, settings_out=tmp_path / "mix.settings.json")
+    again = tmp_path / "again.wav"
+    render_to_file(MixSettings.load(tmp_path / "mix.settings.json"), again)
+    np.testing.assert_array_equal(_read(out), _read(again))
+
+
+def test_level_invariance(tmp_path, session):
+    """Random +-12 dB per-stem input offsets give the same mix (<= -40 dB null residual)."""
+    rng = np.random.default_rng(3)
+    a = mix_session(_write(tmp_path / "a", session), style=get_style("rock_punk"), output=tmp_path / "a.wav")
+    offsets = list(rng.uniform(-12, 12, len(session)))
+    b = mix_session(_write(tmp_path / "b", session, offsets_db=offsets), style=get_style("rock_punk"),
+                    output=tmp_path / "b.wav")
+    assert a["status"] == b["status"] == "ok"
+    assert null_residual_db(_read(tmp_path / "a.wav"), _read(tmp_path / "b.wav")) <= -40.0
+
+
+def test_permutation_invariance(tmp_path, session):
+    paths = _write(tmp_path / "in", session)
+    shuffled = list(paths)
+    random.Random(5).shuffle(shuffled)
+    mix_session(paths, style=get_style("rnb_ballad"), output=tmp_path / "a.wav")
+    mix_session(shuffled, style=get_style("rnb_ballad"), output=tmp_path / "b.wav")
+    assert null_residual_db(_read(tmp_path / "a.wav"), _read(tmp_path / "b.wav")) <= -60.0
+
+
+def test_formats_rates_channels_and_float_overs(tmp_path, session):
+    stems = dict(session)
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    paths = []
+    for i, (role, x) in enumerate(stems.items()):
+        subtype, rate = [("PCM_16", 44100), ("PCM_24", 48000), ("FLOAT", 44100), ("PCM_24", 44100),
+                         ("FLOAT", 48000), ("PCM_16", 44100)][i]
+        if subtype == "FLOAT" and i == 2:
+            x = x / np.abs(x).max() * 2.5  # float stem peaking +8 dBFS: legal, not clipped
+        mono = x[:1] if i % 2 else x
+        if rate != 44100:
+            from scipy.signal import resample_poly
+            mono = resample_poly(mono, 160, 147, axis=1).astype(np.float32)
+        p = folder / f"{role}.{'wav'}"
+        sf.write(str(p), mono.T, rate, subtype=subtype)
+        paths.append(str(p))
+    report = mix_session(paths, style=get_style("country_pop"), output=tmp_path / "mix.wav")
+    assert report["status"] == "ok"
+    assert report["sample_rate"] == 44100
+    assert any("resampled" in w for w in report["warnings"])
+
+
+def test_all_silent_session_is_a_clear_error(tmp_path):
+    z = np.zeros((2, SR), np.float32)
+    paths = _write(tmp_path / "in", {"a": z, "b": z})
+    with pytest.raises(SessionError) as e:
+        mix_session(paths, style=get_style("rock_punk"), output=tmp_path / "mix.wav")
+    assert e.value.code == "E_SILENT"
+    assert not (tmp_path / "mix.wav").exists()
+
+
+def test_bad_stem_leaves_nothing(tmp_path, session):
+    paths = _write(tmp_path / "in", session)
+    data = open(paths[2], "rb").read()
+    open(paths[2], "wb").write(data[:5000])
+    with pytest.raises(SessionError) as e:
+        mix_session(paths, style=get_style("rock_punk"), output=tmp_path / "mix.wav")
+    assert e.value.code == "E_TRUNCATED"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_refinement_reduces_the_target_error(tmp_path, session):
+    from automix.refine import refine_settings
+    from automix.mixer import predict_settings
+    from automix.features import StemFeatureExtractor
+    from automix.audio_io import probe
+    from automix.render import normalisation_gain_db
+    from automix.roles import infer_role
+    from automix.settings import StemSettings
+
+    paths = _write(tmp_path / "in", session)
+    style = get_style("rnb_ballad")
+    feats = [StemFeatureExtractor(SR).from_file(probe(p)) for p in paths]
+    roles = [infer_role(p)[0] for p in paths]
+    stems, master = predict_settings(feats, paths, roles, style)
+    settings = MixSettings(SR, [StemSettings(p, c, normalisation_gain_db(f.loudness_lufs))
+                                for p, c, f in zip(paths, stems, feats)], master)
+    _, info = refine_settings(settings, style, steps=6, excerpt_s=3.0)
+    assert info["after"]["target_error"] < info["before"]["target_error"]
