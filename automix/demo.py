@@ -1,0 +1,20 @@
+"""``automix demo``: a synthetic multitrack session, auto-mixed and mastered, with what was measured."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from automix.synth import write_test_stems
+
+
+def run_demo(folder: str, *, style: str = "rock_punk", n_stems: int = 8, duration_s: float = 12.0) -> Iterator[str]:
+    """Write stems to ``folder/stems``, auto-mix them to ``folder/mix.wav``; yield report lines."""
+    from automix.session import mix_command
+
+    root = Path(folder)
+    stems = write_test_stems(root / "stems", n_stems, seed=7, duration_s=duration_s)
+    yield f"wrote {len(stems)} synthetic stems ({duration_s:g} s, 44.1 kHz, unbalanced levels) to {root / 'stems'}"
+    report, lines = mix_command([str(p) for p in stems], style=style, targets=None, output=str(root / "mix.wav"),
+                                engine="pedalboard", optimize_steps=0, test_stems=None, threads=1, verbose=True)
+    yield from lines
+    yield f"listen: {root / 'mix.wav'}   re-render: automix render --settings {root / 'mix.settings.json'} --output again.wav"

@@ -1,0 +1,74 @@
+"""Shared helpers for the benchmarks: cached synthetic sessions, timing, peak RSS of a child."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+CACHE = Path(os.environ.get("AUTOMIX_BENCH_CACHE", "/tmp/automix-bench"))
+
+
+def session(n_stems: int, seconds: float, sample_rate: int = 44100) -> list[str]:
+    """8 stereo 24-bit stems of ``seconds`` (a 12 s synthetic session tiled), cached on disk."""
+    from automix.synth import SessionSpec, generate_session
+
+    folder = CACHE / f"s{n_stems}_{seconds:g}s_{sample_rate}"
+    paths = [folder / f"stem{i}.wav" for i in range(n_stems)]
+    if all(p.exists() for p in paths):
+        return [str(p) for p in paths]
+    folder.mkdir(parents=True, exist_ok=True)
+    base = generate_session(SessionSpec(seed=3, duration_s=12.0, sample_rate=sample_rate, n_stems=n_stems))
+    n = int(seconds * sample_rate)
+    for p, x in zip(paths, base.values()):
+        x = np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x
+        with sf.SoundFile(str(p), "w", sample_rate, 2, "PCM_24") as f:
+            done = 0
+            while done < n:
+                m = min(x.shape[1], n - done)
+                f.write(x[:, :m].T)
+                done += m
+    return [str(p) for p in paths]
+
+
+def run_isolated(code: str, *args) -> dict:
+    """Run ``code`` (which sets ``RESULT``) in a fresh single-threaded Python; adds its own peak RSS in MB."""
+    wrapper = (
+        "import json, resource, sys, runpy\n"
+        "sys.argv = ['bench'] + sys.argv[1:]\n"
+        f"exec(compile({code!r}, 'bench', 'exec'))\n"
+        "print(json.dumps(dict(RESULT, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)))\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", wrapper, *map(str, args)], capture_output=True, text=True, env=env)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def timed(fn, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def write_table(name: str, header: list[str], rows: list[list]) -> str:
+    """Markdown table, printed and saved as ``bench/results/<name>.md``."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    text = "\n".join(lines) + "\n"
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.md").write_text(text)
+    print(text)
+    return text

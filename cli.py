@@ -1,0 +1,252 @@
+"""automix command line: parse, call one library function, map errors to exit codes.
+
+Exit codes: 0 ok; 1 a target or a file failed (reported); 2 usage, settings,
+style or input error (one line, no traceback); 3 internal error.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+import click
+
+from automix.errors import AutomixError
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"automix: error: {message}", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Turn user errors into one line and an exit code; never a traceback for them."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AutomixError as e:
+            _fail(str(e), EXIT_USAGE)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing was written", 130)
+        except BrokenPipeError:  # output piped into `head` and closed: not an error
+            sys.stderr.close()
+            sys.exit(0)
+        except Exception as e:  # a bug: say so in one line, traceback only on request
+            if os.environ.get("AUTOMIX_DEBUG"):
+                raise
+            _fail(f"internal error: {type(e).__name__}: {e} (set AUTOMIX_DEBUG=1 for a traceback and "
+                  "please report it)", EXIT_INTERNAL)
+
+
+def _json_safe(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "-inf" if v == -math.inf else f"{v:.2f}"
+    if isinstance(v, dict):
+        return "/".join(_fmt(x) for x in v.values())
+    return str(v)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="automix")
+def main():
+    """automix: auto-mixing and mastering with twin torch / pedalboard engines."""
+
+
+@main.command()
+@click.option("--settings", "settings_path", required=True, type=click.Path(dir_okay=False),
+              help="Settings JSON (automix.settings/1).")
+@click.option("--stems", multiple=True, help="Stem files overriding the settings' paths, in order.")
+@click.option("--engine", type=click.Choice(["pedalboard", "torch"]), default="pedalboard", show_default=True)
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Output WAV (24-bit).")
+@click.option("--threads", type=int, default=1, show_default=True, help="Stems rendered concurrently.")
+@click.argument("extra_stems", nargs=-1, required=False)
+def render(settings_path, stems, engine, output, threads, extra_stems):
+    """Render a settings file to a mixed stereo WAV."""
+    from automix.render import render_to_file
+    from automix.settings import MixSettings
+
+    settings = MixSettings.load(settings_path)
+    stem_list = list(stems) + list(extra_stems)
+    if stem_list:
+        settings = settings.with_stem_paths(stem_list)
+    result = render_to_file(settings, output, engine=engine, threads=threads)
+    click.echo(f"wrote {output}: {result['integrated_lufs']:.2f} LUFS, true peak {result['true_peak_dbtp']:.2f} dBTP")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+def analyze(files, as_json):
+    """Measure loudness, peaks, spectrum and stereo image of audio files."""
+    from automix.render import analyze_files
+
+    rows = analyze_files(files)
+    if as_json:
+        click.echo(json.dumps(_json_safe(rows), indent=2, allow_nan=False))
+    else:
+        cols = [("integrated_lufs", "LUFS"), ("short_term_max_lufs", "S-max"), ("momentary_max_lufs", "M-max"),
+                ("loudness_range_lu", "LRA"), ("true_peak_dbtp", "dBTP"), ("sample_peak_dbfs", "dBFS"),
+                ("spectral_centroid_hz", "centroid"), ("ms_ratio", "M/S"), ("band_balance", "low/mid/high")]
+        click.echo("\t".join(["file"] + [c[1] for c in cols]))
+        for r in rows:
+            if "error" in r:
+                click.echo(f"{r['file']}\t{r['code']}: {r['error']}")
+            else:
+                click.echo("\t".join([r["file"]] + [_fmt(r[c]) for c, _ in cols]))
+    if any("error" in r for r in rows):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+def plugins(as_json):
+    """List the registered plugins and every parameter spec."""
+    from plugins import REGISTRY
+
+    data = [{"plugin": p.name, "doc": p.doc, "params": [
+        {"name": s.name, "min": s.minimum, "max": s.maximum, "default": s.default, "scale": s.scale, "doc": s.doc}
+        for s in p.params]} for p in REGISTRY.values()]
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    for p in data:
+        click.echo(f"{p['plugin']}: {p['doc']}")
+        for s in p["params"]:
+            click.echo(f"  {s['name']:<20} {s['min']:>9g} .. {s['max']:<9g} default {s['default']:<8g} {s['scale']:<6} {s['doc']}")
+
+
+@main.command("settings-template")
+@click.option("--stems", multiple=True, required=True, help="Stem files (repeat or list).")
+@click.argument("extra_stems", nargs=-1, required=False)
+@click.option("--sample-rate", type=int, default=None, help="Session rate (default: the first stem's).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write here (paths stored relative to it) instead of stdout (absolute paths).")
+def settings_template(stems, extra_stems, sample_rate, output):
+    """Neutral, loudness-normalised settings for the given stems."""
+    from automix.render import settings_template as make
+
+    folder = os.path.dirname(os.path.abspath(output)) if output else None
+    settings = make(list(stems) + list(extra_stems), sample_rate=sample_rate, relative_to=folder)
+    if output:
+        settings.save(output)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(settings.to_json(), nl=False)
+
+
+@main.command()
+@click.option("--stems", multiple=True, help="Stem files (repeat, or list them after --stems).")
+@click.argument("extra_stems", nargs=-1, required=False)
+@click.option("--style", required=True, help="Preset name (see `automix styles`) or a style in --targets.")
+@click.option("--targets", type=click.Path(dir_okay=False), default=None, help="Your own style YAML.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Mixed WAV (24-bit).")
+@click.option("--engine", type=click.Choice(["pedalboard", "torch"]), default="pedalboard", show_default=True)
+@click.option("--optimize", type=click.IntRange(0, 10000), default=0, show_default=True,
+              help="Gradient steps of refinement through the torch engine before the final render.")
+@click.option("--test-stems", type=click.IntRange(1, 64), default=None,
+              help="Mix N synthetic stems (written next to the output) instead of --stems.")
+@click.option("--validate", is_flag=True, help="Print every target with pass/fail and the reason for misses.")
+@click.option("--threads", type=int, default=1, show_default=True, help="Stems rendered concurrently.")
+def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems, validate, threads):
+    """Auto-mix and master stems to a style; writes OUT.wav, OUT.settings.json, OUT.report.json.
+
+    Exits 1 when a hard target (loudness, true-peak ceiling) is missed.
+    """
+    from automix.session import mix_command
+
+    report, lines = mix_command(list(stems) + list(extra_stems), style=style, targets=targets, output=output,
+                                engine=engine, optimize_steps=optimize, test_stems=test_stems, threads=threads,
+                                verbose=validate)
+    for line in lines:
+        click.echo(line)
+    if report["status"] != "ok":
+        sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--targets", type=click.Path(dir_okay=False), default=None, help="Also list the styles in this YAML.")
+@click.option("--json", "as_json", is_flag=True)
+def styles(targets, as_json):
+    """List the style presets (and your own) with their targets."""
+    from automix.styles import describe_styles, load_style_targets
+
+    rows = describe_styles(load_style_targets(targets) if targets else None)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'style':<14} {'LUFS':>6} {'ceiling':>8} {'centroid':>9} {'M/S':>5}  {'low/mid/high':<15} character")
+    for r in rows:
+        bal = f"{r['balance_low']:.2f}/{r['balance_mid']:.2f}/{r['balance_high']:.2f}"
+        click.echo(f"{r['name']:<14} {r['lufs']:>6.1f} {r['true_peak_ceiling_dbtp']:>8.1f} "
+                   f"{r['spectral_centroid_hz']:>9.0f} {r['stereo_ms_ratio']:>5.2f}  {bal:<15} "
+                   f"{r['character']}")
+
+
+@main.command()
+@click.argument("folder", required=False, default="automix-demo", type=click.Path(file_okay=False))
+@click.option("--style", default="rock_punk", show_default=True, help="Preset to mix the demo to.")
+def demo(folder, style):
+    """Write a synthetic multitrack session to FOLDER, auto-mix it and print what was measured."""
+    from automix.demo import run_demo
+
+    for line in run_demo(folder, style=style):
+        click.echo(line)
+
+
+@main.command("batch")
+@click.argument("in_dir", type=click.Path(file_okay=False))
+@click.option("--style", default=None, help="Style preset (or a style of --targets).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder (never inside IN_DIR): <session>/mix.wav, settings.json, report.json.")
+@click.option("--targets", type=click.Path(dir_okay=False), default=None, help="Targets YAML with your own styles.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Sessions at once (default: CPUs available).")
+@click.option("--backend", type=click.Choice(["loky", "dask"]), default=None,
+              help="loky (local processes, default) or dask (LocalCluster, or --scheduler).")
+@click.option("--scheduler", default=None, help="Existing dask scheduler, tcp://HOST:PORT.")
+@click.option("--retries", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Re-runs of a session whose worker died before it is marked crashed.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds a session may run before it is stopped (failed, E_TIMEOUT).")
+@click.option("--force", is_flag=True, help="Redo every session, even those up to date.")
+@click.option("--fail-fast", is_flag=True, help="Stop (exit 2) if the up-front check finds unusable stems.")
+@click.option("--follow-links", is_flag=True, help="Use symbolic links that leave IN_DIR.")
+@click.option("--process", default=None, hidden=True, help="module:function replacing the mixer (tests, benchmarks).")
+def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, retries, timeout, force, fail_fast,
+                  follow_links, process):
+    """Render every session folder of IN_DIR into OUT_DIR; resumable, one session = one unit of failure.
+
+    Exit codes: 0 all ok or skipped; 1 some sessions failed; 2 usage or style error (or --fail-fast with
+    unusable stems); 3 infrastructure error; 130/143 interrupted (rerun to resume).
+    """
+    from batch.errors import InfrastructureError
+    from batch.progress import ConsoleReporter
+    from batch.runner import run_batch
+
+    try:
+        result = run_batch(in_dir, out_dir, style=style, targets=targets, jobs=jobs, backend=backend,
+                           scheduler=scheduler, retries=retries, timeout=timeout, force=force, fail_fast=fail_fast,
+                           follow_links=follow_links, process=process, reporter=ConsoleReporter())
+    except InfrastructureError as e:
+        _fail(str(e), 3)
+    click.echo(result.table())
+    sys.exit(result.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The CLI as a user meets it: one line per error, exit codes, nothing written on failure."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import music_like
+
+
+def run(*args, cwd=None):
+    env = {k: v for k, v in os.environ.items() if k != "AUTOMIX_DEBUG"}
+    return subprocess.run([sys.executable, "-m", "cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+def _assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, proc.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+@pytest.fixture
+def stems(write_wav):
+    return [write_wav("drums.wav", music_like(44100 * 2, 44100, 2, seed=1)),
+            write_wav("bass.wav", music_like(44100 * 2, 44100, 1, seed=2) * 0.3)]
+
+
+def test_template_render_analyze_round_trip(tmp_path, stems):
+    settings = tmp_path / "s.json"
+    proc = run("settings-template", "--stems", *stems, "--output", settings)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(settings.read_text())
+    assert [s["path"] for s in data["stems"]] == ["drums.wav", "bass.wav"]
+    for engine in ("pedalboard", "torch"):
+        out = tmp_path / f"{engine}.wav"
+        proc = run("render", "--settings", settings, "--engine", engine, "--output", out)
+        assert proc.returncode == 0, proc.stderr
+        info = sf.info(str(out))
+        assert (info.subtype, info.samplerate, info.channels) == ("PCM_24", 44100, 2)
+    a, _ = sf.read(str(tmp_path / "pedalboard.wav"))
+    b, _ = sf.read(str(tmp_path / "torch.wav"))
+    assert np.abs(a - b).max() <= 2.0 ** -22  # equal to within the 24-bit quantiser
+    proc = run("analyze", "--json", tmp_path / "pedalboard.wav")
+    row = json.loads(proc.stdout)[0]
+    assert proc.returncode == 0 and row["true_peak_dbtp"] <= -0.9  # default master limiter ceiling -1 dBTP
+
+
+def test_stems_override(tmp_path, stems, write_wav):
+    settings = tmp_path / "s.json"
+    run("settings-template", "--stems", *stems, "--output", settings)
+    other = write_wav("other.wav", music_like(44100, 44100, 2, seed=5))
+    out = tmp_path / "o.wav"
+    proc = run("render", "--settings", settings, "--stems", other, stems[1], "--output", out)
+    assert proc.returncode == 0, proc.stderr
+    assert sf.info(str(out)).frames == 2 * 44100
+
+
+def test_bad_json_is_one_line_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    out = tmp_path / "out.wav"
+    _assert_one_line_error(run("render", "--settings", bad, "--output", out), str(bad), "invalid JSON")
+    assert not out.exists() and sorted(os.listdir(tmp_path)) == ["bad.json"]
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "text", "nan"])
+def test_bad_stem_is_one_line_and_writes_nothing(tmp_path, stems, damage):
+    settings = tmp_path / "s.json"
+    assert run("settings-template", "--stems", *stems, "--output", settings).returncode == 0
+    victim = stems[1]
+    if damage == "missing":
+        os.remove(victim)
+    elif damage == "truncated":
+        data = open(victim, "rb").read()
+        open(victim, "wb").write(data[: len(data) // 3])
+    elif damage == "text":
+        open(victim, "w").write("hello")
+    else:
+        x = music_like(44100 * 2, 44100, 1)
+        x[0, 50000] = np.inf
+        sf.write(victim, x.T, 44100, subtype="FLOAT")
+    before = sorted(os.listdir(tmp_path))
+    proc = run("render", "--settings", settings, "--output", tmp_path / "mix.wav")
+    _assert_one_line_error(proc, "bass.wav")
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_refuses_to_overwrite_an_input(tmp_path, stems):
+    settings = tmp_path / "s.json"
+    run("settings-template", "--stems", *stems, "--output", settings)
+    before = open(stems[0], "rb").read()
+    _assert_one_line_error(run("render", "--settings", settings, "--output", stems[0]), "overwrite")
+    assert open(stems[0], "rb").read() == before
+
+
+def test_analyze_bad_file_row_and_exit_1(tmp_path, stems):
+    junk = tmp_path / "junk.wav"
+    junk.write_text("x")
+    proc = run("analyze", stems[0], junk)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "E_UNREADABLE" in proc.stdout and "drums.wav" in proc.stdout
+
+
+def test_plugins_json_lists_every_spec():
+    from plugins import REGISTRY
+
+    proc = run("plugins", "--json")
+    data = json.loads(proc.stdout)
+    assert [p["plugin"] for p in data] == list(REGISTRY)
+    for p in data:
+        assert [s["name"] for s in p["params"]] == list(REGISTRY[p["plugin"]].param_names)
+
+
+def test_demo(tmp_path):
+    proc = run("demo", tmp_path / "demo")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "demo" / "mix.wav").exists() and "LUFS" in proc.stdout
