@@ -86,8 +86,8 @@ def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, e
         err, c, b, ms, u = measure()
         loss = err + PULL * ((u - start_u) ** 2).sum()
         loss.backward()
-        history.append({"step": step, "target_error": float(err), "centroid_hz": float(c), "ms_ratio": float(ms),
-                        "balance": [float(v) for v in b]})
+        history.append({"step": step, "target_error": float(err.detach()), "centroid_hz": float(c.detach()), "ms_ratio": float(ms.detach()),
+                        "balance": [float(v) for v in b.detach()]})
         opt.step()
     with torch.no_grad():
         err, c, b, ms, u = measure()

@@ -68,7 +68,8 @@ PARAMS = specs(
     ParamSpec("ceiling_db", -12.0, 0.0, -1.0, "linear",
               "output peak ceiling in dBFS (sample peak; 4x true peak with true_peak)"),
     ParamSpec("release_ms", 1.0, 1000.0, 100.0, "log", "one-pole release time constant in ms"),
-    ParamSpec("lookahead_ms", 0.5, 20.0, 5.0, "log", "lookahead (= hold time) in ms; adds latency"),
+    ParamSpec("lookahead_ms", 0.5, 20.0, 5.0, "log", "lookahead (= hold time) in ms; adds latency",
+              structural=True),
     ParamSpec("true_peak", 0.0, 1.0, 1.0, "bool", "detect peaks on a 4x oversampled sidechain"),
 )
 

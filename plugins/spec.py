@@ -38,6 +38,8 @@ class ParamSpec:
             mapping from the unit interval) or ``bool`` (0 or 1, not
             differentiable).
         doc: one line for ``automix plugins``.
+        structural: True when the value changes the processor's structure
+            (e.g. a lookahead length in samples) and so carries no gradient.
     """
 
     name: str
@@ -46,6 +48,7 @@ class ParamSpec:
     default: float
     scale: str = "linear"
     doc: str = ""
+    structural: bool = False
 
     def __post_init__(self):
         if self.scale not in SCALES:
@@ -57,7 +60,7 @@ class ParamSpec:
 
     @property
     def differentiable(self) -> bool:
-        return self.scale != "bool"
+        return self.scale != "bool" and not self.structural
 
     def from_unit(self, u):
         """Map ``u`` in [0, 1] (float or tensor) to engineering units."""

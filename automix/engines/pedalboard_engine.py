@@ -59,7 +59,8 @@ class StreamingChain:
         self.buffer_size = int(buffer_size)
         self.fed = 0
         self.produced = 0
-        self.channels = 2
+        self.channels = 2  # of the input: what flush() feeds
+        self.out_channels = 2  # of the output: stages may turn mono into stereo
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Feed ``(channels, n)``, ``n <= buffer_size``; returns what the chain emits (possibly fewer frames)."""
@@ -69,6 +70,7 @@ class StreamingChain:
         self.channels = block.shape[0]
         out = self._run(block)
         self.produced += out.shape[1]
+        self.out_channels = out.shape[0]
         return out
 
     def _run(self, block: np.ndarray) -> np.ndarray:
@@ -92,7 +94,7 @@ class StreamingChain:
             parts.append(take)
             if out.shape[1] == 0 and len(parts) > 64:
                 raise RuntimeError("a plugin never released its latency")
-        return np.concatenate(parts, axis=1) if parts else np.zeros((self.channels, 0), np.float32)
+        return np.concatenate(parts, axis=1) if parts else np.zeros((self.out_channels, 0), np.float32)
 
 
 class _Fifo:
