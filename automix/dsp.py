@@ -99,7 +99,7 @@ def _load_libm():
             continue
         try:
             lib = ctypes.CDLL(name)
-            for fn in ("sinf", "cosf", "tanf"):
+            for fn in ("sinf", "cosf", "tanf", "expf"):
                 f = getattr(lib, fn)
                 f.restype, f.argtypes = ctypes.c_float, [ctypes.c_float]
             lib.powf.restype, lib.powf.argtypes = ctypes.c_float, [ctypes.c_float, ctypes.c_float]
@@ -137,6 +137,11 @@ def cosf(x) -> np.float32:
 def tanf(x) -> np.float32:
     """float32 ``tanf`` as the platform libm computes it."""
     return _f32_unary("tanf", math.tan, x)
+
+
+def expf(x) -> np.float32:
+    """float32 ``expf`` as the platform libm computes it (BrickwallLimiter's release coefficient)."""
+    return _f32_unary("expf", math.exp, x)
 
 
 def powf(x, y) -> np.float32:

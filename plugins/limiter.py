@@ -52,15 +52,12 @@ The float64 path (for gradient checks) keeps the ceiling unrounded.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-from functools import lru_cache
 
 import numpy as np
 import pedalboard
 import torch
 
-from automix.dsp import as_batch_param
+from automix.dsp import as_batch_param, expf, powf
 from automix.kernels import limiter as K
 from plugins.spec import ParamSpec, Plugin, specs
 
@@ -92,40 +89,21 @@ def _release_samples(sample_rate: float, release_ms: float) -> int:
     return max(1, int(float(sample_rate) * float(np.float32(release_ms)) / 1000.0))
 
 
-@lru_cache(maxsize=1)
-def _libm():
-    """The C math library pedalboard links against (glibc on Linux), or None.
-
-    glibc's ``powf``/``expf`` are not always correctly rounded (``powf(10, dB/20)``
-    is 1 ulp off for about 0.06% of ceilings, ``expf(-1/R)`` for R = 2598), and
-    one ulp in the ceiling moves every gain by one ulp; calling the same
-    functions keeps the twin bit-exact. Without it we round float64 results.
-    """
-    try:
-        lib = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
-        lib.powf.restype, lib.powf.argtypes = ctypes.c_float, [ctypes.c_float, ctypes.c_float]
-        lib.expf.restype, lib.expf.argtypes = ctypes.c_float, [ctypes.c_float]
-        return lib
-    except (OSError, AttributeError):  # pragma: no cover - non-glibc platforms
-        return None
-
-
 def _ceiling_f32(db: np.ndarray) -> np.ndarray:
-    """pedalboard's ``powf(10.0f, ceiling_db / 20.0f)`` (float32 division, libm powf)."""
+    """pedalboard's ``powf(10.0f, ceiling_db / 20.0f)`` (float32 division, the platform libm's powf).
+
+    glibc's ``powf``/``expf`` are not always correctly rounded (``powf(10, dB/20)`` is 1 ulp off
+    for about 0.06% of ceilings, ``expf(-1/R)`` for R = 2598), and one ulp in the ceiling moves
+    every gain by one ulp; :mod:`automix.dsp` calls the same functions pedalboard does.
+    """
     q = np.asarray(db, dtype=np.float32) / np.float32(20.0)
-    lib = _libm()
-    if lib is None:
-        return np.power(10.0, q.astype(np.float64)).astype(np.float32)
-    return np.array([lib.powf(10.0, float(v)) for v in q.ravel()], dtype=np.float32).reshape(q.shape)
+    return np.array([powf(10.0, v) for v in q.ravel()], dtype=np.float32).reshape(q.shape)
 
 
 def _release_coef_f32(samples: np.ndarray) -> np.ndarray:
     """pedalboard's ``expf(-1.0f / R)`` with ``R`` whole samples."""
     q = np.float32(-1.0) / np.asarray(samples, dtype=np.float32)
-    lib = _libm()
-    if lib is None:
-        return np.exp(q.astype(np.float64)).astype(np.float32)
-    return np.array([lib.expf(float(v)) for v in q.ravel()], dtype=np.float32).reshape(q.shape)
+    return np.array([expf(v) for v in q.ravel()], dtype=np.float32).reshape(q.shape)
 
 
 class _LimiterGain(torch.autograd.Function):

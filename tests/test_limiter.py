@@ -15,7 +15,7 @@ from plugins.limiter import PLUGIN, build, latency_samples, limiter
 
 #: a ceiling whose powf(10, dB/20) glibc rounds 1 ulp away from the exact value
 GLIBC_POWF_MISROUND_DB = -1.1532432769500485
-EXACT = L._libm() is not None
+from automix.dsp import LIBM_EXACT as EXACT  # noqa: E402
 
 
 def music(sample_rate: int, seconds: float, seed: int, peak_db: float) -> np.ndarray:

@@ -1,0 +1,56 @@
+"""Issue 3 benchmark: end-to-end ``mix_session`` speed and memory, next to the read+sum+write floor.
+
+Run: ``python bench/bench_mix.py [--quick]``. End to end = probe, analyse,
+predict, pre-master render, tonal match, master loop (every iteration renders
+and meters the master), write. Each measurement runs in its own
+single-threaded process. Writes ``bench/results/mix.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.bench_engines import FLOOR  # noqa: E402
+from bench.common import run_isolated, session, write_table  # noqa: E402
+
+MIX = """
+import time, sys
+from automix.mixer import mix_session
+from automix.styles import get_style
+paths, out = sys.argv[1].split(','), sys.argv[2]
+t = time.perf_counter()
+r = mix_session(paths, style=get_style('rock_punk'), output=out)
+import soundfile as sf
+RESULT = dict(seconds=time.perf_counter() - t, audio_s=sf.info(out).frames / 44100, status=r['status'],
+              iterations=len(r['master']['iterations']), timings=r['timings'])
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    long_s, mem_s = (30, 60) if args.quick else (180, 600)
+    out = "/tmp/automix-bench/mix.wav"
+    paths = ",".join(session(8, long_s))
+    floor = run_isolated(FLOOR, paths, out)
+    mix = run_isolated(MIX, paths, out)
+    big = run_isolated(MIX, ",".join(session(8, mem_s)), out)
+    rt = lambda r: r["audio_s"] / r["seconds"]
+    t = mix["timings"]
+    rows = [
+        [f"floor: read 8 stems + sum + write ({long_s} s)", f"{rt(floor):.0f}x", "1.00", f"{floor['peak_rss_mb']:.0f}", ""],
+        [f"automix mix end to end, 8 stems x {long_s} s, 1 core", f"{rt(mix):.1f}x", f"{rt(mix) / rt(floor):.2f}",
+         f"{mix['peak_rss_mb']:.0f}",
+         f"{mix['iterations']} loop iterations; analysis {t['analysis_s']:.1f} s, pre-master {t['premaster_s']:.1f} s, "
+         f"master loop {t['master_s']:.1f} s"],
+        [f"automix mix end to end, 8 stems x {mem_s} s, 1 core", f"{rt(big):.1f}x", "", f"{big['peak_rss_mb']:.0f}",
+         f"status {big['status']}"],
+    ]
+    write_table("mix", ["measurement", "x real time", "ratio to floor", "peak RSS MB", "notes"], rows)
+
+
+if __name__ == "__main__":
+    main()
