@@ -5,7 +5,7 @@ float32 temp file so memory stays bounded). Each iteration streams the bus
 through the master chain, meters the result (BS.1770 integrated loudness,
 4x true peak, centroid, M/S) and corrects:
 
-* loudness: the master ``gain`` (into the limiter) moves by the loudness
+* loudness: the master ``gain`` (into the soft clipper and limiter) moves by the loudness
   error; from the second step on by a secant estimate of the gain-to-LUFS
   slope (the limiter makes it < 1 dB/dB when pushed);
 * true peak: if the 4x meter reads above the style ceiling, the limiter
@@ -14,10 +14,12 @@ through the master chain, meters the result (BS.1770 integrated loudness,
   ratio scales linearly with the side gain) until it is inside tolerance or
   at the end of its range.
 
-It stops when loudness is within tolerance and the true peak at or below
-the ceiling, or after ``max_iterations``; a miss is reported, never hidden.
-The output of the accepted iteration is what gets committed, so the file
-delivered is exactly the one measured.
+The gain search meters loudness only (cheap passes that write nothing);
+once loudness is inside tolerance a final pass meters everything (4x true
+peak, spectrum) and writes the candidate. It stops when that pass meets
+loudness and the ceiling, or after ``max_iterations``, and always ends on a
+final pass: the file delivered is exactly the one measured, and a miss is
+reported, never hidden.
 """
 from __future__ import annotations
 
@@ -67,57 +69,71 @@ def _set(chain, plugin: str, name: str, value: float) -> None:
 
 def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[PluginSettings], *,
         target_lufs: float, ceiling_dbtp: float, lufs_tolerance: float, target_ms: float | None,
-        ms_tolerance: float, bus_lufs: float, max_iterations: int = 6) -> LoopResult:
+        ms_tolerance: float, bus_lufs: float, max_iterations: int = 8) -> LoopResult:
     """Iterate the master chain.
 
     Args:
-        render: ``render(chain, keep)`` streams the bus through ``chain`` and returns the output's
-            meters; with ``keep`` the output is kept as the deliverable candidate.
+        render: ``render(chain, final)`` streams the bus through ``chain`` and returns the output's
+            meters. Non-final passes meter loudness and M/S only (cheap) and write nothing; a final
+            pass meters everything (4x true peak, spectrum) and keeps the output as the deliverable
+            candidate. The loop always ends on a final pass.
         chain: master chain (``MASTER_CHAIN`` order) to start from; modified copies are returned.
-        bus_lufs: integrated loudness of the pre-master bus, for the first gain guess.
+        bus_lufs: integrated loudness of the signal entering the master gain, for the first guess.
     """
     chain = [PluginSettings(p.plugin, dict(p.params)) for p in chain]
     result = LoopResult(chain, {})
     gain_spec = get_plugin("gain").spec("gain_db")
+    width_spec = get_plugin("stereo_width").spec("width")
     if math.isfinite(bus_lufs):
         _set(chain, "gain", "gain_db", target_lufs - bus_lufs)
     _set(chain, "limiter", "ceiling_db", min(_param(chain, "limiter", "ceiling_db"), ceiling_dbtp) - LIMITER_MARGIN_DB)
     _set(chain, "limiter", "true_peak", 1.0)
     history: list[tuple[float, float]] = []
+    final = False
     for _ in range(max_iterations):
-        measured = render(chain, True)
+        measured = render(chain, final)
         it = Iteration(_param(chain, "gain", "gain_db"), _param(chain, "limiter", "ceiling_db"),
                        _param(chain, "stereo_width", "width"), measured["integrated_lufs"],
-                       measured["true_peak_dbtp"], measured["ms_ratio"])
+                       measured["true_peak_dbtp"] if final else math.nan, measured["ms_ratio"])
         result.iterations.append(it)
-        result.measured = measured
-        loud_ok = math.isfinite(it.lufs) and abs(it.lufs - target_lufs) <= lufs_tolerance
-        peak_ok = it.true_peak_dbtp <= ceiling_dbtp
-        width_ok = True
-        if target_ms is not None and it.ms_ratio > 1e-6 and abs(it.ms_ratio - target_ms) > ms_tolerance:
-            spec = get_plugin("stereo_width").spec("width")
-            wanted = float(np.clip(it.width * target_ms / it.ms_ratio, spec.minimum, spec.maximum))
-            if abs(wanted - it.width) > 1e-6:  # pinned at the end of its range: nothing more to do
-                width_ok = False
-                _set(chain, "stereo_width", "width", wanted)
-        if loud_ok and peak_ok and width_ok:
-            result.converged = True
-            break
         if not math.isfinite(it.lufs):
             result.notes.append("the mix is silent; loudness cannot be set")
             break
-        if not peak_ok:
-            _set(chain, "limiter", "ceiling_db", it.ceiling_db - (it.true_peak_dbtp - ceiling_dbtp) - LIMITER_MARGIN_DB)
-        history.append((it.gain_db, it.lufs))
-        slope = 1.0
-        if len(history) >= 2:
-            (g0, l0), (g1, l1) = history[-2], history[-1]
-            if abs(g1 - g0) > 1e-3:
-                slope = float(np.clip((l1 - l0) / (g1 - g0), 0.2, 1.5))
-        new_gain = it.gain_db + (target_lufs - it.lufs) / slope
-        if new_gain > gain_spec.maximum and it.gain_db >= gain_spec.maximum - 1e-9:
-            result.notes.append(f"master gain is at its maximum ({gain_spec.maximum:g} dB); the target loudness "
-                                "is out of reach for this material")
-            break
-        _set(chain, "gain", "gain_db", new_gain)
+        loud_ok = abs(it.lufs - target_lufs) <= lufs_tolerance
+        changed = False
+        if target_ms is not None and it.ms_ratio > 1e-6 and abs(it.ms_ratio - target_ms) > ms_tolerance:
+            wanted = float(np.clip(it.width * target_ms / it.ms_ratio, width_spec.minimum, width_spec.maximum))
+            if abs(wanted - it.width) > 1e-6:  # pinned at the end of its range: nothing more to do
+                _set(chain, "stereo_width", "width", wanted)
+                changed = True
+        if final:
+            result.measured = measured
+            if it.true_peak_dbtp > ceiling_dbtp:
+                _set(chain, "limiter", "ceiling_db",
+                     it.ceiling_db - (it.true_peak_dbtp - ceiling_dbtp) - LIMITER_MARGIN_DB)
+                changed = True
+            elif loud_ok and not changed:
+                result.converged = True
+                return result
+        if not loud_ok:
+            history.append((it.gain_db, it.lufs))
+            slope = 1.0
+            if len(history) >= 2:
+                (g0, l0), (g1, l1) = history[-2], history[-1]
+                if abs(g1 - g0) > 1e-3:
+                    slope = float(np.clip((l1 - l0) / (g1 - g0), 0.2, 1.5))
+            new_gain = it.gain_db + (target_lufs - it.lufs) / slope
+            if new_gain > gain_spec.maximum and it.gain_db >= gain_spec.maximum - 1e-9:
+                result.notes.append(f"master gain is at its maximum ({gain_spec.maximum:g} dB); the target "
+                                    "loudness is out of reach for this material")
+                break
+            _set(chain, "gain", "gain_db", new_gain)
+        # a final pass once loudness looked right (or a ceiling/width change needs verifying)
+        final = loud_ok or (final and changed)
+    if not result.measured or result.iterations[-1].true_peak_dbtp != result.iterations[-1].true_peak_dbtp:
+        measured = render(chain, True)  # the loop always ends on a measured, written candidate
+        result.measured = measured
+        result.iterations.append(Iteration(_param(chain, "gain", "gain_db"), _param(chain, "limiter", "ceiling_db"),
+                                           _param(chain, "stereo_width", "width"), measured["integrated_lufs"],
+                                           measured["true_peak_dbtp"], measured["ms_ratio"]))
     return result

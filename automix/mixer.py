@@ -169,20 +169,71 @@ def _render_premaster(settings: MixSettings, bus: _Bus, engine: str, threads: in
 
 
 class _MasterRenderer:
-    """Streams the bus through a master chain into a candidate output, metering it."""
+    """Streams the bus through a master chain for the loop; final passes write a candidate output.
+
+    The chain is split at its ``gain`` stage: the part before it (compressor, EQ, width) does not
+    change while the loop searches the gain, so it is rendered once into a second float32 temp bus
+    and re-rendered only when its settings change. Non-final passes meter loudness and M/S only.
+    """
 
     def __init__(self, bus: _Bus, output: Path, engine: str, protect: Sequence[str]):
         self.bus, self.output, self.engine, self.protect = bus, output, engine, tuple(protect)
         self.candidate: AtomicWriter | None = None
+        self.pre_bus = _Bus(bus.path.parent, bus.sample_rate)
+        self._pre_key = None
 
-    def __call__(self, chain: list[PluginSettings], keep: bool) -> dict:
+    def _stream(self, chain: list[PluginSettings], blocks, sink) -> None:
+        sr = self.bus.sample_rate
+        if self.engine == "pedalboard":
+            from automix.engines.pedalboard_engine import StreamingChain, build_stages
+
+            stream = StreamingChain(build_stages(sr, chain), sr, BLOCK_FRAMES)
+            for block in blocks:
+                out = stream.process(block)
+                if out.shape[1]:
+                    sink(out)
+            tail = stream.flush()
+            if tail.shape[1]:
+                sink(tail)
+        else:
+            from automix.engines.torch_engine import apply_chain
+
+            x = torch.from_numpy(np.concatenate(list(blocks), axis=1))[None]
+            with torch.no_grad():
+                y = apply_chain(x, sr, [(p.plugin, dict(p.params)) for p in chain])[0].numpy()
+            for s in range(0, y.shape[1], BLOCK_FRAMES):
+                sink(np.ascontiguousarray(y[:, s:s + BLOCK_FRAMES]))
+
+    def prepare(self, chain: list[PluginSettings]) -> float:
+        """Render the pre-gain part of ``chain``; returns its integrated loudness (LUFS)."""
         from automix.meters import StreamingMeter
 
+        split = next(i for i, p in enumerate(chain) if p.plugin == "gain")
+        pre = chain[:split]
+        key = repr([(p.plugin, sorted(p.params.items())) for p in pre])
+        if key != self._pre_key:
+            meter = StreamingMeter(self.bus.sample_rate, 2, spectral=False, true_peak=False)
+
+            with sf.SoundFile(str(self.pre_bus.path), "w", self.bus.sample_rate, 2, "FLOAT") as f:
+                def sink(block):
+                    meter.process(block)
+                    f.write(block.T)
+
+                self._stream(pre, self.bus.blocks(), sink)
+            self._pre_key, self.pre_lufs = key, meter.result()["integrated_lufs"]
+        return self.pre_lufs
+
+    def __call__(self, chain: list[PluginSettings], final: bool) -> dict:
+        from automix.meters import StreamingMeter
+
+        self.prepare(chain)
+        split = next(i for i, p in enumerate(chain) if p.plugin == "gain")
         sr = self.bus.sample_rate
-        if self.candidate is not None:
+        if self.candidate is not None and final:
             self.candidate.abort()
-        writer = AtomicWriter(self.output, sr, 2, "PCM_24", protect=self.protect) if keep else None
-        meter = StreamingMeter(sr, 2)
+            self.candidate = None
+        writer = AtomicWriter(self.output, sr, 2, "PCM_24", protect=self.protect) if final else None
+        meter = StreamingMeter(sr, 2) if final else StreamingMeter(sr, 2, spectral=False, true_peak=False)
 
         def sink(block):
             meter.process(block)
@@ -190,30 +241,13 @@ class _MasterRenderer:
                 writer.write(block)
 
         try:
-            if self.engine == "pedalboard":
-                from automix.engines.pedalboard_engine import StreamingChain, build_stages
-
-                stream = StreamingChain(build_stages(sr, chain), sr, BLOCK_FRAMES)
-                for block in self.bus.blocks():
-                    out = stream.process(block)
-                    if out.shape[1]:
-                        sink(out)
-                tail = stream.flush()
-                if tail.shape[1]:
-                    sink(tail)
-            else:
-                from automix.engines.torch_engine import apply_chain
-
-                x = torch.from_numpy(np.concatenate(list(self.bus.blocks()), axis=1))[None]
-                with torch.no_grad():
-                    y = apply_chain(x, sr, [(p.plugin, dict(p.params)) for p in chain])[0].numpy()
-                for s in range(0, y.shape[1], BLOCK_FRAMES):
-                    sink(np.ascontiguousarray(y[:, s:s + BLOCK_FRAMES]))
+            self._stream(chain[split:], self.pre_bus.blocks(), sink)
         except BaseException:
             if writer is not None:
                 writer.abort()
             raise
-        self.candidate = writer
+        if writer is not None:
+            self.candidate = writer
         return meter.result()
 
     def commit(self) -> None:
@@ -225,13 +259,16 @@ class _MasterRenderer:
             self.candidate.abort()
             self.candidate = None
 
+    def close(self) -> None:
+        self.pre_bus.remove()
+
 
 # ----------------------------------------------------------------------------- the session
 
 def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.PathLike,
                 settings_out: str | os.PathLike | None = None, report_out: str | os.PathLike | None = None,
                 engine: str = "pedalboard", optimize_steps: int = 0, roles: dict[str, str] | None = None,
-                threads: int = 1, predictor=None, max_iterations: int = 6) -> dict:
+                threads: int = 1, predictor=None, max_iterations: int = 8) -> dict:
     """Mix and master one session; returns the report (also written to ``report_out`` if given).
 
     Raises:
@@ -320,7 +357,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         loop = master_loop.run(renderer, settings.master, target_lufs=style.lufs,
                                ceiling_dbtp=style.true_peak_ceiling_dbtp, lufs_tolerance=style.tolerances.lufs_lu,
                                target_ms=style.stereo_ms_ratio, ms_tolerance=style.tolerances.ms_abs,
-                               bus_lufs=pre_m["integrated_lufs"], max_iterations=max_iterations)
+                               bus_lufs=renderer.prepare(settings.master), max_iterations=max_iterations)
         settings.master = loop.chain
         lap("master_s")
         renderer.commit()
@@ -328,6 +365,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         renderer.abort()
         raise
     finally:
+        renderer.close()
         bus.remove()
 
     if settings_out is not None:
