@@ -44,7 +44,9 @@ def bus_spectrum(path: str, sample_rate: int) -> tuple[np.ndarray, np.ndarray, n
 
     Uses the meter's Hann frame size with non-overlapping frames (half the
     meter's frames: an estimate, verified afterwards by the real meter) and
-    the same 60 dB frame selection.
+    the same 60 dB frame selection. Two streaming passes keep memory flat: the
+    first finds each frame's windowed energy in the time domain, the second
+    sums the spectra of the frames that pass the gate.
     """
     import soundfile as sf
 
@@ -52,24 +54,29 @@ def bus_spectrum(path: str, sample_rate: int) -> tuple[np.ndarray, np.ndarray, n
 
     n = frame_size(sample_rate)
     window = np.hanning(n + 1)[:-1]
-    mags, powers, energies = [], [], []
-    with sf.SoundFile(path) as f:
-        for block in f.blocks(blocksize=n * 16, dtype="float32", always_2d=True):
-            mid = 0.5 * (block[:, 0] + block[:, -1]).astype(np.float64)
-            k = mid.size // n
-            if k == 0:
-                continue
-            spec = np.fft.rfft(mid[: k * n].reshape(k, n) * window, axis=1)
-            power = spec.real ** 2 + spec.imag ** 2
-            mags.append(np.sqrt(power))
-            powers.append(power)
-            energies.append(power.sum(axis=1))
     freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
-    if not mags:
-        return freqs, np.zeros_like(freqs), np.zeros_like(freqs)
-    mag, power, energy = np.concatenate(mags), np.concatenate(powers), np.concatenate(energies)
-    keep = energy >= energy.max() * 10.0 ** (FRAME_FLOOR_DB / 10.0)
-    return freqs, mag[keep].mean(axis=0), power[keep].mean(axis=0)
+
+    def frames():
+        with sf.SoundFile(path) as f:
+            for block in f.blocks(blocksize=n * 16, dtype="float32", always_2d=True):
+                mid = 0.5 * (block[:, 0] + block[:, -1]).astype(np.float64)
+                k = mid.size // n
+                if k:
+                    yield mid[: k * n].reshape(k, n) * window
+
+    loudest = max((float((w * w).sum(axis=1).max()) for w in frames()), default=0.0)
+    mag_sum, power_sum, count = np.zeros(freqs.size), np.zeros(freqs.size), 0
+    if loudest > 0.0:
+        floor = loudest * 10.0 ** (FRAME_FLOOR_DB / 10.0)
+        for w in frames():
+            kept = w[(w * w).sum(axis=1) >= floor]
+            if len(kept):
+                spec = np.fft.rfft(kept, axis=1)
+                power = spec.real ** 2 + spec.imag ** 2
+                mag_sum += np.sqrt(power).sum(axis=0)
+                power_sum += power.sum(axis=0)
+                count += len(kept)
+    return freqs, mag_sum / max(count, 1), power_sum / max(count, 1)
 
 
 def tonal_measures(freqs: np.ndarray, mag: np.ndarray, power: np.ndarray) -> tuple[float, np.ndarray]:
