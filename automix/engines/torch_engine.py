@@ -61,12 +61,18 @@ def render_stems(stems: torch.Tensor, sample_rate: int, chains: list[list[tuple[
     groups: dict[tuple, list[int]] = {}
     for i, chain in enumerate(chains):
         groups.setdefault(tuple((n, tuple(p)) for n, p in chain), []).append(i)
-    bus = torch.zeros(2, stems.shape[-1], dtype=stems.dtype)
+    outputs: list[torch.Tensor | None] = [None] * len(chains)
     for idx in groups.values():
         y = apply_chain(stems[idx], sample_rate, _batched([chains[i] for i in idx], torch.float64))
         if y.shape[1] == 1:
             y = y.expand(-1, 2, -1)
-        bus = bus + y.sum(dim=0)
+        for k, i in enumerate(idx):
+            outputs[i] = y[k]
+    # sum one stem after another in stem order, as the pedalboard engine does: float32 addition
+    # is order-sensitive, and a hot master (clipper, limiter) amplifies that round-off
+    bus = outputs[0]
+    for y in outputs[1:]:
+        bus = bus + y
     return bus
 
 

@@ -30,3 +30,17 @@ def decibels_to_gain_f32(db, floor_db: float = -100.0) -> np.ndarray:
     Shape: any -> ``(n,)`` (flattened).
     """
     return _decibels_to_gain_f32(np.ascontiguousarray(np.asarray(db, np.float64).reshape(-1)), floor_db)
+
+
+@numba.njit(nogil=True, cache=True)
+def _tanhf(x, out):
+    for i in range(x.size):
+        out[i] = math.tanh(x[i])
+
+
+def tanh_f32(x: np.ndarray) -> np.ndarray:
+    """Elementwise ``tanhf`` (the C library's, as JUCE's Distortion calls it) on a float32 array."""
+    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    out = np.empty_like(flat)
+    _tanhf(flat, out)
+    return out.reshape(np.shape(x))
