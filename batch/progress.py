@@ -1,0 +1,97 @@
+"""What a person watching a batch sees: a progress bar on a terminal, plain lines otherwise, a table at the end."""
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+__all__ = ["ConsoleReporter", "summary_table"]
+
+_MARK = {"ok": "ok", "skipped": "skipped", "missed": "MISSED", "failed": "FAILED", "crashed": "CRASHED",
+         "interrupted": "interrupted", "pending": "pending"}
+
+
+def _printable(text: str) -> str:
+    """File names may hold undecodable bytes (surrogate escapes): show them escaped instead of failing."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _short(text: str, width: int) -> str:
+    text = _printable(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class ConsoleReporter:
+    """Progress on ``stream`` (stderr by default): a bar if it is a terminal, one line per event otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, bar: bool | None = None, width: int = 30):
+        self.stream = stream or sys.stderr
+        self.bar = self.stream.isatty() if bar is None else bar
+        self.width = width
+        self.total = 0
+        self.counts: dict[str, int] = {}
+        self.t0 = time.monotonic()
+        self._bar_shown = False
+
+    def _write(self, line: str) -> None:
+        line = _printable(line)
+        if self._bar_shown:
+            self.stream.write("\r\033[K")
+            self._bar_shown = False
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def _draw(self, done: int) -> None:
+        filled = int(self.width * done / max(self.total, 1))
+        counts = " ".join(f"{k} {v}" for k, v in self.counts.items() if v)
+        self.stream.write(f"\r\033[K[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} "
+                          f"{counts} {time.monotonic() - self.t0:.0f}s")
+        self.stream.flush()
+        self._bar_shown = True
+
+    def started(self, total: int, notes: list[str]) -> None:
+        self.total = total
+        for n in notes:
+            self._write(f"note: {n}")
+        self._write(f"{total} session{'s' if total != 1 else ''} found")
+
+    def note(self, text: str) -> None:
+        self._write(f"note: {text}")
+
+    def preflight(self, problems: list[str]) -> None:
+        self._write(f"up-front check: {len(problems)} unusable stem(s) or session setting(s):")
+        for p in problems:
+            self._write(f"  {p}")
+
+    def session_done(self, outcome, done: int, total: int) -> None:
+        self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+        if self.bar:
+            if outcome.status not in ("ok", "skipped"):
+                self._write(f"{outcome.session}: {_MARK[outcome.status]} {outcome.code or ''} {outcome.reason or ''}")
+            self._draw(done)
+        else:
+            secs = f" {outcome.seconds:.1f}s" if outcome.seconds is not None else ""
+            why = f" {outcome.code}: {outcome.reason}" if outcome.code else ""
+            self._write(f"[{done}/{total}] {outcome.session}: {_MARK[outcome.status]}{secs}{why}")
+
+    def finished(self, result) -> None:
+        if self._bar_shown:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._bar_shown = False
+
+
+def summary_table(result) -> str:
+    """Plain-text table of every session, then the counts, exit code and where the ledger is."""
+    rows = [(o.session, _MARK.get(o.status, o.status), o.code or "",
+             "" if o.seconds is None else f"{o.seconds:.1f}", o.reason or "") for o in result.sessions]
+    name_w = min(max([len("session")] + [len(r[0]) for r in rows]), 40)
+    code_w = max([len("code")] + [len(r[2]) for r in rows])
+    lines = [f"{'session':<{name_w}}  {'status':<11}  {'code':<{code_w}}  {'seconds':>7}  reason"]
+    for name, status, code, secs, reason in rows:
+        lines.append(f"{_short(name, name_w):<{name_w}}  {status:<11}  {code:<{code_w}}  {secs:>7}  "
+                     f"{_short(reason, 100)}")
+    counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v) or "no sessions"
+    lines.append(f"{len(result.sessions)} session(s): {counts}; exit {result.exit_code}; "
+                 f"{result.seconds:.1f} s; ledger {result.ledger_path}")
+    return "\n".join(lines)

@@ -1,0 +1,280 @@
+"""What runs on a worker: one session from paths to files, returning a small record.
+
+Workers receive a task (a small dict of paths and options, see
+:func:`batch.runner.run_batch`), read the stems and write the outputs
+themselves, and send back a record of a few hundred bytes. Every error of the
+session is caught here and becomes ``status: failed`` with a stable code, so
+one bad session never aborts the pool; only a native crash (segfault, OOM
+kill) or a hang escapes, and the driver handles those.
+
+Order of writes in ``OUT_DIR/<session>/`` (each atomic: temp file in the same
+folder, fsync, ``os.replace``): the stale ``report.json`` is removed first
+(a half-redone session must never look done), then the process writes
+``mix.wav`` and ``settings.json``, then ``report.json`` is written last: it is
+the commit marker. A failed session leaves only its ``report.json`` (stale
+``mix.wav`` / ``settings.json`` of an earlier run are removed, so a folder
+never holds a mix its report does not vouch for).
+
+While a session runs, a marker ``OUT_DIR/.automix/running/<token>.json``
+(pid, host, dask worker address, start time) tells the driver which sessions
+are in flight, for timeouts and to tell a crash's culprit from bystanders.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["run_session", "check_access", "build_report", "marker_path", "read_marker", "REPORT_SCHEMA",
+           "DEFAULT_PROCESS", "resolve_process"]
+
+REPORT_SCHEMA = "automix.batch.report/1"
+DEFAULT_PROCESS = "automix.mixer:mix_session"
+MIX_NAME, SETTINGS_NAME, REPORT_NAME = "mix.wav", "settings.json", "report.json"
+STATE_DIR = ".automix"
+
+_STYLES: dict[str, Any] = {}
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(rss / (1024.0 * 1024.0) if sys.platform == "darwin" else rss / 1024.0, 1)
+
+
+def marker_path(state_dir: str, token: str) -> Path:
+    return Path(state_dir, "running", f"{token}.json")
+
+
+def read_marker(state_dir: str, token: str) -> dict | None:
+    """The in-flight marker of a task, or None if it has not started (or just finished)."""
+    try:
+        with open(marker_path(state_dir, token), encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _dask_worker_address() -> str | None:
+    if "distributed" not in sys.modules:
+        return None
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except Exception:
+        return None
+
+
+def _write_marker(task: dict) -> Path:
+    path = marker_path(task["state_dir"], task["token"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    data = {"session": task["session"], "token": task["token"], "pid": os.getpid(), "host": socket.gethostname(),
+            "worker": _dask_worker_address(), "started": time.time()}
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)  # no fsync: a marker only has to outlive the task, not a power cut
+    return path
+
+
+def resolve_process(process: Callable | str | None) -> Callable:
+    """A process function from a callable or ``"module:qualname"`` (default: the mixer)."""
+    if callable(process):
+        return process
+    module_name, _, qualname = (process or DEFAULT_PROCESS).partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _style(task: dict):
+    """Rebuild the driver's (already validated) style from its plain dict, checked by fingerprint.
+
+    The constructor is used rather than ``StyleTargets.from_dict`` because
+    validation pulls in the plugin registry (and torch): seconds per fresh
+    worker, for a check the driver already made.
+    """
+    fp = task["style_fingerprint"]
+    style = _STYLES.get(fp)
+    if style is None:
+        from automix.styles import FrequencyBalance, StyleTargets, Tolerances
+
+        d = dict(task["style_targets"])
+        style = StyleTargets(name=task["style_name"], lufs=d["lufs"], spectral_centroid_hz=d["spectral_centroid_hz"],
+                             stereo_ms_ratio=d["stereo_ms_ratio"],
+                             frequency_balance=FrequencyBalance(**d["frequency_balance"]),
+                             true_peak_ceiling_dbtp=d["true_peak_ceiling_dbtp"],
+                             tolerances=Tolerances(**d["tolerances"]), description=d["description"],
+                             character=tuple(d["character"]), processing_chains=d["processing_chains"],
+                             role_balance_db=d["role_balance_db"], role_pan=d["role_pan"],
+                             role_width=d["role_width"], source=f"<batch style {fp[:12]}>")
+        if style.fingerprint() != fp:  # the dict and the class drifted apart: validate the slow way
+            style = StyleTargets.from_dict(task["style_name"], task["style_targets"], source=style.source)
+        _STYLES[fp] = style
+    return style
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _output_record(path: Path) -> dict | None:
+    try:
+        return {"file": path.name, "bytes": path.stat().st_size}
+    except OSError:
+        return None
+
+
+def _missed_reason(report: dict) -> str:
+    targets = report.get("targets") or {}
+    missed = [name for name, t in targets.items() if isinstance(t, dict) and t.get("pass") is False]
+    return "hard target missed" + (f" ({', '.join(missed)})" if missed else "") + "; the mix is kept, see report.json"
+
+
+def build_report(task: dict, *, status: str, code: str | None, reason: str | None, seconds: float | None,
+                 mix: dict | None = None, warnings: list[str] | None = None, outputs: dict | None = None,
+                 worker: dict | None = None, detail: str | None = None) -> dict:
+    """The ``report.json`` of a session (format in the README): batch envelope plus the mixer's report."""
+    return {
+        "schema": REPORT_SCHEMA,
+        "session": task["session"],
+        "status": status,
+        "code": code,
+        "reason": reason,
+        "fingerprint": task["fingerprint"],
+        "engine_version": task["engine_version"],
+        "style": task["style_name"],
+        "style_fingerprint": task["style_fingerprint"],
+        "inputs": task["inputs"],
+        "outputs": outputs or {},
+        "warnings": list(task.get("warnings", [])) + list(warnings or []),
+        "seconds": None if seconds is None else round(seconds, 3),
+        "attempt": task.get("attempt", 1),
+        "worker": worker or {},
+        "finished": _utc_now(),
+        "detail": detail,
+        "mix": mix,
+    }
+
+
+def _utc_now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def write_report(out_dir: Path, report: dict) -> None:
+    from batch.ledger import write_json_atomic
+
+    write_json_atomic(out_dir / REPORT_NAME, report)
+
+
+def run_session(task: dict) -> dict:
+    """Render one session on this worker; never raises for a session's own errors.
+
+    Args:
+        task: ``session, token, attempt, stems, out_dir, state_dir, style_name,
+            style_targets, style_fingerprint, roles, engine, optimize_steps,
+            process, fingerprint, inputs, engine_version, warnings``.
+
+    Returns:
+        ``{session, token, status, code, reason, seconds, process_seconds,
+        setup_seconds, warnings, pid, host, peak_rss_mb, dask_worker}``
+        (``setup_seconds``: importing the process function, first time per
+        worker mostly) where status is ``ok``,
+        ``missed`` (a hard target missed, mix kept) or ``failed``.
+    """
+    from automix.errors import AutomixError
+
+    t0 = time.perf_counter()
+    out = Path(task["out_dir"])
+    marker = None
+    mix_report = None
+    process_seconds = None
+    setup_seconds = None
+    detail = None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        marker = _write_marker(task)
+        _remove(out / REPORT_NAME)
+        t1 = time.perf_counter()
+        process = resolve_process(task.get("process"))
+        style = _style(task)
+        setup_seconds = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        mix_report = process(list(task["stems"]), style=style, output=str(out / MIX_NAME),
+                             settings_out=str(out / SETTINGS_NAME), report_out=None, engine=task["engine"],
+                             optimize_steps=task["optimize_steps"], roles=task.get("roles"), threads=1)
+        process_seconds = time.perf_counter() - t1
+        if not isinstance(mix_report, dict):
+            raise TypeError(f"the process returned {type(mix_report).__name__}, not a report dict")
+        if not (out / MIX_NAME).is_file():
+            raise RuntimeError("the process reported success but wrote no mix.wav")
+        if mix_report.get("status", "ok") == "ok":
+            status, code, reason = "ok", None, None
+        else:
+            status, code, reason = "missed", "E_TARGET_MISSED", _missed_reason(mix_report)
+    except AutomixError as e:
+        status, code, reason = "failed", e.code, _one_line(str(e))
+    except MemoryError:
+        status, code, reason = "failed", "E_MEMORY", "ran out of memory while rendering; free memory or lower --jobs"
+    except Exception as e:  # a bug or an unexpected library error: explain it, keep the batch going
+        status, code, reason = "failed", "E_INTERNAL", _one_line(f"{type(e).__name__}: {e}")
+        detail = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-6:])
+    seconds = time.perf_counter() - t0
+    worker = {"pid": os.getpid(), "host": socket.gethostname(), "peak_rss_mb": peak_rss_mb(),
+              "dask_worker": _dask_worker_address()}
+    warnings = list((mix_report or {}).get("warnings") or [])
+    if status == "failed":
+        _remove(out / MIX_NAME)
+        _remove(out / SETTINGS_NAME)
+    outputs = {k: r for k, r in (("mix", _output_record(out / MIX_NAME)),
+                                 ("settings", _output_record(out / SETTINGS_NAME))) if r is not None}
+    try:
+        write_report(out, build_report(task, status=status, code=code, reason=reason, seconds=seconds,
+                                       mix=mix_report, warnings=warnings, outputs=outputs, worker=worker,
+                                       detail=detail))
+    except Exception as e:  # the output folder went away or filled up
+        status, code, reason = "failed", getattr(e, "code", "E_OUTPUT"), _one_line(f"report.json not written: {e}")
+    finally:
+        if marker is not None:
+            _remove(marker)
+    return {"session": task["session"], "token": task["token"], "status": status, "code": code, "reason": reason,
+            "seconds": round(seconds, 4),
+            "process_seconds": None if process_seconds is None else round(process_seconds, 4),
+            "setup_seconds": None if setup_seconds is None else round(setup_seconds, 4),
+            "warnings": len(task.get("warnings", [])) + len(warnings), **worker}
+
+
+def check_access(in_dir: str, out_dir: str, sample: str | None) -> dict:
+    """Run on each worker before dispatch: can it see the inputs and write the outputs?"""
+    problems = []
+    if not os.path.isdir(in_dir):
+        problems.append(f"cannot see the input folder {in_dir}")
+    elif sample is not None and not os.path.exists(sample):
+        problems.append(f"cannot see {sample}")
+    probe = Path(out_dir, STATE_DIR, f"access-{socket.gethostname()}-{os.getpid()}.tmp")
+    try:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as e:
+        problems.append(f"cannot write to the output folder {out_dir} ({e.strerror or e})")
+    return {"host": socket.gethostname(), "pid": os.getpid(), "problems": problems}
