@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +51,6 @@ def run_isolated(code: str, *args) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def timed(fn, repeat: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def write_table(name: str, header: list[str], rows: list[list]) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import torch
@@ -165,6 +165,3 @@ def specs(*items: ParamSpec) -> tuple[ParamSpec, ...]:
         raise ValueError(f"duplicate parameter names in {names}")
     return tuple(items)
 
-
-def unpack(names: Sequence[str], params: dict) -> list:
-    return [params[n] for n in names]
