@@ -94,6 +94,16 @@ def predict_settings(features: Sequence[StemFeatures], paths: Sequence[str], rol
     return stems, master
 
 
+def neutral_settings(n_stems: int, style: StyleTargets) -> tuple[list[list[PluginSettings]], list[PluginSettings]]:
+    """The no-predictor baseline: default-parameter strips; a master with neutral compressor, EQ and width
+    and the master loop's own output stages (soft clipper and true-peak limiter, as :func:`master_prior`)."""
+    from automix.settings import neutral_chain
+
+    loop_stages = {p.plugin: p for p in master_prior(style) if p.plugin in ("saturation", "limiter")}
+    master = [loop_stages.get(p.plugin, p) for p in neutral_chain(MASTER_CHAIN)]
+    return [neutral_chain(STEM_CHAIN) for _ in range(n_stems)], master
+
+
 # ----------------------------------------------------------------------------- helpers
 
 def session_rate(rates: Sequence[int]) -> int:
@@ -263,13 +273,39 @@ class _MasterRenderer:
         self.pre_bus.remove()
 
 
+def _plain_gain_pass(renderer: _MasterRenderer, chain: list[PluginSettings], style: StyleTargets):
+    """``closed_loop=False``: the chain as given, then a plain output gain to the style loudness (one correction)."""
+    from automix.master_loop import Iteration, LoopResult
+    from plugins import get_plugin
+
+    spec = get_plugin("gain").spec("gain_db")
+    chain = [PluginSettings(p.plugin, dict(p.params)) for p in chain] + [PluginSettings("gain", {"gain_db": 0.0})]
+    lufs = renderer(chain, False)["integrated_lufs"]
+    if math.isfinite(lufs):
+        chain[-1].params["gain_db"] = float(np.clip(style.lufs - lufs, spec.minimum, spec.maximum))
+    measured = renderer(chain, True)
+    params = {p.plugin: p.params for p in chain[:-1]}
+    it = Iteration(chain[-1].params["gain_db"], params["limiter"]["ceiling_db"], params["stereo_width"]["width"],
+                   measured["integrated_lufs"], measured["true_peak_dbtp"], measured["ms_ratio"])
+    return LoopResult(chain, measured, [it], converged=True,
+                      notes=["master loop off: the chain as given, then a plain output gain to the target loudness"])
+
+
 # ----------------------------------------------------------------------------- the session
 
 def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.PathLike,
                 settings_out: str | os.PathLike | None = None, report_out: str | os.PathLike | None = None,
                 engine: str = "pedalboard", optimize_steps: int = 0, roles: dict[str, str] | None = None,
-                threads: int = 1, predictor=None, max_iterations: int = 8) -> dict:
+                threads: int = 1, predictor=None, max_iterations: int = 8, use_predictor: bool = True,
+                normalise_inputs: bool = True, tone_match: bool = True, closed_loop: bool = True) -> dict:
     """Mix and master one session; returns the report (also written to ``report_out`` if given).
+
+    The last four options switch pipeline stages off, for baselines (``automix evaluate``); the
+    defaults are the product. ``use_predictor=False``: neutral strips and a neutral master chain
+    instead of the predicted ones. ``normalise_inputs=False``: stems enter their strips as recorded
+    (``input_gain_db`` 0). ``tone_match=False``: the master EQ and width stay as given (the loop then
+    sets only gain and ceiling). ``closed_loop=False``: the master chain is rendered once as given,
+    followed by a plain output gain to the style loudness (no ceiling enforced after it).
 
     Raises:
         SessionError: a stem is unusable (its code says why) or the session is silent.
@@ -324,8 +360,12 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     role_names = [r for r, _ in role_info]
     lap("analysis_s")
 
-    stem_chains, master_chain = predict_settings(features, stems, role_names, style, predictor)
-    settings = MixSettings(sr, [StemSettings(p, c, round(normalisation_gain_db(f.loudness_lufs), 4))
+    if use_predictor:
+        stem_chains, master_chain = predict_settings(features, stems, role_names, style, predictor)
+    else:
+        stem_chains, master_chain = neutral_settings(len(stems), style)
+    settings = MixSettings(sr, [StemSettings(p, c, round(normalisation_gain_db(f.loudness_lufs), 4)
+                                             if normalise_inputs else 0.0)
                                 for p, c, f in zip(stems, stem_chains, features)], master_chain)
     lap("predict_s")
     refinement = None
@@ -344,20 +384,26 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
             raise SessionError(f"{Path(stems[0]).parent}: the stems cancel or are silent after processing; "
                                "nothing to master (check for polarity-inverted duplicates)", code="E_SILENT")
         lap("premaster_s")
-        eq_index = next(i for i, p in enumerate(settings.master) if p.plugin == "eq")
-        freqs, mag, power = tonal.bus_spectrum(str(bus.path), sr)
-        new_eq, tone = tonal.match_tone(freqs, mag, power, settings.master[eq_index], style, sr)
-        settings.master[eq_index] = new_eq
+        tone = {"skipped": "tone_match=False: master EQ and width as given"}
+        if tone_match:
+            eq_index = next(i for i, p in enumerate(settings.master) if p.plugin == "eq")
+            freqs, mag, power = tonal.bus_spectrum(str(bus.path), sr)
+            new_eq, tone = tonal.match_tone(freqs, mag, power, settings.master[eq_index], style, sr)
+            settings.master[eq_index] = new_eq
         width = next(p for p in settings.master if p.plugin == "stereo_width")
-        if pre_m["ms_ratio"] > 1e-4:
+        if tone_match and pre_m["ms_ratio"] > 1e-4:
             spec_w = width.params["width"]
             width.params["width"] = float(np.clip(style.stereo_ms_ratio / pre_m["ms_ratio"], 0.0, 4.0))
             tone["width_from"] = spec_w
         lap("tone_s")
-        loop = master_loop.run(renderer, settings.master, target_lufs=style.lufs,
-                               ceiling_dbtp=style.true_peak_ceiling_dbtp, lufs_tolerance=style.tolerances.lufs_lu,
-                               target_ms=style.stereo_ms_ratio, ms_tolerance=style.tolerances.ms_abs,
-                               bus_lufs=renderer.prepare(settings.master), max_iterations=max_iterations)
+        if closed_loop:
+            loop = master_loop.run(renderer, settings.master, target_lufs=style.lufs,
+                                   ceiling_dbtp=style.true_peak_ceiling_dbtp, lufs_tolerance=style.tolerances.lufs_lu,
+                                   target_ms=style.stereo_ms_ratio if tone_match else None,
+                                   ms_tolerance=style.tolerances.ms_abs,
+                                   bus_lufs=renderer.prepare(settings.master), max_iterations=max_iterations)
+        else:
+            loop = _plain_gain_pass(renderer, settings.master, style)
         settings.master = loop.chain
         lap("master_s")
         renderer.commit()
