@@ -1,6 +1,7 @@
 """Shared DSP math: the one leaf module every plugin and engine builds on.
 
-Imports only numpy and torch; nothing in automix or plugins is imported here.
+Imports only numpy (and torch inside the torch helpers, so the production
+pedalboard path never loads torch); nothing in automix or plugins is imported here.
 All formulas follow JUCE (as used by pedalboard 0.9.26) so that the torch twin
 and the pedalboard graph compute the same numbers; see GUIDE section 5.
 """
@@ -9,27 +10,29 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 #: JUCE's Decibels::decibelsToGain treats anything at or below this as silence.
 MINUS_INFINITY_DB = -100.0
 
 
-
-
-
-
-
-
-def as_batch_param(value, batch: int, *, dtype=torch.float64, device=None) -> torch.Tensor:
+def as_batch_param(value, batch: int, *, dtype=None, device=None) -> torch.Tensor:
     """Broadcast a scalar/sequence/tensor parameter to a tensor of shape ``(batch,)``.
 
     Plugins accept every parameter either as a Python number (same for every
     item) or as a tensor of shape ``(batch,)`` (one value per stem), so the
     torch engine can render many stems with different settings in one call.
+    ``dtype`` defaults to ``torch.float64``.
     """
+    import torch
+
+    if dtype is None:
+        dtype = torch.float64
     t = value if isinstance(value, torch.Tensor) else torch.as_tensor(value, dtype=dtype, device=device)
     if t.ndim == 0:
         t = t.expand(batch)
@@ -209,6 +212,8 @@ def juce_iir_torch(kind: str, sample_rate: float, cutoff_hz, q=JUCE_SHELF_Q, gai
 
     Shape: parameters ``(batch,)`` -> ``(batch, 5)``.
     """
+    import torch
+
     f = torch.as_tensor(cutoff_hz, dtype=torch.float64)
     fs = float(sample_rate)
     if kind == "highpass1":

@@ -40,17 +40,19 @@ gradient is a one-sided one).
 """
 from __future__ import annotations
 
+import functools
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pedalboard
-import torch
-from torch.autograd.function import once_differentiable
 
 from automix.dsp import as_batch_param
 from automix.errors import ParameterError
-from automix.kernels.ballistics import compressor_backward, compressor_forward, juce_compressor_params_f32
 from plugins.spec import ParamSpec, Plugin, specs
+
+if TYPE_CHECKING:
+    import torch
 
 PARAMS = specs(
     ParamSpec("threshold_db", -60.0, 0.0, 0.0, "linear", "level (peak envelope, dBFS) above which gain is reduced"),
@@ -61,75 +63,92 @@ PARAMS = specs(
 )
 
 
-class BallisticsCompressor(torch.autograd.Function):
-    """Autograd wrapper of the numba kernels in :mod:`automix.kernels.ballistics`.
+@functools.cache
+def _ballistics_function():
+    """The autograd Function, defined on first use: importing the plugin must not import torch."""
+    import torch
+    from torch.autograd.function import once_differentiable
 
-    ``apply(x, cte_at, cte_rl, threshold, ratio) -> y`` (no makeup).
+    from automix.kernels.ballistics import compressor_backward, compressor_forward
 
-    Args:
-        x: ``(batch, channels, samples)`` float32 or float64 (CPU or any device;
-            the kernel runs on CPU).
-        cte_at, cte_rl: attack / release one-pole coefficients ``(batch,)`` in
-            [0, 1), float64 tensors holding values representable in ``x.dtype``.
-        threshold: linear threshold ``(batch,)`` (> 0), same representability.
-        ratio: compression ratio ``(batch,)`` (>= 1); rounded to ``x.dtype``
-            like JUCE's ``float`` setter.
+    class BallisticsCompressor(torch.autograd.Function):
+        """Autograd wrapper of the numba kernels in :mod:`automix.kernels.ballistics`.
 
-    The backward is a float64 reverse-time pass (:func:`compressor_backward`);
-    only the envelope is stored (same dtype as ``x``), the branch choices are
-    re-derived from it exactly. Not twice differentiable.
+        ``apply(x, cte_at, cte_rl, threshold, ratio) -> y`` (no makeup).
 
-    Shape: x ``(B, C, N)``, parameters ``(B,)`` -> y ``(B, C, N)``.
-    """
+        Args:
+            x: ``(batch, channels, samples)`` float32 or float64 (CPU or any device;
+                the kernel runs on CPU).
+            cte_at, cte_rl: attack / release one-pole coefficients ``(batch,)`` in
+                [0, 1), float64 tensors holding values representable in ``x.dtype``.
+            threshold: linear threshold ``(batch,)`` (> 0), same representability.
+            ratio: compression ratio ``(batch,)`` (>= 1); rounded to ``x.dtype``
+                like JUCE's ``float`` setter.
 
-    @staticmethod
-    def forward(ctx, x, cte_at, cte_rl, threshold, ratio):
-        xn = x.detach().cpu().contiguous().numpy()
-        dt = xn.dtype.type
-        b, c, _ = xn.shape
-        ca = cte_at.detach().cpu().numpy().astype(dt)
-        cr = cte_rl.detach().cpu().numpy().astype(dt)
-        thr = threshold.detach().cpu().numpy().astype(dt)
-        rat = ratio.detach().cpu().numpy().astype(dt)
-        # JUCE's update(): reciprocal and exponent rounded step by step in T
-        thr_inv = (dt(1.0) / thr).astype(dt)
-        expo = ((dt(1.0) / rat).astype(dt) - dt(1.0)).astype(dt)
-        env0 = np.zeros((b, c), dtype=xn.dtype)
-        y = np.empty_like(xn)
-        env = np.empty_like(xn)
-        compressor_forward(xn, ca, cr, thr, thr_inv, expo, env0, y, env)
-        ctx.env = env
-        ctx.env0 = env0
-        # float64 copies of the exact values used, for the backward
-        ctx.params = tuple(v.astype(np.float64) for v in (ca, cr, thr, expo, rat))
-        ctx.save_for_backward(x)
-        return torch.from_numpy(y).to(x.device)
+        The backward is a float64 reverse-time pass (:func:`compressor_backward`);
+        only the envelope is stored (same dtype as ``x``), the branch choices are
+        re-derived from it exactly. Not twice differentiable.
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_y):
-        (x,) = ctx.saved_tensors
-        ca, cr, thr, expo, rat = ctx.params
-        xn = x.detach().cpu().contiguous().numpy()
-        gy = grad_y.detach().cpu().to(x.dtype).contiguous().numpy()
-        gx = np.empty_like(xn)
-        b = xn.shape[0]
-        g_at, g_rl, g_thr, g_exp = (np.zeros(b, np.float64) for _ in range(4))
-        compressor_backward(xn, ctx.env, ctx.env0, ca, cr, thr, expo, gy, gx, g_at, g_rl, g_thr, g_exp)
-        # p = 1/R - 1  =>  dp/dR = -1/R^2
-        g_ratio = -g_exp / (rat * rat)
-        dev = x.device
+        Shape: x ``(B, C, N)``, parameters ``(B,)`` -> y ``(B, C, N)``.
+        """
 
-        def out(v, dtype=torch.float64):
-            return torch.from_numpy(v).to(device=dev, dtype=dtype)
+        @staticmethod
+        def forward(ctx, x, cte_at, cte_rl, threshold, ratio):
+            xn = x.detach().cpu().contiguous().numpy()
+            dt = xn.dtype.type
+            b, c, _ = xn.shape
+            ca = cte_at.detach().cpu().numpy().astype(dt)
+            cr = cte_rl.detach().cpu().numpy().astype(dt)
+            thr = threshold.detach().cpu().numpy().astype(dt)
+            rat = ratio.detach().cpu().numpy().astype(dt)
+            # JUCE's update(): reciprocal and exponent rounded step by step in T
+            thr_inv = (dt(1.0) / thr).astype(dt)
+            expo = ((dt(1.0) / rat).astype(dt) - dt(1.0)).astype(dt)
+            env0 = np.zeros((b, c), dtype=xn.dtype)
+            y = np.empty_like(xn)
+            env = np.empty_like(xn)
+            compressor_forward(xn, ca, cr, thr, thr_inv, expo, env0, y, env)
+            ctx.env = env
+            ctx.env0 = env0
+            # float64 copies of the exact values used, for the backward
+            ctx.params = tuple(v.astype(np.float64) for v in (ca, cr, thr, expo, rat))
+            ctx.save_for_backward(x)
+            return torch.from_numpy(y).to(x.device)
 
-        return (
-            out(gx, x.dtype) if ctx.needs_input_grad[0] else None,
-            out(g_at) if ctx.needs_input_grad[1] else None,
-            out(g_rl) if ctx.needs_input_grad[2] else None,
-            out(g_thr) if ctx.needs_input_grad[3] else None,
-            out(g_ratio) if ctx.needs_input_grad[4] else None,
-        )
+        @staticmethod
+        @once_differentiable
+        def backward(ctx, grad_y):
+            (x,) = ctx.saved_tensors
+            ca, cr, thr, expo, rat = ctx.params
+            xn = x.detach().cpu().contiguous().numpy()
+            gy = grad_y.detach().cpu().to(x.dtype).contiguous().numpy()
+            gx = np.empty_like(xn)
+            b = xn.shape[0]
+            g_at, g_rl, g_thr, g_exp = (np.zeros(b, np.float64) for _ in range(4))
+            compressor_backward(xn, ctx.env, ctx.env0, ca, cr, thr, expo, gy, gx, g_at, g_rl, g_thr, g_exp)
+            # p = 1/R - 1  =>  dp/dR = -1/R^2
+            g_ratio = -g_exp / (rat * rat)
+            dev = x.device
+
+            def out(v, dtype=torch.float64):
+                return torch.from_numpy(v).to(device=dev, dtype=dtype)
+
+            return (
+                out(gx, x.dtype) if ctx.needs_input_grad[0] else None,
+                out(g_at) if ctx.needs_input_grad[1] else None,
+                out(g_rl) if ctx.needs_input_grad[2] else None,
+                out(g_thr) if ctx.needs_input_grad[3] else None,
+                out(g_ratio) if ctx.needs_input_grad[4] else None,
+            )
+
+    return BallisticsCompressor
+
+
+def __getattr__(name: str):
+    # PEP 562: ``BallisticsCompressor`` stays importable from this module, built on first use
+    if name == "BallisticsCompressor":
+        return _ballistics_function()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _exact(smooth: torch.Tensor, exact: np.ndarray) -> torch.Tensor:
@@ -140,6 +159,8 @@ def _exact(smooth: torch.Tensor, exact: np.ndarray) -> torch.Tensor:
     ``smooth + (exact - smooth)`` is exact: the difference of two close doubles
     is exactly representable (Sterbenz), and so is the sum.
     """
+    import torch
+
     ex = torch.as_tensor(exact, dtype=torch.float64, device=smooth.device)
     return smooth + (ex - smooth).detach()
 
@@ -169,6 +190,10 @@ def compressor(x: torch.Tensor, sample_rate: float, *, threshold_db, ratio, atta
 
     Shape: x ``(B, C, N)`` -> ``(B, C, N)``; parameters scalar or ``(B,)``.
     """
+    import torch
+
+    from automix.kernels.ballistics import juce_compressor_params_f32
+
     if x.ndim != 3:
         raise ParameterError(f"compressor: x must be (batch, channels, samples), got shape {tuple(x.shape)}")
     if not (sample_rate > 0):
@@ -213,7 +238,7 @@ def compressor(x: torch.Tensor, sample_rate: float, *, threshold_db, ratio, atta
         )
         thr, cat, crl, mk = (_exact(s, e) for s, e in zip((thr, cat, crl, mk), ex))
 
-    y = BallisticsCompressor.apply(x, cat, crl, thr, p["ratio"])
+    y = _ballistics_function().apply(x, cat, crl, thr, p["ratio"])
     # pedalboard.Gain: one float32 multiply by the rounded factor
     y = y * mk.to(x.dtype)[:, None, None]
     return y.to(orig_dtype)

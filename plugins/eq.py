@@ -36,13 +36,16 @@ design via a straight-through estimator; see :func:`eq`).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pedalboard
-import torch
 
 from automix.dsp import JUCE_SHELF_Q, as_batch_param, juce_clamp_cutoff_f32, juce_iir_f32, juce_iir_torch
-from automix.kernels.iir import sosfilt
-from plugins.spec import ParamSpec, Plugin, specs
+from plugins.spec import ParamSpec, Plugin, _is_tensor, specs
+
+if TYPE_CHECKING:
+    import torch
 
 PARAMS = specs(
     ParamSpec("highpass_hz", 10.0, 1000.0, 20.0, "log", "12 dB/oct high-pass cutoff (two first-order stages)"),
@@ -65,8 +68,8 @@ PARAMS = specs(
 def _highpass_cutoff(highpass_hz, sample_rate):
     # pedalboard does not clamp HighpassFilter; both engines clamp it like the
     # shelves so a low session rate cannot put the pole past Nyquist.
-    if isinstance(highpass_hz, torch.Tensor):
-        return torch.clamp(highpass_hz, 0.01, sample_rate / 2.0 - 100.0)
+    if _is_tensor(highpass_hz):
+        return highpass_hz.clamp(0.01, sample_rate / 2.0 - 100.0)
     return float(juce_clamp_cutoff_f32(highpass_hz, sample_rate))
 
 
@@ -99,6 +102,8 @@ def eq_sections(sample_rate, *, exact_f32: bool = True, **params) -> torch.Tenso
 
     Shape: parameters ``(batch,)`` -> ``(batch, 7, 5)``.
     """
+    import torch
+
     batch = max([v.shape[0] for v in params.values() if isinstance(v, torch.Tensor) and v.ndim] + [1])
     p = {k: as_batch_param(v, batch, dtype=torch.float64).to(torch.float64) for k, v in params.items()}
     p["highpass_hz"] = _highpass_cutoff(p["highpass_hz"], float(sample_rate))
@@ -149,6 +154,10 @@ def eq(
 
     Shape: x ``(batch, channels, samples)`` -> same.
     """
+    import torch
+
+    from automix.kernels.iir import sosfilt
+
     params = dict(
         highpass_hz=highpass_hz, low_shelf_hz=low_shelf_hz, low_shelf_gain_db=low_shelf_gain_db,
         peak1_hz=peak1_hz, peak1_gain_db=peak1_gain_db, peak1_q=peak1_q,

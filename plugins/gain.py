@@ -6,12 +6,15 @@ gradient of the float64 formula; float64 signals use the float64 formula.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pedalboard
-import torch
 
 from automix.dsp import MINUS_INFINITY_DB, as_batch_param
-from automix.kernels.juce_math import decibels_to_gain_f32
 from plugins.spec import ParamSpec, Plugin, specs
+
+if TYPE_CHECKING:
+    import torch
 
 PARAMS = specs(ParamSpec("gain_db", -60.0, 30.0, 0.0, "linear", "level change in dB"))
 
@@ -21,6 +24,10 @@ def gain(x: torch.Tensor, sample_rate: int, *, gain_db) -> torch.Tensor:
 
     Shape: x ``(batch, channels, samples)`` -> same.
     """
+    import torch
+
+    from automix.kernels.juce_math import decibels_to_gain_f32
+
     db = as_batch_param(gain_db, x.shape[0], dtype=torch.float64, device=x.device)
     factor = torch.where(db > MINUS_INFINITY_DB, torch.pow(10.0, db * 0.05), torch.zeros_like(db))
     if x.dtype == torch.float32:

@@ -52,14 +52,18 @@ The float64 path (for gradient checks) keeps the ceiling unrounded.
 """
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pedalboard
-import torch
 
 from automix.dsp import as_batch_param, expf, powf
 from automix.kernels import limiter as K
 from plugins.spec import ParamSpec, Plugin, specs
+
+if TYPE_CHECKING:
+    import torch
 
 PARAMS = specs(
     ParamSpec("ceiling_db", -12.0, 0.0, -1.0, "linear",
@@ -106,64 +110,78 @@ def _release_coef_f32(samples: np.ndarray) -> np.ndarray:
     return np.array([expf(v) for v in q.ravel()], dtype=np.float32).reshape(q.shape)
 
 
-class _LimiterGain(torch.autograd.Function):
-    """``(x, c, a) -> g``: the limiter's gain envelope aligned with ``x``.
+@functools.cache
+def _limiter_gain_function():
+    """The autograd Function, defined on first use: importing the plugin must not import torch."""
+    import torch
 
-    ``g[b, n]`` is the envelope value pedalboard multiplies ``x[b, :, n]`` by
-    (its envelope ``L`` samples later). ``hold`` (= L) and ``true_peak`` are
-    structural. Backward: see :mod:`automix.kernels.limiter`.
-    """
+    class _LimiterGain(torch.autograd.Function):
+        """``(x, c, a) -> g``: the limiter's gain envelope aligned with ``x``.
 
-    @staticmethod
-    def forward(ctx, x, ceiling, coef, hold, true_peak):
-        xs = x.detach().cpu().numpy()
-        nb, nc, n = xs.shape
-        dt = xs.dtype
-        xp = np.zeros((nb, nc, n + hold), dtype=dt)
-        xp[:, :, :n] = xs
-        peak = np.empty((nb, n + hold), dtype=dt)
-        code = np.empty((nb, n + hold), dtype=np.int32)
-        if true_peak:
-            t1, t2, _ = K.oversampler_design()
-            K.true_peaks(xp, t1.astype(dt), t2.astype(dt), peak, code)
-        else:
-            K.sample_peaks(xp, peak, code)
-        c = ceiling.detach().cpu().numpy().astype(dt)
-        a = coef.detach().cpu().numpy().astype(dt)
-        gain = np.empty_like(peak)
-        source = np.empty(peak.shape, dtype=np.int64)
-        steps = np.empty(peak.shape, dtype=np.int64)
-        K.gain_envelope(peak, c, a, hold, gain, source, steps)
-        ctx.hold, ctx.true_peak, ctx.shape = hold, true_peak, (nb, nc, n)
-        if any(ctx.needs_input_grad[:3]):
-            ctx.state = (peak, code, c.astype(np.float64), a.astype(np.float64), source, steps)
-        return torch.from_numpy(np.ascontiguousarray(gain[:, hold:])).to(x.device)
+        ``g[b, n]`` is the envelope value pedalboard multiplies ``x[b, :, n]`` by
+        (its envelope ``L`` samples later). ``hold`` (= L) and ``true_peak`` are
+        structural. Backward: see :mod:`automix.kernels.limiter`.
+        """
 
-    @staticmethod
-    def backward(ctx, grad_gain):
-        peak, code, c, a, source, steps = ctx.state
-        nb, nc, n = ctx.shape
-        hold = ctx.hold
-        gg = grad_gain.detach().cpu().numpy().astype(np.float64)
-        grad_peak = np.zeros((nb, n + hold))
-        grad_c = np.zeros(nb)
-        grad_a = np.zeros(nb)
-        K.gain_envelope_backward(np.ascontiguousarray(gg), hold, peak, c, a, source, steps,
-                                 grad_peak, grad_c, grad_a)
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            gx = np.zeros((nb, nc, n + hold))
-            if ctx.true_peak:
+        @staticmethod
+        def forward(ctx, x, ceiling, coef, hold, true_peak):
+            xs = x.detach().cpu().numpy()
+            nb, nc, n = xs.shape
+            dt = xs.dtype
+            xp = np.zeros((nb, nc, n + hold), dtype=dt)
+            xp[:, :, :n] = xs
+            peak = np.empty((nb, n + hold), dtype=dt)
+            code = np.empty((nb, n + hold), dtype=np.int32)
+            if true_peak:
                 t1, t2, _ = K.oversampler_design()
-                K.peaks_backward(grad_peak, code, 4, K.upsampler_response(t1, t2), gx)
+                K.true_peaks(xp, t1.astype(dt), t2.astype(dt), peak, code)
             else:
-                K.peaks_backward(grad_peak, code, 1, np.zeros(1), gx)
-            grad_x = torch.from_numpy(gx[:, :, :n]).to(device=grad_gain.device, dtype=grad_gain.dtype)
-        dev = grad_gain.device
-        return (grad_x,
-                torch.from_numpy(grad_c).to(dev) if ctx.needs_input_grad[1] else None,
-                torch.from_numpy(grad_a).to(dev) if ctx.needs_input_grad[2] else None,
-                None, None)
+                K.sample_peaks(xp, peak, code)
+            c = ceiling.detach().cpu().numpy().astype(dt)
+            a = coef.detach().cpu().numpy().astype(dt)
+            gain = np.empty_like(peak)
+            source = np.empty(peak.shape, dtype=np.int64)
+            steps = np.empty(peak.shape, dtype=np.int64)
+            K.gain_envelope(peak, c, a, hold, gain, source, steps)
+            ctx.hold, ctx.true_peak, ctx.shape = hold, true_peak, (nb, nc, n)
+            if any(ctx.needs_input_grad[:3]):
+                ctx.state = (peak, code, c.astype(np.float64), a.astype(np.float64), source, steps)
+            return torch.from_numpy(np.ascontiguousarray(gain[:, hold:])).to(x.device)
+
+        @staticmethod
+        def backward(ctx, grad_gain):
+            peak, code, c, a, source, steps = ctx.state
+            nb, nc, n = ctx.shape
+            hold = ctx.hold
+            gg = grad_gain.detach().cpu().numpy().astype(np.float64)
+            grad_peak = np.zeros((nb, n + hold))
+            grad_c = np.zeros(nb)
+            grad_a = np.zeros(nb)
+            K.gain_envelope_backward(np.ascontiguousarray(gg), hold, peak, c, a, source, steps,
+                                     grad_peak, grad_c, grad_a)
+            grad_x = None
+            if ctx.needs_input_grad[0]:
+                gx = np.zeros((nb, nc, n + hold))
+                if ctx.true_peak:
+                    t1, t2, _ = K.oversampler_design()
+                    K.peaks_backward(grad_peak, code, 4, K.upsampler_response(t1, t2), gx)
+                else:
+                    K.peaks_backward(grad_peak, code, 1, np.zeros(1), gx)
+                grad_x = torch.from_numpy(gx[:, :, :n]).to(device=grad_gain.device, dtype=grad_gain.dtype)
+            dev = grad_gain.device
+            return (grad_x,
+                    torch.from_numpy(grad_c).to(dev) if ctx.needs_input_grad[1] else None,
+                    torch.from_numpy(grad_a).to(dev) if ctx.needs_input_grad[2] else None,
+                    None, None)
+
+    return _LimiterGain
+
+
+def __getattr__(name: str):
+    # PEP 562: ``_LimiterGain`` stays importable from this module, built on first use
+    if name == "_LimiterGain":
+        return _limiter_gain_function()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def limiter(x: torch.Tensor, sample_rate: int, *, ceiling_db, release_ms, lookahead_ms, true_peak) -> torch.Tensor:
@@ -199,6 +217,8 @@ def limiter(x: torch.Tensor, sample_rate: int, *, ceiling_db, release_ms, lookah
 
     Shape: x ``(batch, channels, samples)`` -> same.
     """
+    import torch
+
     if x.ndim != 3:
         raise ValueError(f"limiter expects (batch, channels, samples), got shape {tuple(x.shape)}")
     if x.dtype not in (torch.float32, torch.float64):
@@ -229,12 +249,12 @@ def limiter(x: torch.Tensor, sample_rate: int, *, ceiling_db, release_ms, lookah
         groups.setdefault(key, []).append(i)
     if len(groups) == 1:
         (hold, peak_mode), = groups
-        gain = _LimiterGain.apply(x, ceiling, coef, hold, peak_mode)
+        gain = _limiter_gain_function().apply(x, ceiling, coef, hold, peak_mode)
     else:
         parts, order = [], []
         for (hold, peak_mode), idx in groups.items():
             ix = torch.tensor(idx, device=x.device)
-            parts.append(_LimiterGain.apply(x.index_select(0, ix), ceiling[ix], coef[ix], hold, peak_mode))
+            parts.append(_limiter_gain_function().apply(x.index_select(0, ix), ceiling[ix], coef[ix], hold, peak_mode))
             order += idx
         gain = torch.cat(parts, 0)[torch.argsort(torch.tensor(order, device=x.device))]
 

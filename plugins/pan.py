@@ -15,25 +15,30 @@ once, so both engines multiply by the same float32 factors (bit-exact).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from automix.dsp import as_batch_param
-from plugins.spec import NumpyNode, ParamSpec, Plugin, specs
+from plugins.spec import NumpyNode, ParamSpec, Plugin, specs, _is_tensor
+
+if TYPE_CHECKING:
+    import torch
 
 PARAMS = specs(ParamSpec("pan", -1.0, 1.0, 0.0, "linear", "-1 hard left, 0 centre, +1 hard right"))
 
 
 def _gains(pan):
     theta = (pan + 1.0) * (math.pi / 4.0)
-    if isinstance(theta, torch.Tensor):
-        return math.sqrt(2.0) * torch.cos(theta), math.sqrt(2.0) * torch.sin(theta)
+    if _is_tensor(theta):
+        return math.sqrt(2.0) * theta.cos(), math.sqrt(2.0) * theta.sin()
     return math.sqrt(2.0) * math.cos(theta), math.sqrt(2.0) * math.sin(theta)
 
 
 def pan(x: torch.Tensor, sample_rate: int, *, pan) -> torch.Tensor:
     """Shape: x ``(batch, 2, samples)`` -> same (mono input is duplicated first)."""
+    import torch
+
     if x.shape[1] == 1:
         x = x.expand(-1, 2, -1)
     p = as_batch_param(pan, x.shape[0], dtype=torch.float64, device=x.device)

@@ -4,11 +4,15 @@
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pedalboard
-import torch
 
 from automix.dsp import as_batch_param
 from plugins.spec import ParamSpec, Plugin, specs
+
+if TYPE_CHECKING:
+    import torch
 
 PARAMS = specs(ParamSpec("invert", 0.0, 1.0, 0.0, "bool", "1 flips the polarity of every channel"))
 

@@ -14,14 +14,16 @@ which numba calls, with torch.tanh supplying the gradient).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pedalboard
-import torch
 
 from automix.dsp import as_batch_param
-from automix.kernels.juce_math import tanh_f32
 from plugins.gain import gain
-from plugins.spec import ParamSpec, Plugin, specs
+from plugins.spec import ParamSpec, Plugin, _is_tensor, specs
+
+if TYPE_CHECKING:
+    import torch
 
 PARAMS = specs(
     ParamSpec("drive_db", 0.0, 36.0, 6.0, "linear", "gain into the tanh shaper"),
@@ -34,13 +36,19 @@ _SILENT_DB = -200.0
 
 def _mix_db(share):
     """20*log10(share), with silence (-200 dB) at share <= 0; float or tensor."""
-    if isinstance(share, torch.Tensor):
+    if _is_tensor(share):
+        import torch
+
         return torch.where(share > 0, 20.0 * torch.log10(share.clamp_min(1e-12)), torch.full_like(share, _SILENT_DB))
     return 20.0 * math.log10(share) if share > 0 else _SILENT_DB
 
 
 def _tanh(x: torch.Tensor) -> torch.Tensor:
     """tanh; for float32 the C library's ``tanhf`` values (as pedalboard) with torch's gradient."""
+    import torch
+
+    from automix.kernels.juce_math import tanh_f32
+
     y = torch.tanh(x)
     if x.dtype != torch.float32 or x.numel() == 0:
         return y
@@ -53,7 +61,7 @@ def saturation(x: torch.Tensor, sample_rate: int, *, drive_db, mix, trim_db) -> 
 
     Shape: x ``(batch, channels, samples)`` -> same.
     """
-    m = as_batch_param(mix, x.shape[0], dtype=torch.float64, device=x.device)
+    m = as_batch_param(mix, x.shape[0], device=x.device)
     wet = gain(_tanh(gain(x, sample_rate, gain_db=drive_db)), sample_rate, gain_db=_mix_db(m))
     dry = gain(x, sample_rate, gain_db=_mix_db(1.0 - m))
     return gain(dry + wet, sample_rate, gain_db=trim_db)

@@ -18,12 +18,23 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import sys
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from automix.errors import ParameterError
 
+if TYPE_CHECKING:
+    import torch
+
 SCALES = ("linear", "log", "bool")
+
+
+def _is_tensor(x) -> bool:
+    """True for a torch tensor, without importing torch (no torch loaded means no tensor exists)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 @dataclass(frozen=True)
@@ -66,16 +77,16 @@ class ParamSpec:
         """Map ``u`` in [0, 1] (float or tensor) to engineering units."""
         if self.scale == "log":
             lo, hi = math.log(self.minimum), math.log(self.maximum)
-            return torch.exp(lo + u * (hi - lo)) if isinstance(u, torch.Tensor) else math.exp(lo + u * (hi - lo))
+            return u.mul(hi - lo).add(lo).exp() if _is_tensor(u) else math.exp(lo + u * (hi - lo))
         if self.scale == "bool":
-            return (u > 0.5).to(u.dtype) if isinstance(u, torch.Tensor) else float(u > 0.5)
+            return (u > 0.5).to(u.dtype) if _is_tensor(u) else float(u > 0.5)
         return self.minimum + u * (self.maximum - self.minimum)
 
     def to_unit(self, value):
         """Inverse of :meth:`from_unit` (bool maps to 0.25 / 0.75)."""
         if self.scale == "log":
             lo, hi = math.log(self.minimum), math.log(self.maximum)
-            return (torch.log(value) - lo) / (hi - lo) if isinstance(value, torch.Tensor) else (math.log(value) - lo) / (hi - lo)
+            return (value.log() - lo) / (hi - lo) if _is_tensor(value) else (math.log(value) - lo) / (hi - lo)
         if self.scale == "bool":
             return 0.25 + 0.5 * value
         span = self.maximum - self.minimum

@@ -7,17 +7,23 @@ M/S ratio RMS(S)/RMS(M) scales exactly by ``width``. Differentiable in
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 
 from automix.dsp import as_batch_param
 from plugins.spec import NumpyNode, ParamSpec, Plugin, specs
+
+if TYPE_CHECKING:
+    import torch
 
 PARAMS = specs(ParamSpec("width", 0.0, 4.0, 1.0, "linear", "side-signal scale: 0 mono, 1 unchanged, >1 wider"))
 
 
 def stereo_width(x: torch.Tensor, sample_rate: int, *, width) -> torch.Tensor:
     """Shape: x ``(batch, 2, samples)`` -> same (mono input is duplicated first)."""
+    import torch
+
     if x.shape[1] == 1:
         x = x.expand(-1, 2, -1)
     w = as_batch_param(width, x.shape[0], dtype=torch.float64, device=x.device).to(x.dtype)[:, None]

@@ -95,3 +95,28 @@ def test_gradients_reach_every_continuous_parameter():
         for k, t in params.items():
             if plugin.spec(k).differentiable:
                 assert t.grad is not None and torch.isfinite(t.grad).all(), (p.plugin, k)
+
+
+def test_production_render_does_not_import_torch(write_wav, tmp_path):
+    """``automix render --engine pedalboard`` and its meters never load torch (~190 MB of RSS)."""
+    import json
+    import subprocess
+    import sys
+
+    paths = _session(write_wav, 2, 1.0)
+    settings = _settings(paths, np.random.default_rng(7))
+    sfile = tmp_path / "settings.json"
+    settings.save(sfile)
+    code = (
+        "import json, sys\n"
+        "from automix.render import render_to_file, analyze_files\n"
+        "from automix.settings import MixSettings\n"
+        "m = render_to_file(MixSettings.load(sys.argv[1]), sys.argv[2], engine='pedalboard', threads=2)\n"
+        "analyze_files([sys.argv[2]])\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'lufs': m['integrated_lufs']}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(sfile), str(tmp_path / "mix.wav")],
+                         capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["torch"] is False
+    assert result["lufs"] > -70.0

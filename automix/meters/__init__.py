@@ -67,7 +67,6 @@ import math
 
 import numpy as np
 
-from automix.meters.differentiable import band_balance_torch, loudness_torch, ms_ratio_torch, spectral_centroid_torch
 from automix.meters.loudness import LoudnessAccumulator, energy_to_lufs
 from automix.meters.spectral import SpectralAccumulator
 from automix.meters.truepeak import TruePeakAccumulator
@@ -76,6 +75,19 @@ __all__ = [
     "KEYS", "analyze", "StreamingMeter",
     "loudness_torch", "spectral_centroid_torch", "ms_ratio_torch", "band_balance_torch",
 ]
+
+_TORCH_NAMES = ("loudness_torch", "spectral_centroid_torch", "ms_ratio_torch", "band_balance_torch")
+
+
+def __getattr__(name: str):
+    # the differentiable meters need torch: import it only when one is asked for (PEP 562), so
+    # metering a render does not load torch
+    if name in _TORCH_NAMES:
+        from automix.meters import differentiable
+
+        return getattr(differentiable, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: keys of :func:`analyze` and :meth:`StreamingMeter.result`, in report order
 KEYS = ("integrated_lufs", "momentary_max_lufs", "short_term_max_lufs", "loudness_range_lu", "true_peak_dbtp",
