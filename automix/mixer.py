@@ -13,7 +13,6 @@ Pipeline (each stage timed in the report)::
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -38,7 +37,6 @@ from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, PluginSettin
 from automix.styles import StyleTargets
 
 REPORT_SCHEMA = "automix.report/1"
-_WEIGHTS = Path(__file__).with_name("weights") / "predictor.safetensors"
 
 
 # ----------------------------------------------------------------------------- predictor
@@ -47,17 +45,16 @@ _PREDICTOR = None
 
 
 def load_predictor():
-    """The shipped predictor if its weights are packaged, else the prior-only initialisation (seeded)."""
+    """The shipped predictor (hash-verified) if its weights are packaged, else the prior-only initialisation."""
     global _PREDICTOR
     if _PREDICTOR is None:
         from automix.predictor import MixingParameterPredictor
+        from automix.weights import SHIPPED, load_weights
 
         torch.manual_seed(0)
         model = MixingParameterPredictor()
-        if _WEIGHTS.exists():
-            from automix.weights import load_weights
-
-            load_weights(model, _WEIGHTS)
+        if SHIPPED.exists():
+            load_weights(model, SHIPPED)
         model.eval()
         _PREDICTOR = model
     return _PREDICTOR
@@ -65,9 +62,9 @@ def load_predictor():
 
 def weights_fingerprint() -> str:
     """sha256 of the shipped predictor weights, or ``priors-only`` when none are packaged."""
-    if not _WEIGHTS.exists():
-        return "priors-only"
-    return hashlib.sha256(_WEIGHTS.read_bytes()).hexdigest()
+    from automix.weights import fingerprint
+
+    return fingerprint()
 
 
 def predict_settings(features: Sequence[StemFeatures], paths: Sequence[str], roles: Sequence[str],
