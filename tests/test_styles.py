@@ -194,7 +194,7 @@ def test_styles_are_immutable():
 def test_vector_order_and_normalisation():
     rock = get_style("rock_punk")
     assert VECTOR_FIELDS[:4] == ("lufs", "true_peak_ceiling_dbtp", "spectral_centroid_hz", "stereo_ms_ratio")
-    np.testing.assert_array_equal(rock.vector(), [-9.5, -1.0, 2800.0, 0.6, 0.30, 0.45, 0.25])
+    np.testing.assert_array_equal(rock.vector(), [-9.5, -1.0, 2800.0, 0.6, 0.60, 0.35, 0.05])
     unit = rock.vector(normalized=True)
     assert unit.shape == (7,)
     np.testing.assert_allclose(unit[:2], [(-9.5 + 30) / 25, 5 / 6])
