@@ -1,0 +1,174 @@
+"""Training and weights: smoke training, exact resume, hash-verified loading, the shipped weights."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from automix import train as T
+from automix.layout import MASTER_SLOTS, STEM_SLOTS
+from automix.predictor import MixingParameterPredictor
+from automix.weights import SHIPPED, WeightsError, load_weights, manifest_path, read_manifest, save_weights
+
+TINY = dict(pool_sessions=3, session_s=2.0, excerpt_s=1.0, batch_sessions=2, threads=1)
+
+
+def _state(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+@pytest.fixture(scope="module")
+def tiny_pool():
+    return T.generated_pool(T.TrainConfig(**TINY))
+
+
+def test_training_seeds_are_never_held_out():
+    from automix.sessiongen import HELD_OUT_SEED_BASE, TRAIN_SEEDS
+
+    seeds = T.training_seeds(T.TrainConfig(pool_sessions=500))
+    assert len(set(seeds)) == 500
+    assert all(s in TRAIN_SEEDS and s < HELD_OUT_SEED_BASE for s in seeds)
+
+
+def test_pool_features_match_the_mixer(tiny_pool, tmp_path):
+    """The pool's features are the mixer's: same extractor on the same (whole) stems."""
+    from automix import sessiongen
+    from automix.audio_io import probe
+    from automix.features import StemFeatureExtractor
+
+    session = tiny_pool[0]
+    seed = int(session.name.split("-")[1])
+    paths = sessiongen.write(sessiongen.generate(seed, duration_s=2.0), tmp_path / "s")
+    by_name = {p.name: p for p in paths}
+    ex = StemFeatureExtractor(session.sample_rate)
+    for name, vec in zip(session.paths, session.features):
+        from_file = ex.from_file(probe(str(by_name[name]))).vector()
+        np.testing.assert_allclose(vec.numpy(), from_file, atol=2e-3)
+
+
+def test_loss_gradients_reach_every_trainable_output(tiny_pool):
+    config = T.TrainConfig(**TINY)
+    presets = list(__import__("automix.styles", fromlist=["x"]).load_style_targets().values())
+    sessions, styles = T.choose_batch(tiny_pool, presets, config, 0)
+    batch = T.make_batch(sessions, styles)
+    stem_u = batch.stem_prior.clone().requires_grad_(True)
+    master_u = batch.master_prior.clone()
+    # a master threshold the quiet test bus crosses, so the compressor's parameters are live
+    # (and EQ bands with some gain: a band's frequency and Q do nothing at 0 dB)
+    keys = [s.key for s in MASTER_SLOTS]
+    master_u[:, keys.index("compressor.threshold_db")] = 0.3
+    for k in keys:
+        if k.startswith("eq.") and k.endswith("gain_db"):
+            master_u[:, keys.index(k)] = 0.6
+    master_u.requires_grad_(True)
+    out = T.render_batch(batch, stem_u, master_u)
+    terms = T.loss_terms(T.measure(out, batch.sample_rate), batch)
+    sum(v.sum() for v in terms.values()).backward()
+    live = stem_u.grad[batch.mask].abs().sum(0)
+    for j, s in enumerate(STEM_SLOTS):
+        if s.spec.differentiable and s.key != "eq.highpass_hz":  # highpass below the content: ~0 gradient
+            assert live[j] > 0, s.key
+    trained = {s.key for s in MASTER_SLOTS if s.plugin in T.MASTER_TRAINED and s.spec.differentiable}
+    for j, s in enumerate(MASTER_SLOTS):
+        if s.key in trained and s.key != "eq.highpass_hz":
+            assert master_u.grad[:, j].abs().sum() > 0, s.key
+        if s.plugin in ("saturation", "limiter"):
+            assert master_u.grad[:, j].abs().sum() == 0, s.key  # the master loop's, not trained
+
+
+def test_a_few_steps_reduce_the_target_error(tiny_pool):
+    """Same batch before and after 15 steps on it: the target error must drop."""
+    config = T.TrainConfig(**TINY, lr=3e-3)
+    presets = list(__import__("automix.styles", fromlist=["x"]).load_style_targets().values())
+    batch = T.make_batch(*T.choose_batch(tiny_pool, presets, config, 0))
+    torch.manual_seed(0)
+    model = MixingParameterPredictor()
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    sw, mw = T.pull_weights(STEM_SLOTS, T.STEM_PULL), T.pull_weights(MASTER_SLOTS, T.MASTER_PULL)
+    first = None
+    for _ in range(15):
+        opt.zero_grad()
+        loss, stats = T.compute_loss(model, batch, sw, mw)
+        first = first or stats
+        loss.backward()
+        opt.step()
+    _, last = T.compute_loss(model, batch, sw, mw)
+    assert last["target"] < 0.8 * first["target"]
+
+
+def test_train_writes_verified_weights_and_resume_is_exact(tmp_path):
+    config = T.TrainConfig(**TINY, steps=4, checkpoint_every=2)
+    straight = tmp_path / "straight.safetensors"
+    manifest = T.train(straight, config)
+    assert manifest["sha256"] == read_manifest(straight)["sha256"]
+    assert manifest["training"]["config"]["steps"] == 4
+    assert not T._checkpoint_path(straight).exists()  # removed when the run finished
+
+    # interrupt after step 3 (a checkpoint was written at step 2), then rerun the same command
+    resumed = tmp_path / "resumed.safetensors"
+
+    def interrupt(stage, done, total, stats):
+        if stage == "train" and done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        T.train(resumed, config, progress=interrupt)
+    assert T._checkpoint_path(resumed).exists() and not resumed.exists()
+    events = []
+    T.train(resumed, config, progress=lambda *a: events.append(a[:2]))
+    assert ("resume", 2) in events
+    a, b = _state(straight), _state(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_loading_verifies_hash_and_layout(tmp_path):
+    model = MixingParameterPredictor()
+    path = tmp_path / "w.safetensors"
+    save_weights(model, path, {"note": "test"})
+    other = MixingParameterPredictor()
+    load_weights(other, path)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, other.state_dict()[k])
+
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="sha256"):
+        load_weights(MixingParameterPredictor(), path)
+
+    save_weights(model, path, {})
+    m = json.loads(manifest_path(path).read_text())
+    m["layout"]["stem_slots"] = m["layout"]["stem_slots"][:-1]
+    manifest_path(path).write_text(json.dumps(m))
+    with pytest.raises(WeightsError, match="layout"):
+        load_weights(MixingParameterPredictor(), path)
+
+    manifest_path(path).unlink()
+    with pytest.raises(WeightsError, match="manifest"):
+        load_weights(MixingParameterPredictor(), path)
+
+
+def test_train_cli_bad_output_is_one_line(tmp_path):
+    from cli import main
+
+    r = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "w.pt"), "--steps", "1"])
+    assert r.exit_code == 2
+    assert "safetensors" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped weights in this checkout")
+def test_shipped_weights_load_and_are_small():
+    manifest = read_manifest(SHIPPED)
+    assert SHIPPED.stat().st_size <= 10 * 1024 * 1024
+    assert manifest["training"]["command"].startswith("automix train")
+    model = MixingParameterPredictor()
+    load_weights(model, SHIPPED)
+    # trained: some head weight differs from the zero initialisation
+    assert model.stem_head[-1].weight.abs().sum() > 0
