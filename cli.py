@@ -248,5 +248,24 @@ def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, ret
     sys.exit(result.exit_code)
 
 
+@main.command("sessions")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True, help="Sessions to write.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="First training seed (or first held-out index with --held-out).")
+@click.option("--held-out", is_flag=True, help="Held-out evaluation seeds (never used in training): heldout-NNNN.")
+@click.option("--duration", type=click.FloatRange(min=2.0), default=10.0, show_default=True, help="Seconds per session.")
+def sessions_command(out_dir, count, seed, held_out, duration):
+    """Write synthetic multitrack sessions (stems + truth.json with reference gains) into OUT_DIR."""
+    from automix.sessiongen import TRAIN_SEEDS, write_sessions
+
+    if not held_out and seed + count > TRAIN_SEEDS.stop:
+        raise click.BadParameter(f"training seeds end at {TRAIN_SEEDS.stop - 1}; use --held-out for evaluation sets",
+                                 param_hint="--seed/--count")
+    write_sessions(out_dir, count, seed=seed, held_out=held_out, duration_s=duration,
+                   progress=lambda s: click.echo(f"{s['folder']}\t{s['stems']} stems\t{s['sample_rate']} Hz\t"
+                                                 f"{s['subtype']}"))
+
+
 if __name__ == "__main__":
     main()
