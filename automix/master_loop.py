@@ -15,11 +15,20 @@ through the master chain, meters the result (BS.1770 integrated loudness,
   at the end of its range.
 
 The gain search meters loudness only (cheap passes that write nothing);
-once loudness is inside tolerance a final pass meters everything (4x true
+once loudness is inside tolerance, or close enough that the secant step
+will very likely land inside it, a final pass meters everything (4x true
 peak, spectrum) and writes the candidate. It stops when that pass meets
 loudness and the ceiling, or after ``max_iterations``, and always ends on a
 final pass: the file delivered is exactly the one measured, and a miss is
 reported, never hidden.
+
+With a :class:`BusModel` of the signal entering the master's width stage
+(K-weighted mid and side energies per 400 ms block, metered once), the width
+is set before the first pass from the exact M/S of that signal, the first
+gain guess includes the width's effect on loudness, and a later width move
+shifts the secant's history by its exact effect on the pre-limiter loudness
+(instead of mixing two different gain-to-loudness curves). Each pass streams
+the whole bus through the limiter, so every pass saved is a full render.
 """
 from __future__ import annotations
 
@@ -29,11 +38,43 @@ from typing import Callable
 
 import numpy as np
 
+from automix.meters.loudness import gated_integrated
+from automix.meters.spectral import ms_ratio as _ms_ratio
 from automix.settings import PluginSettings
 from plugins import get_plugin
 
 #: the 4x-metered output of BrickwallLimiter can sit up to ~0.02 dB over its ceiling (GUIDE 5)
 LIMITER_MARGIN_DB = 0.05
+#: within this loudness error (LU) a secant step is taken as a final (written, fully metered) pass
+SPECULATE_LU = 1.0
+
+
+@dataclass
+class BusModel:
+    """The signal entering the master's ``stereo_width`` stage, enough to predict loudness and M/S at any width.
+
+    Width scales the side: ``L = M + w S``, ``R = M - w S``. K-weighting is linear, so the
+    channel-summed K-weighted energy of every gating block is ``E_M + w^2 E_S`` exactly, with
+    ``E_M``, ``E_S`` the dual-mono block energies of the mid and side signals; the gated
+    integrated loudness follows (BS.1770, the meters' own gating).
+
+    Attributes:
+        mid_energy, side_energy: mean square per 400 ms gating block ``(n_blocks,)``, dual-mono weighted.
+        mid_sq, side_sq: sums of squares of ``M = (L + R) / 2`` and ``S = (L - R) / 2``.
+    """
+
+    mid_energy: np.ndarray
+    side_energy: np.ndarray
+    mid_sq: float
+    side_sq: float
+
+    def lufs(self, width: float) -> float:
+        """Integrated loudness (LUFS) after a width stage of ``width``."""
+        return gated_integrated(self.mid_energy + (width * width) * self.side_energy)
+
+    def ms_ratio(self, width: float) -> float:
+        """``RMS(S) / RMS(M)`` after a width stage of ``width``."""
+        return _ms_ratio(width * width * self.side_sq, self.mid_sq)
 
 
 @dataclass
@@ -69,7 +110,8 @@ def _set(chain, plugin: str, name: str, value: float) -> None:
 
 def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[PluginSettings], *,
         target_lufs: float, ceiling_dbtp: float, lufs_tolerance: float, target_ms: float | None,
-        ms_tolerance: float, bus_lufs: float, max_iterations: int = 8) -> LoopResult:
+        ms_tolerance: float, bus_lufs: float | None = None, bus: BusModel | None = None,
+        max_iterations: int = 8) -> LoopResult:
     """Iterate the master chain.
 
     Args:
@@ -79,15 +121,24 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
             candidate. The loop always ends on a final pass.
         chain: master chain (``MASTER_CHAIN`` order) to start from; modified copies are returned.
         bus_lufs: integrated loudness of the signal entering the master gain, for the first guess.
+        bus: the signal entering the width stage (see :class:`BusModel`); when given it replaces
+            ``bus_lufs``, sets the starting width (if ``target_ms``) and keeps the gain search
+            consistent across width moves.
     """
     chain = [PluginSettings(p.plugin, dict(p.params)) for p in chain]
     result = LoopResult(chain, {})
     gain_spec = get_plugin("gain").spec("gain_db")
     width_spec = get_plugin("stereo_width").spec("width")
-    if math.isfinite(bus_lufs):
+    if bus is not None:
+        ms_in = bus.ms_ratio(1.0)
+        if target_ms is not None and ms_in > 1e-6 and math.isfinite(ms_in):
+            _set(chain, "stereo_width", "width", target_ms / ms_in)
+        bus_lufs = bus.lufs(_param(chain, "stereo_width", "width"))
+    if bus_lufs is not None and math.isfinite(bus_lufs):
         _set(chain, "gain", "gain_db", target_lufs - bus_lufs)
     _set(chain, "limiter", "ceiling_db", min(_param(chain, "limiter", "ceiling_db"), ceiling_dbtp) - LIMITER_MARGIN_DB)
     _set(chain, "limiter", "true_peak", 1.0)
+    # (gain_db, measured LUFS) on the current gain-to-loudness curve
     history: list[tuple[float, float]] = []
     final = False
     for _ in range(max_iterations):
@@ -100,12 +151,23 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
             result.notes.append("the mix is silent; loudness cannot be set")
             break
         loud_ok = abs(it.lufs - target_lufs) <= lufs_tolerance
+        history.append((it.gain_db, it.lufs))
         changed = False
+        width_shift = None  # the width move's effect on the pre-limiter loudness (dB), if known
         if target_ms is not None and it.ms_ratio > 1e-6 and abs(it.ms_ratio - target_ms) > ms_tolerance:
             wanted = float(np.clip(it.width * target_ms / it.ms_ratio, width_spec.minimum, width_spec.maximum))
             if abs(wanted - it.width) > 1e-6:  # pinned at the end of its range: nothing more to do
                 _set(chain, "stereo_width", "width", wanted)
                 changed = True
+                if bus is not None:
+                    width_shift = bus.lufs(wanted) - bus.lufs(it.width)
+                # the loudness curve moved: carry what was learnt over by the width's exact effect on
+                # the level into the limiter, or forget it
+                if width_shift is not None and math.isfinite(width_shift):
+                    history = [(g - width_shift, lufs) for g, lufs in history]
+                else:
+                    width_shift = None
+                    history = []
         if final:
             result.measured = measured
             if it.true_peak_dbtp > ceiling_dbtp:
@@ -115,21 +177,26 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
             elif loud_ok and not changed:
                 result.converged = True
                 return result
-        if not loud_ok:
-            history.append((it.gain_db, it.lufs))
+        secant = False
+        if history and (not loud_ok or width_shift is not None):
             slope = 1.0
             if len(history) >= 2:
                 (g0, l0), (g1, l1) = history[-2], history[-1]
                 if abs(g1 - g0) > 1e-3:
                     slope = float(np.clip((l1 - l0) / (g1 - g0), 0.2, 1.5))
-            new_gain = it.gain_db + (target_lufs - it.lufs) / slope
+                    secant = True
+            g_last, l_last = history[-1]
+            new_gain = g_last + (target_lufs - l_last) / slope
             if new_gain > gain_spec.maximum and it.gain_db >= gain_spec.maximum - 1e-9:
                 result.notes.append(f"master gain is at its maximum ({gain_spec.maximum:g} dB); the target "
                                     "loudness is out of reach for this material")
                 break
             _set(chain, "gain", "gain_db", new_gain)
-        # a final pass once loudness looked right (or a ceiling/width change needs verifying)
-        final = loud_ok or (final and changed)
+        # a final pass once loudness looked right, or when a secant step from close by will very
+        # likely land inside the tolerance (a miss is just another point for the search), or when a
+        # ceiling/width change needs verifying
+        close = secant and abs(target_lufs - it.lufs) <= SPECULATE_LU
+        final = loud_ok or close or (final and changed)
     if not result.measured or result.iterations[-1].true_peak_dbtp != result.iterations[-1].true_peak_dbtp:
         measured = render(chain, True)  # the loop always ends on a measured, written candidate
         result.measured = measured

@@ -178,9 +178,11 @@ def _render_premaster(settings: MixSettings, bus: _Bus, engine: str, threads: in
 class _MasterRenderer:
     """Streams the bus through a master chain for the loop; final passes write a candidate output.
 
-    The chain is split at its ``gain`` stage: the part before it (compressor, EQ, width) does not
-    change while the loop searches the gain, so it is rendered once into a second float32 temp bus
-    and re-rendered only when its settings change. Non-final passes meter loudness and M/S only.
+    The chain is split at its ``stereo_width`` stage: the part before it (compressor, EQ) does not
+    change while the loop searches gain and width, so it is rendered once into a second float32 temp
+    bus (metered into a :class:`~automix.master_loop.BusModel`) and re-rendered only when its
+    settings change; the memoryless width node runs in every pass. Non-final passes meter loudness
+    and M/S only.
     """
 
     def __init__(self, bus: _Bus, output: Path, engine: str, protect: Sequence[str]):
@@ -211,30 +213,46 @@ class _MasterRenderer:
             for s in range(0, y.shape[1], BLOCK_FRAMES):
                 sink(np.ascontiguousarray(y[:, s:s + BLOCK_FRAMES]))
 
-    def prepare(self, chain: list[PluginSettings]) -> float:
-        """Render the pre-gain part of ``chain``; returns its integrated loudness (LUFS)."""
-        from automix.meters import StreamingMeter
+    @staticmethod
+    def _split(chain: list[PluginSettings]) -> int:
+        for name in ("stereo_width", "gain"):
+            for i, p in enumerate(chain):
+                if p.plugin == name:
+                    return i
+        raise ValueError("a master chain needs a gain stage")
 
-        split = next(i for i, p in enumerate(chain) if p.plugin == "gain")
-        pre = chain[:split]
+    def prepare(self, chain: list[PluginSettings]):
+        """Render the part of ``chain`` before its width stage; returns its :class:`~automix.master_loop.BusModel`."""
+        from automix.master_loop import BusModel
+        from automix.meters.loudness import LoudnessAccumulator
+
+        pre = chain[:self._split(chain)]
         key = repr([(p.plugin, sorted(p.params.items())) for p in pre])
         if key != self._pre_key:
-            meter = StreamingMeter(self.bus.sample_rate, 2, spectral=False, true_peak=False)
+            sr = self.bus.sample_rate
+            mid_meter, side_meter = LoudnessAccumulator(sr, 1), LoudnessAccumulator(sr, 1)
+            sums = [0.0, 0.0]
 
-            with sf.SoundFile(str(self.pre_bus.path), "w", self.bus.sample_rate, 2, "FLOAT") as f:
+            with sf.SoundFile(str(self.pre_bus.path), "w", sr, 2, "FLOAT") as f:
                 def sink(block):
-                    meter.process(block)
                     f.write(block.T)
+                    x = block.astype(np.float64)
+                    mid, side = 0.5 * (x[0] + x[1]), 0.5 * (x[0] - x[1])
+                    mid_meter.process(mid[None])
+                    side_meter.process(side[None])
+                    sums[0] += float(np.einsum("i,i->", mid, mid))
+                    sums[1] += float(np.einsum("i,i->", side, side))
 
                 self._stream(pre, self.bus.blocks(), sink)
-            self._pre_key, self.pre_lufs = key, meter.result()["integrated_lufs"]
-        return self.pre_lufs
+            self._pre_key = key
+            self.model = BusModel(mid_meter.momentary_energy(), side_meter.momentary_energy(), sums[0], sums[1])
+        return self.model
 
     def __call__(self, chain: list[PluginSettings], final: bool) -> dict:
         from automix.meters import StreamingMeter
 
         self.prepare(chain)
-        split = next(i for i, p in enumerate(chain) if p.plugin == "gain")
+        split = self._split(chain)
         sr = self.bus.sample_rate
         if self.candidate is not None and final:
             self.candidate.abort()
@@ -398,7 +416,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                                    ceiling_dbtp=style.true_peak_ceiling_dbtp, lufs_tolerance=style.tolerances.lufs_lu,
                                    target_ms=style.stereo_ms_ratio if tone_match else None,
                                    ms_tolerance=style.tolerances.ms_abs,
-                                   bus_lufs=renderer.prepare(settings.master), max_iterations=max_iterations)
+                                   bus=renderer.prepare(settings.master), max_iterations=max_iterations)
         else:
             loop = _plain_gain_pass(renderer, settings.master, style)
         settings.master = loop.chain
