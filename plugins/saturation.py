@@ -6,7 +6,8 @@
 Twin: ``pedalboard.Mix([Gain(dry_db), Chain([Distortion(drive_db), Gain(wet_db)])])``
 then ``Gain(trim_db)``, where ``dry_db = 20*log10(1 - mix)`` and
 ``wet_db = 20*log10(mix)`` (JUCE's Gain treats <= -100 dB as silence, so
-``mix = 0`` is an exact bypass and the default is transparent). JUCE's
+``mix = 0`` is an exact bypass and the default is transparent; the twin then
+builds only the trim ``Gain``, which is the same arithmetic). JUCE's
 Distortion alone has no makeup and no dry/wet, hence the wrapper.
 Differentiable in all three parameters; bit-exact on float32 (the tanh values are libm ``tanhf``,
 which numba calls, with torch.tanh supplying the gradient).
@@ -68,6 +69,10 @@ def saturation(x: torch.Tensor, sample_rate: int, *, drive_db, mix, trim_db) -> 
 
 
 def build(sample_rate: int, *, drive_db: float, mix: float, trim_db: float) -> list:
+    if mix <= 0.0:
+        # bypass, bit for bit: the dry branch is x * 1 and the wet one tanh(.) * 0 (JUCE's Gain is 0
+        # at -200 dB), so the sum is x; skipping the tanh saves ~0.2 s per 180 s stereo
+        return [pedalboard.Gain(gain_db=trim_db)]
     parallel = pedalboard.Mix([
         pedalboard.Gain(gain_db=_mix_db(1.0 - mix)),
         pedalboard.Chain([pedalboard.Distortion(drive_db=drive_db), pedalboard.Gain(gain_db=_mix_db(mix))]),

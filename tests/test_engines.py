@@ -120,3 +120,22 @@ def test_production_render_does_not_import_torch(write_wav, tmp_path):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["torch"] is False
     assert result["lufs"] > -70.0
+
+
+@pytest.mark.parametrize("trim_db", [0.0, -3.0, 5.5])
+def test_saturation_bypass_twin_is_bit_exact(trim_db):
+    """mix = 0 builds only the trim gain: bit for bit the full parallel graph and the torch function."""
+    import pedalboard
+
+    sr = 44100
+    x = music_like(2 * sr, sr, 2, seed=1) * 4.0
+    params = dict(drive_db=12.0, mix=0.0, trim_db=trim_db)
+    full = pedalboard.Pedalboard([
+        pedalboard.Mix([pedalboard.Gain(gain_db=0.0),
+                        pedalboard.Chain([pedalboard.Distortion(drive_db=12.0), pedalboard.Gain(gain_db=-200.0)])]),
+        pedalboard.Gain(gain_db=trim_db)])
+    fast = pedalboard.Pedalboard(get_plugin("saturation").build(sr, **params))
+    ref = full.process(x, sr, buffer_size=65536, reset=False)
+    assert np.array_equal(fast.process(x, sr, buffer_size=65536, reset=False), ref)
+    out = get_plugin("saturation").torch_fn(torch.from_numpy(x)[None], sr, **params)[0].numpy()
+    assert np.array_equal(out, ref)

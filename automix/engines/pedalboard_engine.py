@@ -143,23 +143,38 @@ def render_stream(
     fifos = [_Fifo() for _ in chains]
     readers = [StemReader(i, sr) for i in infos]
     pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+    # with threads the master chain and the sink (meters, writer) of block k run on their own
+    # thread while the stems of block k+1 render: one block of pipeline, same arithmetic
+    master_pool = ThreadPoolExecutor(max_workers=1) if threads > 1 else None
+    pending = []
 
     def step(k: int, n: int) -> None:
         out = chains[k].process(readers[k].read(n)) if n else chains[k].flush()
         fifos[k].push(_stereo(out))
 
-    def mix_ready(final: bool) -> None:
+    def mix_ready() -> np.ndarray | None:
         ready = min(f.size for f in fifos)
         if ready == 0:
-            return
+            return None
         bus = fifos[0].pop(ready).copy()
         for f in fifos[1:]:
             bus += f.pop(ready)
-        out = master.process(bus)
-        if final:
-            out = np.concatenate([out, master.flush()], axis=1)
+        return bus
+
+    def master_step(bus: np.ndarray | None, final: bool) -> None:
+        out = master.process(bus) if bus is not None else np.zeros((2, 0), np.float32)
+        if final:  # the master may still hold latency even when the stems had nothing left
+            out = np.concatenate([_stereo(out), _stereo(master.flush())], axis=1)
         if out.shape[1]:
             sink(_stereo(out))
+
+    def submit(bus: np.ndarray | None, final: bool) -> None:
+        while pending:
+            pending.pop().result()  # in order; re-raises the master thread's error here
+        if master_pool is None:
+            master_step(bus, final)
+        else:
+            pending.append(master_pool.submit(master_step, bus, final))
 
     try:
         for r in readers:
@@ -169,16 +184,19 @@ def render_stream(
             n = min(block_frames, total - done)
             _run_all(pool, step, len(chains), n)
             done += n
-            mix_ready(final=False)
+            bus = mix_ready()
+            if bus is not None:
+                submit(bus, final=False)
         _run_all(pool, step, len(chains), 0)
-        mix_ready(final=True)
-        if master.produced < total:  # master had nothing left to mix but still holds latency
-            sink(_stereo(master.flush()))
+        submit(mix_ready(), final=True)
+        while pending:
+            pending.pop().result()
     finally:
+        for p in (pool, master_pool):
+            if p is not None:
+                p.shutdown()
         for r in readers:
             r.__exit__(None, None, None)
-        if pool is not None:
-            pool.shutdown()
     return StreamResult(total, sr)
 
 
