@@ -430,7 +430,9 @@ def evaluate(folder: str | Path | None = None, *, style: str | StyleTargets = "r
                 raise EvaluationError(f"--count must be a positive number of sessions, got {count!r}",
                                       code="E_EMPTY")
             say(f"generating {count} held-out sessions ({duration_s:g} s each) in a temporary folder")
-            written = write_sessions(tmp / "sessions", count, held_out=True, duration_s=duration_s)
+            written = write_sessions(tmp / "sessions", count, held_out=True, duration_s=duration_s,
+                                     progress=lambda info: say(f"  {Path(info['folder']).name}: seed {info['seed']}, "
+                                                               f"{info['stems']} stems, {info['sample_rate']} Hz"))
             source = {"kind": "generated held-out", "path": None, "seeds": [w["seed"] for w in written],
                       "duration_s": duration_s}
             sessions, notes = find_sessions(tmp / "sessions")
@@ -521,7 +523,7 @@ def _invariance_lines(result: dict) -> list[str]:
 def _heading(result: dict) -> str:
     src = result["source"]
     where = (f"{result['sessions']} generated held-out sessions (seeds {src['seeds'][0]}..{src['seeds'][-1]}, "
-             f"{src['duration_s']:g} s)" if src["kind"] != "folder" else f"{result['sessions']} sessions in {src['path']}")
+             f"{src['duration_s']:g} s)" if src["kind"] != "folder" else f"{result['sessions']} session{'s' * (result['sessions'] != 1)} in {src['path']}")
     pred = ("prior-only predictor (no trained weights shipped)" if result["predictor"] == "priors-only"
             else f"predictor weights sha256 {result['predictor'][:12]}")
     return f"{where}, style {result['style']}, {pred}, refinement {result['optimize_steps']} steps"
@@ -572,7 +574,7 @@ def markdown_report(result: dict) -> str:
     out += [f"- ({k}) {v}" for k, v in result["systems"].items()]
     out += ["", "| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * len(SYSTEMS)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
-    out += ["", "Invariance (system d without refinement): " + "; ".join(_invariance_lines(result)) + ".", "",
-            "| goal (issue #5) | value | result |", "|---|---:|---|"]
+    out += ["", "Invariance (system d without refinement):", ""] + [f"- {x}" for x in _invariance_lines(result)]
+    out += ["", "| goal (issue #5) | value | result |", "|---|---:|---|"]
     out += [f"| {g['goal']} | {_goal_value(g)} | {'pass' if g['pass'] else 'miss'} |" for g in result["goals"]]
     return "\n".join(out) + "\n"

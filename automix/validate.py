@@ -38,7 +38,7 @@ CASES = {
     "white_noise": "white-noise stems at different levels, mono and stereo (basic function)",
     "bass_heavy": "sub sine, low saw bass, low thumps, low-passed noise pad (< 300 Hz)",
     "bright": "high-passed hats and shaker, airy noise pad, high bells (> 3 kHz)",
-    "very_quiet": f"a small band, every stem at {QUIET_LUFS:g} LUFS",
+    "very_quiet": f"a 6-stem band, every stem at {QUIET_LUFS:g} LUFS",
     "very_loud": f"the same band, every stem peaking at +{LOUD_PEAK_DBFS:g} dBFS (float WAV)",
     "heavily_compressed": f"the same band driven through tanh to a crest factor of ~{COMPRESSED_CREST_DB:g} dB",
 }
@@ -208,7 +208,8 @@ def _v(x, digits=2) -> str:
 def validation_lines(result: dict, *, verbose: bool = False) -> list[str]:
     """What ``automix validate`` prints: per style its targets, then per case the measured values and marks."""
     pred = "prior-only predictor" if result["predictor"] == "priors-only" else f"predictor {result['predictor'][:12]}"
-    lines = [f"automix validate: {len(result['cases'])} cases x {len({r['style'] for r in result['runs']})} styles, "
+    n_cases, n_styles = len(result["cases"]), len({r["style"] for r in result["runs"]})
+    lines = [f"automix validate: {n_cases} case{'s' * (n_cases != 1)} x {n_styles} style{'s' * (n_styles != 1)}, "
              f"{result['duration_s']:g} s stems, {pred}, refinement {result['optimize_steps']} steps", "cases:"]
     for c in result["cases"]:
         st = c["stems"]
@@ -242,13 +243,14 @@ def validation_lines(result: dict, *, verbose: bool = False) -> list[str]:
                              f"width {m['width']:.2f}, EQ {m['eq_moves_db']}, {len(m['iterations'])} loop iterations"
                              f"{'' if m['converged'] else ' (not converged)'}")
                 for it in m["iterations"]:
-                    lines.append(f"        gain {_v(it['gain_db'])} dB -> {_v(it['lufs'])} LUFS, true peak "
-                                 f"{_v(it['true_peak_dbtp'])} dBTP, M/S {_v(it['ms_ratio'])}")
+                    peak = "not metered" if it["true_peak_dbtp"] is None else f"{it['true_peak_dbtp']:.2f} dBTP"
+                    lines.append(f"        gain {_v(it['gain_db'])} dB -> {_v(it['lufs'])} LUFS, true peak {peak}, "
+                                 f"M/S {_v(it['ms_ratio'])}")
                 lines += [f"      warning: {w}" for w in r["warnings"]]
     runs = result["runs"]
     soft = {k: sum(r["targets"][k]["pass"] for r in runs) for k in ("spectral_centroid_hz", "ms_ratio", "band_balance")}
     hard_ok = sum(all(r["targets"][k]["pass"] for k in HARD) for r in runs)
-    lines += ["", f"{len(runs)} mixes: hard targets met in {hard_ok}/{len(runs)}; soft targets met: centroid "
+    lines += ["", f"{len(runs)} mix{'es' * (len(runs) != 1)}: hard targets met in {hard_ok}/{len(runs)}; soft targets met: centroid "
                   f"{soft['spectral_centroid_hz']}/{len(runs)}, M/S {soft['ms_ratio']}/{len(runs)}, balance "
                   f"{soft['band_balance']}/{len(runs)}; {result['seconds']:.0f} s",
               "PASS: every hard target met" if not result["hard_failures"]
