@@ -15,6 +15,13 @@ high-pass), random dynamics (velocities, section levels, slow level drift,
 sometimes saturation) and a stereo format (mono file, dual mono, panned,
 wide/decorrelated, or an L/R pair of mono files).
 
+Spectra follow real recordings: every part rolls off above a few kHz (a gentle
+first-order roll-off always, sometimes a steeper filter), noise sources are
+band-limited (hats and cymbals mostly 4-12 kHz, snare wires below ~8 kHz,
+shakers, risers), and the kit is balanced as played (hats and cymbals well
+below kick and snare). Balanced mixes measure a spectral centroid
+(:func:`automix.meters.analyze`) of about 1.5-3.6 kHz, median ~2.7 kHz.
+
 Balance: each stem is first scaled to an *intended* integrated loudness
 (:data:`ROLE_LEVELS_DB` relative to a random session reference level, plus a
 small per-stem variation, measured with :mod:`automix.meters`, mono counted as
@@ -190,15 +197,18 @@ def _shelf_sos(gain_db: float, f0_hz: float, sr: int, high: bool) -> np.ndarray:
 
 
 def _color(x: np.ndarray, sr: int, rng: np.random.Generator, brightness_db: float, low_end: bool = False) -> np.ndarray:
-    """Random tone: tilt (high shelf up/down, low shelf opposite) around 0.5-3 kHz, sometimes a low-pass and a high-pass.
+    """Random tone: tilt (high shelf up/down, low shelf opposite) around 0.8-4 kHz, a top-end roll-off, a high-pass.
 
     ``brightness_db`` is the session's production character (dull < 0 < bright); the part adds its own.
-    ``low_end`` parts (kick, bass, kit) are never high-passed above 45 Hz.
+    ``low_end`` parts (kick, bass, kit) are never high-passed above 45 Hz. The roll-off is always there (a gentle
+    first-order one: microphones, amps, tape, the instrument itself), sometimes a steeper one on top (a DAW filter).
     """
-    tilt = brightness_db + rng.normal(0.0, 4.0)
-    pivot = rng.uniform(500.0, 3000.0)
+    tilt = brightness_db + rng.normal(0.0, 3.0)
+    pivot = rng.uniform(800.0, 4000.0)
     sos = [_shelf_sos(float(np.clip(tilt, -12, 12)), pivot, sr, True),
            _shelf_sos(float(np.clip(-0.5 * tilt + rng.normal(0, 2.5), -9, 9)), rng.uniform(80, 300), sr, False)]
+    sos.append(signal.butter(1, min(rng.uniform(7000, 18000) * 10 ** (brightness_db / 20), 0.45 * sr),
+                             "lowpass", fs=sr, output="sos"))
     if rng.random() < 0.4:
         sos.append(signal.butter(2, min(rng.uniform(2500, 16000) * 10 ** (brightness_db / 20), 0.45 * sr),
                                  "lowpass", fs=sr, output="sos"))
@@ -306,7 +316,7 @@ def _make_song(rng: np.random.Generator, sr: int, n: int) -> _Song:
     prog = _PROGRESSIONS[int(rng.integers(len(_PROGRESSIONS)))]
     if rng.random() < 0.3:  # two bars per chord at slow harmonic rhythm
         prog = tuple(c for c in prog for _ in range(2))
-    song = _Song(rng, sr, n, bpm, key, scale, list(prog), [], float(rng.normal(0.0, 4.0)),
+    song = _Song(rng, sr, n, bpm, key, scale, list(prog), [], float(rng.normal(0.0, 5.5)),
                  float(rng.choice([0.0, 0.0, rng.uniform(0.1, 0.35)])), float(rng.uniform(0.001, 0.008)))
     bars, first = song.n_bars, 0
     while first < bars:
@@ -325,8 +335,10 @@ def _kick_hit(sr, rng):
     f_lo, f_hi = rng.uniform(40, 65), rng.uniform(90, 260)
     f = f_lo + (f_hi - f_lo) * np.exp(-t / rng.uniform(0.01, 0.06))
     body = np.sin(2 * np.pi * np.cumsum(f) / sr) * _decay(m, sr, 0.0005, rng.uniform(0.08, 0.4))
-    click = _bandpass(rng.standard_normal(m), 1500, 8000, sr) * _decay(m, sr, 0.0002, rng.uniform(0.002, 0.008))
-    return _saturate(body + rng.uniform(0.1, 0.8) * click, rng.uniform(0.3, 3.0))
+    click = _bandpass(rng.standard_normal(m), rng.uniform(1500, 3000), 5000, sr) \
+        * _decay(m, sr, 0.0002, rng.uniform(0.002, 0.006))
+    # a kick mic rolls off above a few kHz: the saturation's harmonics are low-passed as well
+    return _lowpass(_saturate(body + rng.uniform(0.05, 0.4) * click, rng.uniform(0.3, 3.0)), rng.uniform(3000, 7000), sr)
 
 
 def _snare_hit(sr, rng):
@@ -334,9 +346,10 @@ def _snare_hit(sr, rng):
     t = np.arange(m) / sr
     f0 = rng.uniform(150, 260)
     body = (np.sin(2 * np.pi * f0 * t) + 0.5 * np.sin(2 * np.pi * f0 * 1.6 * t)) * _decay(m, sr, 0.0005, rng.uniform(0.03, 0.08))
-    lo = rng.uniform(800, 3000)
-    wires = _bandpass(rng.standard_normal(m), lo, lo * rng.uniform(2.5, 6), sr) * _decay(m, sr, 0.0005, rng.uniform(0.06, 0.22))
-    return rng.uniform(0.15, 0.6) * body + wires
+    lo = rng.uniform(500, 1500)
+    wires = _lowpass(_bandpass(rng.standard_normal(m), lo, lo * rng.uniform(3.0, 6.0), sr), rng.uniform(3500, 7000), sr) \
+        * _decay(m, sr, 0.0005, rng.uniform(0.06, 0.22))
+    return rng.uniform(0.5, 1.5) * body + wires
 
 
 def _metal(m, sr, rng, base_hz):
@@ -348,7 +361,7 @@ def _metal(m, sr, rng, base_hz):
 def _hat_hit(sr, rng, open_: bool, tone):
     m = int((0.5 if open_ else 0.12) * sr)
     x = 0.7 * rng.standard_normal(m) + tone * _metal(m, sr, rng, rng.uniform(300, 500))
-    x = _highpass(x, rng.uniform(5000, 9000), sr, 4)
+    x = _lowpass(_highpass(x, rng.uniform(3000, 5500), sr, 2), rng.uniform(8000, 12000), sr, 2)
     return x * _decay(m, sr, 0.0003, rng.uniform(0.18, 0.4) if open_ else rng.uniform(0.015, 0.05))
 
 
@@ -362,7 +375,8 @@ def _tom_hit(sr, rng, f0):
 
 def _crash_hit(sr, rng):
     m = int(2.0 * sr)
-    x = _highpass(rng.standard_normal(m) + 0.5 * _metal(m, sr, rng, rng.uniform(400, 700)), rng.uniform(2500, 5000), sr)
+    x = _highpass(rng.standard_normal(m) + 0.5 * _metal(m, sr, rng, rng.uniform(400, 700)), rng.uniform(1500, 3500), sr)
+    x = _lowpass(x, rng.uniform(7000, 11000), sr)
     return x * _decay(m, sr, 0.001, rng.uniform(0.6, 1.4))
 
 
@@ -414,17 +428,18 @@ def _drum_kit(song: _Song, rng: np.random.Generator) -> dict:
     sr, n = song.sr, song.n
     ev = _drum_pattern(song, rng)
     tone = rng.uniform(0.0, 0.6)
+    # a kit balanced the way it is played: snare about as loud as the kick, hats and cymbals well below both
     kick = _sequence(n, [_kick_hit(sr, rng)], ev["kick"])
-    snare = _sequence(n, [_snare_hit(sr, rng) for _ in range(3)], ev["snare"])
-    hats = _sequence(n, [_hat_hit(sr, rng, False, tone) for _ in range(3)], ev["hat"]) \
-        + _sequence(n, [_hat_hit(sr, rng, True, tone)], ev["open"])
+    snare = 2.0 * _sequence(n, [_snare_hit(sr, rng) for _ in range(3)], ev["snare"])
+    hats = 0.4 * (_sequence(n, [_hat_hit(sr, rng, False, tone) for _ in range(3)], ev["hat"])
+                  + _sequence(n, [_hat_hit(sr, rng, True, tone)], ev["open"]))
     tom_f = np.sort(rng.uniform(70, 220, size=3))[::-1]
     tom_hits = [_tom_hit(sr, rng, f) for f in tom_f]
     tom_pans = (-0.5, 0.0, 0.5) if rng.random() < 0.5 else (0.5, 0.0, -0.5)  # drummer's or audience perspective
     toms = np.zeros((2, n))
     for i in range(3):
         toms += _pan(_sequence(n, tom_hits, [e for e in ev["tom"] if e[2] == i]), tom_pans[i])
-    crash = _pan(_sequence(n, [_crash_hit(sr, rng)], ev["crash"]), rng.uniform(-0.7, 0.7))
+    crash = 0.35 * _pan(_sequence(n, [_crash_hit(sr, rng)], ev["crash"]), rng.uniform(-0.7, 0.7))
     hat_pan = rng.uniform(-0.6, -0.2) * (1 if tom_pans[0] < 0 else -1)
     return {"kick": kick, "snare": snare, "hats": hats, "toms": toms, "crash": crash, "hat_pan": hat_pan,
             "has_toms": bool(ev["tom"]), "has_crash": bool(ev["crash"])}
@@ -445,12 +460,12 @@ def _percussion(song: _Song, rng: np.random.Generator, kind: str) -> np.ndarray:
     events, hits = [], []
     if kind == "shaker":
         m = int(0.12 * sr)
-        hits = [_bandpass(rng.standard_normal(m), rng.uniform(3000, 6000), 14000, sr, 3) * _decay(m, sr, 0.012, 0.03)
+        hits = [_bandpass(rng.standard_normal(m), rng.uniform(2500, 5000), rng.uniform(8000, 11000), sr, 2) * _decay(m, sr, 0.012, 0.03)
                 for _ in range(4)]
         steps = range(16)
     elif kind == "tamb":
         m = int(0.3 * sr)
-        hits = [_highpass(rng.standard_normal(m) + 0.6 * _metal(m, sr, rng, rng.uniform(900, 1400)), 5000, sr, 3)
+        hits = [_bandpass(rng.standard_normal(m) + 0.6 * _metal(m, sr, rng, rng.uniform(900, 1400)), 3500, 10000, sr, 2)
                 * _decay(m, sr, 0.002, rng.uniform(0.06, 0.15)) for _ in range(3)]
         steps = (4, 12) if rng.random() < 0.5 else range(0, 16, 2)
     elif kind == "clap":
@@ -544,7 +559,7 @@ def _pluck_note(midi: int, m: int, sr: int, bright: float, decay_s: float) -> np
     """Guitar-like pluck: a bright short attack over a duller, longer body."""
     cyc = _hz(midi) * np.arange(m) / sr
     s = _saw(cyc)
-    fast = s * _decay(m, sr, 0.001, 0.03 + 0.05 * bright)
+    fast = _lowpass(s, 2000 + 5000 * bright, sr) * _decay(m, sr, 0.001, 0.03 + 0.05 * bright)
     body = _lowpass(s, _hz(midi) * (2 + 6 * bright), sr) * _decay(m, sr, 0.002, decay_s * (110.0 / _hz(midi)) ** 0.3)
     return 0.5 * fast + body
 
@@ -735,11 +750,12 @@ def _fx(song: _Song, rng: np.random.Generator) -> np.ndarray:
         t = np.arange(m) / sr
         ramp = (t / t[-1]) ** 2
         sweep = np.sin(2 * np.pi * np.cumsum(200 * 2 ** (4 * t / t[-1])) / sr)
-        x = ramp * (_highpass(rng.standard_normal(m), rng.uniform(500, 3000), sr) + 0.3 * sweep)
+        noise = _bandpass(rng.standard_normal(m), rng.uniform(300, 1500), rng.uniform(3000, 8000), sr)
+        x = ramp * (noise + 0.3 * sweep)
         _place(out, x, end - m)
     if not out.any():
         m = min(n, 2 * sr)
-        out[:m] = _highpass(rng.standard_normal(m), 1000, sr) * np.linspace(0, 1, m) ** 2
+        out[:m] = _bandpass(rng.standard_normal(m), 500, 5000, sr) * np.linspace(0, 1, m) ** 2
     return out
 
 
@@ -796,7 +812,8 @@ def _plan(rng: np.random.Generator, n_stems: int) -> list[_Spec]:
     else:
         core.append(_Spec("perc:" + _choose(rng, ["shaker", "conga", "tamb"], [1, 1, 1]), "perc", "drums",
                           ("Perc", "Percussion"), "panned"))
-        core[-1].level = "drums"  # the only rhythm part carries the groove
+        if core[-1].kind == "perc:conga":
+            core[-1].level = "drums"  # the only rhythm part carries the groove; a shaker or tambourine stays a top layer
     core.append(harm[order[0]])
     if rng.random() < 0.85:
         core.append(_spec(rng, "bass", "bass", "bass", (), ("mono", "dual"), (6, 1)))
@@ -846,16 +863,16 @@ def _render(spec: _Spec, song: _Song, rng: np.random.Generator, kit_cache: dict,
         if kind == "kit":
             return stereo_kit
         if kind == "kick":
-            return k["kick"] + bleed * k["snare"]
+            return k["kick"] + 0.5 * bleed * k["snare"]  # the kit's snare is 2x: the same bleed as before
         if kind == "snare":
             return k["snare"] + bleed * (k["kick"] + k["hats"])
         if kind == "hats":
-            return k["hats"] + bleed * k["snare"]
+            return k["hats"] + 0.2 * bleed * k["snare"]  # a hat mic hears the snare at the kit's old ratio
         if kind == "toms":
             return k["toms"] + bleed * _pan(k["snare"] + k["kick"], 0.0)
         if kind == "oh":  # cymbals close, drums at a distance
             return (_pan(0.3 * k["kick"] + 0.6 * k["snare"], 0.0) + _pan(k["hats"], k["hat_pan"]) + 0.7 * k["toms"]
-                    + 1.5 * k["crash"])
+                    + 0.8 * k["crash"])
         return _room(stereo_kit, song.sr, rng)
     if kind.startswith("perc:"):
         return _percussion(song, rng, kind[5:])

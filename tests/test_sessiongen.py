@@ -196,6 +196,22 @@ def test_spectra_spread_widely_across_sessions(sessions):
     assert len(basses) >= 10 and max(basses) / min(basses) >= 2.0, sorted(basses)
 
 
+def test_balanced_mixes_are_spectrally_realistic(sessions):
+    """Real multitrack mixes measure a spectral centroid of about 1.5-4 kHz (median ~2.5 kHz), not 6 kHz."""
+    from automix.meters import analyze
+
+    cents, highs = [], []
+    for s in sessions[:12]:
+        mix = np.zeros((2, round(DURATION_S * s.sample_rate)))
+        for st in s.stems:  # the intended balance, mono stems as dual mono
+            mix += st.audio.astype(np.float64) * 10 ** (st.reference_gain_db / 20)
+        m = analyze(mix.astype(np.float32), s.sample_rate)
+        cents.append(m["spectral_centroid_hz"])
+        highs.append(m["band_balance"]["high"])
+    assert 1500.0 <= np.median(cents) <= 4000.0, sorted(cents)
+    assert np.median(highs) < 0.15, sorted(highs)
+
+
 def test_drum_stems_are_percussive_and_pads_are_not(sessions):
     def crest_db(x):
         x = x.astype(np.float64)
