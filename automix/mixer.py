@@ -181,8 +181,8 @@ class _MasterRenderer:
     The chain is split at its ``stereo_width`` stage: the part before it (compressor, EQ) does not
     change while the loop searches gain and width, so it is rendered once into a second float32 temp
     bus (metered into a :class:`~automix.master_loop.BusModel`) and re-rendered only when its
-    settings change; the memoryless width node runs in every pass. Non-final passes meter loudness
-    and M/S only.
+    settings change; the memoryless width node runs in every pass. Non-final (search) passes
+    meter loudness and M/S only and run the limiter with its sample-peak detector.
     """
 
     def __init__(self, bus: _Bus, output: Path, engine: str, protect: Sequence[str]):
@@ -265,8 +265,16 @@ class _MasterRenderer:
             if writer is not None:
                 writer.write(block)
 
+        tail = chain[split:]
+        if not final:
+            # a search pass only needs the loudness: the limiter's sample-peak detector costs 0.1 s
+            # per 180 s instead of 0.7 s for the 4x true-peak sidechain, and limits to within about
+            # 0.01 LU of it at the working point (measured 0.006 LU at 6 dB of gain into it); the
+            # final pass, the one delivered and reported, runs the chain as set
+            tail = [PluginSettings(p.plugin, dict(p.params, true_peak=0.0)) if p.plugin == "limiter" else p
+                    for p in tail]
         try:
-            self._stream(chain[split:], self.pre_bus.blocks(), sink)
+            self._stream(tail, self.pre_bus.blocks(), sink)
         except BaseException:
             if writer is not None:
                 writer.abort()
