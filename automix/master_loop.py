@@ -116,7 +116,8 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
 
     Args:
         render: ``render(chain, final)`` streams the bus through ``chain`` and returns the output's
-            meters. Non-final passes meter loudness and M/S only (cheap) and write nothing; a final
+            meters. Non-final passes meter loudness and M/S only (cheap) and write nothing (the
+            mixer's renderer also runs them with the limiter's sample-peak detector); a final
             pass meters everything (4x true peak, spectrum) and keeps the output as the deliverable
             candidate. The loop always ends on a final pass.
         chain: master chain (``MASTER_CHAIN`` order) to start from; modified copies are returned.
