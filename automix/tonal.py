@@ -4,18 +4,19 @@ Both soft tonal targets are functions of the time-averaged spectrum of the
 mid signal, and a linear EQ multiplies that spectrum by its magnitude
 response: ``mag' = |H| mag`` and ``power' = |H|^2 power``. So the effect of
 any master EQ setting on the centroid and band balance is computed exactly
-from the pre-master bus's spectrum, without re-rendering. ``|H|`` is measured
-from an impulse through the production EQ itself (pedalboard), so there is
-no second implementation of the filters to drift.
+from the pre-master bus's spectrum, without re-rendering. ``|H|`` comes from
+the EQ plugin's own section design (:func:`plugins.eq.eq_sections`), so there
+is no second implementation of the filters to drift.
 
 The search moves the master low shelf, mid peak (peak2) and high shelf
 gains, with a small penalty per dB so it prefers gentle moves, and reports
-what it could not reach.
+what it could not reach. The search is solved to convergence on that smooth
+cost and its result snapped to a 0.1 dB grid, so a session recorded at another
+level (whose bus differs by round-off only) gets the very same EQ.
 """
 from __future__ import annotations
 
 import numpy as np
-import pedalboard
 from scipy.optimize import minimize
 
 from automix.settings import PluginSettings
@@ -23,20 +24,28 @@ from automix.styles import StyleTargets
 from plugins import get_plugin
 
 MOVED = ("low_shelf_gain_db", "peak2_gain_db", "high_shelf_gain_db")
-_IMPULSE = 16384
 #: penalty per dB^2 of EQ move, relative to a squared error of one tolerance
 _MOVE_COST = 0.002
+#: EQ gains are reported and applied on this grid (dB)
+_GRID_DB = 0.1
 
 
 def eq_magnitude(params: dict, sample_rate: int, freqs: np.ndarray) -> np.ndarray:
-    """|H(f)| of the production EQ at ``freqs`` (Hz), from its impulse response."""
-    x = np.zeros((1, _IMPULSE), np.float32)
-    x[0, 0] = 1.0
-    board = pedalboard.Pedalboard(get_plugin("eq").build(sample_rate, **params))
-    h = board(x, sample_rate)[0].astype(np.float64)
-    spectrum = np.abs(np.fft.rfft(h))
-    grid = np.fft.rfftfreq(_IMPULSE, 1.0 / sample_rate)
-    return np.interp(freqs, grid, spectrum)
+    """|H(f)| of the EQ at ``freqs`` (Hz), from its float64 design (the sections the twins run).
+
+    The float64 design rather than a float32 render: the search below needs a
+    cost that is smooth in the gains, or round-off of the input decides where it
+    stops. It differs from the float32 coefficients pedalboard runs by far less
+    than the spectrum estimate's own error (-70 dB at the lowest shelf corner).
+    """
+    from scipy.signal import sosfreqz
+
+    from plugins.eq import eq_sections
+
+    sections = eq_sections(sample_rate, exact_f32=False, **params)[0].numpy()  # (7, [b0, b1, b2, a1, a2])
+    sos = np.concatenate([sections[:, :3], np.ones((len(sections), 1)), sections[:, 3:]], axis=1)
+    _, h = sosfreqz(sos, worN=np.asarray(freqs, dtype=np.float64), fs=sample_rate)
+    return np.abs(h)
 
 
 def bus_spectrum(path: str, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -111,8 +120,12 @@ def match_tone(freqs: np.ndarray, mag: np.ndarray, power: np.ndarray, eq: Plugin
         return err_c ** 2 + 0.5 * float(np.sum(err_b ** 2)) + _MOVE_COST * float(np.sum((g - start) ** 2))
 
     before = predict(start)
-    best = minimize(cost, start, method="Powell", bounds=bounds, options={"xtol": 0.05, "ftol": 1e-4, "maxfev": 400})
-    gains = np.clip(best.x, [b[0] for b in bounds], [b[1] for b in bounds])
+    # Solved to convergence on a smooth cost, then snapped to a 0.1 dB grid: the same session at another recording
+    # level differs on the bus by float round-off only, and must get the same EQ (level invariance).
+    # A loosely solved search lands wherever its path stops, up to ~1 dB apart for round-off inputs.
+    best = minimize(cost, start, method="L-BFGS-B", bounds=bounds,
+                    options={"ftol": 1e-14, "gtol": 1e-10, "eps": 1e-6, "maxiter": 500})
+    gains = np.clip(np.round(best.x / _GRID_DB) * _GRID_DB, [b[0] for b in bounds], [b[1] for b in bounds])
     after = predict(gains)
     params = dict(base, **{k: round(float(v), 3) for k, v in zip(MOVED, gains)})
     return PluginSettings("eq", params), {
