@@ -87,7 +87,7 @@ class TrainConfig:
         threads: torch intra-op threads.
     """
 
-    steps: int = 1200
+    steps: int = 1000
     seed: int = 0
     batch_sessions: int = 4
     pool_sessions: int = 160
