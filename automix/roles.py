@@ -19,7 +19,9 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ("kick", r"kick|kik|bd|bassdrum|bass_drum|bass drum"),
     ("snare", r"snare|snr|sd|rim|clap"),
     ("overheads", r"oh|overhead|overheads|room|hats?|hihat|hi-hat|hh|cymbals?|ride|crash"),
-    ("drums", r"drums?|kit|perc|percussion|toms?|shaker|tamb\w*|loop|beat|bongo|conga"),
+    ("drums", r"drums?|kit|loop|beat|breaks?"),
+    # hand percussion and toms sit well under the kit: a shaker at kit level buries the groove
+    ("other", r"perc|percussion|toms?|shaker|tamb\w*|bongos?|congas?|cowbell|clave|guiro|cabasa|triangle"),
     ("vocal", r"vocals?|vox|voice|lead ?vox|bvs?|backing|choir|sing\w*|harmony|adlib|lyric"),
     ("bass", r"bass|sub|808|bassline|db|upright"),
     ("guitar", r"gtr|guitars?|git|ac ?gtr|acoustic|electric|strat|tele|les ?paul|riff|banjo|mandolin|dobro"),

@@ -807,10 +807,10 @@ def _plan(rng: np.random.Generator, n_stems: int) -> list[_Spec]:
                  _spec(rng, "snare", "snare", "snare", ("Snare", "Snare Top", "Snr"), ("mono", "dual"), (4, 1)),
                  _spec(rng, "oh", "overheads", "overheads", ("Overheads", "OH"), ("native", "pair"), (1, 1))]
         extras += [_spec(rng, "hats", "hats", "overheads", ("Hats", "HH", "Hi-Hat"), ("mono", "panned"), (3, 2)),
-                   _spec(rng, "toms", "toms", "drums", ("Toms", "Tom"), ("native", "mono"), (3, 2)),
+                   _spec(rng, "toms", "toms", "other", ("Toms", "Tom"), ("native", "mono"), (3, 2)),
                    _spec(rng, "room", "room", "overheads", ("Room", "Room Mics"), ("native", "mono"), (3, 2))]
     else:
-        core.append(_Spec("perc:" + _choose(rng, ["shaker", "conga", "tamb"], [1, 1, 1]), "perc", "drums",
+        core.append(_Spec("perc:" + _choose(rng, ["shaker", "conga", "tamb"], [1, 1, 1]), "perc", "other",
                           ("Perc", "Percussion"), "panned"))
         if core[-1].kind == "perc:conga":
             core[-1].level = "drums"  # the only rhythm part carries the groove; a shaker or tambourine stays a top layer
@@ -830,7 +830,7 @@ def _plan(rng: np.random.Generator, n_stems: int) -> list[_Spec]:
                   ("clap", ("Clap",)), ("conga", ("Conga", "Bongo"))]
     for i in rng.permutation(len(perc_kinds)):
         kind, names = perc_kinds[i]
-        extras.append(_Spec("perc:" + kind, "clap" if kind == "clap" else "perc", "snare" if kind == "clap" else "drums",
+        extras.append(_Spec("perc:" + kind, "clap" if kind == "clap" else "perc", "snare" if kind == "clap" else "other",
                             names, _choose(rng, ["panned", "mono"], [3, 2])))
     extras.append(_Spec("fx", "fx", "other", ("FX Riser", "Riser", "Sweep", "Noise FX"), "wide"))
     extras = [extras[i] for i in rng.permutation(len(extras))] + [harm[i] for i in order[4:]]
