@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import run_isolated, session, write_table  # noqa: E402
+from bench.common import contention_note, contention_probe, run_isolated, session, write_table  # noqa: E402
 
 FLOOR = """
 import time, numpy as np, sys
 from automix.audio_io import probe, StemReader, AtomicWriter, BLOCK_FRAMES
 paths = sys.argv[1].split(',')
-t = time.perf_counter()
+t = time.perf_counter(); c0 = time.process_time()
 infos = [probe(p) for p in paths]
 n = max(i.frames for i in infos)
 readers = [StemReader(i, 44100).__enter__() for i in infos]
@@ -32,7 +32,7 @@ for s in range(0, n, BLOCK_FRAMES):
         bus += r.read(m)
     w.write(bus)
 w.commit()
-RESULT = dict(seconds=time.perf_counter() - t, audio_s=n / 44100)
+RESULT = dict(seconds=time.perf_counter() - t, cpu_s=time.process_time() - c0, audio_s=n / 44100)
 """
 
 RENDER = """
@@ -51,10 +51,10 @@ strip = dict(eq=dict(low_shelf_gain_db=2.0, peak2_gain_db=-3.0, high_shelf_gain_
 settings = MixSettings(44100, [StemSettings(p, chain(STEM_CHAIN, **strip), -6.0) for p in paths],
                        chain(MASTER_CHAIN, compressor=dict(threshold_db=-12.0, ratio=2.0), gain=dict(gain_db=6.0),
                              limiter=dict(true_peak=1.0, ceiling_db=-1.2)))
-t = time.perf_counter()
+t = time.perf_counter(); c0 = time.process_time()
 m = render_to_file(settings, out, engine='pedalboard', threads=threads)
 import soundfile as sf
-RESULT = dict(seconds=time.perf_counter() - t, audio_s=sf.info(out).frames / 44100, true_peak=m['true_peak_dbtp'])
+RESULT = dict(seconds=time.perf_counter() - t, cpu_s=time.process_time() - c0, audio_s=sf.info(out).frames / 44100, true_peak=m['true_peak_dbtp'])
 """
 
 TORCH = """
@@ -83,8 +83,8 @@ def run():
         y.pow(2).mean().backward()
     return y
 run()  # compile numba kernels outside the timing
-t = time.perf_counter(); run(); dt = time.perf_counter() - t
-RESULT = dict(seconds=dt, audio_s=n / sr)
+t = time.perf_counter(); c0 = time.process_time(); run(); dt = time.perf_counter() - t
+RESULT = dict(seconds=dt, cpu_s=time.process_time() - c0, audio_s=n / sr)
 """
 
 
@@ -96,32 +96,38 @@ def main() -> None:
     out = "/tmp/automix-bench/out.wav"
 
     paths = ",".join(session(8, long_s))
+    probe_before = contention_probe()
     floor = run_isolated(FLOOR, paths, out)
     r1 = run_isolated(RENDER, paths, out, 1)
     r2 = run_isolated(RENDER, paths, out, 2)
     rt = lambda r: r["audio_s"] / r["seconds"]
+    cpu = lambda r: f"{r['audio_s'] / r['cpu_s']:.1f}x" if r.get("cpu_s") else ""
     rows = [
-        [f"floor: read 8 stems + sum + write 24-bit ({long_s} s)", f"{rt(floor):.0f}x", "1.00", f"{floor['peak_rss_mb']:.0f}"],
-        ["pedalboard render, strip + master + true-peak limiter, 1 thread", f"{rt(r1):.1f}x",
+        [f"floor: read 8 stems + sum + write 24-bit ({long_s} s)", f"{rt(floor):.0f}x", cpu(floor), "1.00",
+         f"{floor['peak_rss_mb']:.0f}"],
+        ["pedalboard render, strip + master + true-peak limiter, 1 thread", f"{rt(r1):.1f}x", cpu(r1),
          f"{rt(r1) / rt(floor):.2f}", f"{r1['peak_rss_mb']:.0f}"],
-        ["pedalboard render, same, 2 threads", f"{rt(r2):.1f}x", f"{rt(r2) / rt(floor):.2f}", f"{r2['peak_rss_mb']:.0f}"],
+        ["pedalboard render, same, 2 threads", f"{rt(r2):.1f}x", cpu(r2),
+         f"{rt(r2) / rt(floor):.2f} ({rt(r2) / rt(r1):.2f} of 1 thread)", f"{r2['peak_rss_mb']:.0f}"],
     ]
     short = run_isolated(RENDER, ",".join(session(8, mem_short)), out, 1)
     long = run_isolated(RENDER, ",".join(session(8, mem_long)), out, 1)
     rows += [
-        [f"pedalboard render peak RSS, 8 stems x {mem_short} s", f"{rt(short):.1f}x", "", f"{short['peak_rss_mb']:.0f}"],
-        [f"pedalboard render peak RSS, 8 stems x {mem_long} s", f"{rt(long):.1f}x",
+        [f"pedalboard render peak RSS, 8 stems x {mem_short} s", f"{rt(short):.1f}x", cpu(short), "",
+         f"{short['peak_rss_mb']:.0f}"],
+        [f"pedalboard render peak RSS, 8 stems x {mem_long} s", f"{rt(long):.1f}x", cpu(long),
          f"RSS ratio {long['peak_rss_mb'] / short['peak_rss_mb']:.2f}", f"{long['peak_rss_mb']:.0f}"],
     ]
     fwd = run_isolated(TORCH, 0)
     bwd = run_isolated(TORCH, 1)
     rows += [
-        ["torch engine forward, 8 stems x 10 s, 1 core", f"{rt(fwd):.1f}x", f"{rt(fwd) / rt(r1):.2f} of pedalboard",
-         f"{fwd['peak_rss_mb']:.0f}"],
-        ["torch engine forward+backward, 8 stems x 10 s, 1 core", f"{rt(bwd):.1f}x",
+        ["torch engine forward, 8 stems x 10 s, 1 core", f"{rt(fwd):.1f}x", cpu(fwd),
+         f"{rt(fwd) / rt(r1):.2f} of pedalboard", f"{fwd['peak_rss_mb']:.0f}"],
+        ["torch engine forward+backward, 8 stems x 10 s, 1 core", f"{rt(bwd):.1f}x", cpu(bwd),
          f"{rt(bwd) / rt(fwd):.2f} of forward", f"{bwd['peak_rss_mb']:.0f}"],
     ]
-    write_table("engines", ["measurement", "x real time", "ratio", "peak RSS MB"], rows)
+    write_table("engines", ["measurement", "x real time", "per CPU s", "ratio", "peak RSS MB"], rows,
+                notes=(contention_note(probe_before, contention_probe()),))
 
 
 if __name__ == "__main__":

@@ -51,13 +51,35 @@ def run_isolated(code: str, *args) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+SPIN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(20_000_000):\n    x += i\nprint(time.perf_counter() - t)\n"
 
 
-def write_table(name: str, header: list[str], rows: list[list]) -> str:
+def contention_probe() -> dict:
+    """How busy the host is right now: throughput of 2 concurrent CPU-bound processes over 1
+    (2.0 = two free cores, 1.0 = one core's worth) and the 1-minute load average."""
+    def spin(n):
+        procs = [subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True) for _ in range(n)]
+        return max(float(p.communicate()[0]) for p in procs)
+
+    one = spin(1)
+    return {"scaling": 2 * one / spin(2), "load1": os.getloadavg()[0], "cores": os.cpu_count()}
+
+
+def contention_note(before: dict, after: dict) -> str:
+    """One line for a results table: the probe before and after the runs."""
+    return (f"host contention probe (2 spinning processes / 1): {before['scaling']:.2f}x before, "
+            f"{after['scaling']:.2f}x after the runs (2.00 = 2 free cores); load average {before['load1']:.1f} / "
+            f"{after['load1']:.1f} on {before['cores']} cores. 'x real time' is wall clock; 'per CPU s' divides "
+            f"by the CPU time the run used (less sensitive to other processes).")
+
+
+def write_table(name: str, header: list[str], rows: list[list], notes: tuple[str, ...] = ()) -> str:
     """Markdown table, printed and saved as ``bench/results/<name>.md``."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     text = "\n".join(lines) + "\n"
+    if notes:
+        text += "\n" + "\n".join(notes) + "\n"
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / f"{name}.md").write_text(text)
