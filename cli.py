@@ -329,24 +329,6 @@ def validate_command(style_names, targets, cases, duration, optimize, verbose, a
         sys.exit(EXIT_FAILED)
 
 
-@main.command("sessions")
-@click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True, help="Sessions to write.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="First training seed (or first held-out index with --held-out).")
-@click.option("--held-out", is_flag=True, help="Held-out evaluation seeds (never used in training): heldout-NNNN.")
-@click.option("--duration", type=click.FloatRange(min=2.0), default=10.0, show_default=True, help="Seconds per session.")
-def sessions_command(out_dir, count, seed, held_out, duration):
-    """Write synthetic multitrack sessions (stems + truth.json with reference gains) into OUT_DIR."""
-    from automix.sessiongen import TRAIN_SEEDS, write_sessions
-
-    if not held_out and seed + count > TRAIN_SEEDS.stop:
-        raise click.BadParameter(f"training seeds end at {TRAIN_SEEDS.stop - 1}; use --held-out for evaluation sets",
-                                 param_hint="--seed/--count")
-    write_sessions(out_dir, count, seed=seed, held_out=held_out, duration_s=duration,
-                   progress=lambda s: click.echo(f"{s['folder']}\t{s['stems']} stems\t{s['sample_rate']} Hz\t"
-                                                 f"{s['subtype']}"))
-
 @main.command("train")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Weights to write (.safetensors; its manifest .json is written next to it).")
@@ -385,86 +367,6 @@ def train_command(out_path, steps, seed, sessions_dir, pool_sessions, threads, f
     t = manifest["training"]
     click.echo(f"wrote {out_path} ({manifest['bytes'] / 1e6:.2f} MB, sha256 {manifest['sha256'][:16]}...) "
                f"after {t['seconds'] / 60:.1f} min; final loss {t['final'].get('loss', float('nan')):.3f}")
-
-
-@main.command("evaluate")
-@click.argument("in_dir", metavar="[DIR]", required=False, type=click.Path(file_okay=False))
-@click.option("--style", default="rock_punk", show_default=True, help="Preset (or a style of --targets) to judge against.")
-@click.option("--targets", type=click.Path(dir_okay=False), default=None, help="Targets YAML with your own styles.")
-@click.option("--count", type=click.IntRange(min=1), default=12, show_default=True,
-              help="Held-out sessions to generate when no IN_DIR is given.")
-@click.option("--duration", type=click.FloatRange(min=2.0), default=10.0, show_default=True,
-              help="Seconds per generated session.")
-@click.option("--optimize", type=click.IntRange(0, 10000), default=8, show_default=True,
-              help="Refinement steps of system (d).")
-@click.option("--no-invariance", is_flag=True, help="Skip the level and permutation invariance mixes.")
-@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON instead of the table.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the summary as a markdown table to this file.")
-def evaluate_command(in_dir, style, targets, count, duration, optimize, no_invariance, as_json, out_path):
-    """Four systems side by side per target: (a) raw + gain, (b) equal loudness + master loop,
-    (c) predictor only, (d) the full pipeline; plus invariance and stem balance against truth.json.
-
-    DIR is a folder of session folders (or one session folder); without it, generated held-out
-    sessions are evaluated (in a temporary folder, deleted afterwards). Nothing is written into DIR.
-    """
-    from automix.audio_io import write_text_atomic
-    from automix.evaluate import evaluate, markdown_report, text_report
-
-    result = evaluate(in_dir, style=style, targets=targets, count=count, duration_s=duration,
-                      optimize_steps=optimize, invariance=not no_invariance,
-                      progress=lambda line: click.echo(line, err=True))
-    if out_path:
-        write_text_atomic(out_path, markdown_report(result))
-        click.echo(f"wrote {out_path}", err=True)
-    click.echo(json.dumps(_json_safe(result), indent=2, allow_nan=False) if as_json else text_report(result))
-
-
-@main.command("validate")
-@click.option("--style", "style_names", multiple=True, help="Style(s) to mix to (repeat); default: every preset.")
-@click.option("--targets", type=click.Path(dir_okay=False), default=None, help="Targets YAML with your own styles.")
-@click.option("--case", "cases", multiple=True, help="Case(s) to run (repeat); default: all.")
-@click.option("--duration", type=click.FloatRange(min=2.0), default=6.0, show_default=True, help="Seconds per stem.")
-@click.option("--optimize", type=click.IntRange(0, 10000), default=0, show_default=True, help="Refinement steps.")
-@click.option("--verbose", "-v", is_flag=True, help="Per-stem roles and gains, master settings and loop iterations.")
-@click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON.")
-def validate_command(style_names, targets, cases, duration, optimize, verbose, as_json):
-    """The validation suite: synthetic sessions (white noise, bass-heavy, bright, very quiet, very loud,
-    heavily compressed) mixed to every style; every target with pass/fail.
-
-    Exits 1 when a hard target (loudness, true-peak ceiling) is missed.
-    """
-    from automix.validate import run_validation, validation_lines
-
-    result = run_validation(list(style_names) or None, targets=targets, cases=list(cases) or None,
-                            duration_s=duration, optimize_steps=optimize,
-                            progress=lambda line: click.echo(line, err=True))
-    if as_json:
-        click.echo(json.dumps(_json_safe(result), indent=2, allow_nan=False))
-    else:
-        for line in validation_lines(result, verbose=verbose):
-            click.echo(line)
-    if result["hard_failures"]:
-        sys.exit(EXIT_FAILED)
-
-
-@main.command("sessions")
-@click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--count", type=click.IntRange(min=1), default=1, show_default=True, help="Sessions to write.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="First training seed (or first held-out index with --held-out).")
-@click.option("--held-out", is_flag=True, help="Held-out evaluation seeds (never used in training): heldout-NNNN.")
-@click.option("--duration", type=click.FloatRange(min=2.0), default=10.0, show_default=True, help="Seconds per session.")
-def sessions_command(out_dir, count, seed, held_out, duration):
-    """Write synthetic multitrack sessions (stems + truth.json with reference gains) into OUT_DIR."""
-    from automix.sessiongen import TRAIN_SEEDS, write_sessions
-
-    if not held_out and seed + count > TRAIN_SEEDS.stop:
-        raise click.BadParameter(f"training seeds end at {TRAIN_SEEDS.stop - 1}; use --held-out for evaluation sets",
-                                 param_hint="--seed/--count")
-    write_sessions(out_dir, count, seed=seed, held_out=held_out, duration_s=duration,
-                   progress=lambda s: click.echo(f"{s['folder']}\t{s['stems']} stems\t{s['sample_rate']} Hz\t"
-                                                 f"{s['subtype']}"))
 
 
 if __name__ == "__main__":
