@@ -8,7 +8,8 @@ strips' settings, as unit-interval logits, take ``N`` Adam steps on
          + ((ms - target) / tol_ms)^2
          + pull * ||u - u_predicted||^2
 
-measured on the summed strips (the master loop owns loudness and the
+measured on the summed strips through the master's compressor, EQ and
+width as predicted (held fixed; the master loop owns loudness and the
 ceiling, so they are not in the loss). The pull keeps the settings near
 what the predictor chose, so refinement nudges rather than redesigns.
 Bool parameters are held fixed.
@@ -21,13 +22,15 @@ import numpy as np
 import torch
 
 from automix.audio_io import StemReader, output_frames, probe
-from automix.engines.torch_engine import render_stems
+from automix.engines.torch_engine import apply_chain, render_stems
 from automix.layout import STEM_SLOTS, flatten, to_torch_chain, unflatten
 from automix.meters.differentiable import band_balance_torch, ms_ratio_torch, spectral_centroid_torch
 from automix.settings import STEM_CHAIN, MixSettings, StemSettings
 from automix.styles import StyleTargets
 
 PULL = 2.0
+#: master stages before the gain: they shape what the targets measure, the loop owns the rest
+MASTER_TONE_STAGES = ("compressor", "eq", "stereo_width")
 
 
 def _excerpt(settings: MixSettings, seconds: float) -> torch.Tensor:
@@ -61,6 +64,9 @@ def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, e
     target_b = torch.tensor(style.frequency_balance.as_tuple(), dtype=torch.float64)
     tol = style.tolerances
 
+    # the master's tone-shaping stages as predicted (held fixed): the targets are the master's output
+    master = [(p.plugin, dict(p.params)) for p in settings.master if p.plugin in MASTER_TONE_STAGES]
+
     def units():
         return torch.sigmoid(start_logit + delta * trainable)
 
@@ -70,7 +76,7 @@ def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, e
         for i in range(len(settings.stems)):
             chain = [(n, {k: v[0] for k, v in p.items()}) for n, p in to_torch_chain(u[i:i + 1], STEM_SLOTS, STEM_CHAIN)]
             chains.append([("gain", {"gain_db": gains[i]})] + chain)
-        bus = render_stems(x, sr, chains)[None]
+        bus = apply_chain(render_stems(x, sr, chains)[None], sr, master)
         c = spectral_centroid_torch(bus, sr)[0]
         b = band_balance_torch(bus, sr)[0]
         ms = ms_ratio_torch(bus)[0]
