@@ -450,6 +450,9 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                           final=loop.measured, loop=loop, tone=tone, warnings=warnings, timings=timings,
                           output=str(output), settings_path=str(settings_out) if settings_out else None,
                           engine=engine, refinement=refinement)
+    # which network made these settings: the shipped weights' sha256, or a caller's own model
+    report["predictor"] = ("neutral settings" if not use_predictor else
+                           "custom" if predictor is not None else weights_fingerprint())
     if report_out is not None:
         from automix.audio_io import write_text_atomic
         import json

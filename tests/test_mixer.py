@@ -56,6 +56,9 @@ def test_hard_targets_and_outputs(tmp_path, session, style):
     assert saved["status"] == "ok" and set(saved["targets"]) == {
         "integrated_lufs", "true_peak_dbtp", "spectral_centroid_hz", "ms_ratio", "band_balance"}
     assert all("role" in s and "gain_db" in s and "pan" in s for s in saved["stems"])
+    from automix.weights import SHIPPED, sha256_file
+
+    assert saved["predictor"] == (sha256_file(SHIPPED) if SHIPPED.exists() else "priors-only")
     leftovers = [p.name for p in tmp_path.iterdir() if "partial" in p.name]
     assert leftovers == []
 
