@@ -10,13 +10,14 @@ differentiable meters::
            + ph(((ms - ms*) / tol_ms)^2)                       mid/side ratio
            + W_BALANCE * ph(sum(((b - b*) / tol_b)^2))          band balance (3 bands)
            + W_LOUDNESS * ph(((L - L*) / 1 LU)^2)               loudness before the limiter
+           + W_LR_BALANCE * ph((10 log10(E_left / E_right) / 1 dB)^2)   a mix balanced left/right
     regulariser = mean over stems of sum_j w_j (u_j - prior_j)^2 + sum_k w_k (u_k - prior_k)^2 (master)
 
 ``ph(e) = 2 (sqrt(1 + e) - 1)`` (pseudo-Huber) keeps far-off sessions from
 dominating. ``u`` are the predictor's unit-interval outputs and ``prior`` the
 style + role priors (:mod:`automix.priors`): the regulariser is what keeps
 settings musical. Its weights (:data:`STEM_PULL`, :data:`MASTER_PULL`) make
-level moves expensive (the role balance of the style is the balance prior),
+level and pan moves expensive (the role balance of the style is the balance prior),
 compression and saturation stay near the style's own, and tonal moves are
 cheaper on the stems than on the master, so the tonal work is spread over the
 stems rather than done by one master EQ.
@@ -57,10 +58,13 @@ from automix.settings import MASTER_CHAIN, STEM_CHAIN
 MASTER_TRAINED = ("compressor", "eq", "stereo_width", "gain")
 W_BALANCE = 0.25
 W_LOUDNESS = 0.05
+#: left/right level balance of the mix, per dB^2: without it the cheapest way to more side signal is
+#: panning everything (kick and bass included) to one side
+W_LR_BALANCE = 1.0
 
 #: regulariser weight per unit-interval parameter, by (plugin, parameter) or plugin
 STEM_PULL = {"gain.gain_db": 40.0, "compressor.makeup_db": 10.0, "compressor": 2.0, "saturation": 2.0,
-             "pan.pan": 4.0, "stereo_width.width": 0.5, "eq.highpass_hz": 2.0, "eq": 0.5}
+             "pan.pan": 40.0, "stereo_width.width": 0.5, "eq.highpass_hz": 2.0, "eq": 0.5}
 MASTER_PULL = {"gain.gain_db": 0.0, "limiter": 0.0, "saturation": 0.0, "compressor": 2.0,
                "stereo_width.width": 0.5, "eq.highpass_hz": 4.0, "eq": 1.5}
 
@@ -308,7 +312,9 @@ def measure(out: torch.Tensor, sample_rate: int) -> dict[str, torch.Tensor]:
     )
 
     return {"lufs": loudness_torch(out, sample_rate), "centroid": spectral_centroid_torch(out, sample_rate),
-            "ms": ms_ratio_torch(out), "balance": band_balance_torch(out, sample_rate)}
+            "ms": ms_ratio_torch(out), "balance": band_balance_torch(out, sample_rate),
+            "lr_balance_db": 10 * torch.log10((out[:, 0] ** 2).sum(-1).clamp_min(1e-12)
+                                               / (out[:, 1] ** 2).sum(-1).clamp_min(1e-12))}
 
 
 def loss_terms(m: dict[str, torch.Tensor], batch: Batch) -> dict[str, torch.Tensor]:
@@ -320,6 +326,7 @@ def loss_terms(m: dict[str, torch.Tensor], batch: Batch) -> dict[str, torch.Tens
         "ms": ((m["ms"].double().clamp_max(4.0) - t[:, 2]) / tol[:, 1]) ** 2,
         "balance": (((m["balance"].double() - t[:, 3:]) / tol[:, 2:3]) ** 2).sum(-1),
         "loudness": (lufs - t[:, 0]) ** 2,
+        "lr_balance": m["lr_balance_db"].double() ** 2,
     }
 
 
@@ -330,7 +337,7 @@ def compute_loss(model, batch: Batch, stem_w: torch.Tensor, master_w: torch.Tens
     m = measure(out, batch.sample_rate)
     terms = loss_terms(m, batch)
     target = (_ph(terms["centroid"]) + _ph(terms["ms"]) + W_BALANCE * _ph(terms["balance"])
-              + W_LOUDNESS * _ph(terms["loudness"])).mean()
+              + W_LOUDNESS * _ph(terms["loudness"]) + W_LR_BALANCE * _ph(terms["lr_balance"])).mean()
     mask = batch.mask[..., None].to(stem_u.dtype)
     stem_reg = (((stem_u - batch.stem_prior) ** 2 * stem_w * mask).sum((1, 2)) / mask.sum((1, 2))).mean()
     master_reg = (((master_u - batch.master_prior) ** 2) * master_w).sum(-1).mean()
