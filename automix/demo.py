@@ -4,7 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from automix.synth import write_test_stems
+from automix import sessiongen
+
+#: a generated rock band: kick, snare, overheads L/R, guitars L/R, synth bass, lead vocal
+DEMO_SEED = sessiongen.HELD_OUT_SEED_BASE + 107
 
 
 def run_demo(folder: str, *, style: str = "rock_punk", n_stems: int = 8, duration_s: float = 12.0) -> Iterator[str]:
@@ -12,8 +15,10 @@ def run_demo(folder: str, *, style: str = "rock_punk", n_stems: int = 8, duratio
     from automix.session import mix_command
 
     root = Path(folder)
-    stems = write_test_stems(root / "stems", n_stems, seed=7, duration_s=duration_s)
-    yield f"wrote {len(stems)} synthetic stems ({duration_s:g} s, 44.1 kHz, unbalanced levels) to {root / 'stems'}"
+    session = sessiongen.generate(DEMO_SEED, duration_s=duration_s, n_stems=n_stems, sample_rate=44100)
+    stems = [p for p in sessiongen.write(session, root / "stems") if p.suffix == ".wav"]
+    yield (f"wrote {len(stems)} synthetic stems ({duration_s:g} s, 44.1 kHz, levels scrambled by up to +-12 dB) "
+           f"to {root / 'stems'}")
     report, lines = mix_command([str(p) for p in stems], style=style, targets=None, output=str(root / "mix.wav"),
                                 engine="pedalboard", optimize_steps=0, test_stems=None, threads=1, verbose=True)
     yield from lines
