@@ -84,14 +84,14 @@ class TrainConfig:
         pool_sessions: sessions generated up front (features on the whole session).
         session_s: length of a generated session, s.
         excerpt_s: length the loss is measured on, s.
-        lr: Adam learning rate.
+        lr: Adam learning rate at the start (cosine decay to a tenth).
         preset_share: probability of a preset target (else a random variation).
         checkpoint_every: steps between checkpoints.
         sessions_dir: train on the session folders in this directory instead of generated ones.
         threads: torch intra-op threads.
     """
 
-    steps: int = 1000
+    steps: int = 2000
     seed: int = 0
     batch_sessions: int = 4
     pool_sessions: int = 160
@@ -408,6 +408,11 @@ def choose_batch(pool: Sequence[PoolSession], presets: Sequence, config: TrainCo
     return sessions, styles
 
 
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Cosine decay from ``config.lr`` to a tenth of it over the run."""
+    return config.lr * (0.55 + 0.45 * math.cos(math.pi * step / max(config.steps, 1)))
+
+
 def train(out: str | os.PathLike, config: TrainConfig, *, fresh: bool = False,
           progress: Callable[[str, int, int, dict | None], None] | None = None) -> dict:
     """Train the predictor and write ``out`` (safetensors) + its manifest; returns the manifest.
@@ -451,6 +456,8 @@ def train(out: str | os.PathLike, config: TrainConfig, *, fresh: bool = False,
     for step in range(start, config.steps):
         sessions, styles = choose_batch(pool, presets, config, step)
         batch = make_batch(sessions, styles)
+        for group in opt.param_groups:  # cosine decay to lr/10: a function of the step, so resuming is exact
+            group["lr"] = learning_rate(config, step)
         opt.zero_grad()
         loss, stats = compute_loss(model, batch, stem_w, master_w)
         loss.backward()
