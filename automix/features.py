@@ -10,7 +10,9 @@ Features (raw units, for reports and roles):
 
 =====================  =====================================================
 loudness_lufs          integrated loudness of the file as recorded (NOT a
-                       predictor input: it sets ``input_gain_db``)
+                       predictor input: it sets ``input_gain_db``); BS.1770
+                       with its -70 LUFS absolute gate referred to the stem's
+                       own peak, so it is exactly level-invariant
 rms_rel_db             RMS level minus integrated loudness (dB)
 crest_db               sample peak minus RMS (dB): the original "crest factor"
 spectral_centroid_hz   centroid of the averaged mid spectrum (GUIDE definition)
@@ -105,7 +107,7 @@ class StemFeatureExtractor:
                 block = r.read(min(BLOCK_FRAMES, n - start))
                 meter.process(block)
                 sum_squares += float(np.einsum("ij,ij->", block, block, dtype=np.float64)) / 2.0
-        return features_from_meters(info.path, meter.result(), sum_squares, n)
+        return features_from_meters(info.path, meter.result(level_invariant=True), sum_squares, n)
 
     def from_array(self, audio, path: str = "<array>") -> StemFeatures:
         """Shape: audio ``(channels, samples)`` (numpy or torch), mono or stereo."""
@@ -117,6 +119,6 @@ class StemFeatureExtractor:
         meter = StreamingMeter(self.sample_rate, 2, true_peak=False)
         meter.process(x)
         sum_squares = float(np.einsum("ij,ij->", x, x, dtype=np.float64)) / 2.0
-        return features_from_meters(path, meter.result(), sum_squares, x.shape[1])
+        return features_from_meters(path, meter.result(level_invariant=True), sum_squares, x.shape[1])
 
     __call__ = from_array

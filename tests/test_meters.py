@@ -421,3 +421,29 @@ def test_torch_gradients_finite_and_correct():
     with torch.no_grad():
         assert float(loudness_torch(x, 22050)[1]) == -math.inf
         assert float(ms_ratio_torch(x)[2]) == math.inf
+
+
+def test_level_invariant_stem_loudness_follows_the_level_exactly():
+    """A stem with quiet passages near the -70 LUFS gate, recorded 12 dB lower: BS.1770's fixed absolute gate
+    moves its reading by more than 12 dB; the stem analysis (gate referred to the stem's peak) by exactly 12."""
+    from automix.meters import StreamingMeter
+
+    sr = 48000
+    t = np.arange(20 * sr) / sr
+    level = np.where(t < 10, 1.0, 10 ** (-9 / 20))  # a quiet stem (about -53 LUFS) with a quieter second half
+    x = (10 ** (-50 / 20) * np.sin(2 * np.pi * 440 * t) * level).astype(np.float32)
+    stereo = np.stack([x, x])
+
+    def read(y, invariant):
+        m = StreamingMeter(sr, 2, spectral=False, true_peak=False)
+        m.process(y)
+        r = m.result(level_invariant=invariant)
+        return r["integrated_lufs"], r["loudness_range_lu"]
+
+    low = (stereo * np.float32(10 ** (-12 / 20))).astype(np.float32)
+    (a, lra_a), (b, lra_b) = read(stereo, True), read(low, True)
+    assert a - b == pytest.approx(12.0, abs=1e-4) and lra_a == pytest.approx(lra_b, abs=1e-4)
+    (c, lra_c), (d, lra_d) = read(stereo, False), read(low, False)
+    assert abs((c - d) - 12.0) > 0.01 or abs(lra_c - lra_d) > 0.1  # the fixed gate is not level-invariant
+    full = (stereo / np.abs(stereo).max()).astype(np.float32)
+    assert read(full, True) == read(full, False)  # for a stem peaking at full scale the two agree

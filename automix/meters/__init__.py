@@ -67,7 +67,7 @@ import math
 
 import numpy as np
 
-from automix.meters.loudness import LoudnessAccumulator, energy_to_lufs
+from automix.meters.loudness import ABSOLUTE_GATE_LUFS, LoudnessAccumulator, energy_to_lufs
 from automix.meters.spectral import SpectralAccumulator
 from automix.meters.truepeak import TruePeakAccumulator
 
@@ -197,10 +197,21 @@ class StreamingMeter:
         self._block_peak = 0.0
         self._spectral.process(x)
 
-    def result(self) -> dict:
-        """Meters of everything processed so far (the meter can keep going afterwards)."""
+    def result(self, *, level_invariant: bool = False) -> dict:
+        """Meters of everything processed so far (the meter can keep going afterwards).
+
+        Args:
+            level_invariant: refer BS.1770's -70 LUFS absolute gate (integrated loudness and
+                loudness range) to the signal's own sample peak, as if it peaked at 0 dBFS. The
+                same stem recorded at any level then reads exactly its level difference (the
+                fixed gate lets quiet passages in or out depending on the recording level).
+                Identical to BS.1770 for a signal peaking at 0 dBFS. For stem analysis only.
+        """
         self._flush()
-        out = self._loudness.result()
+        gate = ABSOLUTE_GATE_LUFS
+        if level_invariant and self._sample_peak > 0.0:
+            gate += _amp_to_db(self._sample_peak)
+        out = self._loudness.result(gate)
         out["true_peak_dbtp"] = None if self._tp is None else _amp_to_db(max(self._tp.result(), self._sample_peak))
         out["sample_peak_dbfs"] = _amp_to_db(self._sample_peak)
         out.update(self._spectral.result())

@@ -116,24 +116,28 @@ def energy_to_lufs(energy):
         return -0.691 + 10.0 * np.log10(energy)
 
 
-def gated_integrated(block_energy: np.ndarray) -> float:
-    """BS.1770-4 two-stage gating over block mean squares, exactly as pyloudnorm 0.2 does it."""
+def gated_integrated(block_energy: np.ndarray, absolute_gate_lufs: float = ABSOLUTE_GATE_LUFS) -> float:
+    """BS.1770-4 two-stage gating over block mean squares, exactly as pyloudnorm 0.2 does it.
+
+    ``absolute_gate_lufs`` other than -70 is for level-invariant stem analysis only (see
+    :meth:`automix.meters.StreamingMeter.result`).
+    """
     if block_energy.size == 0:
         return -math.inf
     lufs = energy_to_lufs(block_energy)
-    above_abs = lufs >= ABSOLUTE_GATE_LUFS
+    above_abs = lufs >= absolute_gate_lufs
     if not above_abs.any():
         return -math.inf
     relative = float(energy_to_lufs(block_energy[above_abs].mean())) + RELATIVE_GATE_LU
-    keep = (lufs > relative) & (lufs > ABSOLUTE_GATE_LUFS)
+    keep = (lufs > relative) & (lufs > absolute_gate_lufs)
     if not keep.any():
         return -math.inf
     return float(energy_to_lufs(block_energy[keep].mean()))
 
 
-def loudness_range(short_term_lufs: np.ndarray) -> float:
+def loudness_range(short_term_lufs: np.ndarray, absolute_gate_lufs: float = ABSOLUTE_GATE_LUFS) -> float:
     """EBU Tech 3342 loudness range (LU) of a series of short-term loudness values."""
-    st = short_term_lufs[short_term_lufs >= ABSOLUTE_GATE_LUFS]
+    st = short_term_lufs[short_term_lufs >= absolute_gate_lufs]
     if st.size == 0:
         return 0.0
     gate = float(energy_to_lufs(np.mean(10.0 ** ((st + 0.691) / 10.0)))) + LRA_RELATIVE_GATE_LU
@@ -281,13 +285,13 @@ class LoudnessAccumulator:
         """Mean square of every 3 s short-term window."""
         return self._window_energy(short_term_bounds(self._n, self.sample_rate), SHORT_TERM_S)
 
-    def result(self) -> dict:
+    def result(self, absolute_gate_lufs: float = ABSOLUTE_GATE_LUFS) -> dict:
         """Integrated, momentary max, short-term max (LUFS) and loudness range (LU)."""
         mom = self.momentary_energy()
         st = energy_to_lufs(self.short_term_energy())
         return {
-            "integrated_lufs": gated_integrated(mom),
+            "integrated_lufs": gated_integrated(mom, absolute_gate_lufs),
             "momentary_max_lufs": float(energy_to_lufs(mom.max())) if mom.size else -math.inf,
             "short_term_max_lufs": float(st.max()) if st.size else -math.inf,
-            "loudness_range_lu": loudness_range(st),
+            "loudness_range_lu": loudness_range(st, absolute_gate_lufs),
         }
