@@ -25,7 +25,6 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from automix import __version__
 from automix.audio_io import BLOCK_FRAMES, AtomicWriter, LOSSY_EXTENSIONS, output_frames, probe
 from automix.errors import OutputError, SessionError
 from automix.features import StemFeatureExtractor, StemFeatures
