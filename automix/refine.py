@@ -25,12 +25,10 @@ from automix.audio_io import StemReader, output_frames, probe
 from automix.engines.torch_engine import apply_chain, render_stems
 from automix.layout import STEM_SLOTS, flatten, to_torch_chain, unflatten
 from automix.meters.differentiable import band_balance_torch, ms_ratio_torch, spectral_centroid_torch
-from automix.settings import STEM_CHAIN, MixSettings, StemSettings
+from automix.settings import MASTER_TONE_STAGES, STEM_CHAIN, MixSettings, StemSettings
 from automix.styles import StyleTargets
 
 PULL = 2.0
-#: master stages before the gain: they shape what the targets measure, the loop owns the rest
-MASTER_TONE_STAGES = ("compressor", "eq", "stereo_width")
 
 
 def _excerpt(settings: MixSettings, seconds: float) -> torch.Tensor:

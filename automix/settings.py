@@ -180,3 +180,5 @@ STEM_CHAIN = ("eq", "compressor", "saturation", "gain", "pan", "stereo_width")
 #: BrickwallLimiter holds its gain while the signal stays over the ceiling, so driving it
 #: several dB makes a dynamic mix quieter, not louder.
 MASTER_CHAIN = ("compressor", "eq", "stereo_width", "gain", "saturation", "limiter")
+#: the master stages that shape tone and width, before the gain the master loop searches
+MASTER_TONE_STAGES = MASTER_CHAIN[:MASTER_CHAIN.index("gain")]

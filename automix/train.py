@@ -52,10 +52,10 @@ import torch
 
 from automix.errors import AutomixError
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, to_torch_chain
-from automix.settings import MASTER_CHAIN, STEM_CHAIN
+from automix.settings import MASTER_CHAIN, MASTER_TONE_STAGES, STEM_CHAIN
 
 #: the master stages rendered in training; saturation and the limiter belong to the master loop
-MASTER_TRAINED = ("compressor", "eq", "stereo_width", "gain")
+MASTER_TRAINED = MASTER_TONE_STAGES + ("gain",)
 W_BALANCE = 0.25
 W_LOUDNESS = 0.05
 #: left/right level balance of the mix, per dB^2: without it the cheapest way to more side signal is
