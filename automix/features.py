@@ -19,8 +19,15 @@ spectral_centroid_hz   centroid of the averaged mid spectrum (GUIDE definition)
 dynamic_range_lu       loudness range (EBU Tech 3342), the original "dynamic range"
 percussiveness         (momentary max - integrated) / 10 LU: ~0.2 pads, ~0.8 drums
 band_low/mid/high      energy shares < 250 Hz, 250 Hz - 4 kHz, > 4 kHz
-ms_ratio               RMS(S) / RMS(M): 0 for mono / dual-mono stems
+ms_ratio               RMS(S) / RMS(M): 0 for mono / dual-mono stems (the
+                       predictor sees the side share E_S / (E_M + E_S))
+lr_balance             (E_R - E_L) / (E_L + E_R) of the channel energies: -1
+                       left only, 0 balanced, +1 right only (as pan)
 =====================  =====================================================
+
+``ms_ratio``, ``lr_balance`` and ``rms_rel_db`` fix the stem's 2x2 channel
+covariance relative to its loudness (:func:`stereo_energies`), which is what
+the predictor needs to know the mid/side ratio of any mix of the stems.
 """
 from __future__ import annotations
 
@@ -34,7 +41,7 @@ from automix.audio_io import BLOCK_FRAMES, StemInfo, StemReader, output_frames
 
 #: the predictor's input order; see :func:`normalised_vector`
 FEATURE_NAMES = ("rms_rel_db", "crest_db", "spectral_centroid_hz", "dynamic_range_lu", "percussiveness",
-                 "band_low", "band_mid", "band_high", "ms_ratio")
+                 "band_low", "band_mid", "band_high", "ms_ratio", "lr_balance")
 SILENT_LUFS = -70.0
 
 
@@ -57,20 +64,50 @@ class StemFeatures:
             v["dynamic_range_lu"] / 20.0,
             v["percussiveness"],
             v["band_low"], v["band_mid"], v["band_high"],
-            min(v["ms_ratio"], 2.0),
+            _side_share(v["ms_ratio"]),
+            v["lr_balance"],
         ], dtype=np.float32)
 
 
 _NEUTRAL = {"rms_rel_db": 0.0, "crest_db": 15.0, "spectral_centroid_hz": 1000.0, "dynamic_range_lu": 0.0,
-            "percussiveness": 0.0, "band_low": 0.33, "band_mid": 0.34, "band_high": 0.33, "ms_ratio": 0.0}
+            "percussiveness": 0.0, "band_low": 0.33, "band_mid": 0.34, "band_high": 0.33, "ms_ratio": 0.0,
+            "lr_balance": 0.0}
 
 
-def features_from_meters(path: str, m: dict, sum_squares: float, frames: int) -> StemFeatures:
-    """Assemble features from a stem's meter readings and its RMS accumulator."""
+def _side_share(ms_ratio: float) -> float:
+    """``E_S / (E_M + E_S)`` from ``RMS(S) / RMS(M)``: the M/S ratio on a bounded scale (0 mono, 1 ``L = -R``)."""
+    if not math.isfinite(ms_ratio):
+        return 1.0
+    r2 = ms_ratio * ms_ratio
+    return r2 / (1.0 + r2)
+
+
+def stereo_energies(vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(E_L, E_R, E_LR)`` of a stem normalised to its loudness, from its normalised feature vector.
+
+    Mean squares of the two channels and their mean product, in units of the
+    stem's loudness (a stem at 0 dB ``rms_rel_db`` has ``(E_L + E_R) / 2 = 1``):
+    ``E = 10^(rms_rel_db / 10)``, ``E_S = E q``, ``E_M = E (1 - q)`` (``q`` the side share
+    ``r^2 / (1 + r^2)`` of ``r`` = ``ms_ratio``, as :meth:`StemFeatures.vector` encodes it),
+    ``E_L, E_R = E (1 - b), E (1 + b)`` (``b`` = ``lr_balance``), ``E_LR = E_M - E_S``. Differentiable.
+
+    Shape: ``(..., len(FEATURE_NAMES))`` -> three ``(...)`` tensors.
+    """
+    e = torch.pow(10.0, vector[..., 0])  # rms_rel_db / 10
+    q = vector[..., 8]
+    b = vector[..., 9]
+    e_m, e_s = e * (1 - q), e * q
+    return e * (1 - b), e * (1 + b), e_m - e_s
+
+
+def features_from_meters(path: str, m: dict, sum_squares: float, frames: int,
+                         channel_squares: tuple[float, float] | None = None) -> StemFeatures:
+    """Assemble features from a stem's meter readings and its RMS accumulators (total and per channel)."""
     lufs = m["integrated_lufs"]
     if not math.isfinite(lufs) or lufs < SILENT_LUFS:
         return StemFeatures(path, lufs, dict(_NEUTRAL), silent=True)
     rms_db = 10 * math.log10(max(sum_squares / max(frames, 1), 1e-30))
+    el, er = channel_squares if channel_squares is not None else (sum_squares, sum_squares)
     momentary = m["momentary_max_lufs"]
     values = {
         "rms_rel_db": rms_db - lufs,
@@ -82,6 +119,7 @@ def features_from_meters(path: str, m: dict, sum_squares: float, frames: int) ->
         "band_mid": m["band_balance"]["mid"],
         "band_high": m["band_balance"]["high"],
         "ms_ratio": m["ms_ratio"],
+        "lr_balance": float((er - el) / (el + er)) if el + er > 0 else 0.0,
     }
     return StemFeatures(path, lufs, values)
 
@@ -101,13 +139,14 @@ class StemFeatureExtractor:
 
         meter = StreamingMeter(self.sample_rate, 2, true_peak=False)
         n = output_frames(info, self.sample_rate)
-        sum_squares = 0.0
+        channel_squares = np.zeros(2)
         with StemReader(info, self.sample_rate) as r:
             for start in range(0, n, BLOCK_FRAMES):
                 block = r.read(min(BLOCK_FRAMES, n - start))
                 meter.process(block)
-                sum_squares += float(np.einsum("ij,ij->", block, block, dtype=np.float64)) / 2.0
-        return features_from_meters(info.path, meter.result(level_invariant=True), sum_squares, n)
+                channel_squares += np.einsum("ij,ij->i", block, block, dtype=np.float64)
+        return features_from_meters(info.path, meter.result(level_invariant=True), float(channel_squares.sum()) / 2.0,
+                                    n, tuple(channel_squares))
 
     def from_array(self, audio, path: str = "<array>") -> StemFeatures:
         """Shape: audio ``(channels, samples)`` (numpy or torch), mono or stereo."""
@@ -118,7 +157,8 @@ class StemFeatureExtractor:
         x = np.ascontiguousarray(x, dtype=np.float32)
         meter = StreamingMeter(self.sample_rate, 2, true_peak=False)
         meter.process(x)
-        sum_squares = float(np.einsum("ij,ij->", x, x, dtype=np.float64)) / 2.0
-        return features_from_meters(path, meter.result(level_invariant=True), sum_squares, x.shape[1])
+        channel_squares = np.einsum("ij,ij->i", x, x, dtype=np.float64)
+        return features_from_meters(path, meter.result(level_invariant=True), float(channel_squares.sum()) / 2.0,
+                                    x.shape[1], tuple(channel_squares))
 
     __call__ = from_array

@@ -8,6 +8,15 @@ Architecture (permutation-equivariant over stems, any count from 1 to 64)::
     master:    [context, style]        -> 128 -> P_master (residual logits, zero-initialised)
     output:    sigmoid(prior_logits + residual)  in (0, 1), mapped through the plugin specs
 
+The master width is not guessed: its prior is *solved* from the predicted
+strips (:func:`solve_master_width`). Each stem's channel covariance relative
+to its loudness follows from its features (:func:`automix.features.stereo_energies`);
+the strip's linear stages (gain, compressor makeup, saturation trim, pan,
+width) transform it exactly, uncorrelated stems add, and the width that
+scales the bus's ``RMS(S) / RMS(M)`` to the style's target is one division.
+The network's residual on that slot then only learns what the estimate
+leaves out (compression, saturation, the master EQ).
+
 Stems only interact through symmetric pooling, so permuting the stems
 permutes the outputs. The style vector conditions every layer, so custom
 targets work without retraining. With zero-initialised heads the output is
@@ -16,16 +25,57 @@ settings before any training.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
-from automix.features import FEATURE_NAMES
+from automix.features import FEATURE_NAMES, stereo_energies
 from automix.layout import MASTER_SLOTS, STEM_SLOTS
 from automix.roles import ROLES
-from automix.styles import VECTOR_FIELDS
+from automix.styles import VECTOR_FIELDS, from_normalized
 
 MAX_STEMS = 64
 _EPS = 1e-4
+
+
+def _slot(layout, key: str) -> int:
+    return next(i for i, s in enumerate(layout) if s.key == key)
+
+
+_STEM_LEVEL_DB = tuple(_slot(STEM_SLOTS, k) for k in ("gain.gain_db", "compressor.makeup_db", "saturation.trim_db"))
+_STEM_PAN = _slot(STEM_SLOTS, "pan.pan")
+_STEM_WIDTH = _slot(STEM_SLOTS, "stereo_width.width")
+_MASTER_WIDTH = _slot(MASTER_SLOTS, "stereo_width.width")
+
+
+def bus_ms_ratio(features: torch.Tensor, mask: torch.Tensor, stem_u: torch.Tensor) -> torch.Tensor:
+    """Estimated ``RMS(S) / RMS(M)`` of the summed strips (loudness-normalised stems, ``stem_u`` settings).
+
+    Exact for the strips' linear stages and uncorrelated stems; compression and saturation
+    drive are left out. Shape: features ``(B, S, F)``, mask ``(B, S)``, stem_u ``(B, S, P)`` -> ``(B,)``.
+    """
+    e_l, e_r, e_lr = stereo_energies(features)
+    level_db = sum(STEM_SLOTS[j].spec.from_unit(stem_u[..., j]) for j in _STEM_LEVEL_DB)
+    g = torch.pow(10.0, level_db / 10.0) * mask.to(stem_u.dtype)
+    theta = (STEM_SLOTS[_STEM_PAN].spec.from_unit(stem_u[..., _STEM_PAN]) + 1.0) * (math.pi / 4.0)
+    gl2, gr2, glr = 2 * torch.cos(theta) ** 2, 2 * torch.sin(theta) ** 2, 2 * torch.cos(theta) * torch.sin(theta)
+    w = STEM_SLOTS[_STEM_WIDTH].spec.from_unit(stem_u[..., _STEM_WIDTH])
+    direct = gl2 * e_l + gr2 * e_r
+    mid = (g * (direct + 2 * glr * e_lr)).sum(-1)
+    side = (g * w * w * (direct - 2 * glr * e_lr)).sum(-1)
+    return torch.sqrt(side.clamp_min(0.0) / mid.clamp_min(1e-12))
+
+
+def solve_master_width(features, mask, stem_u, style) -> torch.Tensor:
+    """Master width (engineering units, clipped to its range) that brings the estimated bus M/S to the style's.
+
+    Shape: ``(B,)``; ``style`` is the normalised style vector ``(B, T)``.
+    """
+    spec = MASTER_SLOTS[_MASTER_WIDTH].spec
+    target = from_normalized("stereo_ms_ratio", style[:, VECTOR_FIELDS.index("stereo_ms_ratio")])
+    ratio = bus_ms_ratio(features, mask, stem_u)
+    return (target / ratio.clamp_min(target / spec.maximum + 1e-6)).clamp(spec.minimum, spec.maximum)
 
 
 def logit(u: torch.Tensor) -> torch.Tensor:
@@ -84,5 +134,8 @@ class MixingParameterPredictor(nn.Module):
         context = torch.cat([mean, maxed], dim=-1)
         stem_in = torch.cat([phi, context[:, None, :].expand(b, s, -1), style_s], dim=-1)
         stem = torch.sigmoid(logit(stem_prior) + self.stem_head(stem_in))
+        width = MASTER_SLOTS[_MASTER_WIDTH].spec.to_unit(solve_master_width(features, mask, stem, style))
+        master_prior = torch.cat([master_prior[:, :_MASTER_WIDTH], width[:, None].to(master_prior.dtype),
+                                  master_prior[:, _MASTER_WIDTH + 1:]], dim=-1)
         master = torch.sigmoid(logit(master_prior) + self.master_head(torch.cat([context, style], dim=-1)))
         return stem, master

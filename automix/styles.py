@@ -64,6 +64,7 @@ __all__ = [
     "BUSES",
     "STYLE_KEYS",
     "VECTOR_FIELDS",
+    "from_normalized",
     "FrequencyBalance",
     "Tolerances",
     "StyleTargets",
@@ -100,6 +101,19 @@ _RANGES: dict[str, tuple[float, float, str, str]] = {
     "spectral_centroid_hz": (500.0, 8000.0, "Hz", "log"),
     "stereo_ms_ratio": (0.0, 1.5, "", "linear"),
 }
+
+
+def from_normalized(key: str, value):
+    """Invert :meth:`StyleTargets.vector` (``normalized=True``) for one of the first four fields.
+
+    Works on floats and tensors alike (linear fields only; the centroid is geometric).
+    """
+    lo, hi, _, scale = _RANGES[key]
+    if scale == "log":
+        return lo * (hi / lo) ** value
+    return lo + value * (hi - lo)
+
+
 _BANDS = ("low", "mid", "high")
 _BAND_RANGE = (0.0, 1.0)
 #: |low + mid + high - 1| allowed before renormalising.
