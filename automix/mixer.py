@@ -30,7 +30,7 @@ from automix.errors import OutputError, SessionError
 from automix.features import StemFeatureExtractor, StemFeatures
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
 from automix.priors import master_prior, stem_priors
-from automix.render import normalisation_gain_db
+from automix.render import bus_trim_db, normalisation_gain_db
 from automix.roles import ROLES, infer_role
 from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, PluginSettings, StemSettings
 from automix.styles import StyleTargets
@@ -189,6 +189,8 @@ class _MasterRenderer:
         self.candidate: AtomicWriter | None = None
         self.pre_bus = _Bus(bus.path.parent, bus.sample_rate)
         self._pre_key = None
+        #: the master's input_gain_db (bus trim), set once the bus is measured
+        self.trim_db = 0.0
 
     def _stream(self, chain: list[PluginSettings], blocks, sink) -> None:
         sr = self.bus.sample_rate
@@ -225,7 +227,8 @@ class _MasterRenderer:
         from automix.master_loop import BusModel
         from automix.meters.loudness import LoudnessAccumulator
 
-        pre = chain[:self._split(chain)]
+        trim = [PluginSettings("gain", {"gain_db": self.trim_db})] if self.trim_db else []
+        pre = trim + chain[:self._split(chain)]
         key = repr([(p.plugin, sorted(p.params.items())) for p in pre])
         if key != self._pre_key:
             sr = self.bus.sample_rate
@@ -405,11 +408,13 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         if not math.isfinite(pre_m["integrated_lufs"]) or pre_m["integrated_lufs"] < -70:
             raise SessionError(f"{Path(stems[0]).parent}: the stems cancel or are silent after processing; "
                                "nothing to master (check for polarity-inverted duplicates)", code="E_SILENT")
+        settings.master_input_gain_db = renderer.trim_db = round(bus_trim_db(pre_m["integrated_lufs"]), 4)
         lap("premaster_s")
         tone = {"skipped": "tone_match=False: master EQ and width as given"}
         if tone_match:
             eq_index = next(i for i, p in enumerate(settings.master) if p.plugin == "eq")
-            freqs, mag, power = tonal.bus_spectrum(str(bus.path), sr)
+            freqs, mag, power = tonal.bus_spectrum(str(bus.path), sr, settings.master[:eq_index],
+                                                   settings.master_input_gain_db)
             new_eq, tone = tonal.match_tone(freqs, mag, power, settings.master[eq_index], style, sr)
             settings.master[eq_index] = new_eq
         width = next(p for p in settings.master if p.plugin == "stereo_width")
@@ -439,7 +444,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     if settings_out is not None:
         out_dir = Path(settings_out).resolve().parent
         saved = MixSettings(sr, [StemSettings(os.path.relpath(os.path.abspath(s.path), out_dir), s.chain,
-                                              s.input_gain_db) for s in settings.stems], settings.master)
+                                              s.input_gain_db) for s in settings.stems], settings.master,
+                            master_input_gain_db=settings.master_input_gain_db)
         saved.save(settings_out)
     lap("write_s")
     timings["total_s"] = round(time.perf_counter() - t_start, 3)

@@ -8,8 +8,8 @@ strips' settings, as unit-interval logits, take ``N`` Adam steps on
          + ((ms - target) / tol_ms)^2
          + pull * ||u - u_predicted||^2
 
-measured on the summed strips through the master's compressor, EQ and
-width as predicted (held fixed; the master loop owns loudness and the
+measured on the summed strips, trimmed to the bus reference level as the
+mixer will trim them, through the master's compressor, EQ and width as predicted (held fixed; the master loop owns loudness and the
 ceiling, so they are not in the loss). The pull keeps the settings near
 what the predictor chose, so refinement nudges rather than redesigns.
 Bool parameters are held fixed.
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from automix.audio_io import StemReader, output_frames, probe
-from automix.engines.torch_engine import apply_chain, render_stems
+from automix.engines.torch_engine import apply_chain, render_stems, trim_bus
 from automix.layout import STEM_SLOTS, flatten, to_torch_chain, unflatten
 from automix.meters.differentiable import band_balance_torch, ms_ratio_torch, spectral_centroid_torch
 from automix.settings import MASTER_TONE_STAGES, STEM_CHAIN, MixSettings, StemSettings
@@ -74,7 +74,7 @@ def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, e
         for i in range(len(settings.stems)):
             chain = [(n, {k: v[0] for k, v in p.items()}) for n, p in to_torch_chain(u[i:i + 1], STEM_SLOTS, STEM_CHAIN)]
             chains.append([("gain", {"gain_db": gains[i]})] + chain)
-        bus = apply_chain(render_stems(x, sr, chains)[None], sr, master)
+        bus = apply_chain(trim_bus(render_stems(x, sr, chains)[None], sr), sr, master)
         c = spectral_centroid_torch(bus, sr)[0]
         b = band_balance_torch(bus, sr)[0]
         ms = ms_ratio_torch(bus)[0]
@@ -99,7 +99,7 @@ def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, e
                     "balance": [float(v) for v in b]})
     refined = [StemSettings(s.path, unflatten(u[i], STEM_SLOTS, STEM_CHAIN), s.input_gain_db)
                for i, s in enumerate(settings.stems)]
-    return MixSettings(sr, refined, settings.master), {
+    return MixSettings(sr, refined, settings.master, master_input_gain_db=settings.master_input_gain_db), {
         "steps": steps, "excerpt_s": round(x.shape[-1] / sr, 2),
         "before": history[0], "after": history[-1],
     }

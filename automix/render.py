@@ -18,6 +18,9 @@ from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, StemSettings
 ENGINES = ("pedalboard", "torch")
 #: stems are normalised to this integrated loudness before their chains (level invariance)
 REFERENCE_LUFS = -23.0
+#: level of the summed strips entering the master chain (a mix bus with headroom): 4 stems or 16,
+#: the master compressor's threshold then sits at the same place in the music
+BUS_REFERENCE_LUFS = -18.0
 #: below this a stem counts as silent and is not normalised
 SILENCE_LUFS = -70.0
 
@@ -35,11 +38,16 @@ def stem_loudness(path: str, sample_rate: int) -> float:
     return meter.result()["integrated_lufs"]
 
 
-def normalisation_gain_db(lufs: float) -> float:
-    """Gain that brings a stem at ``lufs`` to :data:`REFERENCE_LUFS` (0 for silent stems)."""
+def normalisation_gain_db(lufs: float, reference: float = REFERENCE_LUFS) -> float:
+    """Gain that brings a stem at ``lufs`` to ``reference`` (0 for silent stems)."""
     if not np.isfinite(lufs) or lufs < SILENCE_LUFS:
         return 0.0
-    return float(np.clip(REFERENCE_LUFS - lufs, -60.0, 60.0))
+    return float(np.clip(reference - lufs, -60.0, 60.0))
+
+
+def bus_trim_db(lufs: float) -> float:
+    """The master's ``input_gain_db``: brings the summed strips at ``lufs`` to :data:`BUS_REFERENCE_LUFS`."""
+    return normalisation_gain_db(lufs, BUS_REFERENCE_LUFS)
 
 
 def settings_template(paths: Sequence[str], *, sample_rate: int | None = None,

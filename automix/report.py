@@ -104,6 +104,8 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
         "targets": targets,
         "stems": stems,
         "master": {
+            "input_gain_db": settings.master_input_gain_db,
+            "compressor": f"{master['compressor']['ratio']:.1f}:1 at {master['compressor']['threshold_db']:.1f} dB",
             "gain_db": master["gain"]["gain_db"], "limiter_ceiling_db": master["limiter"]["ceiling_db"],
             "width": master["stereo_width"]["width"],
             "eq_moves_db": {k: round(v, 2) for k, v in master["eq"].items() if k.endswith("gain_db") and abs(v) >= 0.05},

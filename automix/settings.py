@@ -6,7 +6,7 @@ Shape (documented in the README so tools outside automix can read/write it)::
      "sample_rate": 44100,
      "stems": [{"path": "drums.wav", "input_gain_db": -3.2,
                 "chain": [{"plugin": "eq", "params": {...}}, ...]}, ...],
-     "master": {"chain": [{"plugin": "compressor", "params": {...}}, ...]}}
+     "master": {"input_gain_db": -6.1, "chain": [{"plugin": "compressor", "params": {...}}, ...]}}
 
 * Every plugin lists every parameter, in engineering units (the unit is in the
   name). Loading rejects unknown plugins, unknown or missing keys and
@@ -14,6 +14,10 @@ Shape (documented in the README so tools outside automix can read/write it)::
 * ``input_gain_db`` (optional, default 0) is the level normalisation measured
   when the settings were made; it makes level-relative parameters
   (thresholds, gains) independent of how hot a stem was recorded.
+* ``master.input_gain_db`` (optional, default 0) is the bus trim measured the
+  same way: the summed strips brought to ``render.BUS_REFERENCE_LUFS`` before
+  the master chain, so the master compressor's threshold means the same for
+  4 stems and for 16.
 * Relative stem paths are resolved against the settings file's folder.
 """
 from __future__ import annotations
@@ -60,13 +64,15 @@ class MixSettings:
     stems: list[StemSettings]
     master: list[PluginSettings] = field(default_factory=list)
     schema: str = SCHEMA
+    #: bus trim before the master chain (dB)
+    master_input_gain_db: float = 0.0
 
     def to_dict(self) -> dict:
         return {
             "schema": self.schema,
             "sample_rate": self.sample_rate,
             "stems": [s.to_dict() for s in self.stems],
-            "master": {"chain": [p.to_dict() for p in self.master]},
+            "master": {"input_gain_db": self.master_input_gain_db, "chain": [p.to_dict() for p in self.master]},
         }
 
     def to_json(self) -> str:
@@ -82,7 +88,7 @@ class MixSettings:
         if len(paths) != len(self.stems):
             raise SettingsError(f"--stems gave {len(paths)} files but the settings have {len(self.stems)} stems")
         stems = [StemSettings(str(p), s.chain, s.input_gain_db) for p, s in zip(paths, self.stems)]
-        return MixSettings(self.sample_rate, stems, self.master, self.schema)
+        return MixSettings(self.sample_rate, stems, self.master, self.schema, self.master_input_gain_db)
 
     @classmethod
     def from_dict(cls, data, source: str = "settings") -> "MixSettings":
@@ -158,14 +164,19 @@ def _parse(data, source: str) -> MixSettings:
         if not isinstance(s["path"], str) or not s["path"]:
             raise SettingsError(f"{where}: path must be a file name")
         where = f"{source}: stem {i} ({s['path']})"
-        g = s.get("input_gain_db", 0.0)
-        lo, hi = INPUT_GAIN_RANGE_DB
-        if isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g) or not lo <= g <= hi:
-            raise SettingsError(f"{where}: input_gain_db={g!r} must be a number in [{lo:g}, {hi:g}]")
-        stems.append(StemSettings(s["path"], _chain(s["chain"], where), float(g)))
+        stems.append(StemSettings(s["path"], _chain(s["chain"], where), _input_gain(s, where)))
     master = data.get("master", {"chain": []})
-    _keys(master, {"chain"}, {"chain"}, f"{source}: master")
-    return MixSettings(sr, stems, _chain(master["chain"], f"{source}: master"))
+    where = f"{source}: master"
+    _keys(master, {"chain", "input_gain_db"}, {"chain"}, where)
+    return MixSettings(sr, stems, _chain(master["chain"], where), master_input_gain_db=_input_gain(master, where))
+
+
+def _input_gain(obj: dict, where: str) -> float:
+    g = obj.get("input_gain_db", 0.0)
+    lo, hi = INPUT_GAIN_RANGE_DB
+    if isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g) or not lo <= g <= hi:
+        raise SettingsError(f"{where}: input_gain_db={g!r} must be a number in [{lo:g}, {hi:g}]")
+    return float(g)
 
 
 def neutral_chain(names: tuple[str, ...]) -> list[PluginSettings]:

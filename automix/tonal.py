@@ -4,7 +4,11 @@ Both soft tonal targets are functions of the time-averaged spectrum of the
 mid signal, and a linear EQ multiplies that spectrum by its magnitude
 response: ``mag' = |H| mag`` and ``power' = |H|^2 power``. So the effect of
 any master EQ setting on the centroid and band balance is computed exactly
-from the pre-master bus's spectrum, without re-rendering. ``|H|`` comes from
+from the spectrum of the signal entering the EQ, without re-rendering. That
+signal is the bus after the master's trim and compressor (the stages before
+the EQ): a compressor working a few dB on a bus reshapes its averaged
+spectrum (a 14 dB squash moved a low share from 0.29 to 0.42), so the bus
+itself is the wrong reference. ``|H|`` comes from
 the EQ plugin's own section design (:func:`plugins.eq.eq_sections`), so there
 is no second implementation of the filters to drift.
 
@@ -15,6 +19,8 @@ cost and its result snapped to a 0.1 dB grid, so a session recorded at another
 level (whose bus differs by round-off only) gets the very same EQ.
 """
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 from scipy.optimize import minimize
@@ -48,12 +54,16 @@ def eq_magnitude(params: dict, sample_rate: int, freqs: np.ndarray) -> np.ndarra
     return np.abs(h)
 
 
-def bus_spectrum(path: str, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] = (), input_gain_db: float = 0.0
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(freqs, mean |X|, mean |X|^2) of the mid signal of a stereo file, frames as the meter's.
 
-    Uses the meter's Hann frame size with non-overlapping frames (half the
-    meter's frames: an estimate, verified afterwards by the real meter) and
-    the same 60 dB frame selection. Two streaming passes keep memory flat: the
+    ``before`` (and a leading ``input_gain_db``) is run over the file first, streaming
+    through the production engine: the master stages ahead of the EQ.
+
+    Uses the meter's frames (Hann, half-frame hop from the first sample, complete
+    frames only) and its 60 dB frame selection, so before any EQ it reads what
+    the meter reads. Two streaming passes keep memory flat: the
     first finds each frame's windowed energy in the time domain, the second
     sums the spectra of the frames that pass the gate.
     """
@@ -65,13 +75,26 @@ def bus_spectrum(path: str, sample_rate: int) -> tuple[np.ndarray, np.ndarray, n
     window = np.hanning(n + 1)[:-1]
     freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
 
-    def frames():
+    def blocks():
+        from automix.audio_io import BLOCK_FRAMES
+        from automix.engines.pedalboard_engine import StreamingChain, build_stages
+
+        chain = StreamingChain(build_stages(sample_rate, before, input_gain_db or None), sample_rate, BLOCK_FRAMES)
         with sf.SoundFile(path) as f:
-            for block in f.blocks(blocksize=n * 16, dtype="float32", always_2d=True):
-                mid = 0.5 * (block[:, 0] + block[:, -1]).astype(np.float64)
-                k = mid.size // n
-                if k:
-                    yield mid[: k * n].reshape(k, n) * window
+            for block in f.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True):
+                yield chain.process(np.ascontiguousarray(block.T))
+        yield chain.flush()
+
+    hop = n // 2
+
+    def frames():
+        rest = np.zeros(0)
+        for block in blocks():
+            mid = np.concatenate([rest, 0.5 * (block[0] + block[-1]).astype(np.float64)])
+            k = (mid.size - n) // hop + 1 if mid.size >= n else 0
+            rest = mid[k * hop:]
+            if k:
+                yield np.lib.stride_tricks.sliding_window_view(mid, n)[::hop][:k] * window
 
     loudest = max((float((w * w).sum(axis=1).max()) for w in frames()), default=0.0)
     mag_sum, power_sum, count = np.zeros(freqs.size), np.zeros(freqs.size), 0

@@ -39,7 +39,7 @@ def _settings(paths, rng, sr=44100) -> MixSettings:
     for p in master:
         if p.plugin == "gain":
             p.params["gain_db"] = float(rng.uniform(-24, 0))
-    return MixSettings(sr, stems, master)
+    return MixSettings(sr, stems, master, master_input_gain_db=float(rng.uniform(-12, 6)))
 
 
 def test_whole_chain_parity_8_stems(write_wav):
@@ -139,3 +139,25 @@ def test_saturation_bypass_twin_is_bit_exact(trim_db):
     assert np.array_equal(fast.process(x, sr, buffer_size=65536, reset=False), ref)
     out = get_plugin("saturation").torch_fn(torch.from_numpy(x)[None], sr, **params)[0].numpy()
     assert np.array_equal(out, ref)
+
+
+def test_torch_bus_trim_reaches_the_reference_and_passes_gradients():
+    """The training/refinement twin of the master's input_gain_db: each bus to BUS_REFERENCE_LUFS."""
+    from automix.meters.differentiable import loudness_torch
+    from automix.render import BUS_REFERENCE_LUFS, bus_trim_db
+
+    sr = 44100
+    x = torch.from_numpy(np.stack([music_like(3 * sr, sr, 2, seed=s) * g for s, g in ((1, 0.05), (2, 2.0))]))
+    x = torch.cat([x, torch.zeros(1, 2, 3 * sr)]).requires_grad_(True)  # a silent bus passes unchanged
+    y = torch_engine.trim_bus(x, sr)
+    lufs = loudness_torch(y, sr)
+    torch.testing.assert_close(lufs[:2].double(), torch.full((2,), BUS_REFERENCE_LUFS, dtype=torch.float64),
+                               atol=1e-3, rtol=0)
+    assert torch.equal(y[2], x[2])
+    with torch.no_grad():
+        before = loudness_torch(x[:1], sr)
+        applied = float(10 * torch.log10((y[0] ** 2).sum() / (x[0] ** 2).sum()))
+    assert applied == pytest.approx(
+        bus_trim_db(float(before)), abs=1e-3)  # the same gain the mixer writes into the settings
+    y[:2].sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad[:2].abs().sum() > 0

@@ -56,6 +56,12 @@ def test_hard_targets_and_outputs(tmp_path, session, style):
     assert saved["status"] == "ok" and set(saved["targets"]) == {
         "integrated_lufs", "true_peak_dbtp", "spectral_centroid_hz", "ms_ratio", "band_balance"}
     assert all("role" in s and "gain_db" in s and "pan" in s for s in saved["stems"])
+    # the bus enters the master at the reference level whatever the stem count: the trim is in report and settings
+    from automix.render import BUS_REFERENCE_LUFS
+
+    trim = saved["master"]["input_gain_db"]
+    assert trim == pytest.approx(BUS_REFERENCE_LUFS - t["integrated_lufs"]["pre_master"], abs=1e-3) and trim != 0
+    assert MixSettings.load(tmp_path / "mix.settings.json").master_input_gain_db == trim
     from automix.weights import SHIPPED, sha256_file
 
     assert saved["predictor"] == (sha256_file(SHIPPED) if SHIPPED.exists() else "priors-only")

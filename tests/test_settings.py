@@ -41,6 +41,19 @@ def test_round_trip_and_shape(tmp_path):
     assert again.stems[0].path == str(tmp_path / "drums.wav")  # relative to the settings file
 
 
+def test_master_bus_trim_round_trips_and_defaults_to_zero(tmp_path):
+    s = _settings()
+    s.master_input_gain_db = -7.25
+    d = json.loads(s.to_json())
+    assert d["master"]["input_gain_db"] == -7.25
+    assert _load(tmp_path, d).master_input_gain_db == -7.25
+    del d["master"]["input_gain_db"]  # settings written before the bus trim existed
+    assert _load(tmp_path, d).master_input_gain_db == 0.0
+    assert _settings().with_stem_paths(["a.wav", "b.wav"]).master_input_gain_db == 0.0
+    s.master_input_gain_db = 3.0
+    assert s.with_stem_paths(["a.wav", "b.wav"]).master_input_gain_db == 3.0
+
+
 def test_every_parameter_must_be_present(tmp_path):
     d = _settings().to_dict()
     del d["stems"][0]["chain"][1]["params"]["ratio"]
@@ -65,6 +78,8 @@ def test_out_of_range_names_stem_plugin_key_value_range(tmp_path):
     (lambda d: d["stems"][0]["chain"][3]["params"].update(gain_db="loud"), "must be a number"),
     (lambda d: d["stems"][0]["chain"][3]["params"].update(gain_db=True), "must be a number"),
     (lambda d: d["stems"][0].update(input_gain_db=1e9), "input_gain_db"),
+    (lambda d: d["master"].update(input_gain_db=-1e9), "master: input_gain_db=-1000000000.0 must be a number in [-60, 60]"),
+    (lambda d: d["master"].update(input_gain_db="-6"), "master: input_gain_db"),
 ])
 def test_rejections(tmp_path, mutate, expected):
     d = _settings().to_dict()

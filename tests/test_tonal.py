@@ -58,3 +58,47 @@ def test_match_tone_reaches_a_reachable_centroid_and_is_stable_under_round_off()
         noise = 1 + 1e-7 * rng.standard_normal(mag.shape)
         again, _ = tonal.match_tone(freqs, mag * noise, power * noise ** 2, eq, style, SR)
         assert again.params == new.params
+
+
+def test_match_tone_predicts_the_balance_after_the_master_compressor(tmp_path):
+    """The EQ sits after the master's trim and compressor, so the spectrum it is matched on must be theirs:
+    a loud mid-range section squashed by the compressor shifts the averaged spectrum toward the bass."""
+    import scipy.signal
+    import soundfile as sf
+
+    from automix.engines.pedalboard_engine import StreamingChain, build_stages
+    from automix.meters import StreamingMeter
+    from automix.settings import PluginSettings
+
+    rng = np.random.default_rng(1)
+    n = 4 * SR
+    mids = scipy.signal.sosfilt(scipy.signal.butter(4, [600, 2500], "bandpass", fs=SR, output="sos"),
+                                rng.standard_normal(n))
+    lows = scipy.signal.sosfilt(scipy.signal.butter(4, 150, fs=SR, output="sos"), rng.standard_normal(n))
+    highs = scipy.signal.sosfilt(scipy.signal.butter(4, 6000, "highpass", fs=SR, output="sos"), rng.standard_normal(n))
+    loud = (np.arange(n) // (SR // 2)) % 2 == 0  # half-second bursts of a loud mid-range part
+    x = (0.6 * mids * loud + 0.15 * lows + 0.02 * highs).astype(np.float32)
+    bus = tmp_path / "bus.wav"
+    sf.write(str(bus), np.stack([x, x]).T, SR, subtype="FLOAT")
+
+    style = get_style("rock_punk")
+    chain = master_prior(style)
+    compressor = PluginSettings("compressor", dict(next(p for p in chain if p.plugin == "compressor").params,
+                                                   threshold_db=-30.0, ratio=8.0))
+    eq = next(p for p in chain if p.plugin == "eq")
+    trim = -4.0
+    freqs, mag, power = tonal.bus_spectrum(str(bus), SR, [compressor], trim)
+    new_eq, info = tonal.match_tone(freqs, mag, power, eq, style, SR)
+
+    stream = StreamingChain(build_stages(SR, [compressor, new_eq], trim), SR, 4096)
+    meter = StreamingMeter(SR, 2, true_peak=False)
+    data = np.stack([x, x])
+    for s in range(0, n, 4096):
+        meter.process(stream.process(data[:, s:s + 4096]))
+    meter.process(stream.flush())
+    measured = np.array(list(meter.result()["band_balance"].values()))
+    np.testing.assert_allclose(measured, info["balance_predicted"], atol=0.01)
+
+    # matched on the bus itself, the same EQ's balance would be predicted far from what the master delivers
+    _, plain = tonal.match_tone(*tonal.bus_spectrum(str(bus), SR), eq, style, SR)
+    assert np.abs(measured - np.array(plain["balance_predicted"])).max() > 0.05

@@ -139,7 +139,7 @@ def render_stream(
     infos = [probe(s.path) for s in settings.stems]
     total = max(output_frames(i, sr) for i in infos)
     chains = [StreamingChain(build_stages(sr, s.chain, s.input_gain_db), sr, block_frames) for s in settings.stems]
-    master = StreamingChain(build_stages(sr, settings.master), sr, block_frames)
+    master = StreamingChain(build_stages(sr, settings.master, settings.master_input_gain_db or None), sr, block_frames)
     fifos = [_Fifo() for _ in chains]
     readers = [StemReader(i, sr) for i in infos]
     pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None

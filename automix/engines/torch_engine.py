@@ -83,7 +83,8 @@ def render_mix(stems: torch.Tensor, settings: MixSettings) -> torch.Tensor:
     """
     chains = [stem_chain(s.input_gain_db, s.chain) for s in settings.stems]
     bus = render_stems(stems, settings.sample_rate, chains)
-    master = [(p.plugin, dict(p.params)) for p in settings.master]
+    trim = [("gain", {"gain_db": settings.master_input_gain_db})] if settings.master_input_gain_db else []
+    master = trim + [(p.plugin, dict(p.params)) for p in settings.master]
     return apply_chain(bus[None], settings.sample_rate, master)[0]
 
 
@@ -102,3 +103,18 @@ def render(settings: MixSettings) -> np.ndarray:
     """Read the stems and render the mix; returns ``(2, samples)`` float32."""
     with torch.no_grad():
         return render_mix(load_stems(settings), settings).numpy().astype(np.float32)
+
+
+def trim_bus(bus: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """Differentiable twin of the master's ``input_gain_db``: each bus to ``BUS_REFERENCE_LUFS``.
+
+    Silent buses pass unchanged. Shape: ``(batch, 2, samples)`` -> same.
+    """
+    from automix.meters.differentiable import loudness_torch
+    from automix.render import BUS_REFERENCE_LUFS, SILENCE_LUFS
+
+    lufs = loudness_torch(bus, sample_rate).to(torch.float64)
+    ok = torch.isfinite(lufs) & (lufs >= SILENCE_LUFS)
+    gain_db = torch.where(ok, (BUS_REFERENCE_LUFS - torch.where(ok, lufs, torch.zeros_like(lufs))).clamp(-60, 60),
+                          torch.zeros_like(lufs))
+    return bus * torch.pow(10.0, gain_db / 20.0).to(bus.dtype)[:, None, None]
