@@ -56,7 +56,7 @@ from automix.settings import MASTER_CHAIN, MASTER_TONE_STAGES, STEM_CHAIN
 
 #: the master stages rendered in training; saturation and the limiter belong to the master loop
 MASTER_TRAINED = MASTER_TONE_STAGES + ("gain",)
-W_BALANCE = 0.25
+W_BALANCE = 0.5
 W_LOUDNESS = 0.05
 #: left/right level balance of the mix, per dB^2: without it the cheapest way to more side signal is
 #: panning everything (kick and bass included) to one side
@@ -65,8 +65,9 @@ W_LR_BALANCE = 1.0
 #: regulariser weight per unit-interval parameter, by (plugin, parameter) or plugin
 STEM_PULL = {"gain.gain_db": 40.0, "compressor.makeup_db": 10.0, "compressor": 2.0, "saturation": 2.0,
              "pan.pan": 40.0, "stereo_width.width": 0.5, "eq.highpass_hz": 2.0, "eq": 0.5}
+#: the master width's prior is solved from the strips (``predictor.solve_master_width``), not pulled toward
 MASTER_PULL = {"gain.gain_db": 0.0, "limiter": 0.0, "saturation": 0.0, "compressor": 2.0,
-               "stereo_width.width": 0.5, "eq.highpass_hz": 4.0, "eq": 1.5}
+               "stereo_width.width": 0.0, "eq.highpass_hz": 4.0, "eq": 1.5}
 
 
 class TrainingError(AutomixError):
@@ -291,11 +292,11 @@ def make_batch(sessions: Sequence[PoolSession], styles: Sequence) -> Batch:
 
 
 def render_batch(batch: Batch, stem_u: torch.Tensor, master_u: torch.Tensor) -> torch.Tensor:
-    """Render every session of the batch through its predicted strips and trained master stages.
+    """Render every session of the batch through its predicted strips, the bus trim and the trained master stages.
 
     Shape: stem_u ``(B, S, P)``, master_u ``(B, M)`` -> ``(B, 2, n)``.
     """
-    from automix.engines.torch_engine import apply_chain
+    from automix.engines.torch_engine import apply_chain, trim_bus
 
     sr = batch.sample_rate
     flat = stem_u[batch.mask]
@@ -303,7 +304,7 @@ def render_batch(batch: Batch, stem_u: torch.Tensor, master_u: torch.Tensor) -> 
     y = apply_chain(batch.audio, sr, chain)
     bus = torch.zeros(stem_u.shape[0], 2, y.shape[-1], dtype=y.dtype).index_add(0, batch.session_of, y)
     master = [stage for stage in to_torch_chain(master_u, MASTER_SLOTS, MASTER_CHAIN) if stage[0] in MASTER_TRAINED]
-    return apply_chain(bus, sr, master)
+    return apply_chain(trim_bus(bus, sr), sr, master)
 
 
 def measure(out: torch.Tensor, sample_rate: int) -> dict[str, torch.Tensor]:
@@ -376,7 +377,10 @@ def load_checkpoint(path: Path, model, opt, config: TrainConfig) -> tuple[int, l
 
     with safe_open(str(path), "pt") as f:
         meta = json.loads(f.metadata()["automix"])
-    if meta["config"] != config.to_dict() | {"steps": meta["config"]["steps"]}:
+    if meta["config"]["steps"] != config.steps:  # the learning-rate schedule depends on the run's length
+        raise TrainingError(f"{path}: checkpoint of a {meta['config']['steps']}-step run; pass "
+                            f"--steps {meta['config']['steps']} to finish it, or --fresh to start over")
+    if meta["config"] != config.to_dict():
         raise TrainingError(f"{path}: checkpoint of a run with another config; delete it or pass --fresh")
     tensors = load_file(str(path))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})

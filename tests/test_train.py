@@ -1,6 +1,7 @@
 """Training and weights: smoke training, exact resume, hash-verified loading, the shipped weights."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -106,6 +107,7 @@ def test_train_writes_verified_weights_and_resume_is_exact(tmp_path):
     straight = tmp_path / "straight.safetensors"
     manifest = T.train(straight, config)
     assert manifest["sha256"] == read_manifest(straight)["sha256"]
+    assert straight.stat().st_mode & 0o644 == 0o644  # readable by others, like any data file
     assert manifest["training"]["config"]["steps"] == 4
     assert not T._checkpoint_path(straight).exists()  # removed when the run finished
 
@@ -119,6 +121,9 @@ def test_train_writes_verified_weights_and_resume_is_exact(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         T.train(resumed, config, progress=interrupt)
     assert T._checkpoint_path(resumed).exists() and not resumed.exists()
+    # another --steps would silently change the learning-rate schedule: refused, naming the fix
+    with pytest.raises(T.TrainingError, match="--steps 4 to finish it, or --fresh"):
+        T.train(resumed, dataclasses.replace(config, steps=8))
     events = []
     T.train(resumed, config, progress=lambda *a: events.append(a[:2]))
     assert ("resume", 2) in events

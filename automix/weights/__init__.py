@@ -115,6 +115,7 @@ def save_weights(model, path: str | os.PathLike, training: dict) -> dict:
                 "layout": current_layout(), "training": training}
     from automix.audio_io import write_text_atomic
 
+    os.chmod(tmp, 0o644)  # safetensors writes 0600; weights are data to share, like the manifest
     os.replace(tmp, path)
     write_text_atomic(manifest_path(path), json.dumps(manifest, indent=2) + "\n")
     return manifest
