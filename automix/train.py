@@ -56,7 +56,7 @@ from automix.settings import MASTER_CHAIN, MASTER_TONE_STAGES, STEM_CHAIN
 
 #: the master stages rendered in training; saturation and the limiter belong to the master loop
 MASTER_TRAINED = MASTER_TONE_STAGES + ("gain",)
-W_BALANCE = 0.5
+W_BALANCE = 0.25
 W_LOUDNESS = 0.05
 #: left/right level balance of the mix, per dB^2: without it the cheapest way to more side signal is
 #: panning everything (kick and bass included) to one side
@@ -211,18 +211,40 @@ def folder_pool(config: TrainConfig, progress=None) -> list[PoolSession]:
 
 # ----------------------------------------------------------------------------- targets
 
-def sample_style(rng: np.random.Generator, presets: Sequence, preset_share: float):
-    """A preset, or a random variation of one (loudness, centroid, M/S, band balance)."""
+def balance_tilt(presets: Sequence) -> np.ndarray:
+    """How band shares move with the centroid target, read off the presets.
+
+    Returns the least-squares slope of ``log(share)`` per octave of centroid for each band (low, mid,
+    high), fitted over the presets (whose shares were themselves fitted to their centroids); zeros when
+    the presets do not span a centroid range. Shape: ``(3,)``.
+    """
+    octaves = np.log2([p.spectral_centroid_hz for p in presets])
+    if len(presets) < 2 or np.ptp(octaves) < 0.1:
+        return np.zeros(3)
+    shares = np.log([p.frequency_balance.as_tuple() for p in presets])
+    return np.polyfit(octaves, shares, 1)[0]
+
+
+def sample_style(rng: np.random.Generator, presets: Sequence, preset_share: float,
+                 tilt: np.ndarray | None = None):
+    """A preset, or a random variation of one (loudness, centroid, M/S, band balance).
+
+    The random balance is drawn around the preset's shares moved by ``tilt`` (see :func:`balance_tilt`)
+    to the drawn centroid: a bright centroid with a dark balance asks for two mixes at once, and a
+    network trained on such pairs learns to split the difference on consistent targets too.
+    """
     base = presets[int(rng.integers(len(presets)))]
     if rng.random() < preset_share:
         return base
-    balance = rng.dirichlet(np.array(base.frequency_balance.as_tuple()) * 40.0)
+    octaves = rng.uniform(-0.5, 0.5) / math.log(2.0)
+    centre = np.array(base.frequency_balance.as_tuple()) * np.exp2((tilt if tilt is not None else 0.0) * octaves)
+    balance = rng.dirichlet(centre / centre.sum() * 40.0)
     from automix.styles import FrequencyBalance
 
     return dataclasses.replace(
         base, name=f"{base.name}~random",
         lufs=float(rng.uniform(-16.0, -7.0)),
-        spectral_centroid_hz=float(base.spectral_centroid_hz * math.exp(rng.uniform(-0.5, 0.5))),
+        spectral_centroid_hz=float(base.spectral_centroid_hz * 2.0 ** octaves),
         stereo_ms_ratio=float(np.clip(base.stereo_ms_ratio + rng.uniform(-0.4, 0.4), 0.05, 1.3)),
         frequency_balance=FrequencyBalance(*(float(v) for v in balance)))
 
@@ -408,7 +430,8 @@ def choose_batch(pool: Sequence[PoolSession], presets: Sequence, config: TrainCo
     members = [i for i, x in enumerate(pool) if x.sample_rate == rate]
     picks = rng.choice(members, size=min(config.batch_sessions, len(members)), replace=False)
     sessions = [pool[int(i)] for i in picks]
-    styles = [sample_style(rng, presets, config.preset_share) for _ in sessions]
+    tilt = balance_tilt(presets)
+    styles = [sample_style(rng, presets, config.preset_share, tilt) for _ in sessions]
     return sessions, styles
 
 
