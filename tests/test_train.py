@@ -200,7 +200,7 @@ def test_shipped_weights_load_and_are_small():
 
 
 def test_shipped_predictor_beats_the_priors_on_held_out_sessions():
-    """Predictor alone on held-out sessions: median centroid error <= 10% (the issue's goal), M/S halved."""
+    """Predictor alone on held-out sessions: median centroid error <= 10% and M/S error <= 0.1 (the issue's goals)."""
     from automix import sessiongen
     from automix.priors import side_from_name
     from automix.styles import get_style
@@ -231,9 +231,10 @@ def test_shipped_predictor_beats_the_priors_on_held_out_sessions():
                                 for i, r in enumerate(item.roles) if r in ("kick", "bass", "vocal", "snare")
                                 and side_from_name(item.paths[i]) == 0]  # "BVs L" is meant to be panned
         errors[name] = (np.median(c), np.median(ms))
-    # the centroid goal is met; M/S is a known miss of the shipped weights (about 0.15 against the issue's
-    # 0.1, see the README's evaluation): held to at least a halving of the priors' error until it is met
-    assert errors["trained"][0] <= 0.10, errors
-    assert errors["trained"][0] < 0.5 * errors["priors"][0] and errors["trained"][1] < 0.5 * errors["priors"][1], errors
+    # the issue's predictor-only goals (median centroid <= 10%, M/S <= 0.1), and a clear gain over the
+    # priors on the centroid; the priors already carry the solved master width, so on M/S the network only
+    # has to do no worse (its residual covers what the closed form leaves out)
+    assert errors["trained"][0] <= 0.10 and errors["trained"][1] <= 0.10, errors
+    assert errors["trained"][0] < 0.5 * errors["priors"][0] and errors["trained"][1] <= errors["priors"][1], errors
     assert len(centre_pans) > 10 and max(map(abs, centre_pans)) <= 0.2, centre_pans
     assert max(lr) <= 1.5, lr
