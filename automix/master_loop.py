@@ -155,8 +155,9 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         if not math.isfinite(it.lufs):
             result.notes.append("the mix is silent; loudness cannot be set")
             break
-        loud_ok = abs(it.lufs - target_lufs) <= lufs_tolerance  # accepted on a final pass
-        aimed = abs(it.lufs - target_lufs) <= AIM_FRACTION * lufs_tolerance  # what a search pass settles for
+        error = abs(it.lufs - target_lufs)
+        loud_ok = error <= lufs_tolerance  # accepted on a final pass
+        aimed = error <= AIM_FRACTION * lufs_tolerance  # what a search pass settles for
         history.append((it.gain_db, it.lufs))
         changed = False
         width_shift = None  # the width move's effect on the pre-limiter loudness (dB), if known
@@ -201,7 +202,7 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         # a final pass once loudness looked right, or when a step from close by (a secant step from within
         # SPECULATE_LU, any step from within the tolerance) will very likely land inside the tolerance (a
         # miss is just another point for the search), or when a ceiling/width change needs verifying
-        close = loud_ok or (secant and abs(target_lufs - it.lufs) <= SPECULATE_LU)
+        close = loud_ok or (secant and error <= SPECULATE_LU)
         final = aimed or close or (final and changed)
     if not result.measured or result.iterations[-1].true_peak_dbtp != result.iterations[-1].true_peak_dbtp:
         measured = render(chain, True)  # the loop always ends on a measured, written candidate

@@ -225,8 +225,7 @@ def balance_tilt(presets: Sequence) -> np.ndarray:
     return np.polyfit(octaves, shares, 1)[0]
 
 
-def sample_style(rng: np.random.Generator, presets: Sequence, preset_share: float,
-                 tilt: np.ndarray | None = None):
+def sample_style(rng: np.random.Generator, presets: Sequence, preset_share: float, tilt: np.ndarray):
     """A preset, or a random variation of one (loudness, centroid, M/S, band balance).
 
     The random balance is drawn around the preset's shares moved by ``tilt`` (see :func:`balance_tilt`)
@@ -236,8 +235,8 @@ def sample_style(rng: np.random.Generator, presets: Sequence, preset_share: floa
     base = presets[int(rng.integers(len(presets)))]
     if rng.random() < preset_share:
         return base
-    octaves = rng.uniform(-0.5, 0.5) / math.log(2.0)
-    centre = np.array(base.frequency_balance.as_tuple()) * np.exp2((tilt if tilt is not None else 0.0) * octaves)
+    octaves = rng.uniform(-0.5, 0.5) / math.log(2.0)  # centroid x e^U(-0.5, 0.5), in octaves
+    centre = np.array(base.frequency_balance.as_tuple()) * np.exp2(tilt * octaves)
     balance = rng.dirichlet(centre / centre.sum() * 40.0)
     from automix.styles import FrequencyBalance
 
