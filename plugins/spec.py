@@ -105,7 +105,8 @@ class ParamSpec:
             raise ParameterError(f"{where}: {self.name} must be true/false (0 or 1), got {value!r}")
         if not (self.minimum <= v <= self.maximum):
             raise ParameterError(
-                f"{where}: {self.name}={v:g} is out of range [{self.minimum:g}, {self.maximum:g}]"
+                f"{where}: {self.name}={v:g} is out of range [{self.minimum:g}, {self.maximum:g}]; "
+                "set it inside that range (`automix plugins` lists every parameter's range)"
             )
         return v
 

@@ -64,7 +64,7 @@ def test_out_of_range_names_stem_plugin_key_value_range(tmp_path):
     d = _settings().to_dict()
     d["stems"][1]["chain"][0]["params"]["gain_db"] = 99.0
     msg = _error(tmp_path, d)
-    for part in ("stem 1", "bass.wav", "'gain'", "gain_db=99", "[-60, 30]"):
+    for part in ("stem 1", "bass.wav", "'gain'", "gain_db=99", "[-60, 30]", "set it inside that range"):
         assert part in msg, msg
 
 
