@@ -30,7 +30,7 @@ problem raises :class:`automix.errors.StyleError` with a one-line message
 that starts with the file path (and line, when known) and names the key path,
 the value and the allowed range, e.g.::
 
-    mine.yaml:14: rock_punk.processing_chains.master.compressor.ratio = 40 is out of range [1, 20]
+    mine.yaml:14: rock_punk.processing_chains.master.compressor.ratio = 40 is out of range [1, 20]; set it inside that range
 
 Definitions assumed by the targets (the analysis module measures them):
 ``lufs`` is BS.1770-4 integrated loudness; ``true_peak_ceiling_dbtp`` is the
@@ -588,7 +588,8 @@ class _Checker:
                 self.fail(f"{path} = {v:g} must be true/false (or 0/1)", mapping, key)
             return bool(v)
         if not lo <= v <= hi:
-            self.fail(f"{path} = {v:g} is out of range {_fmt_range(lo, hi, unit)}", mapping, key)
+            self.fail(f"{path} = {v:g} is out of range {_fmt_range(lo, hi, unit)}; set it inside that range",
+                      mapping, key)
         return v
 
     def text(self, mapping: Mapping, key, path: str) -> str:

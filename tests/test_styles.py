@@ -493,7 +493,7 @@ rock_punk:
 """)
     msg = error_of(path)
     assert msg == (f"{path}:6: rock_punk.processing_chains.master.compressor.ratio = {spec.maximum * 2:g} "
-                   f"is out of range [{spec.minimum:g}, {spec.maximum:g}]")
+                   f"is out of range [{spec.minimum:g}, {spec.maximum:g}]; set it inside that range")
 
 
 def test_unknown_plugin_and_unknown_parameter(tmp_path):
