@@ -17,7 +17,10 @@ Systems (every one mixes the same stems; all outputs go to a temporary folder):
 =====  =====================================================================================
 
 Per target and system: median, 95th percentile (numpy's linear interpolation) and worst over
-the sessions, and the share of sessions within the style's tolerance. Errors:
+the sessions, and the share of sessions within the style's tolerance. For the soft targets,
+systems (c) and (d) also count the sessions on which their error is below both baselines' errors
+on that same session (:func:`beats_baselines`): a paired view of "better than the baselines"
+that the medians, taken over different sessions per system, do not give. Errors:
 
 * ``loudness_error_lu`` ``|LUFS - target|`` (hard); ``true_peak_over_ceiling_db`` true peak
   (BS.1770-4, 4x) minus the ceiling, signed (negative = under; hard);
@@ -79,6 +82,8 @@ LEVEL_LIMIT_DB = -40.0
 PERMUTATION_LIMIT_DB = -60.0
 #: "clearly better" than the baselines: median error at most this share of the better baseline's
 CLEARLY_BETTER = 0.5
+#: the systems compared session by session with the baselines (a) and (b)
+PAIRED = ("c", "d")
 
 
 class EvaluationError(SessionError):
@@ -123,6 +128,23 @@ def target_passes(errors: dict, style: StyleTargets) -> dict:
               "centroid_error_rel": tol.centroid_rel, "ms_error_abs": tol.ms_abs,
               "band_balance_error_max": tol.balance_abs}
     return {k: errors[k] <= limits[k] for k in limits}
+
+
+def beats_baselines(rows: Sequence[dict], key: str, system: str, baselines: Sequence[str] = ("a", "b")
+                    ) -> tuple[int, int]:
+    """``(wins, n)``: sessions where ``system``'s ``key`` error is strictly below every baseline's on that session.
+
+    ``n`` counts the sessions where the system and every baseline were measured (a failed system is
+    left out, not counted as a loss).
+    """
+    wins = n = 0
+    for r in rows:
+        got = r["systems"]
+        if system not in got or any(b not in got for b in baselines):
+            continue
+        n += 1
+        wins += all(got[system]["errors"][key] < got[b]["errors"][key] for b in baselines)
+    return wins, n
 
 
 def balance_error_db(applied_db: Sequence[float], reference_db: Sequence[float]) -> float:
@@ -351,6 +373,8 @@ def _summarise(rows: list[dict], style: StyleTargets) -> dict:
             vals = [r["systems"][sysk]["errors"][key] for r in rows if sysk in r["systems"]]
             passes = [r["systems"][sysk]["pass"][key] for r in rows if sysk in r["systems"]]
             m[sysk] = {**stats(vals), "pass_rate": (sum(passes) / len(passes)) if passes else math.nan}
+            if not hard and sysk in PAIRED:
+                m[sysk]["beats_baselines"] = dict(zip(("wins", "n"), beats_baselines(rows, key, sysk)))
         metrics[key] = m
     bal = {"label": "stem balance error (dB)", "hard": False}
     for sysk in SYSTEMS:
@@ -504,6 +528,10 @@ def table_rows(result: dict) -> tuple[list[str], list[list[str]]]:
                                          f"{round(m[k]['pass_rate'] * m[k]['n'])}/{m[k]['n']}") for k in SYSTEMS])
         else:
             rows.append(["", "sessions"] + [str(m[k]["n"]) for k in SYSTEMS])
+        if any("beats_baselines" in m[k] for k in SYSTEMS):
+            rows.append(["", "below (a) and (b)"] + [
+                f"{m[k]['beats_baselines']['wins']}/{m[k]['beats_baselines']['n']}" if "beats_baselines" in m[k]
+                else "" for k in SYSTEMS])
     return header, rows
 
 

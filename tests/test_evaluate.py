@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from automix.evaluate import (METRICS, SYSTEMS, _offset_copy, _read_mix, balance_error_db,
+from automix.evaluate import (METRICS, SYSTEMS, _offset_copy, _read_mix, balance_error_db, beats_baselines,
                               evaluate_session, find_sessions, null_residual_db, stats, target_errors)
 from automix.styles import get_style
 
@@ -45,6 +45,20 @@ def test_balance_error_known_answer():
     assert balance_error_db([6.0, 0.0, 0.0, 0.0], [0.0] * 4) == pytest.approx(np.sqrt((4.5 ** 2 + 3 * 1.5 ** 2) / 4))
     with pytest.raises(ValueError):
         balance_error_db([1.0, 2.0], [1.0])
+
+
+def test_beats_baselines_counts_paired_wins():
+    def row(**errors):
+        return {"systems": {k: {"errors": {"e": v}} for k, v in errors.items()}}
+
+    rows = [row(a=0.3, b=0.2, c=0.1),    # below both: a win
+            row(a=0.3, b=0.05, c=0.1),   # below (a) only: a loss, though c's error is the median of the three
+            row(a=0.1, b=0.2, c=0.1),    # a tie with (a) is not a win
+            row(a=0.5, b=0.4),           # (c) failed on this session: not counted either way
+            row(a=0.9, b=0.9, c=0.0)]
+    assert beats_baselines(rows, "e", "c") == (2, 4)
+    assert beats_baselines(rows, "e", "c", baselines=("a",)) == (3, 4)
+    assert beats_baselines([], "e", "c") == (0, 0)
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 100])
@@ -140,7 +154,16 @@ def test_evaluate_cli_json(sessions, tmp_path):
     assert set(data["invariance"]) == {"level_null_db", "permutation_mix_null_db", "permutation_predictor_null_db"}
     assert data["invariance"]["permutation_predictor_null_db"]["worst"] <= -60.0
     assert len(data["per_session"]) == 2 and all(set(r["systems"]) == set(SYSTEMS) for r in data["per_session"])
+    for key, _, hard in METRICS:  # soft targets: (c) and (d) compared with both baselines session by session
+        for s in SYSTEMS:
+            paired = data["metrics"][key][s].get("beats_baselines")
+            assert (paired is not None) == (not hard and s in "cd"), (key, s)
+            if paired is not None:
+                assert paired["n"] == 2 and 0 <= paired["wins"] <= 2
     assert "| target | stat | (a) | (b) | (c) | (d) |" in md.read_text()
+    text = md.read_text()
+    assert text.count("|  | below (a) and (b) |  |  | ") == 3  # centroid, M/S, band balance
+    assert text.count("|  | pass |") == 5 and text.count("|  | sessions |") == 1  # targets; stem balance
     assert _snapshot(sessions) == before  # nothing written into the input folder
 
 
