@@ -82,7 +82,8 @@ LEVEL_LIMIT_DB = -40.0
 PERMUTATION_LIMIT_DB = -60.0
 #: "clearly better" than the baselines: median error at most this share of the better baseline's
 CLEARLY_BETTER = 0.5
-#: the systems compared session by session with the baselines (a) and (b)
+#: the baselines every "better than" compares with, and the systems compared with them session by session
+BASELINES = ("a", "b")
 PAIRED = ("c", "d")
 
 
@@ -130,7 +131,7 @@ def target_passes(errors: dict, style: StyleTargets) -> dict:
     return {k: errors[k] <= limits[k] for k in limits}
 
 
-def beats_baselines(rows: Sequence[dict], key: str, system: str, baselines: Sequence[str] = ("a", "b")
+def beats_baselines(rows: Sequence[dict], key: str, system: str, baselines: Sequence[str] = BASELINES
                     ) -> tuple[int, int]:
     """``(wins, n)``: sessions where ``system``'s ``key`` error is strictly below every baseline's on that session.
 
@@ -406,7 +407,7 @@ def _goals(summary: dict) -> list[dict]:
         for key, label, hard in METRICS:
             if hard:
                 continue
-            best = min(m[key]["a"]["median"], m[key]["b"]["median"])
+            best = min(m[key][b]["median"] for b in BASELINES)
             ratio = m[key][sysk]["median"] / best if best > 0 else (0.0 if m[key][sysk]["median"] == 0 else math.inf)
             add(f"({sysk}) {label.split(' (')[0]}: median <= {CLEARLY_BETTER:g} x better of (a), (b)", ratio,
                 CLEARLY_BETTER)
@@ -529,7 +530,7 @@ def table_rows(result: dict) -> tuple[list[str], list[list[str]]]:
         else:
             rows.append(["", "sessions"] + [str(m[k]["n"]) for k in SYSTEMS])
         if any("beats_baselines" in m[k] for k in SYSTEMS):
-            rows.append(["", "below (a) and (b)"] + [
+            rows.append(["", "below " + " and ".join(f"({b})" for b in BASELINES)] + [
                 f"{m[k]['beats_baselines']['wins']}/{m[k]['beats_baselines']['n']}" if "beats_baselines" in m[k]
                 else "" for k in SYSTEMS])
     return header, rows
