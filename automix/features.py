@@ -42,6 +42,8 @@ from automix.audio_io import BLOCK_FRAMES, StemInfo, StemReader, output_frames
 #: the predictor's input order; see :func:`normalised_vector`
 FEATURE_NAMES = ("rms_rel_db", "crest_db", "spectral_centroid_hz", "dynamic_range_lu", "percussiveness",
                  "band_low", "band_mid", "band_high", "ms_ratio", "lr_balance")
+#: positions of band_low, band_mid, band_high in :data:`FEATURE_NAMES` (their vector values are the raw shares)
+BAND_COLUMNS = tuple(FEATURE_NAMES.index(f"band_{b}") for b in ("low", "mid", "high"))
 SILENT_LUFS = -70.0
 
 

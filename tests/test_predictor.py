@@ -7,7 +7,10 @@ import torch
 
 from automix.features import FEATURE_NAMES
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
-from automix.predictor import MixingParameterPredictor, bus_ms_ratio, solve_master_width
+from automix.predictor import (
+    BAND_FREQS_HZ, MixingParameterPredictor, bus_band_shares, bus_centroid_octaves, bus_ms_ratio, solve_master_width,
+    strip_band_gains, tone_cues,
+)
 from automix.priors import side_from_name, stem_priors
 from automix.roles import ROLES, infer_role, role_from_features, role_from_name
 from automix.settings import STEM_CHAIN
@@ -24,7 +27,7 @@ def _inputs(b, s, seed=0):
 def _trained_looking(seed=1):
     torch.manual_seed(seed)
     model = MixingParameterPredictor()
-    for head in (model.stem_head, model.master_head):  # break the zero init so the test can fail
+    for head in (model.stem_head, model.master_head, model.tone_head):  # break the zero init so tests can fail
         torch.nn.init.normal_(head[-1].weight, std=0.1)
     return model.eval()
 
@@ -86,6 +89,89 @@ def test_bus_ms_estimate_matches_a_render_of_independent_stems(seed):
     bus = render_stems(torch.from_numpy(np.stack(stems)), sr, torch_chains)
     measured = float(ms_ratio_torch(bus[None])[0])
     assert estimate == pytest.approx(measured, rel=0.02)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bus_band_estimate_matches_a_render_of_independent_stems(seed):
+    """The tone head's cue, against the torch engine: independent noise stems of random spectral tilt,
+    levels and linear strips with a flat EQ; the estimated bus band shares must match the measured ones
+    (the definition the band-balance target uses) to within the noise's sampling error."""
+    from automix.engines.torch_engine import render_stems, stem_chain
+    from automix.features import StemFeatureExtractor
+    from automix.meters.differentiable import band_balance_torch
+    from automix.render import normalisation_gain_db
+
+    sr, n, k = 48000, 48000 * 4, 5
+    rng = np.random.default_rng(seed)
+    freqs = np.fft.rfftfreq(n, 1 / sr)
+    stems = []
+    for _ in range(k):  # power slope between -2 and +1 per octave from 40 Hz (clear of the strips' 20 Hz high-pass)
+        shape = np.maximum(freqs, 20.0) ** (rng.uniform(-2, 1) / 2) * (freqs >= 40.0)
+        spec = shape * (rng.standard_normal((2, len(freqs))) + 1j * rng.standard_normal((2, len(freqs))))
+        x = np.fft.irfft(spec, n)
+        stems.append((x / np.abs(x).max() * 10 ** rng.uniform(-2, -0.3)).astype(np.float32))
+    feats = [StemFeatureExtractor(sr).from_array(x) for x in stems]
+    chains = _linear_strips(k, seed)
+    stem_u = torch.tensor([[flatten(c, STEM_SLOTS) for c in chains]], dtype=torch.float64)
+    estimate = bus_band_shares(torch.tensor(np.stack([f.vector() for f in feats]))[None].double(),
+                               torch.ones(1, k, dtype=torch.bool), stem_u)[0]
+    bus = render_stems(torch.from_numpy(np.stack(stems)), sr,
+                       [stem_chain(normalisation_gain_db(f.loudness_lufs), c) for f, c in zip(feats, chains)])
+    measured = band_balance_torch(bus[None].double(), sr)[0]
+    assert float(estimate.sum()) == pytest.approx(1.0)
+    torch.testing.assert_close(estimate, measured, atol=0.01, rtol=0)
+    assert float((measured.max() - measured.min())) > 0.1  # the test can fail: the shares are far from equal
+
+
+def test_strip_band_gains_are_the_eq_response_at_the_band_frequencies():
+    """Against scipy's response of the EQ plugin's own sections (``automix.tonal.eq_magnitude``)."""
+    from automix.tonal import eq_magnitude
+
+    g = torch.Generator().manual_seed(4)
+    stem_u = torch.rand(3, 2, len(STEM_SLOTS), generator=g, dtype=torch.float64)
+    gains = strip_band_gains(stem_u)
+    assert gains.shape == (3, 2, 3)
+    for i in range(3):
+        for j in range(2):
+            eq = unflatten(stem_u[i, j], STEM_SLOTS, STEM_CHAIN)[STEM_CHAIN.index("eq")]
+            expected = eq_magnitude(eq.params, 48000, np.array(BAND_FREQS_HZ)) ** 2
+            np.testing.assert_allclose(gains[i, j].numpy(), expected, rtol=1e-6)
+    assert float(gains.max() / gains.min()) > 2.0  # random settings move the bands, so the check has teeth
+
+
+def test_tone_cues_are_zero_when_the_estimate_meets_the_style():
+    """Known answer: one stem through a flat strip estimates its own shares and centroid; a style asking for
+    exactly those gives zero cues, and a style asking for twice the low share gives log(1/2) on that band."""
+    import dataclasses
+
+    from automix.features import StemFeatureExtractor
+    from automix.styles import FrequencyBalance
+
+    sr = 48000
+    x = np.random.default_rng(0).standard_normal((2, sr * 2)).astype(np.float32)
+    x = x * 0.05 + 0.1 * np.sin(2 * np.pi * 100.0 * np.arange(x.shape[1]) / sr)  # a 100 Hz tone on white noise:
+    x = x.astype(np.float32)  # all three bands occupied
+    feat = StemFeatureExtractor(sr).from_array(x)
+    f = torch.tensor(feat.vector())[None, None]
+    stem_u = torch.tensor([[flatten(_linear_strips(1, 0)[0], STEM_SLOTS)]])
+    mask = torch.ones(1, 1, dtype=torch.bool)
+    shares = bus_band_shares(f, mask, stem_u)[0]
+    assert float(shares.min()) > 0.02
+    # the strip is flat but for its 20 Hz high-pass, two first-order stages: |H|^2 = (f^2 / (f^2 + 20^2))^2
+    hp = np.array([(f_ ** 2 / (f_ ** 2 + 20.0 ** 2)) ** 2 for f_ in BAND_FREQS_HZ])
+    expected = np.array([feat.values[f"band_{b}"] for b in ("low", "mid", "high")]) * hp
+    np.testing.assert_allclose(shares.numpy(), expected / expected.sum(), rtol=1e-3)
+    octaves = float(bus_centroid_octaves(f, mask, stem_u)[0])
+    assert 2 ** octaves * 1000 == pytest.approx(feat.values["spectral_centroid_hz"], rel=1e-5)
+    base = get_style("rock_punk")
+    same = dataclasses.replace(base, spectral_centroid_hz=2 ** octaves * 1000,
+                               frequency_balance=FrequencyBalance(*(float(v) for v in shares)))
+    style = torch.tensor(same.vector(normalized=True), dtype=torch.float32)[None]
+    torch.testing.assert_close(tone_cues(f, mask, stem_u, style), torch.zeros(1, 4), atol=1e-4, rtol=0)
+    more_low = dataclasses.replace(same, frequency_balance=FrequencyBalance(
+        float(2 * shares[0]), float(shares[1]), float(1 - 2 * shares[0] - shares[1])))
+    cue = tone_cues(f, mask, stem_u, torch.tensor(more_low.vector(normalized=True), dtype=torch.float32)[None])
+    assert float(cue[0, 0]) == pytest.approx(np.log(0.5), abs=1e-4)
 
 
 def test_permutation_equivariance():
