@@ -333,17 +333,20 @@ def validate_command(style_names, targets, cases, duration, optimize, verbose, a
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Weights to write (.safetensors; its manifest .json is written next to it).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Optimiser steps (default: the shipped run's).")
+@click.option("--tone-steps", type=click.IntRange(min=0), default=None,
+              help="Second-stage steps: the master tone head alone, the rest frozen (default: the shipped run's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds data, batches, targets and init.")
 @click.option("--sessions", "sessions_dir", type=click.Path(file_okay=False), default=None,
               help="Train on these session folders instead of generated sessions.")
 @click.option("--pool", "pool_sessions", type=click.IntRange(min=1), default=None, help="Sessions in the data pool.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default 2).")
 @click.option("--fresh", is_flag=True, help="Ignore a checkpoint of an interrupted run and start over.")
-def train_command(out_path, steps, seed, sessions_dir, pool_sessions, threads, fresh):
+def train_command(out_path, steps, tone_steps, seed, sessions_dir, pool_sessions, threads, fresh):
     """Train the predictor through the differentiable engine; checkpoints, resumable (rerun the same command)."""
     from automix.train import TrainConfig, train
 
-    given = {"steps": steps, "sessions_dir": sessions_dir, "pool_sessions": pool_sessions, "threads": threads}
+    given = {"steps": steps, "tone_steps": tone_steps, "sessions_dir": sessions_dir, "pool_sessions": pool_sessions,
+             "threads": threads}
     config = TrainConfig(seed=seed, **{k: v for k, v in given.items() if v is not None})
     bar = {"stage": None}
 
@@ -353,7 +356,7 @@ def train_command(out_path, steps, seed, sessions_dir, pool_sessions, threads, f
             return
         if stage != bar["stage"]:
             bar["stage"] = stage
-            click.echo(f"{stage}: {total} {'steps' if stage == 'train' else 'sessions'}", err=True)
+            click.echo(f"{stage}: {total} {'steps' if stage in ('train', 'tone') else 'sessions'}", err=True)
             bar["t0"], bar["from"] = time.monotonic(), done - 1
         if done == total or done % 10 == 0:
             filled = int(30 * done / total)

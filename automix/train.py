@@ -8,7 +8,7 @@ differentiable meters::
     loss = target + regulariser
     target = ph(((log(c / c*) / log(1 + tol_c))^2)            spectral centroid
            + ph(((ms - ms*) / tol_ms)^2)                       mid/side ratio
-           + W_BALANCE * ph(sum(((b - b*) / tol_b)^2))          band balance (3 bands)
+           + W_BALANCE * ph(sum(((b - b*) / tol_b)^2))          band balance (3 bands; TONE_W_BALANCE in stage 2)
            + W_LOUDNESS * ph(((L - L*) / 1 LU)^2)               loudness before the limiter
            + W_LR_BALANCE * ph((10 log10(E_left / E_right) / 1 dB)^2)   a mix balanced left/right
     regulariser = mean over stems of sum_j w_j (u_j - prior_j)^2 + sum_k w_k (u_k - prior_k)^2 (master)
@@ -30,6 +30,17 @@ Data: sessions from :mod:`automix.sessiongen` (seeds in ``TRAIN_SEEDS`` only;
 evaluation uses the held-out seeds) or a folder of real sessions
 (``--sessions DIR``). Features are computed on the whole session as
 :func:`automix.mixer.mix_session` does; the loss is measured on an excerpt.
+
+Two stages. The first trains everything but the tone head for ``steps``
+steps. The second (``tone_steps``) trains only the tone head
+(:mod:`automix.predictor`), which sets the master EQ from an estimate of the
+bus's band balance, with the rest frozen. Freezing the strips is what makes
+it cheap: no gradient flows into the stems' filters and compressors (the
+backward pass of their IIR kernels is most of a first-stage step), so
+the second stage affords its many steps on the one problem the first stage
+leaves open, a master EQ that follows the session. During the first stage
+the tone head is frozen at its zero output, so the first stage is exactly the
+one-stage run it was before the tone head existed.
 
 Reproducible: every step's batch, targets and excerpt are derived from
 ``(seed, step)`` alone, so a run resumed from a checkpoint ends with the same
@@ -57,6 +68,9 @@ from automix.settings import MASTER_CHAIN, MASTER_TONE_STAGES, STEM_CHAIN
 #: the master stages rendered in training; saturation and the limiter belong to the master loop
 MASTER_TRAINED = MASTER_TONE_STAGES + ("gain",)
 W_BALANCE = 0.25
+#: the band-balance weight of the second stage, where only the master EQ moves, so no stem setting (nor the
+#: M/S ratio) pays for it; held-out band balance of the predictor alone: 0.056 at 1.0, 0.055 at 3.0 (README)
+TONE_W_BALANCE = 3.0
 W_LOUDNESS = 0.05
 #: left/right level balance of the mix, per dB^2: without it the cheapest way to more side signal is
 #: panning everything (kick and bass included) to one side
@@ -87,6 +101,7 @@ class TrainConfig:
         excerpt_s: length the loss is measured on, s.
         lr: Adam learning rate at the start (cosine decay to a tenth).
         preset_share: probability of a preset target (else a random variation).
+        tone_steps: second-stage steps (the tone head alone, everything else frozen).
         checkpoint_every: steps between checkpoints.
         sessions_dir: train on the session folders in this directory instead of generated ones.
         threads: torch intra-op threads.
@@ -100,6 +115,7 @@ class TrainConfig:
     excerpt_s: float = 3.0
     lr: float = 1e-3
     preset_share: float = 0.5
+    tone_steps: int = 600
     checkpoint_every: int = 50
     sessions_dir: str | None = None
     threads: int = 2
@@ -352,13 +368,13 @@ def loss_terms(m: dict[str, torch.Tensor], batch: Batch) -> dict[str, torch.Tens
     }
 
 
-def compute_loss(model, batch: Batch, stem_w: torch.Tensor, master_w: torch.Tensor):
+def compute_loss(model, batch: Batch, stem_w: torch.Tensor, master_w: torch.Tensor, w_balance: float = W_BALANCE):
     stem_u, master_u = model(batch.features, batch.roles, batch.mask, batch.style, batch.stem_prior,
                              batch.master_prior)
     out = render_batch(batch, stem_u, master_u)
     m = measure(out, batch.sample_rate)
     terms = loss_terms(m, batch)
-    target = (_ph(terms["centroid"]) + _ph(terms["ms"]) + W_BALANCE * _ph(terms["balance"])
+    target = (_ph(terms["centroid"]) + _ph(terms["ms"]) + w_balance * _ph(terms["balance"])
               + W_LOUDNESS * _ph(terms["loudness"]) + W_LR_BALANCE * _ph(terms["lr_balance"])).mean()
     mask = batch.mask[..., None].to(stem_u.dtype)
     stem_reg = (((stem_u - batch.stem_prior) ** 2 * stem_w * mask).sum((1, 2)) / mask.sum((1, 2))).mean()
@@ -392,26 +408,30 @@ def save_checkpoint(path: Path, model, opt, step: int, config: TrainConfig, hist
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, model, opt, config: TrainConfig) -> tuple[int, list]:
+def load_checkpoint(path: Path, model, config: TrainConfig) -> tuple[int, list, torch.optim.Optimizer]:
+    """Restore ``model`` and the optimiser of the checkpoint's stage; returns ``(step, history, optimiser)``."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     with safe_open(str(path), "pt") as f:
         meta = json.loads(f.metadata()["automix"])
-    if meta["config"]["steps"] != config.steps:  # the learning-rate schedule depends on the run's length
-        raise TrainingError(f"{path}: checkpoint of a {meta['config']['steps']}-step run; pass "
-                            f"--steps {meta['config']['steps']} to finish it, or --fresh to start over")
+    for key, flag in (("steps", "steps"), ("tone_steps", "tone-steps")):  # the schedules depend on the lengths
+        if meta["config"].get(key) != getattr(config, key):
+            raise TrainingError(f"{path}: checkpoint of a run with {key.replace('_', ' ')} "
+                                f"{meta['config'].get(key)}; pass --{flag} {meta['config'].get(key)} to finish "
+                                "it, or --fresh to start over")
     if meta["config"] != config.to_dict():
         raise TrainingError(f"{path}: checkpoint of a run with another config; delete it or pass --fresh")
     tensors = load_file(str(path))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    opt = stage_optimizer(model, config, stage_of(config, int(meta["step"])))
     state: dict = {"state": {}, "param_groups": meta["param_groups"]}
     for k, v in tensors.items():
         if k.startswith("opt."):
             _, pid, name = k.split(".", 2)
             state["state"].setdefault(int(pid), {})[name] = v
     opt.load_state_dict(state)
-    return int(meta["step"]), meta["history"]
+    return int(meta["step"]), meta["history"], opt
 
 
 # ----------------------------------------------------------------------------- the run
@@ -434,9 +454,27 @@ def choose_batch(pool: Sequence[PoolSession], presets: Sequence, config: TrainCo
     return sessions, styles
 
 
+def stage_of(config: TrainConfig, step: int) -> str:
+    """``train`` (everything but the tone head) for the first ``steps`` steps, then ``tone`` (the tone head)."""
+    return "train" if step < config.steps else "tone"
+
+
+def stage_optimizer(model, config: TrainConfig, stage: str) -> torch.optim.Optimizer:
+    """Freeze what the stage does not train and return an Adam over the rest.
+
+    The first stage leaves the tone head frozen at its zero-initialised output (no gradient, no Adam state,
+    out of the gradient-norm clip), so its steps are those of a predictor without one.
+    """
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith("tone_head.") == (stage == "tone"))
+    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+
+
 def learning_rate(config: TrainConfig, step: int) -> float:
-    """Cosine decay from ``config.lr`` to a tenth of it over the run."""
-    return config.lr * (0.55 + 0.45 * math.cos(math.pi * step / max(config.steps, 1)))
+    """Cosine decay from ``config.lr`` to a tenth of it over each stage."""
+    if step < config.steps:
+        return config.lr * (0.55 + 0.45 * math.cos(math.pi * step / max(config.steps, 1)))
+    return config.lr * (0.55 + 0.45 * math.cos(math.pi * (step - config.steps) / max(config.tone_steps, 1)))
 
 
 def train(out: str | os.PathLike, config: TrainConfig, *, fresh: bool = False,
@@ -456,8 +494,8 @@ def train(out: str | os.PathLike, config: TrainConfig, *, fresh: bool = False,
         raise TrainingError(f"{out}: weights are written as safetensors; name the output *.safetensors")
     if not out.parent.is_dir():
         raise TrainingError(f"{out}: folder {out.parent} does not exist; create it first")
-    if config.steps < 1 or config.batch_sessions < 1 or config.pool_sessions < 1:
-        raise TrainingError("--steps, the batch and the pool must be at least 1")
+    if config.steps < 1 or config.tone_steps < 0 or config.batch_sessions < 1 or config.pool_sessions < 1:
+        raise TrainingError("--steps, the batch and the pool must be at least 1 (--tone-steps at least 0)")
     t0 = time.perf_counter()
     torch.set_num_threads(max(1, config.threads))
     report = (lambda *a: progress(*a)) if progress else (lambda *a: None)
@@ -470,38 +508,49 @@ def train(out: str | os.PathLike, config: TrainConfig, *, fresh: bool = False,
 
     torch.manual_seed(config.seed)
     model = MixingParameterPredictor()
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     stem_w, master_w = pull_weights(STEM_SLOTS, STEM_PULL), pull_weights(MASTER_SLOTS, MASTER_PULL)
     ckpt = _checkpoint_path(out)
-    start, history = 0, []
+    total = config.steps + config.tone_steps
+    start, history, opt = 0, [], None
     if ckpt.exists() and not fresh:
-        start, history = load_checkpoint(ckpt, model, opt, config)
-        report("resume", start, config.steps, None)
+        start, history, opt = load_checkpoint(ckpt, model, config)
+        report("resume", start, total, None)
     t_data = time.perf_counter() - t0
     model.train()
-    for step in range(start, config.steps):
+    opt = opt or stage_optimizer(model, config, stage_of(config, start))
+    for step in range(start, total):
+        stage = stage_of(config, step)
         sessions, styles = choose_batch(pool, presets, config, step)
         batch = make_batch(sessions, styles)
         for group in opt.param_groups:  # cosine decay to lr/10: a function of the step, so resuming is exact
             group["lr"] = learning_rate(config, step)
         opt.zero_grad()
-        loss, stats = compute_loss(model, batch, stem_w, master_w)
+        loss, stats = compute_loss(model, batch, stem_w, master_w,
+                                   W_BALANCE if stage == "train" else TONE_W_BALANCE)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
         opt.step()
         history.append({"step": step, **{k: round(v, 5) for k, v in stats.items()}})
-        report("train", step + 1, config.steps, stats)
-        if (step + 1) % config.checkpoint_every == 0 and step + 1 < config.steps:
+        first = stage == "train"
+        report(stage, step + 1 if first else step + 1 - config.steps, config.steps if first else config.tone_steps,
+               stats)
+        if step + 1 < total and stage_of(config, step + 1) != stage:  # before the checkpoint: it holds the next
+            opt = stage_optimizer(model, config, stage_of(config, step + 1))  # stage's optimiser
+        if (step + 1) % config.checkpoint_every == 0 and step + 1 < total:
             save_checkpoint(ckpt, model, opt, step + 1, config, history)
     model.eval()
-    recent = history[-50:]
+
+    def final(rows):  # the mean over a stage's last 50 steps smooths the batch-to-batch noise
+        return {k: round(float(np.mean([h[k] for h in rows[-50:]])), 4) for k in rows[0]} if rows else {}
+
     training = {
         "config": config.to_dict(),
-        "command": f"automix train --out {out.name} --steps {config.steps} --seed {config.seed}"
-                   + (f" --sessions {config.sessions_dir}" if config.sessions_dir else ""),
+        "command": f"automix train --out {out.name} --steps {config.steps} --tone-steps {config.tone_steps} "
+                   f"--seed {config.seed}" + (f" --sessions {config.sessions_dir}" if config.sessions_dir else ""),
         "pool_sessions": len(pool), "data_s": round(t_data, 1),
         "seconds": round(time.perf_counter() - t0, 1),
-        "final": {k: round(float(np.mean([h[k] for h in recent])), 4) for k in recent[0]} if recent else {},
+        "final": final(history),
+        "final_first_stage": final([h for h in history if h["step"] < config.steps]),
         "loss_curve": [history[i] for i in range(0, len(history), max(1, len(history) // 40))],
         "torch": torch.__version__, "machine": platform.machine(),
     }

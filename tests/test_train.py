@@ -123,34 +123,65 @@ def test_a_few_steps_reduce_the_target_error(tiny_pool):
 
 
 def test_train_writes_verified_weights_and_resume_is_exact(tmp_path):
-    config = T.TrainConfig(**TINY, steps=4, checkpoint_every=2)
+    """Interrupted at the stage boundary and inside the second stage, rerunning the command ends bit-identical."""
+    config = T.TrainConfig(**TINY, steps=2, tone_steps=4, checkpoint_every=2)
     straight = tmp_path / "straight.safetensors"
     manifest = T.train(straight, config)
     assert manifest["sha256"] == read_manifest(straight)["sha256"]
     assert straight.stat().st_mode & 0o644 == 0o644  # readable by others, like any data file
-    assert manifest["training"]["config"]["steps"] == 4
+    assert manifest["training"]["config"]["steps"] == 2 and manifest["training"]["config"]["tone_steps"] == 4
+    assert "--steps 2 --tone-steps 4" in manifest["training"]["command"]
     assert not T._checkpoint_path(straight).exists()  # removed when the run finished
 
-    # interrupt after step 3 (a checkpoint was written at step 2), then rerun the same command
     resumed = tmp_path / "resumed.safetensors"
 
-    def interrupt(stage, done, total, stats):
-        if stage == "train" and done == 3:
-            raise KeyboardInterrupt
+    def interrupt_at(done_in_tone):
+        def progress(stage, done, total, stats):
+            if stage == "tone" and done == done_in_tone:
+                raise KeyboardInterrupt
+        return progress
 
-    with pytest.raises(KeyboardInterrupt):
-        T.train(resumed, config, progress=interrupt)
-    assert T._checkpoint_path(resumed).exists() and not resumed.exists()
-    # another --steps would silently change the learning-rate schedule: refused, naming the fix
-    with pytest.raises(T.TrainingError, match="--steps 4 to finish it, or --fresh"):
+    # checkpoints at step 2 (the stage boundary) and 4 (inside the second stage)
+    for tone_done, resume_step in ((1, None), (3, 2)):
+        events = []
+        with pytest.raises(KeyboardInterrupt):
+            T.train(resumed, config, progress=lambda *a: (events.append(a[:2]), interrupt_at(tone_done)(*a)))
+        assert T._checkpoint_path(resumed).exists() and not resumed.exists()
+        assert (resume_step is None) == (not any(e[0] == "resume" for e in events))
+        if resume_step is not None:
+            assert ("resume", resume_step) in events
+    # another --steps or --tone-steps would silently change a learning-rate schedule: refused, naming the fix
+    with pytest.raises(T.TrainingError, match="--steps 2 to finish it, or --fresh"):
         T.train(resumed, dataclasses.replace(config, steps=8))
+    with pytest.raises(T.TrainingError, match="--tone-steps 4 to finish it, or --fresh"):
+        T.train(resumed, dataclasses.replace(config, tone_steps=8))
     events = []
     T.train(resumed, config, progress=lambda *a: events.append(a[:2]))
-    assert ("resume", 2) in events
+    assert ("resume", 4) in events
     a, b = _state(straight), _state(resumed)
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_second_stage_trains_the_tone_head_alone(tmp_path):
+    """The first stage never touches the tone head (zero output, so it is the run without one); the second
+    moves the tone head and nothing else."""
+    one = T.train(tmp_path / "one.safetensors", T.TrainConfig(**TINY, steps=2, tone_steps=0))
+    two = T.train(tmp_path / "two.safetensors", T.TrainConfig(**TINY, steps=2, tone_steps=2))
+    a, b = _state(tmp_path / "one.safetensors"), _state(tmp_path / "two.safetensors")
+    torch.manual_seed(0)
+    init = MixingParameterPredictor().state_dict()
+    for k in a:
+        if k.startswith("tone_head."):
+            assert torch.equal(a[k], init[k]), k  # untouched by the first stage
+            if k.startswith(f"tone_head.{len(MixingParameterPredictor().tone_head) - 1}."):
+                assert not torch.equal(b[k], a[k]), k  # the second stage moved the output layer
+        else:
+            assert not torch.equal(a[k], init[k]) or k.endswith("bias"), k  # the first stage trained it
+            assert torch.equal(a[k], b[k]), k  # the second stage left it alone
+    assert set(two["training"]["final_first_stage"]) >= {"loss", "target"}
+    assert one["training"]["final"] == one["training"]["final_first_stage"]
 
 
 def test_loading_verifies_hash_and_layout(tmp_path):
