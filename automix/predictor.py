@@ -6,8 +6,8 @@ Architecture (permutation-equivariant over stems, any count from 1 to 64)::
     session:   masked mean and max of phi over stems                        (context, 256)
     per stem:  [phi_i, context, style] -> 128 -> P_stem   (residual logits, zero-initialised)
     master:    [context, style]        -> 128 -> P_master (residual logits, zero-initialised)
-    tone:      [context, style, log(estimated bus band shares / style's)] -> 128 -> master EQ
-               (residual logits added to the master EQ slots, zero-initialised)
+    tone:      [style, tone_cues (estimated bus band shares and centroid against the style's)]
+               -> 64 -> 64 -> master EQ (residual logits added to the master EQ slots, zero-initialised)
     output:    sigmoid(prior_logits + residual)  in (0, 1), mapped through the plugin specs
 
 The master tone is not guessed blind either. The mean and max over stems do
