@@ -103,18 +103,26 @@ def strip_band_gains(stem_u: torch.Tensor) -> torch.Tensor:
 
     Shape: stem_u ``(..., P)`` -> ``(..., 3)`` (float64).
     """
+    return strip_eq_power(stem_u, BAND_FREQS_HZ)
+
+
+def strip_eq_power(stem_u: torch.Tensor, freqs_hz) -> torch.Tensor:
+    """Power gain ``|H|^2`` of each strip's EQ at ``freqs_hz`` (Hz, any length ``K``), from its section design.
+
+    Shape: stem_u ``(..., P)`` -> ``(..., K)`` (float64).
+    """
     from plugins.eq import eq_sections
 
     lead = stem_u.shape[:-1]
     flat = stem_u.reshape(-1, stem_u.shape[-1]).double()
     params = {STEM_SLOTS[j].spec.name: STEM_SLOTS[j].spec.from_unit(flat[:, j]) for j in _STEM_EQ}
     sec = eq_sections(_ESTIMATE_RATE, exact_f32=False, **params)  # (N, 7, [b0, b1, b2, a1, a2])
-    w = 2 * math.pi * torch.tensor(BAND_FREQS_HZ, dtype=torch.float64) / _ESTIMATE_RATE
+    w = 2 * math.pi * torch.as_tensor(freqs_hz, dtype=torch.float64) / _ESTIMATE_RATE
     c1, s1, c2, s2 = torch.cos(w), torch.sin(w), torch.cos(2 * w), torch.sin(2 * w)
-    b0, b1, b2, a1, a2 = (sec[..., k, None] for k in range(5))  # (N, 7, 1) against (3,)
+    b0, b1, b2, a1, a2 = (sec[..., k, None] for k in range(5))  # (N, 7, 1) against (K,)
     num = (b0 + b1 * c1 + b2 * c2) ** 2 + (b1 * s1 + b2 * s2) ** 2
     den = (1 + a1 * c1 + a2 * c2) ** 2 + (a1 * s1 + a2 * s2) ** 2
-    return (num / den).prod(-2).reshape(*lead, len(BAND_FREQS_HZ))
+    return (num / den).prod(-2).reshape(*lead, w.shape[-1])
 
 
 def _strip_band_power(features: torch.Tensor, mask: torch.Tensor, stem_u: torch.Tensor) -> torch.Tensor:
@@ -133,8 +141,7 @@ def bus_band_shares(features: torch.Tensor, mask: torch.Tensor, stem_u: torch.Te
     linear stages) and its EQ's power gain at one frequency per band; compression and saturation are left
     out. Shape: features ``(B, S, F)``, mask ``(B, S)``, stem_u ``(B, S, P)`` -> ``(B, 3)``, rows sum to 1.
     """
-    bands = _strip_band_power(features, mask, stem_u).sum(-2)
-    return bands / bands.sum(-1, keepdim=True).clamp_min(1e-12)
+    return _shares(_strip_band_power(features, mask, stem_u))
 
 
 def bus_centroid_octaves(features: torch.Tensor, mask: torch.Tensor, stem_u: torch.Tensor) -> torch.Tensor:
@@ -142,7 +149,18 @@ def bus_centroid_octaves(features: torch.Tensor, mask: torch.Tensor, stem_u: tor
 
     ``log2(centroid / 1 kHz)``. Shape: ``(B, S, F)``, ``(B, S)``, ``(B, S, P)`` -> ``(B,)``.
     """
-    power = _strip_band_power(features, mask, stem_u).sum(-1)
+    return _centroid_octaves(features, _strip_band_power(features, mask, stem_u))
+
+
+def _shares(band_power: torch.Tensor) -> torch.Tensor:
+    """``(B, S, 3)`` strip band powers -> ``(B, 3)`` bus band shares."""
+    bands = band_power.sum(-2)
+    return bands / bands.sum(-1, keepdim=True).clamp_min(1e-12)
+
+
+def _centroid_octaves(features: torch.Tensor, band_power: torch.Tensor) -> torch.Tensor:
+    """The stems' centroids in octaves re 1 kHz, averaged with their strips' power as weights. ``(B,)``."""
+    power = band_power.sum(-1)
     octaves = features.double()[..., FEATURE_NAMES.index("spectral_centroid_hz")] * 3.0  # see StemFeatures.vector
     return (power * octaves).sum(-1) / power.sum(-1).clamp_min(1e-12)
 
@@ -165,12 +183,12 @@ def tone_cues(features, mask, stem_u, style) -> torch.Tensor:
     Shape: ``(B, S, F)``, ``(B, S)``, ``(B, S, P)``, normalised style ``(B, T)`` -> ``(B, 4)``.
     """
     with torch.no_grad():
-        stem_u = stem_u.detach()
-        est = bus_band_shares(features, mask, stem_u)
+        power = _strip_band_power(features, mask, stem_u.detach())  # the EQ designs, once for both cues
+        est = _shares(power)
         low = VECTOR_FIELDS.index("balance_low")  # band fractions are their own normalisation
         want = style[:, low:low + 3].double()
         centroid = from_normalized("spectral_centroid_hz", style[:, VECTOR_FIELDS.index("spectral_centroid_hz")])
-        octaves = bus_centroid_octaves(features, mask, stem_u) - torch.log2(centroid.double() / 1000.0)
+        octaves = _centroid_octaves(features, power) - torch.log2(centroid.double() / 1000.0)
         return torch.cat([torch.log(est.clamp_min(1e-4)) - torch.log(want.clamp_min(1e-4)), octaves[:, None]],
                          dim=-1).to(style.dtype)
 

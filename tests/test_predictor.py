@@ -9,7 +9,7 @@ from automix.features import FEATURE_NAMES
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
 from automix.predictor import (
     BAND_FREQS_HZ, MixingParameterPredictor, bus_band_shares, bus_centroid_octaves, bus_ms_ratio, solve_master_width,
-    strip_band_gains, tone_cues,
+    strip_band_gains, strip_eq_power, tone_cues,
 )
 from automix.priors import side_from_name, stem_priors
 from automix.roles import ROLES, infer_role, role_from_features, role_from_name
@@ -137,6 +137,22 @@ def test_strip_band_gains_are_the_eq_response_at_the_band_frequencies():
             expected = eq_magnitude(eq.params, 48000, np.array(BAND_FREQS_HZ)) ** 2
             np.testing.assert_allclose(gains[i, j].numpy(), expected, rtol=1e-6)
     assert float(gains.max() / gains.min()) > 2.0  # random settings move the bands, so the check has teeth
+
+
+def test_strip_eq_power_is_the_eq_response_on_any_grid():
+    """The same reference on 64 log-spaced frequencies, 20 Hz - 20 kHz; at the band frequencies it is
+    :func:`strip_band_gains` exactly."""
+    from automix.tonal import eq_magnitude
+
+    g = torch.Generator().manual_seed(5)
+    stem_u = torch.rand(2, len(STEM_SLOTS), generator=g, dtype=torch.float64)
+    freqs = np.geomspace(20.0, 20000.0, 64)
+    power = strip_eq_power(stem_u, freqs)
+    assert power.shape == (2, 64)
+    for i in range(2):
+        eq = unflatten(stem_u[i], STEM_SLOTS, STEM_CHAIN)[STEM_CHAIN.index("eq")]
+        np.testing.assert_allclose(power[i].numpy(), eq_magnitude(eq.params, 48000, freqs) ** 2, rtol=1e-6)
+    assert torch.equal(strip_eq_power(stem_u, BAND_FREQS_HZ), strip_band_gains(stem_u))
 
 
 def test_tone_cues_are_zero_when_the_estimate_meets_the_style():
