@@ -11,7 +11,8 @@ strips' low/mid/high shares with each render (max abs share error, median and p9
   (:func:`automix.predictor.strip_eq_power`), same levels, pans and widths.
 
 The gap between the closed form and the full spectrum on the linear render is what the coarse EQ reading
-costs; the change when the compressors come back is what the missing compressor model costs. Writes ``bench/results/tone_estimate.md``.
+costs; the change when the compressors come back is what the missing compressor model costs. Writes
+``bench/results/tone_estimate.md``.
 """
 from __future__ import annotations
 
@@ -66,8 +67,9 @@ def full_spectrum_shares(paths: list[str], last: dict) -> np.ndarray:
     return bands / bands.sum()
 
 
-def rendered_shares(settings: MixSettings, compressors: bool, saturation: bool) -> np.ndarray:
-    """Band shares of the summed strips (torch engine, float64), with stages neutralised as asked."""
+def rendered_shares(settings: MixSettings, x: torch.Tensor, compressors: bool, saturation: bool) -> np.ndarray:
+    """Band shares of the summed strips (torch engine, float64; ``x`` the loaded stems), with stages
+    neutralised as asked."""
     def neutralise(chain):
         out = []
         for name, params in chain:
@@ -79,7 +81,6 @@ def rendered_shares(settings: MixSettings, compressors: bool, saturation: bool) 
             out.append((name, params))
         return out
 
-    x = load_stems(settings, torch.float64)
     chains = [neutralise(stem_chain(s.input_gain_db, s.chain)) for s in settings.stems]
     with torch.no_grad():
         bus = render_stems(x, settings.sample_rate, chains)
@@ -107,8 +108,9 @@ def main() -> None:
                 estimates = {
                     "closed form": bus_band_shares(last["features"], last["mask"], last["stem_u"])[0].numpy(),
                     "full spectrum": full_spectrum_shares(paths, last)}
+            x = load_stems(settings, torch.float64)
             for v, (comp, sat) in VARIANTS.items():
-                measured = rendered_shares(settings, comp, sat)
+                measured = rendered_shares(settings, x, comp, sat)
                 for e, est in estimates.items():
                     errors[e, v].append(float(np.abs(est - measured).max()))
             print(f"{s.name}: all stages: " + ", ".join(f"{e} {errors[e, 'all stages'][-1]:.3f}" for e in names),
