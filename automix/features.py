@@ -19,6 +19,13 @@ spectral_centroid_hz   centroid of the averaged mid spectrum (GUIDE definition)
 dynamic_range_lu       loudness range (EBU Tech 3342), the original "dynamic range"
 percussiveness         (momentary max - integrated) / 10 LU: ~0.2 pads, ~0.8 drums
 band_low/mid/high      energy shares < 250 Hz, 250 Hz - 4 kHz, > 4 kHz
+octave_balance         power shares of ten octave bands (octaves of 250 Hz; bands
+                       0-2, 3-6, 7-9 nest in low, mid, high): where inside a band
+                       the power sits, which the master tone estimate needs
+envelope_energy        shares of the stem's energy by the level of its peak envelope
+                       (JUCE compressor ballistics, 10 ms / 100 ms) relative to its
+                       loudness, in 3 dB bins (:data:`ENVELOPE_EDGES_DB`): how much
+                       of the stem a compressor at a given threshold turns down
 ms_ratio               RMS(S) / RMS(M): 0 for mono / dual-mono stems (the
                        predictor sees the side share E_S / (E_M + E_S))
 lr_balance             (E_R - E_L) / (E_L + E_R) of the channel energies: -1
@@ -28,6 +35,11 @@ lr_balance             (E_R - E_L) / (E_L + E_R) of the channel energies: -1
 ``ms_ratio``, ``lr_balance`` and ``rms_rel_db`` fix the stem's 2x2 channel
 covariance relative to its loudness (:func:`stereo_energies`), which is what
 the predictor needs to know the mid/side ratio of any mix of the stems.
+
+The predictor's input vector is :data:`FEATURE_NAMES` (what the shared encoder
+reads) followed by the ten octave shares (:data:`OCTAVE_NAMES`) and the envelope
+level shares (:data:`ENVELOPE_NAMES`), which only the master tone estimate reads
+(:mod:`automix.predictor`).
 """
 from __future__ import annotations
 
@@ -38,12 +50,26 @@ import numpy as np
 import torch
 
 from automix.audio_io import BLOCK_FRAMES, StemInfo, StemReader, output_frames
+from automix.meters.spectral import N_OCTAVES
 
 #: the predictor's input order; see :func:`normalised_vector`
 FEATURE_NAMES = ("rms_rel_db", "crest_db", "spectral_centroid_hz", "dynamic_range_lu", "percussiveness",
                  "band_low", "band_mid", "band_high", "ms_ratio", "lr_balance")
 #: positions of band_low, band_mid, band_high in :data:`FEATURE_NAMES` (their vector values are the raw shares)
 BAND_COLUMNS = tuple(FEATURE_NAMES.index(f"band_{b}") for b in ("low", "mid", "high"))
+#: the octave shares that follow :data:`FEATURE_NAMES` in the predictor's input (raw shares)
+OCTAVE_NAMES = tuple(f"octave_{k}" for k in range(N_OCTAVES))
+#: inner edges of the envelope level bins, dB re the stem's integrated loudness (the outer bins are open)
+ENVELOPE_EDGES_DB = tuple(float(e) for e in range(-30, 25, 3))
+#: where each envelope bin's energy is taken to sit, dB re loudness (the outer bins: 1.5 dB past their edge)
+ENVELOPE_LEVELS_DB = tuple(e - 1.5 for e in ENVELOPE_EDGES_DB) + (ENVELOPE_EDGES_DB[-1] + 1.5,)
+ENVELOPE_NAMES = tuple(f"envelope_{k}" for k in range(len(ENVELOPE_LEVELS_DB)))
+#: the ballistics the envelope feature is measured with (JUCE ms, as the compressor plugin takes them)
+ENVELOPE_ATTACK_MS, ENVELOPE_RELEASE_MS = 10.0, 100.0
+#: the whole predictor input, in order
+INPUT_NAMES = FEATURE_NAMES + OCTAVE_NAMES + ENVELOPE_NAMES
+OCTAVE_COLUMNS = tuple(range(len(FEATURE_NAMES), len(FEATURE_NAMES) + len(OCTAVE_NAMES)))
+ENVELOPE_COLUMNS = tuple(range(OCTAVE_COLUMNS[-1] + 1, len(INPUT_NAMES)))
 SILENT_LUFS = -70.0
 
 
@@ -57,7 +83,7 @@ class StemFeatures:
     silent: bool = False
 
     def vector(self) -> np.ndarray:
-        """Normalised predictor input, roughly in [-1, 1]. Shape: ``(len(FEATURE_NAMES),)``."""
+        """Normalised predictor input, roughly in [-1, 1]. Shape: ``(len(INPUT_NAMES),)``."""
         v = self.values
         return np.array([
             v["rms_rel_db"] / 10.0,
@@ -68,12 +94,15 @@ class StemFeatures:
             v["band_low"], v["band_mid"], v["band_high"],
             _side_share(v["ms_ratio"]),
             v["lr_balance"],
+            *v["octave_balance"],
+            *v["envelope_energy"],
         ], dtype=np.float32)
 
 
 _NEUTRAL = {"rms_rel_db": 0.0, "crest_db": 15.0, "spectral_centroid_hz": 1000.0, "dynamic_range_lu": 0.0,
             "percussiveness": 0.0, "band_low": 0.33, "band_mid": 0.34, "band_high": 0.33, "ms_ratio": 0.0,
-            "lr_balance": 0.0}
+            "lr_balance": 0.0, "octave_balance": (0.11,) * 3 + (0.085,) * 4 + (0.11,) * 3,
+            "envelope_energy": (0.0,) * len(ENVELOPE_LEVELS_DB)}
 
 
 def _side_share(ms_ratio: float) -> float:
@@ -103,8 +132,10 @@ def stereo_energies(vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, t
 
 
 def features_from_meters(path: str, m: dict, sum_squares: float, frames: int,
-                         channel_squares: tuple[float, float] | None = None) -> StemFeatures:
-    """Assemble features from a stem's meter readings and its RMS accumulators (total and per channel)."""
+                         channel_squares: tuple[float, float] | None = None,
+                         octave_balance=None, envelope: "EnvelopeHistogram | None" = None) -> StemFeatures:
+    """Assemble features from a stem's meter readings, its RMS accumulators (total and per channel), its
+    octave shares (``StreamingMeter.octave_balance``) and its envelope histogram."""
     lufs = m["integrated_lufs"]
     if not math.isfinite(lufs) or lufs < SILENT_LUFS:
         return StemFeatures(path, lufs, dict(_NEUTRAL), silent=True)
@@ -122,8 +153,55 @@ def features_from_meters(path: str, m: dict, sum_squares: float, frames: int,
         "band_high": m["band_balance"]["high"],
         "ms_ratio": m["ms_ratio"],
         "lr_balance": float((er - el) / (el + er)) if el + er > 0 else 0.0,
+        "octave_balance": tuple(octave_balance) if octave_balance is not None else _NEUTRAL["octave_balance"],
+        "envelope_energy": envelope.shares(lufs) if envelope is not None else _NEUTRAL["envelope_energy"],
     }
     return StemFeatures(path, lufs, values)
+
+
+class EnvelopeHistogram:
+    """Streaming histogram of a stem's energy by the level of its peak envelope, per channel.
+
+    The envelope is the compressor plugin's own (JUCE peak ballistics, :mod:`automix.kernels.ballistics`) at
+    :data:`ENVELOPE_ATTACK_MS` / :data:`ENVELOPE_RELEASE_MS`; each sample's energy ``x^2`` is binned by its
+    envelope in dBFS on a 0.25 dB grid, and :meth:`shares` moves the grid to the stem's loudness at the end
+    (a peak envelope scales with the signal, so the shares are level-invariant). Memory: one fixed grid.
+    """
+
+    STEP_DB, FLOOR_DBFS, TOP_DBFS = 0.25, -200.0, 40.0
+
+    def __init__(self, sample_rate: int, channels: int = 2):
+        def coefficient(ms):
+            return math.exp(-2.0 * math.pi * 1000.0 / (sample_rate * ms))
+
+        self._cte = (np.array([coefficient(ENVELOPE_ATTACK_MS)]), np.array([coefficient(ENVELOPE_RELEASE_MS)]))
+        self._env0 = np.zeros((1, channels))
+        self._grid = np.zeros(int((self.TOP_DBFS - self.FLOOR_DBFS) / self.STEP_DB) + 1)
+
+    def process(self, block: np.ndarray) -> None:
+        """Add a ``(channels, n)`` block."""
+        from automix.kernels.ballistics import compressor_forward
+
+        if block.shape[1] == 0:
+            return
+        x = np.ascontiguousarray(block, dtype=np.float64)[None]
+        env, y = np.empty_like(x), np.empty_like(x)
+        big = np.array([1e300])
+        compressor_forward(x, *self._cte, big, 1.0 / big, np.array([0.0]), self._env0, y, env)
+        self._env0 = env[:, :, -1].copy()
+        level = 20.0 * np.log10(np.maximum(env[0].ravel(), 1e-300))
+        idx = np.clip(np.rint((level - self.FLOOR_DBFS) / self.STEP_DB), 0, self._grid.size - 1).astype(np.int64)
+        self._grid += np.bincount(idx, weights=x[0].ravel() ** 2, minlength=self._grid.size)
+
+    def shares(self, lufs: float) -> tuple[float, ...]:
+        """Energy shares per :data:`ENVELOPE_EDGES_DB` bin, levels re ``lufs`` (zeros for silence)."""
+        total = self._grid.sum()
+        if not total > 0.0 or not math.isfinite(lufs):
+            return _NEUTRAL["envelope_energy"]
+        relative = self.FLOOR_DBFS + self.STEP_DB * np.arange(self._grid.size) - lufs
+        bins = np.searchsorted(np.array(ENVELOPE_EDGES_DB), relative, side="right")
+        return tuple(float(v) for v in np.bincount(bins, weights=self._grid, minlength=len(ENVELOPE_LEVELS_DB))
+                     / total)
 
 
 class StemFeatureExtractor:
@@ -140,15 +218,17 @@ class StemFeatureExtractor:
         from automix.meters import StreamingMeter
 
         meter = StreamingMeter(self.sample_rate, 2, true_peak=False)
+        envelope = EnvelopeHistogram(self.sample_rate)
         n = output_frames(info, self.sample_rate)
         channel_squares = np.zeros(2)
         with StemReader(info, self.sample_rate) as r:
             for start in range(0, n, BLOCK_FRAMES):
                 block = r.read(min(BLOCK_FRAMES, n - start))
                 meter.process(block)
+                envelope.process(block)
                 channel_squares += np.einsum("ij,ij->i", block, block, dtype=np.float64)
         return features_from_meters(info.path, meter.result(level_invariant=True), float(channel_squares.sum()) / 2.0,
-                                    n, tuple(channel_squares))
+                                    n, tuple(channel_squares), meter.octave_balance(), envelope)
 
     def from_array(self, audio, path: str = "<array>") -> StemFeatures:
         """Shape: audio ``(channels, samples)`` (numpy or torch), mono or stereo."""
@@ -159,8 +239,10 @@ class StemFeatureExtractor:
         x = np.ascontiguousarray(x, dtype=np.float32)
         meter = StreamingMeter(self.sample_rate, 2, true_peak=False)
         meter.process(x)
+        envelope = EnvelopeHistogram(self.sample_rate)
+        envelope.process(x)
         channel_squares = np.einsum("ij,ij->i", x, x, dtype=np.float64)
         return features_from_meters(path, meter.result(level_invariant=True), float(channel_squares.sum()) / 2.0,
-                                    x.shape[1], tuple(channel_squares))
+                                    x.shape[1], tuple(channel_squares), meter.octave_balance(), envelope)
 
     __call__ = from_array

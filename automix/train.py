@@ -34,7 +34,9 @@ evaluation uses the held-out seeds) or a folder of real sessions
 Two stages. The first trains everything but the tone head for ``steps``
 steps. The second (``tone_steps``) trains only the tone head
 (:mod:`automix.predictor`), which sets the master EQ from an estimate of the
-bus's band balance, with the rest frozen. Freezing the strips is what makes
+bus's band balance, with the rest frozen. It starts from the master EQ gains
+solved on that estimate (``ToneHead.trust_solve``) and learns how far to
+trust them and what the estimate leaves out. Freezing the strips is what makes
 it cheap: no gradient flows into the stems' filters and compressors (the
 backward pass of their IIR kernels is most of a first-stage step), so
 the second stage affords its many steps on the one problem the first stage
@@ -535,7 +537,8 @@ def train(out: str | os.PathLike, config: TrainConfig, *, fresh: bool = False,
         report(stage, step + 1 if first else step + 1 - config.steps, config.steps if first else config.tone_steps,
                stats)
         if step + 1 < total and stage_of(config, step + 1) != stage:  # before the checkpoint: it holds the next
-            opt = stage_optimizer(model, config, stage_of(config, step + 1))  # stage's optimiser
+            model.tone_head.trust_solve()  # stage's start and optimiser
+            opt = stage_optimizer(model, config, stage_of(config, step + 1))
         if (step + 1) % config.checkpoint_every == 0 and step + 1 < total:
             save_checkpoint(ckpt, model, opt, step + 1, config, history)
     model.eval()

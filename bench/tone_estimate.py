@@ -2,17 +2,19 @@
 
 Run: ``python bench/tone_estimate.py [--count 12]``. Mixes generated held-out sessions (rock_punk) with the
 shipped predictor, renders the predicted strips in the torch engine with every stage, with the compressors
-off (ratio 1), with saturation off (mix 0), and with both off, and compares two estimates of the summed
+off (ratio 1), with saturation off (mix 0), and with both off, and compares three estimates of the summed
 strips' low/mid/high shares with each render (max abs share error, median and p95 over sessions):
 
-- closed form (``bus_band_shares``, what the tone head reads): 3 band shares per stem, strip EQ at
-  80 Hz / 1 kHz / 8 kHz;
+- octaves + compressor model (``bus_band_shares``, what the tone solve and head read): ten octave shares per
+  stem, its strip EQ at each octave's centre, its compressor's static gain reduction from the stem's envelope
+  level histogram;
+- octaves only: the same without the compressor model;
 - full spectrum: each stem's Welch spectrum (4096 points) through its strip EQ's exact response
-  (:func:`automix.predictor.strip_eq_power`), same levels, pans and widths.
+  (:func:`automix.predictor.strip_eq_power`), same levels, pans and widths, no compressor model.
 
-The gap between the closed form and the full spectrum on the linear render is what the coarse EQ reading
-costs; the change when the compressors come back is what the missing compressor model costs. Writes
-``bench/results/tone_estimate.md``.
+The gap between "octaves only" and the full spectrum on the linear render is what reading the EQ at one
+frequency per octave costs; the gain from the compressor model shows on the renders with compressors.
+Writes ``bench/results/tone_estimate.md``.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from automix.engines.torch_engine import load_stems, render_stems, stem_chain  #
 from automix.evaluate import find_sessions  # noqa: E402
 from automix.meters.differentiable import band_balance_torch  # noqa: E402
 from automix.mixer import load_predictor, mix_session  # noqa: E402
-from automix.predictor import _strip_energies, bus_band_shares, strip_eq_power  # noqa: E402
+from automix.predictor import bus_band_shares, strip_energies, strip_eq_power  # noqa: E402
 from automix.sessiongen import write_sessions  # noqa: E402
 from automix.settings import MixSettings  # noqa: E402
 from automix.styles import get_style  # noqa: E402
@@ -57,7 +59,7 @@ class Recorder(torch.nn.Module):
 
 def full_spectrum_shares(paths: list[str], last: dict) -> np.ndarray:
     """Low/mid/high shares from each stem's mid spectrum through its strip EQ, weighted by its strip's power."""
-    mid_energy = _strip_energies(last["features"].double(), last["mask"], last["stem_u"].double())[0][0].numpy()
+    mid_energy = strip_energies(last["features"].double(), last["mask"], last["stem_u"].double())[0][0].numpy()
     bands = np.zeros(3)
     for k, path in enumerate(paths):
         x, sr = sf.read(path, always_2d=True)
@@ -92,7 +94,7 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=12)
     args = ap.parse_args()
     style, recorder = get_style("rock_punk"), Recorder()
-    names = ("closed form", "full spectrum")
+    names = ("octaves + compressor model", "octaves only", "full spectrum")
     errors = {(e, v): [] for e in names for v in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -105,9 +107,10 @@ def main() -> None:
             paths = [st.path for st in settings.stems]  # the mixer's canonical order, as the predictor saw them
             last = recorder.last
             with torch.no_grad():
-                estimates = {
-                    "closed form": bus_band_shares(last["features"], last["mask"], last["stem_u"])[0].numpy(),
-                    "full spectrum": full_spectrum_shares(paths, last)}
+                f, m, u = last["features"], last["mask"], last["stem_u"]
+                estimates = {"octaves + compressor model": bus_band_shares(f, m, u)[0].numpy(),
+                             "octaves only": bus_band_shares(f, m, u, compressors=False)[0].numpy(),
+                             "full spectrum": full_spectrum_shares(paths, last)}
             x = load_stems(settings, torch.float64)
             for v, (comp, sat) in VARIANTS.items():
                 measured = rendered_shares(settings, x, comp, sat)

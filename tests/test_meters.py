@@ -337,6 +337,29 @@ def test_band_balance_of_sine(freq, band):
     assert sum(bb.values()) == pytest.approx(1.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("freq, octave", [(40.0, 0), (100.0, 1), (700.0, 4), (3000.0, 6), (5600.0, 7),
+                                         (18000.0, 9)])
+def test_octave_balance_of_sine(freq, octave):
+    """A sine lands in its octave band (edges: octaves of 250 Hz), and the streaming meter splits it so."""
+    x = 0.3 * np.sin(2 * np.pi * freq * np.arange(2 * 48000) / 48000)
+    meter = StreamingMeter(48000, 1)
+    meter.process(x)
+    shares = meter.octave_balance()
+    assert len(shares) == 10 and sum(shares) == pytest.approx(1.0, abs=1e-12)
+    assert shares[octave] > 0.99
+
+
+def test_octave_balance_nests_in_the_band_balance():
+    """Octaves 0-2, 3-6 and 7-9 are exactly the low, mid and high bands, on music-like noise."""
+    x = music_like(3 * 44100, 44100, 2, seed=4) * 0.4
+    meter = StreamingMeter(44100, 2)
+    meter.process(x)
+    o, bands = meter.octave_balance(), meter.result()["band_balance"]
+    np.testing.assert_allclose([sum(o[:3]), sum(o[3:7]), sum(o[7:])], [bands["low"], bands["mid"], bands["high"]],
+                               rtol=1e-6)
+    assert min(o) > 0.0 and max(o) < 0.9  # spread over the octaves, so the grouping is tested
+
+
 def test_ms_ratio_known_answers():
     x = music_like(44100, 44100, 1, seed=5)[0].astype(np.float64)
     z = np.zeros_like(x)

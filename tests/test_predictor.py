@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from automix.features import FEATURE_NAMES
+from automix.features import INPUT_NAMES
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
+from automix.meters.spectral import OCTAVE_CENTRES_HZ
 from automix.predictor import (
-    BAND_FREQS_HZ, MixingParameterPredictor, bus_band_shares, bus_centroid_octaves, bus_ms_ratio, solve_master_width,
-    strip_band_gains, strip_eq_power, tone_cues,
+    MixingParameterPredictor, bus_band_shares, bus_centroid_octaves, bus_ms_ratio, compressor_power_gain,
+    master_band_shares, master_eq_power, solve_master_tone, solve_master_width, strip_eq_power, tone_cues,
 )
 from automix.priors import side_from_name, stem_priors
 from automix.roles import ROLES, infer_role, role_from_features, role_from_name
@@ -19,7 +20,7 @@ from automix.styles import get_style
 
 def _inputs(b, s, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(b, s, len(FEATURE_NAMES), generator=g), torch.randint(0, len(ROLES), (b, s), generator=g),
+    return (torch.randn(b, s, len(INPUT_NAMES), generator=g), torch.randint(0, len(ROLES), (b, s), generator=g),
             torch.ones(b, s, dtype=torch.bool), torch.rand(b, 7, generator=g),
             torch.rand(b, s, len(STEM_SLOTS), generator=g) * 0.8 + 0.1, torch.rand(b, len(MASTER_SLOTS), generator=g))
 
@@ -27,8 +28,9 @@ def _inputs(b, s, seed=0):
 def _trained_looking(seed=1):
     torch.manual_seed(seed)
     model = MixingParameterPredictor()
-    for head in (model.stem_head, model.master_head, model.tone_head):  # break the zero init so tests can fail
+    for head in (model.stem_head, model.master_head, model.tone_head.mlp):  # break the zero init so tests can fail
         torch.nn.init.normal_(head[-1].weight, std=0.1)
+    torch.nn.init.normal_(model.tone_head.solve_weight, mean=1.0, std=0.1)
     return model.eval()
 
 
@@ -123,45 +125,40 @@ def test_bus_band_estimate_matches_a_render_of_independent_stems(seed):
     assert float((measured.max() - measured.min())) > 0.1  # the test can fail: the shares are far from equal
 
 
-def test_strip_band_gains_are_the_eq_response_at_the_band_frequencies():
-    """Against scipy's response of the EQ plugin's own sections (``automix.tonal.eq_magnitude``)."""
-    from automix.tonal import eq_magnitude
-
-    g = torch.Generator().manual_seed(4)
-    stem_u = torch.rand(3, 2, len(STEM_SLOTS), generator=g, dtype=torch.float64)
-    gains = strip_band_gains(stem_u)
-    assert gains.shape == (3, 2, 3)
-    for i in range(3):
-        for j in range(2):
-            eq = unflatten(stem_u[i, j], STEM_SLOTS, STEM_CHAIN)[STEM_CHAIN.index("eq")]
-            expected = eq_magnitude(eq.params, 48000, np.array(BAND_FREQS_HZ)) ** 2
-            np.testing.assert_allclose(gains[i, j].numpy(), expected, rtol=1e-6)
-    assert float(gains.max() / gains.min()) > 2.0  # random settings move the bands, so the check has teeth
-
-
-def test_strip_eq_power_is_the_eq_response_on_any_grid():
-    """The same reference on 64 log-spaced frequencies, 20 Hz - 20 kHz; at the band frequencies it is
-    :func:`strip_band_gains` exactly."""
+def test_strip_and_master_eq_power_are_the_eq_response_on_any_grid():
+    """Against scipy's response of the EQ plugin's own sections (``automix.tonal.eq_magnitude``), on 64
+    log-spaced frequencies, 20 Hz - 20 kHz."""
+    from automix.settings import MASTER_CHAIN
     from automix.tonal import eq_magnitude
 
     g = torch.Generator().manual_seed(5)
     stem_u = torch.rand(2, len(STEM_SLOTS), generator=g, dtype=torch.float64)
+    master_u = torch.rand(2, len(MASTER_SLOTS), generator=g, dtype=torch.float64)
     freqs = np.geomspace(20.0, 20000.0, 64)
-    power = strip_eq_power(stem_u, freqs)
-    assert power.shape == (2, 64)
-    for i in range(2):
-        eq = unflatten(stem_u[i], STEM_SLOTS, STEM_CHAIN)[STEM_CHAIN.index("eq")]
-        np.testing.assert_allclose(power[i].numpy(), eq_magnitude(eq.params, 48000, freqs) ** 2, rtol=1e-6)
-    assert torch.equal(strip_eq_power(stem_u, BAND_FREQS_HZ), strip_band_gains(stem_u))
+    for units, layout, chain, power in ((stem_u, STEM_SLOTS, STEM_CHAIN, strip_eq_power(stem_u, freqs)),
+                                        (master_u, MASTER_SLOTS, MASTER_CHAIN, master_eq_power(master_u, freqs))):
+        assert power.shape == (2, 64)
+        for i in range(2):
+            eq = unflatten(units[i], layout, chain)[chain.index("eq")]
+            np.testing.assert_allclose(power[i].numpy(), eq_magnitude(eq.params, 48000, freqs) ** 2, rtol=1e-6)
+        assert float(power.max() / power.min()) > 2.0  # random settings move the response: the check has teeth
+
+
+def _one_stem_style(shares, centroid_hz):
+    import dataclasses
+
+    from automix.styles import FrequencyBalance
+
+    style = dataclasses.replace(get_style("rock_punk"), spectral_centroid_hz=centroid_hz,
+                                frequency_balance=FrequencyBalance(*(float(v) for v in shares)))
+    return torch.tensor(style.vector(normalized=True), dtype=torch.float32)[None]
 
 
 def test_tone_cues_are_zero_when_the_estimate_meets_the_style():
-    """Known answer: one stem through a flat strip estimates its own shares and centroid; a style asking for
-    exactly those gives zero cues, and a style asking for twice the low share gives log(1/2) on that band."""
-    import dataclasses
-
+    """Known answer: one stem through a flat strip estimates its own octave shares (through the strip's
+    20 Hz high-pass) and centroid; a style asking for exactly those gives zero cues and no solved move, and a
+    style asking for half the low share gives log 2 on that band and a solve that closes most of it."""
     from automix.features import StemFeatureExtractor
-    from automix.styles import FrequencyBalance
 
     sr = 48000
     x = np.random.default_rng(0).standard_normal((2, sr * 2)).astype(np.float32)
@@ -174,20 +171,89 @@ def test_tone_cues_are_zero_when_the_estimate_meets_the_style():
     shares = bus_band_shares(f, mask, stem_u)[0]
     assert float(shares.min()) > 0.02
     # the strip is flat but for its 20 Hz high-pass, two first-order stages: |H|^2 = (f^2 / (f^2 + 20^2))^2
-    hp = np.array([(f_ ** 2 / (f_ ** 2 + 20.0 ** 2)) ** 2 for f_ in BAND_FREQS_HZ])
-    expected = np.array([feat.values[f"band_{b}"] for b in ("low", "mid", "high")]) * hp
+    hp = np.array([(f_ ** 2 / (f_ ** 2 + 20.0 ** 2)) ** 2 for f_ in OCTAVE_CENTRES_HZ])
+    octaves = np.array(feat.values["octave_balance"]) * hp
+    expected = np.array([octaves[:3].sum(), octaves[3:7].sum(), octaves[7:].sum()])
     np.testing.assert_allclose(shares.numpy(), expected / expected.sum(), rtol=1e-3)
-    octaves = float(bus_centroid_octaves(f, mask, stem_u)[0])
-    assert 2 ** octaves * 1000 == pytest.approx(feat.values["spectral_centroid_hz"], rel=1e-5)
-    base = get_style("rock_punk")
-    same = dataclasses.replace(base, spectral_centroid_hz=2 ** octaves * 1000,
-                               frequency_balance=FrequencyBalance(*(float(v) for v in shares)))
-    style = torch.tensor(same.vector(normalized=True), dtype=torch.float32)[None]
-    torch.testing.assert_close(tone_cues(f, mask, stem_u, style), torch.zeros(1, 4), atol=1e-4, rtol=0)
-    more_low = dataclasses.replace(same, frequency_balance=FrequencyBalance(
-        float(2 * shares[0]), float(shares[1]), float(1 - 2 * shares[0] - shares[1])))
-    cue = tone_cues(f, mask, stem_u, torch.tensor(more_low.vector(normalized=True), dtype=torch.float32)[None])
-    assert float(cue[0, 0]) == pytest.approx(np.log(0.5), abs=1e-4)
+    raw = np.array(feat.values["octave_balance"])  # the octaves nest in the bands
+    np.testing.assert_allclose([raw[:3].sum(), raw[3:7].sum(), raw[7:].sum()],
+                               [feat.values[f"band_{b}"] for b in ("low", "mid", "high")], atol=1e-6)
+    centroid = float(2 ** bus_centroid_octaves(f, mask, stem_u)[0] * 1000)
+    assert centroid == pytest.approx(feat.values["spectral_centroid_hz"], rel=1e-5)
+    master_u = torch.tensor([[0.5] * len(MASTER_SLOTS)])  # peaks and shelves at 0 dB, high-pass at 10 Hz
+    master_u[0, next(i for i, slot in enumerate(MASTER_SLOTS) if slot.key == "eq.highpass_hz")] = 0.0
+    cues, move = tone_cues(f, mask, stem_u, master_u, _one_stem_style(shares, centroid))
+    torch.testing.assert_close(cues[:, :4], torch.zeros(1, 4), atol=1e-4, rtol=0)
+    torch.testing.assert_close(cues[:, 4:7], torch.zeros(1, 3), atol=5e-3, rtol=0)  # the 10 Hz high-pass, solved
+    torch.testing.assert_close(move, torch.zeros(1, 5), atol=0.1, rtol=0)
+    less_low = (shares[0] / 2, shares[1], 1 - shares[0] / 2 - shares[1])
+    cues, move = tone_cues(f, mask, stem_u, master_u, _one_stem_style(less_low, centroid))
+    assert float(cues[0, 0]) == pytest.approx(np.log(2.0), abs=1e-3)
+    assert abs(float(cues[0, 4])) < 0.1 * float(cues[0, 0])  # after the solved master EQ
+    assert float(move.abs().max()) > 0.1
+
+
+def test_solve_master_tone_reaches_reachable_balances():
+    """Closed-form check: random octave spectra and random targets within reach of the master EQ; the
+    solved gains put the estimate's band shares on the target (the estimate's own model, exactly)."""
+    g = torch.Generator().manual_seed(6)
+    bus = torch.exp(torch.randn(8, 10, generator=g, dtype=torch.float64))
+    master_u = torch.full((8, len(MASTER_SLOTS)), 0.5, dtype=torch.float64)
+    start = master_band_shares(bus, master_u)
+    want = start * torch.exp(0.4 * torch.randn(8, 3, generator=g, dtype=torch.float64))
+    want = want / want.sum(-1, keepdim=True)
+    from automix.predictor import _MASTER_TONE_GAINS, logit
+
+    move = solve_master_tone(bus, master_u, want)
+    solved = master_u.clone()
+    solved[:, list(_MASTER_TONE_GAINS)] = torch.sigmoid(logit(solved[:, list(_MASTER_TONE_GAINS)]) + move)
+    after = master_band_shares(bus, solved)
+    assert float((start - want).abs().max()) > 0.05  # the targets are away from where the bus starts
+    torch.testing.assert_close(after, want, atol=0.01, rtol=0)
+
+
+def test_envelope_feature_is_level_invariant_and_places_a_steady_tone():
+    """The envelope level histogram moves with the stem's loudness: the same stem 20 dB down gives the same
+    shares; a steady sine puts its energy just under its peak (the envelope rides the peaks, sagging a little
+    between them), which for a stereo sine is its loudness."""
+    from automix.features import ENVELOPE_EDGES_DB, StemFeatureExtractor
+
+    sr = 48000
+    x = (0.5 * np.sin(2 * np.pi * 997.0 * np.arange(2 * sr) / sr) * np.ones((2, 1))).astype(np.float32)
+    ex = StemFeatureExtractor(sr)
+    loud, quiet = ex.from_array(x).values["envelope_energy"], ex.from_array(x * 0.1).values["envelope_energy"]
+    np.testing.assert_allclose(loud, quiet, atol=1e-6)
+    assert sum(loud) == pytest.approx(1.0)
+    rel = 20 * np.log10(0.5) - ex.from_array(x).loudness_lufs  # peak re loudness
+    lo, hi = (int(np.searchsorted(ENVELOPE_EDGES_DB, r, side="right")) for r in (rel - 2.0, rel))
+    assert sum(loud[lo:hi + 1]) > 0.99 and hi - lo <= 1
+
+
+def test_compressor_model_matches_the_plugin_on_steady_levels():
+    """Known answer: noise in two steady sections (quiet, loud) through the compressor plugin at the feature's
+    ballistics; the static model's power gain must match the rendered one within 0.5 dB, and must turn the
+    loud section down by what the gain law says (the test fails for a model that ignores the threshold)."""
+    from automix.features import ENVELOPE_ATTACK_MS, ENVELOPE_RELEASE_MS, StemFeatureExtractor
+    from automix.render import REFERENCE_LUFS, normalisation_gain_db
+    from plugins.compressor import compressor
+
+    sr = 48000
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, sr * 4)) * np.repeat([0.02, 0.2], sr * 2)
+    x = x.astype(np.float32)
+    feat = StemFeatureExtractor(sr).from_array(x)
+    gain = 10 ** (normalisation_gain_db(feat.loudness_lufs) / 20)
+    chain = {p.plugin: p for p in unflatten([0.5] * len(STEM_SLOTS), STEM_SLOTS, STEM_CHAIN)}
+    chain["eq"].params.update({k: 0.0 for k in chain["eq"].params if k.endswith("gain_db")}, highpass_hz=10.0)
+    for threshold, ratio in ((REFERENCE_LUFS + 3.0, 4.0), (REFERENCE_LUFS - 6.0, 2.0), (0.0, 4.0)):
+        chain["compressor"].params.update(threshold_db=threshold, ratio=ratio)
+        stem_u = torch.tensor([[flatten([chain[n] for n in STEM_CHAIN], STEM_SLOTS)]], dtype=torch.float64)
+        model = float(compressor_power_gain(torch.tensor(feat.vector())[None, None], stem_u, torch.ones(1, 1)))
+        y = compressor(torch.from_numpy(x[None] * gain).double(), sr, threshold_db=threshold, ratio=ratio,
+                       attack_ms=ENVELOPE_ATTACK_MS, release_ms=ENVELOPE_RELEASE_MS, makeup_db=0.0)
+        rendered = float((y ** 2).sum() / (torch.from_numpy(x * gain).double() ** 2).sum())
+        assert 10 * np.log10(model) == pytest.approx(10 * np.log10(rendered), abs=0.5)
+    assert model == 1.0  # a threshold at full scale leaves the stem alone
 
 
 def test_permutation_equivariance():

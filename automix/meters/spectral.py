@@ -19,6 +19,9 @@ Definitions (shared with the torch versions in :mod:`automix.meters.differentiab
 - **Band balance**: share of the time-averaged power spectrum ``mean|X_k|^2``
   of the kept frames in low (``f < 250 Hz``), mid (``250 <= f <= 4000 Hz``) and
   high (``f > 4 kHz``) bins; the three sum to 1.
+- **Octave balance** (stem features only): the same shares in ten octave bands whose
+  edges (:data:`OCTAVE_EDGES_HZ`) include 250 Hz and 4 kHz, so bands 0-2 sum to
+  the low share, 3-6 to the mid share and 7-9 to the high share.
 - **Mid/side ratio**: ``RMS(S) / RMS(M)`` over the whole signal: 0 for mono or
   identical channels, 1 for a signal in one channel only, ``inf`` when the mid
   is exactly zero but the side is not (``L = -R``).
@@ -41,6 +44,12 @@ import scipy.signal
 FRAME_S = 4096 / 44100.0
 FRAME_FLOOR_DB = -60.0
 BAND_EDGES_HZ = (250.0, 4000.0)
+#: inner edges of the ten octave bands (Hz): octaves of 250 Hz, so they nest in the three bands
+OCTAVE_EDGES_HZ = (62.5, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
+#: where a filter's gain stands for each octave band's (Hz): the geometric middle of the inner bands;
+#: 44 Hz for the open bottom band (sub-bass and kick fundamentals), 19 kHz for the top one (16 kHz to Nyquist)
+OCTAVE_CENTRES_HZ = (44.0, 88.4, 176.8, 353.6, 707.1, 1414.2, 2828.4, 5656.9, 11313.7, 19000.0)
+N_OCTAVES = len(OCTAVE_EDGES_HZ) + 1
 
 
 def frame_size(sample_rate: float) -> int:
@@ -63,27 +72,32 @@ def analysis_tables(sample_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 @lru_cache(maxsize=16)
-def _float32_tables(sample_rate: float) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """``(window float32, f_k float32, first mid bin, first high bin)`` for :func:`frame_stats`."""
+def _float32_tables(sample_rate: float) -> tuple[np.ndarray, np.ndarray, int, int, tuple[int, ...]]:
+    """``(window float32, f_k float32, first mid bin, first high bin, first bin of each octave band but the
+    first)`` for :func:`frame_stats`."""
     window, weights, bands = analysis_tables(sample_rate)
     k_mid = int(bands[:, 0].sum())
     k_high = k_mid + int(bands[:, 1].sum())
-    return window.astype(np.float32), weights[:, 0].astype(np.float32), k_mid, k_high
+    f = weights[:, 0]
+    # the edges follow the three bands' rule: 4 kHz itself is mid (f <= 4 kHz), every other edge starts its band
+    octave_starts = tuple(k_high if e == BAND_EDGES_HZ[1] else int(np.searchsorted(f, e)) for e in OCTAVE_EDGES_HZ)
+    return window.astype(np.float32), weights[:, 0].astype(np.float32), k_mid, k_high, octave_starts
 
 
 def frame_stats(frames: np.ndarray, sample_rate: float) -> np.ndarray:
-    """Per-frame ``[energy, sum f|X|, sum |X|, P_low, P_mid, P_high]`` ``(n_frames, 6)`` float64.
+    """Per-frame ``[energy, sum f|X|, sum |X|, P_low, P_mid, P_high, P_octave0 .. P_octave9]`` ``(n_frames, 16)``
+    float64.
 
     ``frames`` is ``(n_frames, F)`` of the mid signal, not yet windowed. The FFT
     runs in float32 (4x faster than float64; a sine's centroid moves by less
     than 0.02 Hz); sums are pairwise, results float64.
     """
-    window, freqs, k_mid, k_high = _float32_tables(sample_rate)
+    window, freqs, k_mid, k_high, octave_starts = _float32_tables(sample_rate)
     spec = scipy.fft.rfft(frames.astype(np.float32, copy=False) * window, axis=-1)
     power = spec.real * spec.real
     power += spec.imag * spec.imag
     mag = np.sqrt(power)
-    out = np.empty((frames.shape[0], 6), dtype=np.float64)
+    out = np.empty((frames.shape[0], 6 + N_OCTAVES), dtype=np.float64)
     # Parseval on the one-sided spectrum: energy of the windowed frame
     out[:, 0] = (2.0 * power.sum(axis=1, dtype=np.float64) - power[:, 0] - power[:, -1]) / window.size
     out[:, 1] = (mag * freqs).sum(axis=1)
@@ -91,25 +105,42 @@ def frame_stats(frames: np.ndarray, sample_rate: float) -> np.ndarray:
     out[:, 3] = power[:, :k_mid].sum(axis=1)
     out[:, 4] = power[:, k_mid:k_high].sum(axis=1)
     out[:, 5] = power[:, k_high:].sum(axis=1)
+    for j, (a, b) in enumerate(zip((0,) + octave_starts, octave_starts + (power.shape[1],))):
+        out[:, 6 + j] = power[:, a:b].sum(axis=1)
     return out
+
+
+def _kept(stats: np.ndarray) -> np.ndarray | None:
+    """The per-frame stats summed over the frames the 60 dB selection keeps; None for silence."""
+    if stats.shape[0] == 0:
+        return None
+    energy = stats[:, 0]
+    loudest = float(energy.max())
+    if not loudest > 0.0:
+        return None
+    return stats[energy >= loudest * 10.0 ** (FRAME_FLOOR_DB / 10.0)].sum(axis=0)
 
 
 def summarize(stats: np.ndarray) -> tuple[float, dict]:
     """Centroid (Hz) and band balance from per-frame stats, with the 60 dB frame selection."""
     zero = {"low": 0.0, "mid": 0.0, "high": 0.0}
-    if stats.shape[0] == 0:
+    kept = _kept(stats)
+    if kept is None:
         return 0.0, zero
-    energy = stats[:, 0]
-    loudest = float(energy.max())
-    if not loudest > 0.0:
-        return 0.0, zero
-    kept = stats[energy >= loudest * 10.0 ** (FRAME_FLOOR_DB / 10.0)].sum(axis=0)
     centroid = float(kept[1] / kept[2]) if kept[2] > 0 else 0.0
-    total = float(kept[3:].sum())
+    total = float(kept[3:6].sum())
     if not total > 0.0:
         return centroid, zero
-    low, mid, high = (float(v / total) for v in kept[3:])
+    low, mid, high = (float(v / total) for v in kept[3:6])
     return centroid, {"low": low, "mid": mid, "high": high}
+
+
+def octave_shares(stats: np.ndarray) -> list[float]:
+    """The ten octave bands' power shares from per-frame stats (same frames as :func:`summarize`); zeros for
+    silence."""
+    kept = _kept(stats)
+    total = 0.0 if kept is None else float(kept[6:].sum())
+    return [float(v / total) for v in kept[6:]] if total > 0.0 else [0.0] * N_OCTAVES
 
 
 def ms_ratio(side_sq: float, mid_sq: float) -> float:
@@ -165,7 +196,7 @@ class SpectralAccumulator:
             tail = np.zeros((1, self.frame), dtype=np.float32)
             tail[0, :r] = self._left
             stats.append(frame_stats(tail, self.sample_rate))
-        return np.concatenate(stats) if stats else np.zeros((0, 6))
+        return np.concatenate(stats) if stats else np.zeros((0, 6 + N_OCTAVES))
 
     def result(self) -> dict:
         out = {"ms_ratio": ms_ratio(self._side_sq, self._mid_sq)}
@@ -175,3 +206,7 @@ class SpectralAccumulator:
         else:
             out.update(spectral_centroid_hz=None, band_balance=None)
         return out
+
+    def octave_balance(self) -> list[float] | None:
+        """Power shares of the ten octave bands (:data:`OCTAVE_EDGES_HZ`); None when not spectral."""
+        return octave_shares(self._all_stats()) if self.spectral else None

@@ -48,12 +48,12 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def current_layout() -> dict:
     """What a weights file must have been trained for to load into this code."""
-    from automix.features import FEATURE_NAMES
+    from automix.features import INPUT_NAMES
     from automix.layout import MASTER_SLOTS, STEM_SLOTS
     from automix.roles import ROLES
     from automix.styles import VECTOR_FIELDS
 
-    return {"features": list(FEATURE_NAMES), "roles": list(ROLES), "style": list(VECTOR_FIELDS),
+    return {"features": list(INPUT_NAMES), "roles": list(ROLES), "style": list(VECTOR_FIELDS),
             "stem_slots": [s.key for s in STEM_SLOTS], "master_slots": [s.key for s in MASTER_SLOTS]}
 
 
