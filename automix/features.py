@@ -55,8 +55,6 @@ from automix.meters.spectral import N_OCTAVES
 #: the predictor's input order; see :func:`normalised_vector`
 FEATURE_NAMES = ("rms_rel_db", "crest_db", "spectral_centroid_hz", "dynamic_range_lu", "percussiveness",
                  "band_low", "band_mid", "band_high", "ms_ratio", "lr_balance")
-#: positions of band_low, band_mid, band_high in :data:`FEATURE_NAMES` (their vector values are the raw shares)
-BAND_COLUMNS = tuple(FEATURE_NAMES.index(f"band_{b}") for b in ("low", "mid", "high"))
 #: the octave shares that follow :data:`FEATURE_NAMES` in the predictor's input (raw shares)
 OCTAVE_NAMES = tuple(f"octave_{k}" for k in range(N_OCTAVES))
 #: inner edges of the envelope level bins, dB re the stem's integrated loudness (the outer bins are open)

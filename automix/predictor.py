@@ -84,8 +84,8 @@ _SOLVE_LOGIT_MAX = 4.0
 _FD_STEP = 1e-4
 #: what the tone head reads besides the style (see :func:`tone_cues`)
 N_TONE_CUES = 3 + 1 + 3 + len(_MASTER_TONE_GAINS) + N_OCTAVES
-#: the rate the strip EQ responses are designed at for the estimate: 44.1 and 48 kHz designs differ by
-#: far less than one frequency per band approximates
+#: the rate the EQ responses are designed at for the estimate: 44.1 and 48 kHz designs differ by far
+#: less than reading the response at one frequency per octave approximates
 _ESTIMATE_RATE = 48000
 
 
