@@ -1,10 +1,11 @@
 """``automix mix``: resolve the style and stems, run the mixer, and say what happened in a few lines."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
-from automix.errors import SettingsError
+from automix.errors import SessionError, SettingsError
 from automix.styles import get_style, load_style_targets
 
 
@@ -12,6 +13,40 @@ def sidecar_paths(output: str | Path) -> tuple[Path, Path]:
     """``mixed.wav`` -> (``mixed.settings.json``, ``mixed.report.json``)."""
     out = Path(output)
     return out.with_suffix(".settings.json"), out.with_suffix(".report.json")
+
+
+def expand_folders(paths: Sequence[str], style: str) -> tuple[list[str], list[str]]:
+    """Stem paths with each session folder replaced by its stems, and the lines to print.
+
+    A folder's own audio files are its stems (subfolders ignored: an earlier mix written next to them stays
+    out). A folder without any holds its stems the way ``automix batch`` finds them: in one nested folder
+    (``Bounced Files/``), or in several session folders, which is an error that names ``automix batch``.
+    Files pass unchanged.
+    """
+    from batch.discovery import discover_sessions, is_audio_name
+
+    stems, lines = [], []
+    for p in paths:
+        if not os.path.isdir(p):
+            stems.append(p)
+            continue
+        own = sorted(e.path for e in os.scandir(p) if is_audio_name(e.name) and e.is_file())
+        if own:
+            stems += own
+            lines.append(f"{p}: {len(own)} stems")
+            continue
+        found = discover_sessions(p)
+        if not found.sessions:
+            raise SessionError(f"{p}: no audio files in this folder or its subfolders; give a session folder "
+                               "or stem files", code="E_EMPTY")
+        if len(found.sessions) > 1:
+            raise SettingsError(f"{p}: holds {len(found.sessions)} session folders, not one session; mix them "
+                                f"all with `automix batch {p} --style {style} --out OUT_DIR`, or give one of them")
+        session = found.sessions[0]
+        stems += session.stems
+        lines.append(f"{p}: {len(session.stems)} stems (in {session.folder})")
+        lines += [f"warning: {w}" for w in session.warnings]
+    return stems, lines
 
 
 def _fmt(v, unit="", digits=2):
@@ -59,7 +94,7 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
 
     chosen = get_style(style, load_style_targets(targets) if targets else None)
     out = Path(output)
-    lines = []
+    stems, lines = expand_folders(stems, style)
     if test_stems:
         if stems:
             raise SettingsError("give either --stems or --test-stems, not both")

@@ -124,3 +124,32 @@ def test_demo(tmp_path):
     proc = run("demo", tmp_path / "demo")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "demo" / "mix.wav").exists() and "LUFS" in proc.stdout
+
+
+def test_mix_takes_a_session_folder_and_points_a_folder_of_sessions_to_batch(tmp_path, stems):
+    """`automix mix FOLDER` mixes the folder's stems exactly as listing them does (same canonical order, same
+    bytes); a folder of session folders is a one-line error naming `automix batch`, and nothing is written."""
+    from automix.session import expand_folders, mix_command
+
+    kwargs = dict(style="rock_punk", targets=None, engine="pedalboard", optimize_steps=0, test_stems=None,
+                  threads=1, verbose=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    by_files, _ = mix_command(stems, output=str(out / "files.wav"), **kwargs)
+    by_folder, lines = mix_command([str(tmp_path)], output=str(out / "folder.wav"), **kwargs)
+    assert lines[0] == f"{tmp_path}: 2 stems"
+    assert [s["path"] for s in by_folder["stems"]] == [s["path"] for s in by_files["stems"]]
+    assert (out / "folder.wav").read_bytes() == (out / "files.wav").read_bytes()
+
+    bounced = tmp_path / "nested" / "Bounced Files"
+    bounced.mkdir(parents=True)
+    os.link(stems[1], bounced / "bass.wav")
+    assert expand_folders([str(tmp_path / "nested")], "rock_punk")[0] == [str(bounced / "bass.wav")]
+
+    sessions = tmp_path / "sessions"
+    for name in ("a", "b"):
+        (sessions / name).mkdir(parents=True)
+        os.link(stems[0], sessions / name / "drums.wav")
+    proc = run("mix", sessions, "--style", "rock_punk", "--output", tmp_path / "x.wav")
+    _assert_one_line_error(proc, str(sessions), "2 session folders", "automix batch")
+    assert not (tmp_path / "x.wav").exists()
