@@ -172,24 +172,19 @@ class EnvelopeHistogram:
         def coefficient(ms):
             return math.exp(-2.0 * math.pi * 1000.0 / (sample_rate * ms))
 
-        self._cte = (np.array([coefficient(ENVELOPE_ATTACK_MS)]), np.array([coefficient(ENVELOPE_RELEASE_MS)]))
-        self._env0 = np.zeros((1, channels))
+        self._cte = (coefficient(ENVELOPE_ATTACK_MS), coefficient(ENVELOPE_RELEASE_MS))
+        self._env0 = np.zeros(channels)
+        self._cell = np.zeros(channels, dtype=np.int64)
         self._grid = np.zeros(int((self.TOP_DBFS - self.FLOOR_DBFS) / self.STEP_DB) + 1)
+        # a sample falls in cell i when its level in dB rounds to FLOOR + i STEP: upper edges half a step up
+        self._upper = 10.0 ** ((self.FLOOR_DBFS + self.STEP_DB * (np.arange(self._grid.size - 1) + 0.5)) / 20.0)
 
     def process(self, block: np.ndarray) -> None:
         """Add a ``(channels, n)`` block."""
-        from automix.kernels.ballistics import compressor_forward
+        from automix.kernels.ballistics import envelope_histogram
 
-        if block.shape[1] == 0:
-            return
-        x = np.ascontiguousarray(block, dtype=np.float64)[None]
-        env, y = np.empty_like(x), np.empty_like(x)
-        big = np.array([1e300])
-        compressor_forward(x, *self._cte, big, 1.0 / big, np.array([0.0]), self._env0, y, env)
-        self._env0 = env[:, :, -1].copy()
-        level = 20.0 * np.log10(np.maximum(env[0].ravel(), 1e-300))
-        idx = np.clip(np.rint((level - self.FLOOR_DBFS) / self.STEP_DB), 0, self._grid.size - 1).astype(np.int64)
-        self._grid += np.bincount(idx, weights=x[0].ravel() ** 2, minlength=self._grid.size)
+        x = np.ascontiguousarray(block, dtype=np.float64)  # the energies are float64 sums
+        envelope_histogram(x, *self._cte, self._env0, self._upper, self._cell, self._grid)
 
     def shares(self, lufs: float) -> tuple[float, ...]:
         """Energy shares per :data:`ENVELOPE_EDGES_DB` bin, levels re ``lufs`` (zeros for silence)."""

@@ -30,7 +30,14 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["compressor_forward", "compressor_backward", "juce_compressor_params_f32"]
+__all__ = ["compressor_forward", "compressor_backward", "juce_compressor_params_f32", "envelope_histogram"]
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def peak_envelope(prev, a, cte_at, cte_rl):
+    """One step of the JUCE peak ballistics: ``env[n]`` from ``env[n-1]`` and ``a = |x[n]|``."""
+    cte = cte_at if a > prev else cte_rl
+    return a + cte * (prev - a)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -106,9 +113,7 @@ def compressor_forward(x, cte_at, cte_rl, threshold, threshold_inv, exponent, en
             prev = env0[b, c]
             for n in range(ns):
                 xn = x[b, c, n]
-                a = abs(xn)
-                cte = ca if a > prev else cr
-                e = a + cte * (prev - a)
+                e = peak_envelope(prev, abs(xn), ca, cr)
                 env[b, c, n] = e
                 prev = e
                 if e < thr:
@@ -192,3 +197,35 @@ def compressor_backward(x, env, env0, cte_at, cte_rl, threshold, exponent, gy, g
         g_rl[b] = acc_rl
         g_thr[b] = acc_thr
         g_exp[b] = acc_p
+
+
+@numba.njit(nogil=True, cache=True)
+def envelope_histogram(x, cte_at, cte_rl, env0, upper, cell, grid):
+    """Add each sample's energy ``x[c, n]**2`` to the grid cell its peak envelope falls in (float64).
+
+    Args:
+        x: block ``(channels, samples)``.
+        cte_at, cte_rl: attack / release coefficients (scalars).
+        env0: envelope per channel before the block ``(channels,)``; updated in place.
+        upper: upper edge of each cell but the last, linear amplitude, increasing ``(cells - 1,)``.
+        cell: current cell per channel ``(channels,)`` int64; updated in place.
+        grid: energy per cell ``(cells,)``; accumulated in place.
+
+    Why a kernel: the envelope is a recursion, and the cell search walks from the previous sample's cell
+    (an envelope moves a few cells at most per sample), so no per-sample logarithm or temporary array is
+    needed; the numpy version of the same histogram took 3x the whole loudness and spectrum meter.
+    """
+    top = grid.shape[0] - 1
+    for c in range(x.shape[0]):
+        prev = env0[c]
+        i = cell[c]
+        for n in range(x.shape[1]):
+            xn = x[c, n]
+            prev = peak_envelope(prev, abs(xn), cte_at, cte_rl)
+            while i < top and prev >= upper[i]:
+                i += 1
+            while i > 0 and prev < upper[i - 1]:
+                i -= 1
+            grid[i] += xn * xn
+        env0[c] = prev
+        cell[c] = i
