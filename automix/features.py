@@ -163,7 +163,8 @@ class EnvelopeHistogram:
     The envelope is the compressor plugin's own (JUCE peak ballistics, :mod:`automix.kernels.ballistics`) at
     :data:`ENVELOPE_ATTACK_MS` / :data:`ENVELOPE_RELEASE_MS`; each sample's energy ``x^2`` is binned by its
     envelope in dBFS on a 0.25 dB grid, and :meth:`shares` moves the grid to the stem's loudness at the end
-    (a peak envelope scales with the signal, so the shares are level-invariant). Memory: one fixed grid.
+    (a peak envelope scales with the signal, so the shares are level-invariant up to the grid's resolution,
+    which the pro-rata split of edge cells smooths). Memory: one fixed grid.
     """
 
     STEP_DB, FLOOR_DBFS, TOP_DBFS = 0.25, -200.0, 40.0
@@ -191,10 +192,12 @@ class EnvelopeHistogram:
         total = self._grid.sum()
         if not total > 0.0 or not math.isfinite(lufs):
             return _NEUTRAL["envelope_energy"]
-        relative = self.FLOOR_DBFS + self.STEP_DB * np.arange(self._grid.size) - lufs
-        bins = np.searchsorted(np.array(ENVELOPE_EDGES_DB), relative, side="right")
-        return tuple(float(v) for v in np.bincount(bins, weights=self._grid, minlength=len(ENVELOPE_LEVELS_DB))
-                     / total)
+        # Each grid cell spreads its energy evenly over its 0.25 dB width and an edge inside a cell splits it
+        # pro rata: a loudness that moves by a fraction of a cell then moves the shares by a matching
+        # fraction, where whole-cell assignment made them jump (level nulls of -53 dB instead of -70).
+        lower = self.FLOOR_DBFS - 0.5 * self.STEP_DB + self.STEP_DB * np.arange(self._grid.size) - lufs
+        below = np.clip((np.array(ENVELOPE_EDGES_DB)[:, None] - lower) / self.STEP_DB, 0.0, 1.0) @ self._grid
+        return tuple(float(v) for v in np.diff(np.concatenate([[0.0], below, [total]])) / total)
 
 
 class StemFeatureExtractor:
