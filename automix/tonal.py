@@ -15,8 +15,8 @@ is no second implementation of the filters to drift.
 The search moves the master low shelf, mid peak (peak2) and high shelf
 gains, with a small penalty per dB so it prefers gentle moves, and reports
 what it could not reach. The search is solved to convergence on that smooth
-cost and its result snapped to a 0.1 dB grid, so a session recorded at another
-level (whose bus differs by round-off only) gets the very same EQ.
+cost, so a session recorded at another level gets the same EQ to within what
+its inputs differ by (a loosely solved search landed up to 1 dB apart).
 """
 from __future__ import annotations
 
@@ -32,8 +32,6 @@ from plugins import get_plugin
 MOVED = ("low_shelf_gain_db", "peak2_gain_db", "high_shelf_gain_db")
 #: penalty per dB^2 of EQ move, relative to a squared error of one tolerance
 _MOVE_COST = 0.002
-#: EQ gains are reported and applied on this grid (dB)
-_GRID_DB = 0.1
 
 
 def eq_magnitude(params: dict, sample_rate: int, freqs: np.ndarray) -> np.ndarray:
@@ -143,12 +141,14 @@ def match_tone(freqs: np.ndarray, mag: np.ndarray, power: np.ndarray, eq: Plugin
         return err_c ** 2 + 0.5 * float(np.sum(err_b ** 2)) + _MOVE_COST * float(np.sum((g - start) ** 2))
 
     before = predict(start)
-    # Solved to convergence on a smooth cost, then snapped to a 0.1 dB grid: the same session at another recording
-    # level differs on the bus by float round-off only, and must get the same EQ (level invariance).
-    # A loosely solved search lands wherever its path stops, up to ~1 dB apart for round-off inputs.
+    # Solved to convergence on a smooth cost: the same session at another recording level must get the same EQ
+    # (level invariance), and a loosely solved search lands wherever its path stops, up to ~1 dB apart for
+    # round-off inputs. Not snapped to a coarse grid: the predicted EQ frequencies this starts from move by a
+    # fraction of a hertz with the recording level (the envelope features' grid), and a 0.1 dB grid turned that
+    # into an occasional whole 0.1 dB step (a -48 dB null); the result varies as little as its inputs do.
     best = minimize(cost, start, method="L-BFGS-B", bounds=bounds,
                     options={"ftol": 1e-14, "gtol": 1e-10, "eps": 1e-6, "maxiter": 500})
-    gains = np.clip(np.round(best.x / _GRID_DB) * _GRID_DB, [b[0] for b in bounds], [b[1] for b in bounds])
+    gains = np.clip(best.x, [b[0] for b in bounds], [b[1] for b in bounds])
     after = predict(gains)
     params = dict(base, **{k: round(float(v), 3) for k, v in zip(MOVED, gains)})
     return PluginSettings("eq", params), {

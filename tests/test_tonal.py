@@ -52,12 +52,12 @@ def test_match_tone_reaches_a_reachable_centroid_and_is_stable_under_round_off()
     new, info = tonal.match_tone(freqs, mag, power, eq, style, SR)
     assert before < 0.8 * style.spectral_centroid_hz
     assert abs(info["centroid_predicted_hz"] / style.spectral_centroid_hz - 1) < 0.05
-    assert all(abs(v * 10 - round(v * 10)) < 1e-9 for v in info["moves_db"].values())  # on the 0.1 dB grid
     rng = np.random.default_rng(0)
     for _ in range(3):  # what another recording level leaves on the bus: float round-off
         noise = 1 + 1e-7 * rng.standard_normal(mag.shape)
         again, _ = tonal.match_tone(freqs, mag * noise, power * noise ** 2, eq, style, SR)
-        assert again.params == new.params
+        # converged: the same gains up to the settings' 0.001 dB rounding (a loose search lands ~1 dB apart)
+        assert max(abs(again.params[k] - new.params[k]) for k in tonal.MOVED) <= 0.001 + 1e-9
 
 
 def test_match_tone_predicts_the_balance_after_the_master_compressor(tmp_path):
