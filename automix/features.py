@@ -194,7 +194,7 @@ class EnvelopeHistogram:
             return _NEUTRAL["envelope_energy"]
         # Each grid cell spreads its energy evenly over its 0.25 dB width and an edge inside a cell splits it
         # pro rata: a loudness that moves by a fraction of a cell then moves the shares by a matching
-        # fraction, where whole-cell assignment made them jump (level nulls of -53 dB instead of -70).
+        # fraction, where whole-cell assignment made them jump (by up to 0.017 on a swept test signal).
         lower = self.FLOOR_DBFS - 0.5 * self.STEP_DB + self.STEP_DB * np.arange(self._grid.size) - lufs
         below = np.clip((np.array(ENVELOPE_EDGES_DB)[:, None] - lower) / self.STEP_DB, 0.0, 1.0) @ self._grid
         return tuple(float(v) for v in np.diff(np.concatenate([[0.0], below, [total]])) / total)
