@@ -18,6 +18,17 @@ from automix.errors import AutomixError
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 
 
+def _cores() -> int:
+    """CPUs this process may run on (a container's or taskset's limit, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _threads_option(what: str):
+    # one job uses every core by default (the output is bit-identical for any count); batch workers run 1 each
+    return click.option("--threads", type=click.IntRange(min=1), default=_cores, show_default="all cores",
+                        help=f"{what} (the output is bit-identical for any count).")
+
+
 def _fail(message: str, code: int) -> None:
     click.echo(f"automix: error: {message}", err=True)
     sys.exit(code)
@@ -75,7 +86,7 @@ def main():
 @click.option("--stems", multiple=True, help="Stem files overriding the settings' paths, in order.")
 @click.option("--engine", type=click.Choice(["pedalboard", "torch"]), default="pedalboard", show_default=True)
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Output WAV (24-bit).")
-@click.option("--threads", type=int, default=1, show_default=True, help="Stems rendered concurrently.")
+@_threads_option("Stems rendered concurrently")
 @click.argument("extra_stems", nargs=-1, required=False)
 def render(settings_path, stems, engine, output, threads, extra_stems):
     """Render a settings file to a mixed stereo WAV."""
@@ -163,7 +174,7 @@ def settings_template(stems, extra_stems, sample_rate, output):
 @click.option("--test-stems", type=click.IntRange(1, 64), default=None,
               help="Mix N synthetic stems (written next to the output) instead of --stems.")
 @click.option("--validate", is_flag=True, help="Print every target with pass/fail and the reason for misses.")
-@click.option("--threads", type=int, default=1, show_default=True, help="Stems rendered concurrently.")
+@_threads_option("Stems analysed and rendered concurrently, the master metered and written beside its chain")
 def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems, validate, threads):
     """Auto-mix and master stems to a style; writes OUT.wav, OUT.settings.json, OUT.report.json.
 

@@ -18,6 +18,7 @@ import os
 import time
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -151,6 +152,42 @@ class _Bus:
             self.path.unlink()
 
 
+class _BehindSink:
+    """Calls ``sink`` on its own thread, one block behind the caller (``threads > 1``), else inline.
+
+    Blocks reach ``sink`` in order and unchanged, so the arithmetic (meters, written file) is the same
+    either way; the chain renders block k+1 while block k is metered and written. Use as a context
+    manager: leaving it waits for the last block and re-raises the sink's error.
+    """
+
+    def __init__(self, sink, threads: int):
+        self.sink = sink
+        self.pool = ThreadPoolExecutor(max_workers=1) if threads > 1 else None
+        self.pending = None
+
+    def __call__(self, block: np.ndarray) -> None:
+        if self.pool is None:
+            self.sink(block)
+            return
+        self._wait()
+        self.pending = self.pool.submit(self.sink, block)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._wait()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown()
+
+
 def _render_premaster(settings: MixSettings, bus: _Bus, engine: str, threads: int) -> dict:
     from automix.meters import StreamingMeter
 
@@ -184,8 +221,9 @@ class _MasterRenderer:
     meter loudness and M/S only and run the limiter with its sample-peak detector.
     """
 
-    def __init__(self, bus: _Bus, output: Path, engine: str, protect: Sequence[str]):
+    def __init__(self, bus: _Bus, output: Path, engine: str, protect: Sequence[str], threads: int = 1):
         self.bus, self.output, self.engine, self.protect = bus, output, engine, tuple(protect)
+        self.threads = threads
         self.candidate: AtomicWriter | None = None
         self.pre_bus = _Bus(bus.path.parent, bus.sample_rate)
         self._pre_key = None
@@ -245,7 +283,8 @@ class _MasterRenderer:
                     sums[0] += float(np.einsum("i,i->", mid, mid))
                     sums[1] += float(np.einsum("i,i->", side, side))
 
-                self._stream(pre, self.bus.blocks(), sink)
+                with _BehindSink(sink, self.threads) as behind:
+                    self._stream(pre, self.bus.blocks(), behind)
             self._pre_key = key
             self.model = BusModel(mid_meter.momentary_energy(), side_meter.momentary_energy(), sums[0], sums[1])
         return self.model
@@ -276,7 +315,8 @@ class _MasterRenderer:
             tail = [PluginSettings(p.plugin, dict(p.params, true_peak=0.0)) if p.plugin == "limiter" else p
                     for p in tail]
         try:
-            self._stream(tail, self.pre_bus.blocks(), sink)
+            with _BehindSink(sink, self.threads) as behind:
+                self._stream(tail, self.pre_bus.blocks(), behind)
         except BaseException:
             if writer is not None:
                 writer.abort()
@@ -369,7 +409,11 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     lap("probe_s")
 
     extractor = StemFeatureExtractor(sr)
-    features = [extractor.from_file(i) for i in infos]
+    if threads > 1:  # one stem per thread: reading, meters and the envelope kernel release the GIL
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            features = list(pool.map(extractor.from_file, infos))
+    else:
+        features = [extractor.from_file(i) for i in infos]
     if all(f.silent for f in features):
         raise SessionError(f"{Path(stems[0]).parent}: every stem is silent (below {-70} LUFS); nothing to mix",
                            code="E_SILENT")
@@ -401,7 +445,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         lap("refine_s")
 
     bus = _Bus(output.parent, sr)
-    renderer = _MasterRenderer(bus, output, engine, stems)
+    renderer = _MasterRenderer(bus, output, engine, stems, threads)
     try:
         pre = _render_premaster(settings, bus, engine, threads)
         pre_m = pre.result()

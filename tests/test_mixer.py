@@ -108,6 +108,19 @@ def test_permutation_invariance(tmp_path, session):
     assert null_residual_db(_read(tmp_path / "a.wav"), _read(tmp_path / "b.wav")) <= -60.0
 
 
+def test_threads_change_nothing_but_the_time(tmp_path, session):
+    # threads analyse stems side by side and meter/write the master one block behind its chain
+    # (8 s = 6 blocks, so the pipelining is exercised); the file and report must not notice
+    paths = _write(tmp_path / "in", session)
+    one = mix_session(paths, style=get_style("rock_punk"), output=tmp_path / "one.wav", threads=1)
+    three = mix_session(paths, style=get_style("rock_punk"), output=tmp_path / "three.wav", threads=3)
+    assert (tmp_path / "one.wav").read_bytes() == (tmp_path / "three.wav").read_bytes()
+    for r in (one, three):
+        r.pop("timings")
+        r.pop("output")
+    assert json.dumps(one, sort_keys=True, default=str) == json.dumps(three, sort_keys=True, default=str)
+
+
 def test_formats_rates_channels_and_float_overs(tmp_path, session):
     stems = dict(session)
     folder = tmp_path / "zoo"
