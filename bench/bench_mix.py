@@ -19,9 +19,9 @@ MIX = """
 import time, sys
 from automix.mixer import mix_session
 from automix.styles import get_style
-paths, out = sys.argv[1].split(','), sys.argv[2]
+paths, out, threads = sys.argv[1].split(','), sys.argv[2], int(sys.argv[3])
 t = time.perf_counter(); c0 = time.process_time()
-r = mix_session(paths, style=get_style('rock_punk'), output=out)
+r = mix_session(paths, style=get_style('rock_punk'), output=out, threads=threads)
 import soundfile as sf
 RESULT = dict(seconds=time.perf_counter() - t, cpu_s=time.process_time() - c0, audio_s=sf.info(out).frames / 44100, status=r['status'],
               iterations=len(r['master']['iterations']), timings=r['timings'])
@@ -37,8 +37,9 @@ def main() -> None:
     paths = ",".join(session(8, long_s))
     probe_before = contention_probe()
     floor = run_isolated(FLOOR, paths, out)
-    mix = run_isolated(MIX, paths, out)
-    big = run_isolated(MIX, ",".join(session(8, mem_s)), out)
+    mix = run_isolated(MIX, paths, out, 1)
+    mix2 = run_isolated(MIX, paths, out, 2)
+    big = run_isolated(MIX, ",".join(session(8, mem_s)), out, 1)
     rt = lambda r: r["audio_s"] / r["seconds"]
     cpu = lambda r: f"{r['audio_s'] / r['cpu_s']:.1f}x" if r.get("cpu_s") else ""
     t = mix["timings"]
@@ -49,6 +50,9 @@ def main() -> None:
          f"{rt(mix) / rt(floor):.2f}", f"{mix['peak_rss_mb']:.0f}",
          f"{mix['iterations']} loop iterations; analysis {t['analysis_s']:.1f} s, pre-master {t['premaster_s']:.1f} s, "
          f"master loop {t['master_s']:.1f} s"],
+        [f"automix mix end to end, 8 stems x {long_s} s, --threads 2", f"{rt(mix2):.1f}x", cpu(mix2),
+         f"{rt(mix2) / rt(floor):.2f} ({rt(mix2) / rt(mix):.2f} of 1 thread)", f"{mix2['peak_rss_mb']:.0f}",
+         f"{mix2['iterations']} loop iterations; pre-master {mix2['timings']['premaster_s']:.1f} s"],
         [f"automix mix end to end, 8 stems x {mem_s} s, 1 core", f"{rt(big):.1f}x", cpu(big), "",
          f"{big['peak_rss_mb']:.0f}", f"status {big['status']}, {big['iterations']} loop iterations"],
     ]
