@@ -6,19 +6,55 @@ is the summed strips before the master chain; "final" is the delivered file.
 """
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
 from automix import __version__
 from automix.settings import MixSettings
 
 BANDS = ("low", "mid", "high")
 
 
-def _soft_reason(name: str, final: float, target: float, loop, tone: dict, settings: MixSettings) -> str:
-    width = next(p.params["width"] for p in settings.master if p.plugin == "stereo_width")
+_BAND_RANGES = {"low": "below 250 Hz", "mid": "250 Hz-4 kHz", "high": "above 4 kHz"}
+
+
+def _pct(share: float) -> str:
+    """A band share as a percentage with two significant digits: '60%', '2.5%', '0.026%'."""
+    p = 100 * share
+    return f"{p:.0f}%" if p >= 9.95 else f"{p:.1f}%" if p >= 0.995 else f"{p:.2g}%"
+
+
+def _out_of_reach(name: str, t: dict, tone: dict) -> str | None:
+    """Why no master EQ setting reaches tonal target ``name`` on this material, or None when one does.
+
+    Reads ``tone["reach"]``, which the tonal match records when its answer misses.
+    """
+    reach = tone.get("reach")
+    if not reach:
+        return None
+    if name == "spectral_centroid_hz":
+        (lo, hi), target, tol = reach["centroid_range_hz"], t["target"], t["tolerance_rel"]
+        if hi < target * (1 - tol) or lo > target * (1 + tol):
+            return f"the master EQ's full range moves the centroid only from {lo:.0f} to {hi:.0f} Hz on this material"
+        return None
+    if reach["balance_best_error"] <= t["tolerance"]:
+        return None
+    i, limit = reach["balance_limit"]["band"], reach["balance_limit"]["share"]
+    band, want = BANDS[i], t["target"][BANDS[i]]
+    return (f"the mix has {_pct(tone['balance_before'][i])} of its power {_BAND_RANGES[band]} (target "
+            f"{_pct(want)}) and the master EQ's full range takes that to {'at most' if limit < want else 'at least'} "
+            f"{_pct(limit)}")
+
+
+def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings) -> str:
+    """One sentence on why soft target ``name`` (an entry of ``targets``, the report's) was missed.
+
+    The tonal match records what it predicted and, when that missed, how far the
+    master EQ could take each target alone (``tone["reach"]``): so a tonal miss is
+    told apart as out of the EQ's reach, traded against the other tonal target,
+    or moved by the stages after the EQ.
+    """
+    t = targets[name]
     if name == "ms_ratio":
+        width = next(p.params["width"] for p in settings.master if p.plugin == "stereo_width")
+        final, target = t["final"], t["target"]
         if final < 1e-3:
             return "the stems carry no stereo information (mono/dual-mono, centred), so width cannot create any"
         if width >= 3.999 and final < target:
@@ -26,14 +62,28 @@ def _soft_reason(name: str, final: float, target: float, loop, tone: dict, setti
         if width <= 1e-3 and final > target:
             return "master width is at its minimum (mono); the residual side comes from processing"
         return "after the width move, dynamics processing shifted the ratio; increase --max-iterations"
+    if "skipped" in tone:
+        return "the tonal match was off (tone_match=False), so the master EQ stayed as given"
+    out = _out_of_reach(name, t, tone)
+    if out:
+        return f"out of reach: {out}"
     if name == "spectral_centroid_hz":
-        moves = tone.get("moves_db", {})
-        pinned = [k for k, v in moves.items() if abs(v) >= 17.5]
-        if pinned:
-            return f"master EQ reached the end of its range ({', '.join(pinned)}); the material's spectrum is far from the target"
-        return ("the EQ stopped where further boost/cut would cost more than the centroid gains (gentle-move "
-                "penalty) or the band-balance target pulls the other way")
-    return "band balance and centroid targets compete; the EQ found the best compromise within its gentle-move penalty"
+        other = "band_balance"
+        predicted_miss = abs(tone["centroid_predicted_hz"] / t["target"] - 1) > t["tolerance_rel"]
+    else:
+        other = "spectral_centroid_hz"
+        predicted = dict(zip(BANDS, tone["balance_predicted"]))
+        predicted_miss = max(abs(predicted[b] - t["target"][b]) for b in BANDS) > t["tolerance"]
+    if predicted_miss:
+        label = "band balance" if other == "band_balance" else "centroid"
+        if _out_of_reach(other, targets[other], tone):
+            label += " target, itself out of reach,"
+        else:
+            label += " target"
+        return (f"within the master EQ's reach on its own, but the {label} pulls the other way: the EQ stopped "
+                "at the best compromise within its gentle-move penalty")
+    return ("the master EQ was set to reach it; the soft clipper and limiter after the EQ moved the spectrum "
+            "(a hotter loudness target squashes more)")
 
 
 def build_report(*, style, settings: MixSettings, features, roles, pre: dict, final: dict, loop, tone: dict,
@@ -67,9 +117,7 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
     for name in ("spectral_centroid_hz", "ms_ratio", "band_balance"):
         t = targets[name]
         if not t["pass"]:
-            fv = t["final"] if name != "band_balance" else 0.0
-            tv = t["target"] if name != "band_balance" else 0.0
-            t["why"] = _soft_reason(name, fv, tv, loop, tone, settings)
+            t["why"] = _soft_reason(name, targets, tone, settings)
     hard_ok = targets["integrated_lufs"]["pass"] and targets["true_peak_dbtp"]["pass"]
 
     stems = []

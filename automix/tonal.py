@@ -13,8 +13,9 @@ the EQ plugin's own section design (:func:`plugins.eq.eq_sections`), so there
 is no second implementation of the filters to drift.
 
 The search moves the master low shelf, mid peak (peak2) and high shelf
-gains, with a small penalty per dB so it prefers gentle moves, and reports
-what it could not reach. The search is solved to convergence on that smooth
+gains, with a small penalty per dB so it prefers gentle moves. When its
+answer still misses a target, :func:`reach` finds how far the EQ could take
+each target alone, so the report can tell "out of reach" from "traded off". The search is solved to convergence on that smooth
 cost, so a session recorded at another level gets the same EQ to within what
 its inputs differ by (a loosely solved search landed up to 1 dB apart).
 """
@@ -151,8 +152,41 @@ def match_tone(freqs: np.ndarray, mag: np.ndarray, power: np.ndarray, eq: Plugin
     gains = np.clip(best.x, [b[0] for b in bounds], [b[1] for b in bounds])
     after = predict(gains)
     params = dict(base, **{k: round(float(v), 3) for k, v in zip(MOVED, gains)})
-    return PluginSettings("eq", params), {
+    info = {
         "centroid_before_hz": before[0], "centroid_predicted_hz": after[0],
         "balance_before": before[1].tolist(), "balance_predicted": after[1].tolist(),
         "moves_db": {k: round(float(v - s), 2) for k, v, s in zip(MOVED, gains, start)},
     }
+    # Only when the match itself predicts a miss: then the report has to say whether the target was out of
+    # the EQ's reach or given up for the other target (a pass costs nothing extra).
+    if abs(after[0] / target_c - 1) > tol_c or np.max(np.abs(after[1] - target_b)) > tol_b:
+        info["reach"] = reach(predict, gains, bounds, target_b)
+    return PluginSettings("eq", params), info
+
+
+def reach(predict, start: np.ndarray, bounds: list, target_balance: np.ndarray) -> dict:
+    """How far the moved master EQ gains can take each tonal target alone, every other goal ignored.
+
+    ``predict(gains) -> (centroid Hz, shares)`` is the exact effect of the EQ on
+    the spectrum; ``start`` (dB) is where the searches begin and ``bounds`` the
+    gains' ranges. Returns ``centroid_range_hz`` [lowest, highest];
+    ``balance_best_error``, the smallest max |share - target| any setting gets;
+    and for the band that best setting misses most, ``balance_limit``: how far
+    that band's share alone can be pushed toward its target (``{"band": i,
+    "share": s}``). A target outside these is one no master EQ setting reaches
+    on this material, whatever the loss weights: the report says so.
+    """
+    def solve(cost):
+        return minimize(cost, start, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-12, "maxiter": 200}).x
+
+    lowest = predict(solve(lambda g: np.log(max(predict(g)[0], 1e-9))))[0]
+    highest = predict(solve(lambda g: -np.log(max(predict(g)[0], 1e-9))))[0]
+    # sum of squares is smooth; the reported error is the max over bands, as the target's
+    best = predict(solve(lambda g: float(np.sum((predict(g)[1] - target_balance) ** 2))))[1]
+    band = int(np.argmax(np.abs(best - target_balance)))
+    sign = 1.0 if best[band] < target_balance[band] else -1.0
+    # in log: a band the material barely has holds shares of 1e-8, whose plain gradients stop the search at once
+    limit = predict(solve(lambda g: -sign * np.log(max(float(predict(g)[1][band]), 1e-300))))[1][band]
+    return {"centroid_range_hz": [round(float(lowest), 1), round(float(highest), 1)],
+            "balance_best_error": round(float(np.max(np.abs(best - target_balance))), 4),
+            "balance_limit": {"band": band, "share": float(f"{limit:.4g}")}}  # shares can be 1e-8

@@ -102,3 +102,38 @@ def test_match_tone_predicts_the_balance_after_the_master_compressor(tmp_path):
     # matched on the bus itself, the same EQ's balance would be predicted far from what the master delivers
     _, plain = tonal.match_tone(*tonal.bus_spectrum(str(bus), SR), eq, style, SR)
     assert np.abs(measured - np.array(plain["balance_predicted"])).max() > 0.05
+
+
+def _corners(eq, freqs, mag, power):
+    """Centroid and shares at every corner of the moved gains' box (8 settings)."""
+    import itertools
+
+    spec = get_plugin("eq")
+    out = []
+    for corner in itertools.product(*[(spec.spec(k).minimum, spec.spec(k).maximum) for k in tonal.MOVED]):
+        h = tonal.eq_magnitude(dict(eq.params, **dict(zip(tonal.MOVED, corner))), SR, freqs)
+        out.append(tonal.tonal_measures(freqs, h * mag, h * h * power))
+    return out
+
+
+def test_reach_is_recorded_only_for_a_miss_and_bounds_what_the_eq_can_do():
+    style = get_style("rock_punk")  # low share target 0.60
+    eq = next(p for p in master_prior(style) if p.plugin == "eq")
+    freqs, mag, power = _pink_spectrum(-7.5)
+    _, info = tonal.match_tone(freqs, mag, power, eq, style, SR)
+    assert "reach" not in info  # reachable: the match hits it and pays nothing extra
+
+    # nothing below 1 kHz: no master EQ setting gives the mix a 60% low share or a 2.8 kHz centroid
+    power = power * (freqs > 1000) + 1e-12 * power
+    mag = np.sqrt(power)
+    _, info = tonal.match_tone(freqs, mag, power, eq, style, SR)
+    reach = info["reach"]
+    corners = _corners(eq, freqs, mag, power)
+    lo, hi = reach["centroid_range_hz"]
+    # the searched extremes are at least as far out as every corner of the box, and no further than physics allows
+    assert lo <= min(c for c, _ in corners) + 1.0 and hi >= max(c for c, _ in corners) - 1.0
+    assert 1000 < lo < hi < SR / 2
+    assert reach["balance_best_error"] > style.tolerances.balance_abs
+    assert reach["balance_limit"]["band"] == 0  # the low band is the one it cannot reach
+    assert reach["balance_limit"]["share"] >= max(b[0] for _, b in corners) - 1e-9
+    assert reach["balance_limit"]["share"] < 0.01
