@@ -10,6 +10,8 @@ from automix import __version__
 from automix.settings import MixSettings
 
 BANDS = ("low", "mid", "high")
+#: the soft targets' report keys and their short names in printed tables
+SOFT_TARGETS = {"spectral_centroid_hz": "centroid", "ms_ratio": "M/S", "band_balance": "balance"}
 
 
 _BAND_RANGES = {"low": "below 250 Hz", "mid": "250 Hz-4 kHz", "high": "above 4 kHz"}
@@ -114,7 +116,7 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
     targets["band_balance"] = {
         "hard": False, "target": want, "tolerance": tol.balance_abs, "pre_master": pre["band_balance"],
         "final": final["band_balance"], "error": errs, "pass": max(abs(e) for e in errs.values()) <= tol.balance_abs}
-    for name in ("spectral_centroid_hz", "ms_ratio", "band_balance"):
+    for name in SOFT_TARGETS:
         t = targets[name]
         if not t["pass"]:
             t["why"] = _soft_reason(name, targets, tone, settings)

@@ -27,6 +27,7 @@ import soundfile as sf
 from scipy import signal
 
 from automix.errors import SettingsError
+from automix.report import SOFT_TARGETS
 from automix.styles import StyleTargets
 
 SCHEMA = "automix.validate/1"
@@ -193,9 +194,6 @@ def run_validation(styles: Sequence[str | StyleTargets] | None = None, *, target
 
 # ------------------------------------------------------------------------------------------------ printing
 
-_SOFT = {"spectral_centroid_hz": "centroid", "ms_ratio": "M/S", "band_balance": "balance"}
-
-
 def _mark(t: dict, hard: bool) -> str:
     return "pass" if t["pass"] else ("FAIL" if hard else "miss")
 
@@ -238,7 +236,7 @@ def validation_lines(result: dict, *, verbose: bool = False) -> list[str]:
                      (f"{_bal(t['band_balance']['final'])} {_mark(t['band_balance'], False)}", 20)]
             lines.append(f"  {r['case']:<19}" + "".join(f"  {s:>{w}}" for s, w in cells))
             if verbose:
-                lines += [f"      {label} missed: {t[k]['why']}" for k, label in _SOFT.items() if t[k].get("why")]
+                lines += [f"      {label} missed: {t[k]['why']}" for k, label in SOFT_TARGETS.items() if t[k].get("why")]
                 for s in r["stems"]:
                     lines.append(f"      {s['path']:<16} {s['role']:<10} ({s['role_source']}) input {s['input_gain_db']:+.1f} dB,"
                                  f" strip gain {s['gain_db']:+.1f} dB, pan {s['pan']:+.2f}")
@@ -252,7 +250,7 @@ def validation_lines(result: dict, *, verbose: bool = False) -> list[str]:
                                  f"M/S {_v(it['ms_ratio'])}")
                 lines += [f"      warning: {w}" for w in r["warnings"]]
     runs = result["runs"]
-    soft = {k: sum(r["targets"][k]["pass"] for r in runs) for k in _SOFT}
+    soft = {k: sum(r["targets"][k]["pass"] for r in runs) for k in SOFT_TARGETS}
     hard_ok = sum(all(r["targets"][k]["pass"] for k in HARD) for r in runs)
     lines += ["", f"{len(runs)} mix{'es' * (len(runs) != 1)}: hard targets met in {hard_ok}/{len(runs)}; soft targets met: centroid "
                   f"{soft['spectral_centroid_hz']}/{len(runs)}, M/S {soft['ms_ratio']}/{len(runs)}, balance "

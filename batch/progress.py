@@ -71,7 +71,8 @@ class ConsoleReporter:
             self._draw(done)
         else:
             secs = f" {outcome.seconds:.1f}s" if outcome.seconds is not None else ""
-            why = f" {outcome.code}: {outcome.reason}" if outcome.code else ""
+            why = f" {outcome.code}: {outcome.reason}" if outcome.code else (f"; {_soft_note(outcome)}"
+                                                                             if outcome.soft_missed else "")
             self._write(f"[{done}/{total}] {outcome.session}: {_MARK[outcome.status]}{secs}{why}")
 
     def finished(self, result) -> None:
@@ -81,17 +82,33 @@ class ConsoleReporter:
             self._bar_shown = False
 
 
+def _soft_note(outcome) -> str:
+    """'soft miss: balance (report.json says why)' for a rendered session that missed soft targets, else ''."""
+    if not outcome.soft_missed:
+        return ""
+    from automix.report import SOFT_TARGETS
+
+    return "soft miss: " + ", ".join(SOFT_TARGETS.get(k, k) for k in outcome.soft_missed) + " (report.json says why)"
+
+
 def summary_table(result) -> str:
-    """Plain-text table of every session, then the counts, exit code and where the ledger is."""
+    """Plain-text table of every session, then the counts, exit code and where the ledger is.
+
+    A rendered session's missed soft targets show in the reason column ("soft miss: balance"); each one's
+    report.json says why (out of the master EQ's reach, a compromise, ...).
+    """
     rows = [(o.session, _MARK.get(o.status, o.status), o.code or "",
-             "" if o.seconds is None else f"{o.seconds:.1f}", o.reason or "") for o in result.sessions]
+             "" if o.seconds is None else f"{o.seconds:.1f}", o.reason or _soft_note(o)) for o in result.sessions]
     name_w = min(max([len("session")] + [len(r[0]) for r in rows]), 40)
     code_w = max([len("code")] + [len(r[2]) for r in rows])
     lines = [f"{'session':<{name_w}}  {'status':<11}  {'code':<{code_w}}  {'seconds':>7}  reason"]
-    for name, status, code, secs, reason in rows:
+    for name, status, code, secs, why in rows:
         lines.append(f"{_short(name, name_w):<{name_w}}  {status:<11}  {code:<{code_w}}  {secs:>7}  "
-                     f"{_short(reason, 100)}")
+                     f"{_short(why, 100)}")
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v) or "no sessions"
+    soft = sum(1 for o in result.sessions if o.soft_missed)
+    if soft:
+        counts += f" ({soft} with a soft target missed)"
     lines.append(f"{len(result.sessions)} session(s): {counts}; exit {result.exit_code}; "
                  f"{result.seconds:.1f} s; ledger {result.ledger_path}")
     return "\n".join(lines)

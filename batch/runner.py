@@ -78,6 +78,8 @@ class SessionOutcome:
     seconds: float | None = None
     attempts: int = 0
     warnings: int = 0
+    #: soft targets missed by a rendered mix (its report.json says why); empty for other outcomes
+    soft_missed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -281,7 +283,8 @@ class _Run:
     def result(self, task: dict, record: dict) -> None:
         t = time.perf_counter()
         self._record(task, SessionOutcome(task["session"], record["status"], record.get("code"), record.get("reason"),
-                                          record.get("seconds"), task.get("attempt", 1), record.get("warnings", 0)),
+                                          record.get("seconds"), task.get("attempt", 1), record.get("warnings", 0),
+                                          list(record.get("soft_missed") or [])),
                      extra={"process_seconds": record.get("process_seconds"),
                             "setup_seconds": record.get("setup_seconds"), "pid": record.get("pid"),
                             "host": record.get("host"), "peak_rss_mb": record.get("peak_rss_mb")})
@@ -315,7 +318,7 @@ class _Run:
         self.outcomes[outcome.session] = outcome
         self.ledger.append("result", session=outcome.session, status=outcome.status, code=outcome.code,
                            reason=outcome.reason, seconds=outcome.seconds, attempts=outcome.attempts,
-                           fingerprint=task["fingerprint"], **(extra or {}))
+                           soft_missed=outcome.soft_missed, fingerprint=task["fingerprint"], **(extra or {}))
         if self.reporter:
             self.reporter.session_done(outcome, len(self.outcomes), self.total)
 

@@ -14,7 +14,8 @@ contract (validate stems with stable codes, write ``output`` and
 * :func:`scripted_process`: reads ``fake.json`` next to the first stem and
   misbehaves as told (``sleep``, ``sleep_per_block``, ``crash``: abort /
   exit / segv / kill, ``crash_once``: a flag file so only the first attempt
-  crashes, ``hang``, ``raise``, ``missed``), then runs :func:`sum_process`.
+  crashes, ``hang``, ``raise``, ``missed``, ``soft_missed``: target names), then runs
+  :func:`sum_process`.
 """
 from __future__ import annotations
 
@@ -147,4 +148,6 @@ def scripted_process(stems, **kwargs) -> dict:
     if script.get("missed"):
         report["status"] = "missed"
         report["targets"] = {"integrated_lufs": {"pass": False}, "true_peak_dbtp": {"pass": True}}
+    for name in script.get("soft_missed", []):
+        report["targets"][name] = {"hard": False, "pass": False, "why": "scripted"}
     return report

@@ -148,6 +148,12 @@ def _missed_reason(report: dict) -> str:
     return "hard target missed" + (f" ({', '.join(missed)})" if missed else "") + "; the mix is kept, see report.json"
 
 
+def _soft_missed(report: dict | None) -> list[str]:
+    """Names of the soft targets (centroid, M/S, band balance) the mix missed; the mix's report says why."""
+    targets = (report or {}).get("targets") or {}
+    return [name for name, t in targets.items() if isinstance(t, dict) and t.get("hard") is False and t.get("pass") is False]
+
+
 def build_report(task: dict, *, status: str, code: str | None, reason: str | None, seconds: float | None,
                  mix: dict | None = None, warnings: list[str] | None = None, outputs: dict | None = None,
                  worker: dict | None = None, detail: str | None = None) -> dict:
@@ -196,7 +202,7 @@ def run_session(task: dict) -> dict:
 
     Returns:
         ``{session, token, status, code, reason, seconds, process_seconds,
-        setup_seconds, warnings, pid, host, peak_rss_mb, dask_worker}``
+        setup_seconds, warnings, soft_missed, pid, host, peak_rss_mb, dask_worker}``
         (``setup_seconds``: importing the process function, first time per
         worker mostly) where status is ``ok``,
         ``missed`` (a hard target missed, mix kept) or ``failed``.
@@ -260,7 +266,8 @@ def run_session(task: dict) -> dict:
             "seconds": round(seconds, 4),
             "process_seconds": None if process_seconds is None else round(process_seconds, 4),
             "setup_seconds": None if setup_seconds is None else round(setup_seconds, 4),
-            "warnings": len(task.get("warnings", [])) + len(warnings), **worker}
+            "warnings": len(task.get("warnings", [])) + len(warnings),
+            "soft_missed": _soft_missed(mix_report) if status != "failed" else [], **worker}
 
 
 def check_access(in_dir: str, out_dir: str, sample: str | None) -> dict:

@@ -472,6 +472,29 @@ def test_process_errors_and_missed_targets(tmp_path, targets):
     assert statuses(run(root, out, targets))["missed"] == ("missed", "E_TARGET_MISSED")  # redone, not skipped
 
 
+def test_soft_misses_are_listed_without_failing_the_session(tmp_path, targets):
+    from batch.progress import summary_table
+
+    root, out = tmp_path / "in", tmp_path / "out"
+    session(root, "dull", script={"soft_missed": ["band_balance", "spectral_centroid_hz"]})
+    session(root, "hard", script={"missed": True, "soft_missed": ["ms_ratio"]})
+    session(root, "fine")
+    result = run(root, out, targets)
+    assert result.exit_code == 1  # "hard" missed a hard target; a soft miss alone does not fail anything
+    soft = {o.session: (o.status, o.soft_missed) for o in result.sessions}
+    assert soft == {"dull": ("ok", ["band_balance", "spectral_centroid_hz"]), "hard": ("missed", ["ms_ratio"]),
+                    "fine": ("ok", [])}
+    summary = json.loads((out / "summary.json").read_text())
+    assert {s["session"]: len(s["soft_missed"]) for s in summary["sessions"]} == {"dull": 2, "hard": 1, "fine": 0}
+    ledger = {e["session"]: e["soft_missed"] for e in read_ledger(out / "ledger.jsonl") if e["event"] == "result"}
+    assert ledger["hard"] == ["ms_ratio"] and ledger["fine"] == []
+    table = summary_table(result)
+    row = next(line for line in table.splitlines() if line.startswith("dull "))
+    assert "soft miss: " in row and "balance" in row and "centroid" in row and "report.json says why" in row
+    assert "hard target missed" in next(line for line in table.splitlines() if line.startswith("hard "))
+    assert "(2 with a soft target missed)" in table
+
+
 def test_stale_outputs_are_removed_when_a_session_now_fails(tmp_path, targets):
     root, out = tmp_path / "in", tmp_path / "out"
     session(root, "a")
