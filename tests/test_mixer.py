@@ -181,3 +181,17 @@ def test_refinement_reduces_the_target_error(tmp_path, session):
                                 for p, c, f in zip(paths, stems, feats)], master)
     _, info = refine_settings(settings, style, steps=6, excerpt_s=3.0)
     assert info["after"]["target_error"] < info["before"]["target_error"]
+
+
+def test_plain_gain_without_the_loop_lands_on_the_target_loudness(tmp_path):
+    """``closed_loop=False`` (evaluation system (c)): the predicted master as is, then one output gain. Held-out
+    session 22's predicted master drives its limiter hard, where a sample-peak search pass misread the
+    loudness by 0.37 LU; measured on a true-peak pass, the gain after the limiter lands on the target."""
+    from automix import sessiongen
+
+    paths = [str(p) for p in sessiongen.write(sessiongen.generate(sessiongen.held_out_seeds(23)[22]), tmp_path / "s")]
+    paths = [p for p in paths if p.endswith(".wav")]
+    style = get_style("rock_punk")
+    report = mix_session(paths, style=style, output=tmp_path / "c.wav", tone_match=False, closed_loop=False)
+    assert abs(report["targets"]["integrated_lufs"]["error"]) <= 0.01
+    assert len(report["master"]["iterations"]) == 1 and "master loop off" in report["warnings"][-1]
