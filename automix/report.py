@@ -45,8 +45,10 @@ def _out_of_reach(name: str, t: dict, tone: dict) -> str | None:
             f"{_pct(limit)}")
 
 
-def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings) -> str:
+def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings, loop) -> str:
     """One sentence on why soft target ``name`` (an entry of ``targets``, the report's) was missed.
+
+    ``loop`` is the master loop's :class:`~automix.master_loop.LoopResult`.
 
     The tonal match records what it predicted and, when that missed, how far the
     master EQ could take each target alone (``tone["reach"]``): so a tonal miss is
@@ -63,7 +65,12 @@ def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings) ->
             return f"master width is at its maximum (4.0); the stems are too narrow to reach {target:.2f}"
         if width <= 1e-3 and final > target:
             return "master width is at its minimum (mono); the residual side comes from processing"
-        return "after the width move, dynamics processing shifted the ratio; increase --max-iterations"
+        if "skipped" in tone:
+            return "the tonal match and width solve were off (tone_match=False), so the master width stayed as given"
+        if not loop.converged:
+            return (f"the master loop stopped after {len(loop.iterations)} passes with the width and the limiter still "
+                    "moving each other (master.iterations in the report shows the path)")
+        return "the limiter after the width stage moved the ratio on the delivered pass"
     if "skipped" in tone:
         return "the tonal match was off (tone_match=False), so the master EQ stayed as given"
     out = _out_of_reach(name, t, tone)
@@ -119,7 +126,7 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
     for name in SOFT_TARGETS:
         t = targets[name]
         if not t["pass"]:
-            t["why"] = _soft_reason(name, targets, tone, settings)
+            t["why"] = _soft_reason(name, targets, tone, settings, loop)
     hard_ok = targets["integrated_lufs"]["pass"] and targets["true_peak_dbtp"]["pass"]
 
     stems = []

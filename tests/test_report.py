@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from automix.master_loop import LoopResult
 from automix.mixer import mix_session
 from automix.priors import master_prior
 from automix.report import _soft_reason
@@ -28,6 +29,9 @@ def test_material_without_lows_is_reported_out_of_reach(tmp_path):
     assert centroid["final"] > 2800 * 1.1 and lo > 2800 * 1.1
 
 
+LOOP = LoopResult(chain=[], measured={}, iterations=[], converged=True)
+
+
 def _targets(centroid_predicted_hz, balance_predicted, reach=None):
     """A report's soft targets (all missed) and the tonal match's record, rock_punk's numbers."""
     style = get_style("rock_punk")
@@ -49,18 +53,28 @@ def _targets(centroid_predicted_hz, balance_predicted, reach=None):
 @pytest.mark.parametrize("name", ["spectral_centroid_hz", "band_balance"])
 def test_a_miss_the_match_predicted_is_blamed_on_the_stages_after_the_eq(name):
     targets, tone, settings = _targets(2850.0, [0.58, 0.37, 0.05])
-    assert _soft_reason(name, targets, tone, settings).startswith("the master EQ was set to reach it")
+    assert _soft_reason(name, targets, tone, settings, LOOP).startswith("the master EQ was set to reach it")
 
 
 def test_a_reachable_target_given_up_for_the_other_is_a_compromise():
     reach = {"centroid_range_hz": [900.0, 6000.0], "balance_best_error": 0.02,
              "balance_limit": {"band": 0, "share": 0.58}}
     targets, tone, settings = _targets(3300.0, [0.40, 0.50, 0.10], reach)
-    why = _soft_reason("band_balance", targets, tone, settings)
+    why = _soft_reason("band_balance", targets, tone, settings, LOOP)
     assert why.startswith("within the master EQ's reach on its own, but the centroid target pulls")
     # the same, when the centroid itself could not be reached: the user learns which target to relax
     reach["centroid_range_hz"] = [3200.0, 9000.0]
-    why = _soft_reason("band_balance", targets, tone, settings)
+    why = _soft_reason("band_balance", targets, tone, settings, LOOP)
     assert "the centroid target, itself out of reach, pulls" in why
-    assert _soft_reason("spectral_centroid_hz", targets, tone, settings).startswith(
+    assert _soft_reason("spectral_centroid_hz", targets, tone, settings, LOOP).startswith(
         "out of reach: the master EQ's full range moves the centroid only from 3200 to 9000 Hz")
+
+
+def test_an_ms_miss_names_the_loop_or_the_switched_off_solve():
+    targets, tone, settings = _targets(2850.0, [0.58, 0.37, 0.05])
+    ran_out = LoopResult(chain=[], measured={}, iterations=[None] * 8, converged=False)
+    assert _soft_reason("ms_ratio", targets, tone, settings, ran_out).startswith(
+        "the master loop stopped after 8 passes with the width and the limiter still moving each other")
+    assert "tone_match=False" in _soft_reason("ms_ratio", targets, {"skipped": "off"}, settings, LOOP)
+    targets["ms_ratio"]["final"] = 0.0  # mono stems: nothing to widen, whatever the loop did
+    assert _soft_reason("ms_ratio", targets, tone, settings, ran_out).startswith("the stems carry no stereo")
