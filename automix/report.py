@@ -14,7 +14,14 @@ BANDS = ("low", "mid", "high")
 SOFT_TARGETS = {"spectral_centroid_hz": "centroid", "ms_ratio": "M/S", "band_balance": "balance"}
 
 
-_BAND_RANGES = {"low": "below 250 Hz", "mid": "250 Hz-4 kHz", "high": "above 4 kHz"}
+
+
+def _band_range(band: str) -> str:
+    """'below 250 Hz', '250-4000 Hz' or 'above 4000 Hz': the band meter's edges."""
+    from automix.meters.spectral import BAND_EDGES_HZ
+
+    lo, hi = BAND_EDGES_HZ
+    return {"low": f"below {lo:g} Hz", "mid": f"{lo:g}-{hi:g} Hz", "high": f"above {hi:g} Hz"}[band]
 
 
 def _pct(share: float) -> str:
@@ -40,7 +47,7 @@ def _out_of_reach(name: str, t: dict, tone: dict) -> str | None:
         return None
     i, limit = reach["balance_limit"]["band"], reach["balance_limit"]["share"]
     band, want = BANDS[i], t["target"][BANDS[i]]
-    return (f"the mix has {_pct(tone['balance_before'][i])} of its power {_BAND_RANGES[band]} (target "
+    return (f"the mix has {_pct(tone['balance_before'][i])} of its power {_band_range(band)} (target "
             f"{_pct(want)}) and the master EQ's full range takes that to {'at most' if limit < want else 'at least'} "
             f"{_pct(limit)}")
 
@@ -77,20 +84,16 @@ def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings, lo
     if out:
         return f"out of reach: {out}"
     if name == "spectral_centroid_hz":
-        other = "band_balance"
+        other, label = "band_balance", "band balance"
         predicted_miss = abs(tone["centroid_predicted_hz"] / t["target"] - 1) > t["tolerance_rel"]
     else:
-        other = "spectral_centroid_hz"
+        other, label = "spectral_centroid_hz", "centroid"
         predicted = dict(zip(BANDS, tone["balance_predicted"]))
         predicted_miss = max(abs(predicted[b] - t["target"][b]) for b in BANDS) > t["tolerance"]
     if predicted_miss:
-        label = "band balance" if other == "band_balance" else "centroid"
-        if _out_of_reach(other, targets[other], tone):
-            label += " target, itself out of reach,"
-        else:
-            label += " target"
-        return (f"within the master EQ's reach on its own, but the {label} pulls the other way: the EQ stopped "
-                "at the best compromise within its gentle-move penalty")
+        aside = ", itself out of reach," if _out_of_reach(other, targets[other], tone) else ""
+        return (f"within the master EQ's reach on its own, but the {label} target{aside} pulls the other way: the "
+                "EQ stopped at the best compromise within its gentle-move penalty")
     return ("the master EQ was set to reach it; the soft clipper and limiter after the EQ moved the spectrum "
             "(a hotter loudness target squashes more)")
 

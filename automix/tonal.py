@@ -15,8 +15,8 @@ is no second implementation of the filters to drift.
 The search moves the master low shelf, mid peak (peak2) and high shelf
 gains, with a small penalty per dB so it prefers gentle moves. When its
 answer still misses a target, :func:`reach` finds how far the EQ could take
-each target alone, so the report can tell "out of reach" from "traded off". The search is solved to convergence on that smooth
-cost, so a session recorded at another level gets the same EQ to within what
+each target alone, so the report can tell "out of reach" from "traded off".
+The search is solved to convergence on that smooth cost, so a session recorded at another level gets the same EQ to within what
 its inputs differ by (a loosely solved search landed up to 1 dB apart).
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 from scipy.optimize import minimize
 
+from automix.meters.spectral import BAND_EDGES_HZ
 from automix.settings import PluginSettings
 from automix.styles import StyleTargets
 from plugins import get_plugin
@@ -114,7 +115,8 @@ def tonal_measures(freqs: np.ndarray, mag: np.ndarray, power: np.ndarray) -> tup
     """(centroid Hz, band shares low/mid/high) from an averaged magnitude and power spectrum."""
     total = mag.sum()
     centroid = float((freqs * mag).sum() / total) if total > 0 else 0.0
-    bands = np.array([power[freqs < 250].sum(), power[(freqs >= 250) & (freqs <= 4000)].sum(), power[freqs > 4000].sum()])
+    lo, hi = BAND_EDGES_HZ
+    bands = np.array([power[freqs < lo].sum(), power[(freqs >= lo) & (freqs <= hi)].sum(), power[freqs > hi].sum()])
     return centroid, bands / max(bands.sum(), 1e-300)
 
 

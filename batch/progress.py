@@ -71,8 +71,8 @@ class ConsoleReporter:
             self._draw(done)
         else:
             secs = f" {outcome.seconds:.1f}s" if outcome.seconds is not None else ""
-            why = f" {outcome.code}: {outcome.reason}" if outcome.code else (f"; {_soft_note(outcome)}"
-                                                                             if outcome.soft_missed else "")
+            note = _soft_note(outcome)
+            why = f" {outcome.code}: {outcome.reason}" if outcome.code else (f"; {note}" if note else "")
             self._write(f"[{done}/{total}] {outcome.session}: {_MARK[outcome.status]}{secs}{why}")
 
     def finished(self, result) -> None:
