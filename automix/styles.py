@@ -56,6 +56,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import yaml
 
+from automix.envelope import Envelope
 from automix.errors import StyleError
 
 __all__ = [
@@ -248,6 +249,7 @@ class StyleTargets:
         role_pan: typical |pan| of each role in [0, 1] (0 centre, 1 hard);
             several stems of a role alternate left / right.
         role_width: typical ``stereo_width.width`` of each role's stereo stems.
+        envelope: the engineer's envelope the moves stay inside (:class:`automix.envelope.Envelope`).
         source: file the style was loaded from (not part of equality).
         extends: the style it inherited from, if any (not part of equality).
     """
@@ -265,6 +267,7 @@ class StyleTargets:
     role_balance_db: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ROLE_BALANCE_DB))
     role_pan: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ROLE_PAN))
     role_width: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ROLE_WIDTH))
+    envelope: Envelope = field(default_factory=Envelope)
     source: str = field(default="", compare=False)
     extends: str | None = field(default=None, compare=False)
 
