@@ -5,7 +5,7 @@ Two ways in, same numbers:
 - :func:`analyze` meters a whole ``(channels, samples)`` array;
 - :class:`StreamingMeter` meters ``(channels, n)`` blocks of any size as they are
   rendered, in bounded memory (only a few numbers per 100 ms of loudness grid
-  and per 46 ms spectral frame are kept).
+  and per 23 ms spectral frame are kept).
 
 :func:`analyze` is :class:`StreamingMeter` fed in 65536-sample blocks, so the
 two agree to float round-off for every key.
@@ -37,18 +37,20 @@ in the names):
     Largest absolute sample value, dBFS. ``-inf`` for silence. Float input
     above full scale reads above 0.
 ``spectral_centroid_hz``
-    Centroid of the time-averaged magnitude spectrum of the mid signal
-    ``(L + R) / 2``; Hann frames of 4096 samples (about 93 ms; the nearest
-    power of two at other rates), hop 2048, complete frames only, frames more
-    than 60 dB below the loudest frame (by frame energy) left out. ``0.0`` for
-    silence.
+    Spectral centroid in the music-information-retrieval convention (that of
+    ``librosa.feature.spectral_centroid`` with its defaults): the signal folded
+    to mono (mean of the channels), resampled to 22,050 Hz (soxr "HQ"),
+    magnitude STFT with a periodic Hann window of 2048 and hop 512, frames
+    centred with zero padding; each frame's magnitude-weighted mean frequency,
+    averaged over the frames not more than 60 dB below the loudest frame (by
+    frame energy). ``0.0`` for silence.
 ``ms_ratio``
     ``RMS(S) / RMS(M)``, ``M = (L + R) / 2``, ``S = (L - R) / 2``: 0 for mono,
     1 for one channel only, ``inf`` for ``L = -R`` exactly, 0 for silence.
 ``band_balance``
-    ``{"low", "mid", "high"}``: energy shares of the time-averaged power
-    spectrum of the mid signal (same frames) below 250 Hz, 250 Hz to 4 kHz,
-    above 4 kHz; they sum to 1 (all 0.0 for silence).
+    ``{"low", "mid", "high"}``: each frame's shares of its magnitude spectrum
+    (same frames) below 250 Hz, 250 Hz to 4 kHz, above 4 kHz, averaged over the
+    same kept frames; they sum to 1 (all 0.0 for silence).
 
 Silence gives ``float('-inf')`` for loudness and peaks and ``inf`` is possible
 for ``ms_ratio``: callers that write JSON map non-finite values themselves.
@@ -135,6 +137,10 @@ class StreamingMeter:
         channels: 1 (measured as dual mono) or 2.
         oversample: true-peak oversampling factor (4 = BS.1770-4 minimum, 16 finer).
         spectral: ``False`` skips centroid and band balance (their keys are ``None``).
+        octaves: compute the ten octave power shares of :meth:`octave_balance` (stem
+            features; native-rate frames, a second FFT pass). ``None`` (default):
+            only for the stem-analysis configuration, ``spectral`` on and
+            ``true_peak`` off.
         true_peak: ``False`` skips the true peak (its key is ``None``); for stem
             normalisation, where only loudness matters.
         filter_class: K-weighting design, ``"K-weighting"`` (pyloudnorm's default)
@@ -142,23 +148,28 @@ class StreamingMeter:
 
     State carried across blocks: the K-weighting filter state, the partial
     100 ms segment, the last 47 samples per channel for the true-peak
-    interpolator and the samples of an incomplete spectral frame. What grows
-    with length: about 40 bytes per 100 ms (loudness grid) and 128 bytes per
-    spectral frame (46 ms at 44.1 kHz), about 2 MB for 10 minutes.
+    interpolator, the resampler's state and the last 0.5 s of mono samples
+    (for reading its pending output mid-stream) and the samples of an
+    incomplete spectral frame. What grows with length: about 40 bytes per
+    100 ms (loudness grid), 48 bytes per analysis frame (23 ms) and, with
+    ``octaves``, 88 bytes per octave frame (46 ms at 44.1 kHz): about 2.5 MB
+    for 10 minutes.
 
     Shape: block ``(channels, n)`` float (``(n,)`` accepted when ``channels == 1``).
     Raises ``ValueError`` on a wrong channel count or NaN/inf samples.
     """
 
     def __init__(self, sample_rate: float, channels: int = 2, *, oversample: int = 4, spectral: bool = True,
-                 true_peak: bool = True, filter_class: str = "K-weighting"):
+                 true_peak: bool = True, filter_class: str = "K-weighting", octaves: bool | None = None):
         self.sample_rate = _check_rate(sample_rate)
         if isinstance(channels, bool) or channels not in (1, 2):
             raise ValueError(f"channels must be 1 or 2, got {channels!r}; downmix to stereo first")
         self.channels = int(channels)
         self._loudness = LoudnessAccumulator(sample_rate, self.channels, filter_class)
         self._tp = TruePeakAccumulator(self.channels, oversample) if true_peak else None
-        self._spectral = SpectralAccumulator(sample_rate, self.channels, spectral)
+        if octaves is None:
+            octaves = spectral and not true_peak
+        self._spectral = SpectralAccumulator(sample_rate, self.channels, spectral, bool(octaves) and spectral)
         self._sample_peak = 0.0
         self._block_peak = 0.0
         self._pending: list[np.ndarray] = []
@@ -218,7 +229,8 @@ class StreamingMeter:
         return {k: out[k] for k in KEYS}
 
     def octave_balance(self) -> list[float] | None:
-        """Power shares of the mid signal in ten octave bands (see :mod:`.spectral`), for stem features."""
+        """Power shares of the mid signal in ten octave bands (see :mod:`.spectral`), for stem features; ``None``
+        unless the meter computes them (``octaves``)."""
         self._flush()
         return self._spectral.octave_balance()
 
