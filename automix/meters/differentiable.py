@@ -10,9 +10,14 @@ function computes in float64 and returns the input's floating dtype.
   response is below 1e-13), blocks are pyloudnorm's, and the two gates are
   chosen without gradient (the selected blocks are a constant; the loudness
   is differentiable in the samples through their energies).
-- :func:`spectral_centroid_torch`, :func:`band_balance_torch`: the same Hann
-  frames and 60 dB frame selection (chosen without gradient) as
-  :mod:`automix.meters.spectral`.
+- :func:`spectral_centroid_torch`, :func:`band_balance_torch`: the MIR-convention
+  definitions of :mod:`automix.meters.spectral` (mono fold at 22,050 Hz, centred
+  Hann frames of 2048 hop 512, per-frame magnitude distributions averaged over
+  the frames the 60 dB selection keeps, chosen without gradient). The
+  resampling to 22,050 Hz is done in the FFT domain with soxr's measured
+  magnitude response (the numpy meter runs soxr itself): linear, so exactly
+  differentiable, and within 0.1 % centroid and 0.001 share of the numpy
+  meter on music-like material at 44.1 and 48 kHz.
 - :func:`ms_ratio_torch`: ``RMS(S) / RMS(M)``.
 
 Silence gives ``-inf`` loudness, centroid 0, band balance 0 and M/S 0, and
@@ -22,6 +27,7 @@ Silence gives ``-inf`` loudness, centroid 0, band balance 0 and M/S 0, and
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -29,7 +35,9 @@ import torch
 from automix.meters.loudness import (
     ABSOLUTE_GATE_LUFS, BLOCK_S, RELATIVE_GATE_LU, k_weighting_sos, momentary_bounds,
 )
-from automix.meters.spectral import FRAME_FLOOR_DB, analysis_tables, frame_size
+from automix.meters.spectral import (
+    ANALYSIS_RATE, FRAME_FLOOR_DB, HOP, N_FFT, analysis_tables, resampled_length,
+)
 
 __all__ = ["loudness_torch", "spectral_centroid_torch", "ms_ratio_torch", "band_balance_torch"]
 
@@ -113,58 +121,123 @@ def _mid(x64: torch.Tensor) -> torch.Tensor:
     return x64[:, 0] if x64.shape[1] == 1 else 0.5 * (x64[:, 0] + x64[:, 1])
 
 
+#: zeros appended before the FFT resampling, so its circular convolution acts as soxr's linear one on a
+#: zero-extended signal (the resampler's impulse response is a few ms long)
+_RESAMPLE_GUARD_S = 0.05
+
+
+@lru_cache(maxsize=16)
+def _resampler_response(sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(f Hz, |H(f)|)`` of soxr's "HQ" resampler from ``sample_rate`` to 22,050 Hz, measured on an impulse.
+
+    Flat to 1e-3 below about 10 kHz, 0.65 at 10.5 kHz, 1e-5 at 11 kHz: applying it
+    in the FFT resampling below makes the torch twin read the band edge as the
+    numpy meter does.
+    """
+    import soxr
+
+    n = 1 << 16
+    impulse = np.zeros(n)
+    impulse[n // 2] = 1.0
+    h = np.abs(np.fft.rfft(soxr.resample(impulse, sample_rate, ANALYSIS_RATE, quality="HQ")))
+    f = np.fft.rfftfreq(2 * (h.size - 1), 1.0 / ANALYSIS_RATE)
+    return f, h / np.mean(h[f < 1000.0])
+
+
+def _to_analysis_rate(mono: torch.Tensor, sample_rate: float) -> torch.Tensor:
+    """``(batch, n)`` float64 at ``sample_rate`` -> ``(batch, resampled_length(n))`` at 22,050 Hz.
+
+    FFT-domain resampling: the zero-padded signal's spectrum is cut at 11,025 Hz,
+    weighted by soxr's measured magnitude response (zero phase, as soxr's
+    linear-phase filter with its delay removed) and transformed back on the
+    22,050 Hz grid. Linear in the samples, so differentiable exactly.
+    """
+    n = mono.shape[-1]
+    m = resampled_length(n, sample_rate)
+    if sample_rate == ANALYSIS_RATE:
+        return mono
+    import scipy.fft
+
+    sr = int(sample_rate) if float(sample_rate).is_integer() else None
+    if sr is not None:
+        g = math.gcd(sr, ANALYSIS_RATE)
+        p, q = sr // g, ANALYSIS_RATE // g
+        blocks = scipy.fft.next_fast_len(-(-(n + int(_RESAMPLE_GUARD_S * sr)) // p))
+        big_n, big_m = p * blocks, q * blocks
+    else:  # no common grid: a length whose resampled length is near-integer is not needed for a band-limited cut
+        big_n = scipy.fft.next_fast_len(n + int(_RESAMPLE_GUARD_S * sample_rate))
+        big_m = int(round(big_n * ANALYSIS_RATE / sample_rate))
+    keep = min(big_m // 2, big_n // 2) + 1
+    f_axis, h = _resampler_response(sample_rate)
+    gain = np.interp(np.arange(keep) * (ANALYSIS_RATE / big_m), f_axis, h, right=0.0) * (big_m / big_n)
+    spec = torch.fft.rfft(mono, n=big_n)[..., :keep] * torch.as_tensor(gain, device=mono.device)
+    return torch.fft.irfft(spec, n=big_m)[..., :m]
+
+
 def _frame_spectra(x64: torch.Tensor, sample_rate: float):
-    """Magnitude and power spectra ``(batch, frames, bins)`` of the mid signal and the keep mask."""
-    mid = _mid(x64)
-    n = mid.shape[-1]
-    frame = frame_size(sample_rate)
-    hop = frame // 2
-    count = 1 if n <= frame else 1 + (n - frame) // hop  # complete frames only
-    mid = torch.nn.functional.pad(mid, (0, (count - 1) * hop + frame - n))
-    window, weights, bands = analysis_tables(sample_rate)
-    frames = mid.unfold(-1, frame, hop) * torch.tensor(window, device=x64.device)
-    spec = torch.fft.rfft(frames)
-    power = spec.real ** 2 + spec.imag ** 2
-    mag = spec.abs()  # d|z| at z = 0 is 0 in torch, not NaN
+    """Magnitude spectra ``(batch, frames, 1025)`` of the analysis frames and the keep mask ``(batch, frames)``.
+
+    The mono fold at 22,050 Hz, centred periodic Hann frames of 2048 every 512
+    samples with zero padding (``1 + m // 512`` frames for ``m`` resampled
+    samples); the 60 dB frame selection is chosen without gradient.
+    """
+    y = _to_analysis_rate(_mid(x64), sample_rate)
+    y = torch.nn.functional.pad(y, (N_FFT // 2, N_FFT // 2))
+    window, _, _ = analysis_tables()
+    frames = y.unfold(-1, N_FFT, HOP) * torch.tensor(window, device=x64.device)
+    mag = torch.fft.rfft(frames).abs()  # d|z| at z = 0 is 0 in torch, not NaN
     with torch.no_grad():
-        energy = (2.0 * power.sum(-1) - power[..., 0] - power[..., -1]) / frame
+        energy = (frames * frames).sum(-1)
         loudest = energy.max(dim=-1, keepdim=True).values
         keep = (energy >= loudest * 10.0 ** (FRAME_FLOOR_DB / 10.0)) & (loudest > 0)
-    return mag, power, keep, weights, bands
+    return mag, keep
+
+
+def _per_frame_mean(values: torch.Tensor, total: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Mean over the kept frames of ``values / total`` (0 for a frame of zero magnitude).
+
+    Shapes: values ``(batch, frames, c)``, total and keep ``(batch, frames)`` -> ``(batch, c)``.
+    """
+    live = (total > 0) & keep
+    ratio = values / torch.where(live, total, torch.ones_like(total))[..., None]
+    ratio = torch.where(live[..., None], ratio, torch.zeros_like(ratio))
+    return ratio.sum(dim=1) / keep.sum(dim=1).clamp_min(1)[:, None]
 
 
 def spectral_centroid_torch(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
-    """Spectral centroid (Hz) of the time-averaged magnitude spectrum of the mid signal.
+    """Spectral centroid (Hz) in the MIR convention, as :mod:`automix.meters.spectral` defines it.
 
-    Hann frames of 4096 (at 44.1/48 kHz) hop 2048; frames more than 60 dB below the
-    loudest left out (without gradient). 0 for silence.
+    The mono fold resampled to 22,050 Hz, centred Hann frames of 2048 hop 512;
+    each frame's magnitude-weighted mean frequency, averaged over the frames
+    not more than 60 dB below the loudest (chosen without gradient). 0 for silence.
 
     Shape: x ``(batch, channels, samples)`` -> ``(batch,)``.
     """
     x64 = _check(x)
-    mag, _, keep, weights, _ = _frame_spectra(x64, sample_rate)
-    w = torch.tensor(weights, device=x64.device)
-    sums = ((mag @ w) * keep[..., None]).sum(dim=1)  # (batch, 2): sum f|X|, sum |X|
-    ok = sums[:, 1] > 0
-    den = torch.where(ok, sums[:, 1], torch.ones_like(sums[:, 1]))
-    return _out(torch.where(ok, sums[:, 0] / den, torch.zeros_like(den)), x)
+    mag, keep = _frame_spectra(x64, sample_rate)
+    _, f, _ = analysis_tables()
+    w = torch.tensor(np.stack([f, np.ones_like(f)], axis=1), device=x64.device)
+    sums = mag @ w  # (batch, frames, 2): sum f|X|, sum |X|
+    return _out(_per_frame_mean(sums[..., :1], sums[..., 1], keep)[:, 0], x)
 
 
 def band_balance_torch(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
-    """Energy shares ``[low, mid, high]`` (< 250 Hz, 250 Hz - 4 kHz, > 4 kHz) of the mid signal.
+    """Magnitude shares ``[low, mid, high]`` (< 250 Hz, 250 Hz - 4 kHz, > 4 kHz) of the mono fold.
 
-    Same frames and selection as :func:`spectral_centroid_torch`; rows sum to 1
-    (all 0 for silence).
+    Each frame's shares of its magnitude spectrum, averaged over the same frames
+    and selection as :func:`spectral_centroid_torch`; rows sum to 1 (all 0 for
+    silence).
 
     Shape: x ``(batch, channels, samples)`` -> ``(batch, 3)``.
     """
     x64 = _check(x)
-    _, power, keep, _, bands = _frame_spectra(x64, sample_rate)
-    b = torch.tensor(bands, device=x64.device)
-    e = ((power @ b) * keep[..., None]).sum(dim=1)  # (batch, 3)
-    total = e.sum(-1, keepdim=True)
+    mag, keep = _frame_spectra(x64, sample_rate)
+    _, _, bands = analysis_tables()
+    e = mag @ torch.tensor(bands, device=x64.device)  # (batch, frames, 3)
+    shares = _per_frame_mean(e, e.sum(-1), keep)
+    total = shares.sum(-1, keepdim=True)
     ok = total > 0
-    return _out(torch.where(ok, e / torch.where(ok, total, torch.ones_like(total)), torch.zeros_like(e)), x)
+    return _out(torch.where(ok, shares / torch.where(ok, total, torch.ones_like(total)), torch.zeros_like(shares)), x)
 
 
 def ms_ratio_torch(x: torch.Tensor) -> torch.Tensor:
