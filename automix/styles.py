@@ -4,15 +4,38 @@ A *style* is what a mix is steered towards and judged against: integrated
 loudness, a true-peak ceiling, spectral centroid, mid/side ratio and a
 low/mid/high band balance (each with a tolerance), plus engineering priors the
 predictor starts from: default processing per bus or role, how loud the
-roles sit against each other, and how far they are panned / widened.
+roles sit against each other, and how far they are panned / widened, and the
+engineer's envelope (:mod:`automix.envelope`): how far automix may move each
+control.
 
 Presets live in the ``styles`` package (one YAML per preset, shipped as
-package data). A user file passed with ``--targets`` is either **one style**
-(its top level holds style keys such as ``lufs``; the style is named after the
-file stem) or **several styles keyed by name**. A user style may
-``extends: <name>`` a style of the same file or a built-in preset and
-override only what differs (mappings merge key by key; ``frequency_balance``
-and ``character`` are replaced as a whole).
+package data, next to ``envelope.yaml``, the shared default envelope). A user
+file passed with ``--targets`` is either **one style** (its top level holds
+style keys such as ``lufs``; the style is named after the file stem) or
+**several styles keyed by name**. A user style may ``extends: <name>`` a style
+of the same file or a built-in preset and override only what differs
+(mappings, ``envelope`` included, merge key by key; ``frequency_balance`` and
+``character`` are replaced as a whole).
+
+The original specification's targets form loads as written::
+
+    rock_punk:
+      lufs: -9.5
+      spectral_centroid_hz: 2800
+      stereo_ms_ratio: 0.6
+      frequency_balance: {low_energy: 0.3, mid_energy: 0.5, high_energy: 0.4}
+      processing_chains:
+        compression: {threshold: -18, ratio: 4, attack: 10, release: 100}
+
+``frequency_balance`` takes ``{low, mid, high}`` or ``{low_energy,
+mid_energy, high_energy}`` (one naming, not mixed) as relative weights,
+normalised to sum to 1 (0.3 / 0.5 / 0.4 is 0.25 / 0.4167 / 0.3333).
+``processing_chains.compression`` (``threshold`` dB, ``ratio``, ``attack``
+ms, ``release`` ms) is shorthand for the stems' compressor,
+``processing_chains.stem.compressor.{threshold_db, ratio, attack_ms,
+release_ms}``; keys written explicitly under ``stem.compressor`` in the same
+mapping win, and a role's own chain still overrides both (as it overrides
+``stem``).
 
 Parsing is ``yaml.SafeLoader`` with three guards YAML 1.1 needs:
 
@@ -36,18 +59,27 @@ Definitions assumed by the targets (the analysis module measures them):
 ``lufs`` is BS.1770-4 integrated loudness; ``true_peak_ceiling_dbtp`` is the
 maximum 4x-oversampled true peak; ``stereo_ms_ratio`` is RMS(side)/RMS(mid)
 with ``M = (L+R)/2``, ``S = (L-R)/2`` (the quantity ``stereo_width`` scales
-exactly); ``frequency_balance`` is the fraction of spectral power in the low,
-mid and high bands (fractions sum to 1).
+exactly); ``spectral_centroid_hz`` is the magnitude-weighted mean frequency
+of short-time spectra (librosa's convention); ``frequency_balance`` is each
+band's share of the *magnitude* spectrum of those frames (low / mid / high,
+split at the meter's ``BAND_EDGES_HZ``; shares sum to 1), not of power: a
+balanced mix measures about 0.15 / 0.54 / 0.31.
+
+A :class:`StyleTargets` is also a read-only mapping of its targets, so
+``load_style_targets()['rock_punk']['lufs']`` works as in the original API
+(see :meth:`StyleTargets.__getitem__`).
 """
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
+import importlib.util
 import json
 import math
 import re
+from collections.abc import Mapping as _MappingABC
 from dataclasses import dataclass, field
-import importlib.util
 from os import PathLike
 from pathlib import Path
 from types import MappingProxyType
@@ -56,7 +88,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import yaml
 
-from automix.envelope import Envelope
+from automix.envelope import ENVELOPE_FIELDS, Envelope
 from automix.errors import StyleError
 
 __all__ = [
@@ -71,6 +103,8 @@ __all__ = [
     "StyleTargets",
     "load_style_targets",
     "get_style",
+    "default_envelope",
+    "ENVELOPE_RANGES",
     "describe_styles",
     "schema_markdown",
     "preset_dir",
@@ -116,9 +150,44 @@ def from_normalized(key: str, value):
 
 
 _BANDS = ("low", "mid", "high")
-_BAND_RANGE = (0.0, 1.0)
-#: |low + mid + high - 1| allowed before renormalising.
-BALANCE_SUM_TOLERANCE = 0.02
+#: The original specification's names for the same bands (``frequency_balance`` takes either naming).
+_BAND_ALIASES = ("low_energy", "mid_energy", "high_energy")
+
+#: The original specification's ``processing_chains.compression`` shorthand: key -> stem compressor parameter.
+COMPRESSION_SHORTHAND: Mapping[str, str] = MappingProxyType({
+    "threshold": "threshold_db", "ratio": "ratio", "attack": "attack_ms", "release": "release_ms",
+})
+_SHORTHAND_SLOT = "compression"
+
+#: (minimum, maximum, unit) of every numeric :class:`Envelope` field; ``centre_roles`` is a list of roles.
+ENVELOPE_RANGES: Mapping[str, tuple[float, float, str]] = MappingProxyType({
+    "stem_eq_boost_max_db": (0.0, 18.0, "dB"),
+    "stem_eq_cut_min_db": (-18.0, 0.0, "dB"),
+    "stem_shelf_max_abs_db": (0.0, 18.0, "dB"),
+    "stem_eq_net_min_db": (-18.0, 0.0, "dB"),
+    "stem_eq_net_max_db": (0.0, 18.0, "dB"),
+    "stem_eq_fight_max_db": (0.0, 36.0, "dB"),
+    "net_from_hz": (20.0, 20000.0, "Hz"),
+    "net_to_hz": (20.0, 20000.0, "Hz"),
+    "stem_level_range_db": (0.0, 18.0, "dB"),
+    "stem_width_max": (0.0, 4.0, ""),
+    "mono_side_floor_db": (-120.0, 0.0, "dB"),
+    "master_width_min": (0.0, 4.0, ""),
+    "master_width_max": (0.0, 4.0, ""),
+    "centre_pan_max": (0.0, 1.0, ""),
+    "stem_drive_max_db": (0.0, 36.0, "dB"),
+    "master_peak_max_abs_db": (0.0, 18.0, "dB"),
+    "master_shelf_max_abs_db": (0.0, 18.0, "dB"),
+    "master_eq_net_max_abs_db": (0.0, 18.0, "dB"),
+    "mono_folddown_loss_max_lu": (0.0, 12.0, "LU"),
+})
+#: (lower, upper, strict): envelope fields that must stay ordered.
+_ENVELOPE_PAIRS = (
+    ("stem_eq_cut_min_db", "stem_eq_boost_max_db", False),
+    ("stem_eq_net_min_db", "stem_eq_net_max_db", False),
+    ("net_from_hz", "net_to_hz", True),
+    ("master_width_min", "master_width_max", False),
+)
 
 _TOLERANCES: dict[str, tuple[float, float, float, str]] = {  # default, min, max, unit
     "lufs_lu": (0.1, 0.01, 6.0, "LU"),
@@ -128,6 +197,8 @@ _TOLERANCES: dict[str, tuple[float, float, float, str]] = {  # default, min, max
     "balance_abs": (0.10, 0.01, 0.5, ""),
 }
 _ROLE_BALANCE_RANGE = (-30.0, 12.0)
+#: Largest relative weight a ``frequency_balance`` entry may hold (they are normalised to sum to 1).
+_BAND_WEIGHT_MAX = 1000.0
 _ROLE_PAN_RANGE = (0.0, 1.0)
 #: Minimum peak-to-loudness ratio ``ceiling - lufs`` (dB); the loudest
 #: commercial masters sit near 4-6 dB.
@@ -139,7 +210,7 @@ DEFAULT_ROLE_BALANCE_DB: Mapping[str, float] = MappingProxyType({
     "bass": -3.0, "guitar": -4.0, "keys": -6.0, "pads": -8.0, "other": -6.0,
 })
 DEFAULT_ROLE_PAN: Mapping[str, float] = MappingProxyType({
-    "vocal": 0.0, "drums": 0.0, "kick": 0.0, "snare": 0.0, "overheads": 0.0,
+    "vocal": 0.0, "drums": 0.0, "kick": 0.0, "snare": 0.0, "overheads": 0.6,
     "bass": 0.0, "guitar": 0.6, "keys": 0.3, "pads": 0.4, "other": 0.3,
 })
 DEFAULT_ROLE_WIDTH: Mapping[str, float] = MappingProxyType({
@@ -152,7 +223,7 @@ _REQUIRED = ("lufs", "spectral_centroid_hz", "stereo_ms_ratio", "frequency_balan
 STYLE_KEYS: tuple[str, ...] = (
     "extends", "description", "character", "lufs", "true_peak_ceiling_dbtp",
     "spectral_centroid_hz", "stereo_ms_ratio", "frequency_balance", "tolerances",
-    "processing_chains", "role_balance_db", "role_pan", "role_width",
+    "processing_chains", "role_balance_db", "role_pan", "role_width", "envelope",
 )
 # Replaced as a whole by ``extends`` overrides (a partial balance cannot sum to 1).
 _REPLACE_ON_EXTEND = ("frequency_balance", "character")
@@ -170,10 +241,13 @@ _MAX_TEXT = 500
 
 @dataclass(frozen=True)
 class FrequencyBalance:
-    """Fractions of spectral power per band; ``low + mid + high == 1``.
+    """Each band's share of the magnitude spectrum; ``low + mid + high == 1``.
 
-    Bands are those of the analysis module (low / mid / high). Loaded values
-    within ±0.02 of summing to 1 are renormalised (and rounded to 1e-6).
+    Bands are those of the analysis module (low / mid / high, split at the
+    spectral meter's ``BAND_EDGES_HZ``); the shares are of the short-time
+    *magnitude* spectrum (librosa's convention), not of power. A file gives
+    relative weights (``{low, mid, high}`` or ``{low_energy, mid_energy,
+    high_energy}``), normalised to sum to 1 and rounded to 1e-6.
     """
 
     low: float
@@ -221,12 +295,36 @@ def _thaw(obj):
     return obj
 
 
+def _freeze_view(obj):
+    """Read-only copy for the mapping view: mappings become proxies, lists tuples."""
+    if isinstance(obj, Mapping):
+        return MappingProxyType({k: _freeze_view(v) for k, v in obj.items()})
+    if isinstance(obj, list):
+        return tuple(_freeze_view(v) for v in obj)
+    return obj
+
+
+#: Keys of a style's mapping view (and of :meth:`StyleTargets.to_dict`), in file order.
+_TARGET_KEYS: tuple[str, ...] = tuple(k for k in STYLE_KEYS if k != "extends")
+
+
 @dataclass(frozen=True)
-class StyleTargets:
-    """One validated style: targets, tolerances and processing priors.
+class StyleTargets(_MappingABC):
+    """One validated style: targets, tolerances, processing priors and the envelope.
 
     Build through :func:`load_style_targets` or :meth:`from_dict` (they
     validate); the constructor itself only freezes the mappings.
+
+    A style is also a read-only :class:`collections.abc.Mapping` of its
+    targets, as the original API indexed them: ``style['lufs']``,
+    ``'lufs' in style``, ``style.get(...)``, ``list(style)``, ``len(style)``.
+    The keys are those of :meth:`to_dict` (file order); values are as there
+    but frozen (mappings are read-only views, lists are tuples), with one
+    difference: ``style['frequency_balance']`` names the bands as the
+    original specification did, ``{'low_energy', 'mid_energy',
+    'high_energy'}`` (normalised shares), where :meth:`to_dict` keeps the
+    file schema's ``low``/``mid``/``high`` (both namings load). Equality and
+    hashing stay the dataclass's (equal targets, not equal mappings).
 
     Attributes:
         name: style name (file key, or the file stem for a one-style file).
@@ -249,7 +347,8 @@ class StyleTargets:
         role_pan: typical |pan| of each role in [0, 1] (0 centre, 1 hard);
             several stems of a role alternate left / right.
         role_width: typical ``stereo_width.width`` of each role's stereo stems.
-        envelope: the engineer's envelope the moves stay inside (:class:`automix.envelope.Envelope`).
+        envelope: the engineer's envelope the moves stay inside (:class:`automix.envelope.Envelope`);
+            default :func:`default_envelope` (``styles/envelope.yaml``).
         source: file the style was loaded from (not part of equality).
         extends: the style it inherited from, if any (not part of equality).
     """
@@ -267,7 +366,7 @@ class StyleTargets:
     role_balance_db: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ROLE_BALANCE_DB))
     role_pan: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ROLE_PAN))
     role_width: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ROLE_WIDTH))
-    envelope: Envelope = field(default_factory=Envelope)
+    envelope: Envelope = field(default_factory=lambda: default_envelope())
     source: str = field(default="", compare=False)
     extends: str | None = field(default=None, compare=False)
 
@@ -278,6 +377,35 @@ class StyleTargets:
 
     def __hash__(self) -> int:
         return hash(self.fingerprint())
+
+    # -- read-only mapping of the targets ------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str) or key not in _TARGET_KEYS:
+            raise KeyError(f"style {self.name!r} has no target {key!r}; valid keys: {', '.join(_TARGET_KEYS)}")
+        if key == "frequency_balance":
+            return MappingProxyType(dict(zip(_BAND_ALIASES, self.frequency_balance.as_tuple())))
+        return _freeze_view(self._plain(key))
+
+    def __iter__(self):
+        return iter(_TARGET_KEYS)
+
+    def __len__(self) -> int:
+        return len(_TARGET_KEYS)
+
+    def __contains__(self, key) -> bool:
+        return key in _TARGET_KEYS
+
+    def _plain(self, key: str) -> Any:
+        if key == "tolerances":
+            return self.tolerances.to_dict()
+        if key == "envelope":
+            return self.envelope.to_dict()
+        if key == "frequency_balance":
+            return self.frequency_balance.to_dict()
+        if key == "character":
+            return list(self.character)
+        return _thaw(getattr(self, key))
 
     # -- views -------------------------------------------------------------
 
@@ -300,6 +428,7 @@ class StyleTargets:
             "role_balance_db": _thaw(self.role_balance_db),
             "role_pan": _thaw(self.role_pan),
             "role_width": _thaw(self.role_width),
+            "envelope": self.envelope.to_dict(),
         }
 
     def fingerprint(self) -> str:
@@ -338,8 +467,10 @@ class StyleTargets:
     def chain_defaults(self, slot: str) -> dict[str, dict[str, float]]:
         """Default processing for a role (``stem`` chain merged with the role's own), ``stem`` or ``master``.
 
-        Returns a fresh ``{plugin: {param: value}}``; parameters not given
-        are left to the predictor / plugin defaults.
+        Precedence, lowest first: the ``compression`` shorthand, the
+        explicit ``stem`` chain, the role's own chain. Returns a fresh
+        ``{plugin: {param: value}}``; parameters not given are left to the
+        predictor / plugin defaults.
         """
         if slot not in BUSES and slot not in ROLES:
             raise StyleError(
@@ -525,6 +656,20 @@ def _merge(base: Mapping, over: Mapping, *, replace=_REPLACE_ON_EXTEND) -> dict:
     return out
 
 
+def _line(mapping: Mapping, key) -> int | None:
+    return mapping.lines.get(key) if isinstance(mapping, _Node) else None
+
+
+def _shallow(mapping: Mapping, lines_from: Mapping | None = None) -> _Node:
+    """A shallow :class:`_Node` copy keeping the line and text of each key (nested nodes are shared)."""
+    src = mapping if lines_from is None else lines_from
+    out = _Node(mapping)
+    if isinstance(src, _Node):
+        out.lines.update({k: v for k, v in src.lines.items() if k in out})
+        out.texts.update({k: v for k, v in src.texts.items() if k in out})
+    return out
+
+
 class _Checker:
     """Type and range checks that raise one-line :class:`StyleError` messages."""
 
@@ -688,6 +833,7 @@ class _Resolver:
     def _build(self, name: str, data: Mapping) -> StyleTargets:
         ck = self.check
         ck.keys(data, STYLE_KEYS, name)
+        data = self._expand_compression(name, data)
         parent = None
         if "extends" in data:
             parent = self._parent(name, data)
@@ -723,6 +869,8 @@ class _Resolver:
         role_balance = self._roles(name, data, "role_balance_db", DEFAULT_ROLE_BALANCE_DB, *_ROLE_BALANCE_RANGE, "dB")
         role_pan = self._roles(name, data, "role_pan", DEFAULT_ROLE_PAN, *_ROLE_PAN_RANGE, "")
         role_width = self._roles(name, data, "role_width", DEFAULT_ROLE_WIDTH, w_lo, w_hi, "")
+        envelope = self._envelope(name, data)
+        self._within_envelope(name, data, envelope, role_pan, role_width)
         return StyleTargets(
             name=name,
             lufs=scalars["lufs"],
@@ -737,6 +885,7 @@ class _Resolver:
             role_balance_db=role_balance,
             role_pan=role_pan,
             role_width=role_width,
+            envelope=envelope,
             source=self.source,
             extends=parent.name if parent is not None else None,
         )
@@ -744,17 +893,91 @@ class _Resolver:
     def _balance(self, name: str, data: Mapping) -> FrequencyBalance:
         ck, path = self.check, f"{name}.frequency_balance"
         fb = ck.mapping(data["frequency_balance"], path, data, "frequency_balance")
-        ck.keys(fb, _BANDS, path)
-        for band in _BANDS:
+        ck.keys(fb, _BANDS + _BAND_ALIASES, path)
+        names = _BAND_ALIASES if any(k in _BAND_ALIASES for k in fb) else _BANDS
+        other = _BANDS if names is _BAND_ALIASES else _BAND_ALIASES
+        for key in fb:
+            if key in other:
+                ck.fail(f"{path} mixes {', '.join(_BANDS)} with {', '.join(_BAND_ALIASES)} ({key!r}); "
+                        f"use one naming for all three bands", fb, key)
+        for band in names:
             if band not in fb:
-                ck.fail(f"{path} is missing {band!r}; give all of low, mid, high (fractions summing to 1)",
-                        data, "frequency_balance")
-        values = [ck.number(fb, b, f"{path}.{b}", *_BAND_RANGE) for b in _BANDS]
+                ck.fail(f"{path} is missing {band!r}; give all of {', '.join(names)} (relative weights, "
+                        "normalised to sum to 1)", data, "frequency_balance")
+        values = []
+        for band in names:
+            v = ck.number(fb, band, f"{path}.{band}", -math.inf, math.inf)
+            if not 0.0 <= v <= _BAND_WEIGHT_MAX:
+                ck.fail(f"{path}.{band} = {v:g} must be a non-negative weight (at most {_BAND_WEIGHT_MAX:g}); "
+                        "the three weights are normalised to sum to 1", fb, band)
+            values.append(v)
         total = sum(values)
-        if abs(total - 1.0) > BALANCE_SUM_TOLERANCE:
-            ck.fail(f"{path}: low + mid + high = {total:.4g} must be 1 (within ±{BALANCE_SUM_TOLERANCE:g}); "
-                    "they are fractions of the spectral power", data, "frequency_balance")
+        if total <= 0.0:
+            ck.fail(f"{path}: all three weights are 0; give at least one positive weight "
+                    "(they are normalised to sum to 1)", data, "frequency_balance")
         return FrequencyBalance(*(round(v / total, 6) for v in values))
+
+    def _expand_compression(self, name: str, data: Mapping) -> Mapping:
+        """Fold ``processing_chains.compression`` into ``processing_chains.stem.compressor``.
+
+        Done before ``extends`` merges, so a child's shorthand overrides its parent's stem
+        compressor; keys written under ``stem.compressor`` in the same mapping win.
+        """
+        chains = data.get("processing_chains")
+        if not isinstance(chains, Mapping) or _SHORTHAND_SLOT not in chains:
+            return data
+        ck = self.check
+        path = f"{name}.processing_chains.{_SHORTHAND_SLOT}"
+        short = ck.mapping(chains[_SHORTHAND_SLOT], path, chains, _SHORTHAND_SLOT)
+        ck.keys(short, tuple(COMPRESSION_SHORTHAND), path, "key",
+                " (threshold dB, ratio, attack ms, release ms)")
+        plugin = _registry()["compressor"]
+        compressor = _Node()
+        for key, param in COMPRESSION_SHORTHAND.items():
+            if key in short:
+                spec = plugin.spec(param)
+                compressor[param] = ck.number(short, key, f"{path}.{key}", spec.minimum, spec.maximum)
+                compressor.lines[param] = _line(short, key)
+        stem = ck.mapping(chains.get("stem", {}), f"{name}.processing_chains.stem", chains, "stem")
+        explicit = ck.mapping(stem.get("compressor", {}), f"{name}.processing_chains.stem.compressor",
+                              stem, "compressor")
+        for key, value in explicit.items():  # explicit stem.compressor keys win
+            compressor[key] = value
+            compressor.lines[key] = _line(explicit, key)
+            compressor.texts[key] = explicit.texts.get(key) if isinstance(explicit, _Node) else None
+        new_stem = _shallow(stem)
+        new_stem["compressor"] = compressor
+        new_stem.lines.setdefault("compressor", _line(chains, _SHORTHAND_SLOT))
+        new_chains = _shallow({k: v for k, v in chains.items() if k != _SHORTHAND_SLOT}, chains)
+        new_chains["stem"] = new_stem
+        new_chains.lines.setdefault("stem", _line(chains, _SHORTHAND_SLOT))
+        out = _shallow(data)
+        out["processing_chains"] = new_chains
+        return out
+
+    def _envelope(self, name: str, data: Mapping) -> Envelope:
+        base = default_envelope()
+        if "envelope" not in data:
+            return base
+        path = f"{name}.envelope"
+        env = self.check.mapping(data["envelope"], path, data, "envelope")
+        return _check_envelope(self.check, env, path, base)
+
+    def _within_envelope(self, name, data, envelope: Envelope, role_pan, role_width) -> None:
+        """The style's own priors must sit inside its envelope (a prior outside it would be clamped at once)."""
+        ck = self.check
+        for role in ROLES:
+            if role_width[role] > envelope.stem_width_max:
+                ck.fail(f"{name}.role_width.{role} = {role_width[role]:g} is above "
+                        f"envelope.stem_width_max = {envelope.stem_width_max:g}; lower it or raise the limit",
+                        data.get("role_width") if isinstance(data.get("role_width"), Mapping) else data,
+                        role if isinstance(data.get("role_width"), Mapping) else "role_width")
+        for role in envelope.centre_roles:
+            if role_pan[role] > envelope.centre_pan_max:
+                ck.fail(f"{name}.role_pan.{role} = {role_pan[role]:g} is above envelope.centre_pan_max = "
+                        f"{envelope.centre_pan_max:g} ({role} is a centre role); lower it or change the envelope",
+                        data.get("role_pan") if isinstance(data.get("role_pan"), Mapping) else data,
+                        role if isinstance(data.get("role_pan"), Mapping) else "role_pan")
 
     def _tolerances(self, name: str, data: Mapping) -> Tolerances:
         if "tolerances" not in data:
@@ -784,7 +1007,7 @@ class _Resolver:
             return {}
         ck, path = self.check, f"{name}.processing_chains"
         chains = ck.mapping(data["processing_chains"], path, data, "processing_chains")
-        ck.keys(chains, BUSES + ROLES, path, "chain slot (bus or role)")
+        ck.keys(chains, BUSES + ROLES + (_SHORTHAND_SLOT,), path, "chain slot (bus or role)")
         registry = _registry()
         out: dict = {}
         for slot, chain in chains.items():
@@ -828,6 +1051,67 @@ def preset_dir() -> Path:
             if (Path(location) / f"{BUILTIN_STYLES[0]}.yaml").is_file():
                 return Path(location)
     return Path(__file__).resolve().parent.parent / "styles"
+
+
+ENVELOPE_FILE = "envelope.yaml"
+
+
+@functools.lru_cache(maxsize=1)
+def default_envelope() -> Envelope:
+    """The shared default envelope, read (strictly) from ``styles/envelope.yaml``.
+
+    That file is the one source of the defaults: every :class:`Envelope` field must be in it,
+    each inside its :data:`ENVELOPE_RANGES` range. A style's ``envelope:`` mapping overrides fields.
+
+    Raises:
+        StyleError: the file is missing, malformed, incomplete or out of range.
+    """
+    path = preset_dir() / ENVELOPE_FILE
+    label = str(path)
+    data = _read_yaml(path, label)
+    check = _Checker(label)
+    if not isinstance(data, Mapping):
+        check.fail(f"must be a mapping of envelope fields ({', '.join(ENVELOPE_FIELDS)}), got {_kind(data)}", line=1)
+    return _check_envelope(check, data, "envelope", None)
+
+
+def _check_envelope(ck: "_Checker", env: Mapping, path: str, base: Envelope | None) -> Envelope:
+    """Validate envelope overrides onto ``base`` (``None``: ``env`` must give every field)."""
+    ck.keys(env, ENVELOPE_FIELDS, path)
+    if base is None:
+        missing = [f for f in ENVELOPE_FIELDS if f not in env]
+        if missing:
+            ck.fail(f"{path} is missing {', '.join(missing)}; the shared envelope gives every field a value")
+        values: dict[str, Any] = {}
+    else:
+        values = base.to_dict()
+    for key in ENVELOPE_FIELDS:
+        if key not in env:
+            continue
+        kpath = f"{path}.{key}"
+        if key == "centre_roles":
+            roles = env[key]
+            if not isinstance(roles, (list, tuple)) or not all(isinstance(r, str) for r in roles):
+                ck.fail(f"{kpath} must be a list of roles, e.g. [kick, snare, bass, vocal], "
+                        f"got {ck._shown(env, key)}", env, key)
+            for role in roles:
+                if role not in ROLES:
+                    close = difflib.get_close_matches(role, list(ROLES), n=1)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    ck.fail(f"unknown role {role!r} in {kpath}{hint}; allowed: {', '.join(ROLES)}", env, key)
+            if len(set(roles)) != len(roles):
+                ck.fail(f"{kpath} lists a role twice; name each role once", env, key)
+            values[key] = list(roles)
+        else:
+            lo, hi, unit = ENVELOPE_RANGES[key]
+            values[key] = ck.number(env, key, kpath, lo, hi, unit)
+    for lo_key, hi_key, strict in _ENVELOPE_PAIRS:
+        a, b = values[lo_key], values[hi_key]
+        if a > b or (strict and a == b):
+            where = hi_key if hi_key in env else lo_key
+            ck.fail(f"{path}.{lo_key} = {a:g} must be {'below' if strict else 'at most'} "
+                    f"{path}.{hi_key} = {b:g}; set them in that order", env, where)
+    return Envelope(**values)
 
 
 def _preset_path(name: str) -> Path:
@@ -897,6 +1181,8 @@ def load_style_targets(path: str | PathLike | None = None) -> dict[str, StyleTar
 def _styles_from(targets) -> tuple[dict[str, StyleTargets], str | None]:
     if targets is None:
         return load_style_targets(), None
+    if isinstance(targets, StyleTargets):  # one style (itself a mapping of its targets)
+        return {targets.name: targets}, None
     if isinstance(targets, Mapping):
         return dict(targets), None
     return load_style_targets(targets), str(targets)
@@ -936,10 +1222,15 @@ def describe_styles(targets=None) -> list[dict[str, Any]]:
     Returns:
         Rows with ``name, description, character`` (comma-joined), ``lufs``,
         ``true_peak_ceiling_dbtp``, ``spectral_centroid_hz``,
-        ``stereo_ms_ratio``, ``balance_low/mid/high``, ``extends`` and
-        ``source``; in style order.
+        ``stereo_ms_ratio``, ``balance_low/mid/high`` (normalised magnitude
+        shares), ``stem_compressor`` (the stems' compressor prior, where the
+        ``compression`` shorthand lands), ``envelope`` (every field) and
+        ``envelope_overrides`` (``field=value`` where the style departs from
+        the shared ``envelope.yaml``, comma-joined; ``""`` when it does not),
+        ``extends`` and ``source``; in style order.
     """
     styles, _ = _styles_from(targets)
+    shared = default_envelope().to_dict()
     rows = []
     for style in styles.values():
         fb = style.frequency_balance
@@ -954,10 +1245,20 @@ def describe_styles(targets=None) -> list[dict[str, Any]]:
             "balance_low": fb.low,
             "balance_mid": fb.mid,
             "balance_high": fb.high,
+            "stem_compressor": style.chain_defaults("stem").get("compressor", {}),
+            "envelope": style.envelope.to_dict(),
+            "envelope_overrides": ", ".join(
+                f"{k}={_show(v)}" for k, v in style.envelope.to_dict().items() if v != shared[k]),
             "extends": style.extends,
             "source": style.source,
         })
     return rows
+
+
+def _show(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return f"{value:g}"
 
 
 def schema_markdown() -> str:
@@ -973,17 +1274,31 @@ def schema_markdown() -> str:
     defaults = {"true_peak_ceiling_dbtp": "-1.0"}
     for key, (lo, hi, unit, _) in _RANGES.items():
         rows.append((key, "number", rng(lo, hi, unit), defaults.get(key, "required")))
-    rows.append(("frequency_balance.{low,mid,high}", "number",
-                 f"0 .. 1 each, sum 1 ± {BALANCE_SUM_TOLERANCE:g} (renormalised)", "required"))
+    rows.append(("frequency_balance.{low,mid,high} or .{low_energy,mid_energy,high_energy}", "number",
+                 f"relative weights 0 .. {_BAND_WEIGHT_MAX:g}, one positive, one naming; normalised to sum 1 "
+                 "(shares of the magnitude spectrum)", "required"))
     for key, (default, lo, hi, unit) in _TOLERANCES.items():
         rows.append((f"tolerances.{key}", "number", rng(lo, hi, unit), f"{default:g}"))
     rows.append(("processing_chains.<slot>.<plugin>.<param>", "number (bool for bool params)",
                  "slot: " + ", ".join(BUSES + ROLES) + "; plugin/param/range from the registry "
                  "(limiter.ceiling_db not allowed)", "{} (partial is fine)"))
+    comp = _registry()["compressor"]
+    for key, param in COMPRESSION_SHORTHAND.items():
+        spec = comp.spec(param)
+        rows.append((f"processing_chains.compression.{key}", "number",
+                     rng(spec.minimum, spec.maximum) + f" (= stem.compressor.{param}; explicit keys win)", "none"))
     w_lo, w_hi = _width_range()
     rows.append(("role_balance_db.<role>", "number", rng(*_ROLE_BALANCE_RANGE, "dB"), "see DEFAULT_ROLE_BALANCE_DB"))
     rows.append(("role_pan.<role>", "number", rng(*_ROLE_PAN_RANGE) + " (absolute pan)", "see DEFAULT_ROLE_PAN"))
-    rows.append(("role_width.<role>", "number", rng(w_lo, w_hi) + " (stereo_width.width)", "1.0"))
+    rows.append(("role_width.<role>", "number", rng(w_lo, w_hi) + " (stereo_width.width, <= envelope.stem_width_max)",
+                 "1.0"))
+    shared = default_envelope().to_dict()
+    for key in ENVELOPE_FIELDS:
+        if key == "centre_roles":
+            rows.append((f"envelope.{key}", "list of roles", "roles from: " + ", ".join(ROLES), _show(shared[key])))
+        else:
+            lo, hi, unit = ENVELOPE_RANGES[key]
+            rows.append((f"envelope.{key}", "number", rng(lo, hi, unit), _show(shared[key])))
     lines = ["| key | type | range | default |", "|---|---|---|---|"]
     lines += [f"| `{k}` | {t} | {r} | {d} |" for k, t, r, d in rows]
     return "\n".join(lines)
