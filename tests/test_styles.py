@@ -546,3 +546,213 @@ def test_errors_are_style_errors_with_a_stable_code(tmp_path):
     assert isinstance(info.value, StyleError) and info.value.code == "E_STYLE"
     with pytest.raises(StyleError, match="unknown style 'jazz'; available styles: rock_punk, rnb_ballad, country_pop"):
         get_style("jazz")
+
+
+# ------------------------------------------------- the original targets form --
+
+SEED = """\
+rock_punk:
+  lufs: -9.5
+  spectral_centroid_hz: 2800
+  stereo_ms_ratio: 0.6
+  frequency_balance:
+    low_energy: 0.3
+    mid_energy: 0.5
+    high_energy: 0.4
+  processing_chains:
+    compression:
+      threshold: -18
+      ratio: 4
+      attack: 10
+      release: 100
+"""
+
+
+def test_the_seed_targets_file_loads_as_written(tmp_path):
+    style = load_style_targets(write(tmp_path, SEED, "seed.yaml"))["rock_punk"]
+    assert style.lufs == -9.5 and style.spectral_centroid_hz == 2800.0 and style.stereo_ms_ratio == 0.6
+    assert style.frequency_balance.as_tuple() == pytest.approx((0.25, 0.416667, 0.333333), abs=1e-6)
+    stem = {"threshold_db": -18.0, "ratio": 4.0, "attack_ms": 10.0, "release_ms": 100.0}
+    assert style.chain_defaults("stem") == {"compressor": stem}
+    assert style.chain_defaults("vocal")["compressor"] == stem  # no role chain: the stem's
+    assert "compression" not in style.processing_chains  # folded into stem.compressor
+    again = StyleTargets.from_dict("rock_punk", style.to_dict())
+    assert again == style and again.fingerprint() == style.fingerprint()
+
+
+def test_compression_shorthand_precedence(tmp_path):
+    path = write(tmp_path, MINIMAL + """\
+processing_chains:
+  compression: {threshold: -18, ratio: 4, attack: 10, release: 100}
+  stem:
+    compressor: {ratio: 2.5}
+  vocal:
+    compressor: {threshold_db: -24}
+""")
+    style = load_style_targets(path)["mine"]
+    # explicit stem.compressor keys win over the shorthand; a role's chain wins over both
+    assert style.chain_defaults("stem")["compressor"] == {"threshold_db": -18.0, "ratio": 2.5, "attack_ms": 10.0,
+                                                          "release_ms": 100.0}
+    assert style.chain_defaults("vocal")["compressor"]["threshold_db"] == -24.0
+    assert style.chain_defaults("vocal")["compressor"]["ratio"] == 2.5
+    # the preset carries the shorthand too: a role with its own compressor keeps it
+    rock = get_style("rock_punk")
+    assert rock.chain_defaults("stem")["compressor"]["threshold_db"] == -18.0
+    assert rock.chain_defaults("keys")["compressor"]["threshold_db"] == -18.0
+    assert rock.chain_defaults("vocal")["compressor"]["threshold_db"] == -24.0
+
+
+def test_compression_shorthand_overrides_the_parent_under_extends(tmp_path):
+    path = write(tmp_path, "extends: rnb_ballad\nprocessing_chains:\n  compression: {threshold: -12}\n", "mine.yaml")
+    style = load_style_targets(path)["mine"]
+    parent = get_style("rnb_ballad").chain_defaults("stem")["compressor"]
+    assert style.chain_defaults("stem")["compressor"] == {**parent, "threshold_db": -12.0}
+
+
+@pytest.mark.parametrize("chain, fragment", [
+    ("compression: {threshold: -18, knee: 6}",
+     ":6: unknown key 'knee' (threshold dB, ratio, attack ms, release ms) in mine.processing_chains.compression; "
+     "allowed: threshold, ratio, attack, release"),
+    ("compression: {ratio: 40}", ":6: mine.processing_chains.compression.ratio = 40 is out of range [1, 20]"),
+    ("compression: {threshold: 6}", "mine.processing_chains.compression.threshold = 6 is out of range [-60, 0]"),
+    ("compression: {attack: 4:1}", "compression.attack must be a number in [0.1, 100]"),
+    ("compression: -18", "mine.processing_chains.compression must be a mapping"),
+    ("compresion: {ratio: 4}", "did you mean 'compression'"),
+])
+def test_compression_shorthand_is_checked(tmp_path, chain, fragment):
+    path = write(tmp_path, MINIMAL + "processing_chains:\n  " + chain + "\n")
+    msg = error_of(path)
+    assert fragment in msg
+
+
+# ------------------------------------------------------------ mapping view --
+
+
+def test_style_is_a_read_only_mapping_of_its_targets():
+    from collections.abc import Mapping
+
+    targets = load_style_targets()
+    rock = targets["rock_punk"]
+    assert targets["rock_punk"]["lufs"] == -9.5
+    assert isinstance(rock, Mapping)
+    assert rock["spectral_centroid_hz"] == 2800.0 and rock["stereo_ms_ratio"] == 0.6
+    assert rock["true_peak_ceiling_dbtp"] == -1.0
+    assert dict(rock["frequency_balance"]) == pytest.approx(
+        {"low_energy": 0.25, "mid_energy": 0.416667, "high_energy": 0.333333})
+    assert rock["tolerances"]["lufs_lu"] == 0.1
+    assert rock["processing_chains"]["stem"]["compressor"]["threshold_db"] == -18.0
+    assert rock["envelope"]["stem_width_max"] == 1.5
+    assert rock["character"] == ("aggressive", "bright", "compressed")
+    assert list(rock) == list(rock.keys()) == [k for k in rock.to_dict()]
+    assert len(rock) == len(rock.to_dict())
+    assert "lufs" in rock and "name" not in rock and 3 not in rock
+    assert rock.get("lufs") == -9.5 and rock.get("loudness", -14) == -14
+    plain = {k: v for k, v in rock.to_dict().items() if k != "frequency_balance"}
+    assert {k: rock[k] for k in plain} == {k: _frozen(v) for k, v in plain.items()}
+    with pytest.raises(KeyError, match="no target 'loudness'; valid keys: description, character, lufs"):
+        rock["loudness"]
+    with pytest.raises(TypeError):
+        rock["lufs"] = -8.0
+    with pytest.raises(TypeError):
+        rock["role_pan"]["vocal"] = 0.5
+    with pytest.raises(TypeError):
+        rock["frequency_balance"]["low_energy"] = 0.5
+    # equality and hashing stay the dataclass's
+    assert rock == get_style("rock_punk") and hash(rock) == hash(get_style("rock_punk"))
+    assert rock != dict(rock) and rock != get_style("country_pop")
+    assert get_style(None, rock) is rock  # one style where a mapping of styles is accepted
+
+
+def _frozen(v):
+    if isinstance(v, dict):
+        return {k: _frozen(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return tuple(_frozen(x) for x in v)
+    return v
+
+
+# ------------------------------------------------------ presets and envelope --
+
+
+@pytest.mark.parametrize("name", BUILTIN_STYLES)
+def test_presets_centre_the_centre_roles_and_stay_narrow_enough(name):
+    style = get_style(name)
+    for role in ("kick", "snare", "bass", "vocal"):
+        assert abs(style.role_pan[role]) <= 0.1, role
+    for role in ("overheads", "other", "guitar", "keys", "pads"):
+        assert 0.3 <= style.role_pan[role] <= 0.9, role
+    assert max(style.role_width.values()) <= 1.5
+    assert style.envelope == default_envelope()
+
+
+def test_envelope_yaml_is_the_one_source_of_the_defaults():
+    shared = default_envelope()
+    data = yaml.safe_load((preset_dir() / "envelope.yaml").read_text())
+    assert list(data) == list(ENVELOPE_FIELDS)  # every field, in definition order
+    assert shared.to_dict() == data
+    # the dataclass defaults must agree while they exist
+    assert shared == Envelope()
+    assert set(ENVELOPE_RANGES) == set(ENVELOPE_FIELDS) - {"centre_roles"}
+    for key, (lo, hi, _) in ENVELOPE_RANGES.items():
+        assert lo <= getattr(shared, key) <= hi, key
+    # one comment per field
+    lines = [ln for ln in (preset_dir() / "envelope.yaml").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert len(lines) == len(ENVELOPE_FIELDS) and all("  # " in ln for ln in lines)
+    assert StyleTargets("x", -10.0, 2000.0, 0.5, get_style("rock_punk").frequency_balance).envelope == shared
+
+
+def test_envelope_overrides_extend_and_round_trip(tmp_path):
+    path = write(tmp_path, """\
+base:
+  extends: rock_punk
+  envelope: {stem_eq_boost_max_db: 4.5, centre_roles: [kick, bass, vocal]}
+child:
+  extends: base
+  envelope: {master_width_max: 1.2}
+""")
+    styles = load_style_targets(path)
+    base, child = styles["base"], styles["child"]
+    assert base.envelope == default_envelope().replace({"stem_eq_boost_max_db": 4.5,
+                                                        "centre_roles": ("kick", "bass", "vocal")})
+    assert child.envelope.stem_eq_boost_max_db == 4.5 and child.envelope.master_width_max == 1.2
+    assert child.envelope.centre_roles == ("kick", "bass", "vocal")
+    assert child.envelope.stem_width_max == default_envelope().stem_width_max
+    rock = get_style("rock_punk")
+    assert base.fingerprint() != rock.fingerprint() and base != rock
+    assert base.to_dict()["envelope"]["stem_eq_boost_max_db"] == 4.5
+    dumped = write(tmp_path, yaml.safe_dump({"child": child.to_dict()}, sort_keys=False), "dumped.yaml")
+    again = load_style_targets(dumped)["child"]
+    assert again == child and again.fingerprint() == child.fingerprint()
+    rows = describe_styles(styles)
+    assert rows[1]["envelope_overrides"] == ("stem_eq_boost_max_db=4.5, master_width_max=1.2, "
+                                             "centre_roles=[kick, bass, vocal]")
+    assert rows[1]["envelope"]["master_width_max"] == 1.2
+    assert describe_styles()[0]["envelope_overrides"] == ""
+    assert describe_styles()[0]["stem_compressor"]["threshold_db"] == -18.0
+
+
+@pytest.mark.parametrize("envelope, fragment", [
+    ("{stem_eq_boost_max: 6}", "unknown key 'stem_eq_boost_max' in mine.envelope (did you mean 'stem_eq_boost_max_db'?); "
+                               "allowed: stem_eq_boost_max_db, stem_eq_cut_min_db"),
+    ("{stem_eq_boost_max_db: 24}", "mine.envelope.stem_eq_boost_max_db = 24 is out of range [0, 18] dB"),
+    ("{stem_eq_cut_min_db: 3}", "mine.envelope.stem_eq_cut_min_db = 3 is out of range [-18, 0] dB"),
+    ("{stem_width_max: 5}", "mine.envelope.stem_width_max = 5 is out of range [0, 4]"),
+    ("{centre_pan_max: 1.5}", "mine.envelope.centre_pan_max = 1.5 is out of range [0, 1]"),
+    ("{mono_folddown_loss_max_lu: 20}", "mine.envelope.mono_folddown_loss_max_lu = 20 is out of range [0, 12] LU"),
+    ("{net_from_hz: 10}", "mine.envelope.net_from_hz = 10 is out of range [20, 20000] Hz"),
+    ("{net_from_hz: 16000}", "mine.envelope.net_from_hz = 16000 must be below mine.envelope.net_to_hz = 16000"),
+    ("{master_width_min: 1.4}", "mine.envelope.master_width_min = 1.4 must be at most mine.envelope.master_width_max"),
+    ("{stem_drive_max_db: yes}", "mine.envelope.stem_drive_max_db must be a number in [0, 36] dB, got yes"),
+    ("{centre_roles: [kick, vocals]}", "unknown role 'vocals' in mine.envelope.centre_roles (did you mean 'vocal'?)"),
+    ("{centre_roles: kick}", "mine.envelope.centre_roles must be a list of roles"),
+    ("{centre_roles: [kick, kick]}", "lists a role twice"),
+    ("[6]", "mine.envelope must be a mapping"),
+    ("{stem_width_max: 1.0}\nrole_width: {pads: 1.2}",
+     "mine.role_width.pads = 1.2 is above envelope.stem_width_max = 1; lower it or raise the limit"),
+    ("{centre_pan_max: 0.05}\nrole_pan: {bass: 0.1}", "mine.role_pan.bass = 0.1 is above envelope.centre_pan_max = 0.05"),
+])
+def test_envelope_is_checked(tmp_path, envelope, fragment):
+    path = write(tmp_path, MINIMAL + "envelope: " + envelope + "\n")
+    msg = error_of(path)
+    assert fragment in msg
+    assert msg.startswith(f"{path}:")
