@@ -87,9 +87,14 @@ def main():
 @click.option("--engine", type=click.Choice(["pedalboard", "torch"]), default="pedalboard", show_default=True)
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Output WAV (24-bit).")
 @_threads_option("Stems rendered concurrently")
+@click.option("--style", default=None, help="Judge stem levels against this style's balance and use its envelope.")
+@click.option("--targets", type=click.Path(dir_okay=False), default=None, help="Your own style YAML (with --style).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the moves and envelope limits hit, per stem and master, as JSON here.")
 @click.argument("extra_stems", nargs=-1, required=False)
-def render(settings_path, stems, engine, output, threads, extra_stems):
-    """Render a settings file to a mixed stereo WAV."""
+def render(settings_path, stems, engine, output, threads, style, targets, report_path, extra_stems):
+    """Render a settings file to a mixed stereo WAV; prints each stem's moves against the envelope."""
+    from automix.moves import render_report, table_lines
     from automix.render import render_to_file
     from automix.settings import MixSettings
 
@@ -97,8 +102,23 @@ def render(settings_path, stems, engine, output, threads, extra_stems):
     stem_list = list(stems) + list(extra_stems)
     if stem_list:
         settings = settings.with_stem_paths(stem_list)
+    chosen = None
+    if style or targets:
+        from automix.styles import get_style, load_style_targets
+
+        chosen = get_style(style, load_style_targets(targets) if targets else None)
     result = render_to_file(settings, output, engine=engine, threads=threads)
     click.echo(f"wrote {output}: {result['integrated_lufs']:.2f} LUFS, true peak {result['true_peak_dbtp']:.2f} dBTP")
+    report = render_report(settings, output, result, chosen, threads=threads)
+    for line in table_lines(report["stems"], report["master"]):
+        click.echo(line)
+    for note in report["notes"]:
+        click.echo(f"note: {note}")
+    if report_path:
+        from automix.audio_io import write_text_atomic
+
+        write_text_atomic(report_path, json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n")
+        click.echo(f"wrote {report_path}")
 
 
 @main.command()

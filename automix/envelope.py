@@ -229,7 +229,7 @@ def stems_mono(features, envelope: Envelope) -> list[bool]:
     dict, or a report stem's ``features``); a silent stem (placeholder features) counts as mono."""
     out = []
     for f in features:
-        values = getattr(f, "values", f)
+        values = f if isinstance(f, Mapping) else f.values
         out.append(is_mono_ms_ratio(float(values.get("ms_ratio", 0.0)), envelope))
     return out
 

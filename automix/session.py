@@ -72,6 +72,10 @@ def summary_lines(report: dict, verbose: bool) -> list[str]:
     b = t["band_balance"]
     fmt3 = lambda d: "/".join(f"{d[k]:.2f}" for k in ("low", "mid", "high")) if d else "n/a"
     row("balance low/mid/high", fmt3(b["target"]), fmt3(b["pre_master"]), fmt3(b["final"]), b["pass"], b.get("why"))
+    if all("moves" in s for s in report["stems"]):
+        from automix.moves import table_lines
+
+        lines += table_lines(report["stems"], report["master"] if "moves" in report["master"] else None)
     if verbose:
         lines.append("stems:")
         for s in report["stems"]:

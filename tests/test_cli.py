@@ -153,3 +153,24 @@ def test_mix_takes_a_session_folder_and_points_a_folder_of_sessions_to_batch(tmp
     proc = run("mix", sessions, "--style", "rock_punk", "--output", tmp_path / "x.wav")
     _assert_one_line_error(proc, str(sessions), "2 session folders", "automix batch")
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_mix_prints_one_line_per_stem_with_a_legend(tmp_path, stems):
+    """`automix mix` (and --validate) prints each stem's moves on one aligned line under ~110 characters."""
+    for extra in ([], ["--validate"]):
+        out = tmp_path / f"m{len(extra)}.wav"
+        proc = run("mix", *stems, "--style", "rock_punk", "--output", out, *extra)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        header = next(i for i, l in enumerate(lines) if l.split()[:2] == ["role", "stem"])
+        rows = lines[header + 1:header + 3]
+        assert [r.split()[1] for r in rows] == ["bass.wav", "drums.wav"]
+        assert all(len(l) <= 110 for l in lines[header:header + 6])
+        assert lines[header + 3].split()[0] == "master"
+        assert any("* at an envelope limit, ! past one" in l for l in lines[header + 4:header + 6])
+        # the stem column and the level column line up under the header
+        col = lines[header].index("stem")
+        assert all(r[col:].startswith(n) for r, n in zip(rows, ("bass.wav", "drums.wav")))
+        report = json.loads(out.with_suffix(".report.json").read_text())
+        for s, r in zip(report["stems"], rows):
+            assert r.split()[0] == s["role"] and s["moves"]["pan"] in r.split()

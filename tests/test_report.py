@@ -1,6 +1,8 @@
 """The report says why a soft target was missed: out of the EQ's reach, traded away, or moved after the EQ."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from automix.master_loop import LoopResult
@@ -78,3 +80,64 @@ def test_an_ms_miss_names_the_loop_or_the_switched_off_solve():
     assert "tone_match=False" in _soft_reason("ms_ratio", targets, {"skipped": "off"}, settings, LOOP)
     targets["ms_ratio"]["final"] = 0.0  # mono stems: nothing to widen, whatever the loop did
     assert _soft_reason("ms_ratio", targets, tone, settings, ran_out).startswith("the stems carry no stereo")
+
+
+# ------------------------------------------------------------------------------------------------ the moves
+
+def _mixed(tmp_path):
+    from automix.synth import write_test_stems
+
+    stems = [str(p) for p in write_test_stems(tmp_path / "stems", 4, duration_s=3.0)]
+    out = tmp_path / "mix.wav"
+    report = mix_session(stems, style=get_style("rock_punk"), output=out, settings_out=tmp_path / "mix.settings.json")
+    return report, out
+
+
+def test_report_lists_each_stems_moves_and_envelope_limits(tmp_path):
+    report, _ = _mixed(tmp_path)
+    for s in report["stems"]:
+        mv = s["moves"]
+        assert mv["role"] == s["role"]
+        assert isinstance(mv["level_db_vs_role"], float) and mv["level_db_vs_role"] == round(mv["level_db_vs_role"], 1)
+        assert isinstance(mv["pan"], str) and (mv["pan"] == "C" or mv["pan"][0] in "LR")
+        assert mv["pan"] == ("C" if abs(s["pan"]) < 0.005 else f"{'L' if s['pan'] < 0 else 'R'}{round(abs(s['pan']) * 100)}")
+        assert isinstance(mv["eq"], list) and len(mv["eq"]) <= 3 and all(" dB @ " in e for e in mv["eq"])
+        gains = [abs(float(e.split(" dB")[0].split()[-1])) for e in mv["eq"]]
+        assert gains == sorted(gains, reverse=True) and all(g >= 0.5 for g in gains)
+        assert mv["compressor_gr_db"] is None or mv["compressor_gr_db"] >= 0.0
+        assert ("width" in mv) == (abs(s["width"] - 1.0) > 1e-9)
+        assert ("saturation_drive_db" in mv) == (s["saturation_mix"] > 0)
+        assert isinstance(s["envelope_limits_hit"], list)
+        for hit in s["envelope_limits_hit"]:
+            assert set(hit) == {"limit", "control", "value", "lo", "hi", "state"} and hit["state"] in ("at", "violated")
+    master = report["master"]
+    assert isinstance(master["envelope_limits_hit"], list) and isinstance(master["moves"]["eq"], list)
+    loss = master["moves"]["mono_folddown_loss_db"]
+    assert loss is not None and 0.0 <= loss < 10.0
+
+
+def test_a_hand_edited_boost_rerendered_shows_the_limit(tmp_path):
+    """A stem EQ pushed to +9 dB in the settings file and re-rendered with `automix render`: its report
+    names the boost limit for that stem, with the value."""
+    import json
+    import subprocess
+    import sys
+
+    _, _ = _mixed(tmp_path)
+    data = json.loads((tmp_path / "mix.settings.json").read_text())
+    eq = next(p for p in data["stems"][0]["chain"] if p["plugin"] == "eq")
+    eq["params"]["peak2_gain_db"] = 9.0
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data))
+    proc = subprocess.run([sys.executable, "-m", "cli", "render", "--settings", str(edited), "--output",
+                           str(tmp_path / "edited.wav"), "--style", "rock_punk", "--report", str(tmp_path / "r.json")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads((tmp_path / "r.json").read_text())
+    hits = [h for h in rep["stems"][0]["envelope_limits_hit"] if h["control"] == "eq.peak2_gain_db"]
+    assert hits and hits[0]["state"] == "violated" and hits[0]["value"] == 9.0 and hits[0]["hi"] == 6.0
+    assert "+9.0 dB @" in " ".join(rep["stems"][0]["moves"]["eq"])
+    # the printed table: one line per stem, the edited one marked past a limit
+    names = [os.path.basename(s["path"]) for s in data["stems"]]
+    rows = [l for l in proc.stdout.splitlines() if any(f" {n} " in l for n in names)]
+    assert len(rows) == len(names) and "!" in next(l for l in rows if f" {names[0]} " in l)
