@@ -1289,7 +1289,7 @@ def schema_markdown() -> str:
                      rng(spec.minimum, spec.maximum) + f" (= stem.compressor.{param}; explicit keys win)", "none"))
     w_lo, w_hi = _width_range()
     rows.append(("role_balance_db.<role>", "number", rng(*_ROLE_BALANCE_RANGE, "dB"), "see DEFAULT_ROLE_BALANCE_DB"))
-    rows.append(("role_pan.<role>", "number", rng(*_ROLE_PAN_RANGE) + " (absolute pan)", "see DEFAULT_ROLE_PAN"))
+    rows.append(("role_pan.<role>", "number", rng(*_ROLE_PAN_RANGE) + " (absolute pan; centre roles <= envelope.centre_pan_max)", "see DEFAULT_ROLE_PAN"))
     rows.append(("role_width.<role>", "number", rng(w_lo, w_hi) + " (stereo_width.width, <= envelope.stem_width_max)",
                  "1.0"))
     shared = default_envelope().to_dict()
