@@ -30,7 +30,16 @@ that the medians, taken over different sessions per system, do not give. Errors:
   ``input_gain_db`` plus its strip ``gain_db`` (0 for (a); the normalisation alone for (b));
   relative gains are those minus their mean over the stems, likewise the reference gains; the
   error is the RMS over stems of the difference (dB). Compressor make-up and saturation trim are
-  not counted.
+  not counted. The *equal-loudness baseline* is the same error for every stem at the same level after
+  loudness normalisation (its ``input_gain_db`` alone); ``below_equal_loudness`` counts the sessions
+  where a system's error is strictly below it.
+
+The engineer's envelope (:mod:`automix.envelope`, the style's limits), judged on each system's finished
+settings by the independent checker: the share of stems and of masters inside every limit; per stem the
+largest EQ section (|dB|), the EQ's fighting (dB) and the width (median and max over all stems of all
+sessions); the master's mono fold-down loss (LU, measured on the delivered file; median and max over
+sessions). System (a)'s strips are neutral and its master a plain gain; its stem levels are judged
+against the role priors like every other system's.
 
 Invariance, with system (d) *without* refinement (its pipeline minus the gradient steps):
 
@@ -80,6 +89,19 @@ NULL_FLOOR_DB = -200.0
 LEVEL_OFFSET_DB = 12.0
 LEVEL_LIMIT_DB = -40.0
 PERMUTATION_LIMIT_DB = -60.0
+#: the envelope columns: (key, label) in report order
+ENVELOPE_METRICS = (
+    ("stems_inside", "stems inside the envelope"),
+    ("masters_inside", "masters inside the envelope"),
+    ("eq_max_abs_db", "largest stem EQ section (|dB|)"),
+    ("fighting_db", "stem EQ fighting (dB)"),
+    ("stem_width", "stem width"),
+    ("folddown_loss_db", "mono fold-down loss (LU)"),
+    ("below_equal_loudness", "stem balance below equal loudness"),
+)
+#: the balance goals: (d)'s median stem balance error, and its share of sessions below the equal-loudness one
+BALANCE_MEDIAN_LIMIT_DB = 2.0
+BELOW_EQUAL_LOUDNESS_MIN = 0.8
 #: "clearly better" than the baselines: median error at most this share of the better baseline's
 CLEARLY_BETTER = 0.5
 #: the baselines every "better than" compares with, and the systems compared with them session by session
@@ -159,6 +181,60 @@ def balance_error_db(applied_db: Sequence[float], reference_db: Sequence[float])
         raise ValueError(f"need two equal, non-empty lists of gains, got {a.shape} and {r.shape}")
     d = (a - a.mean()) - (r - r.mean())
     return float(np.sqrt(np.mean(d * d)))
+
+
+def envelope_metrics(settings, roles: Sequence[str], style: StyleTargets, mono: Sequence[bool],
+                     folddown_loss_db: float | None) -> dict:
+    """One system's envelope numbers on one session, from its finished settings (see the module docstring).
+
+    ``{"stems_inside", "stems", "master_inside", "eq_max_abs_db": [per stem], "fighting_db": [per stem],
+    "stem_width": [per stem], "folddown_loss_db", "violations": [(stem index or "master", limit), ...]}``.
+    """
+    from automix.envelope import eq_section_gains_db, settings_measures
+
+    found = settings_measures(settings, list(roles), style, list(mono), folddown_loss_db=folddown_loss_db)
+    inside = [not any(x.violated for x in ms) for ms in found["stems"]]
+    eq_max, fighting, widths = [], [], []
+    for s, ms in zip(settings.stems, found["stems"]):
+        p = {x.plugin: x.params for x in s.chain}
+        eq_max.append(max((abs(g) for g in eq_section_gains_db(p["eq"]).values()), default=0.0) if "eq" in p else 0.0)
+        fighting.append(next((x.value for x in ms if x.control == "eq.fighting_db"), 0.0))
+        widths.append(float(p["stereo_width"]["width"]) if "stereo_width" in p else 1.0)
+    return {
+        "stems_inside": int(sum(inside)), "stems": len(inside),
+        "master_inside": not any(x.violated for x in found["master"]),
+        "eq_max_abs_db": eq_max, "fighting_db": fighting, "stem_width": widths,
+        "folddown_loss_db": folddown_loss_db if folddown_loss_db is not None else math.nan,
+        "violations": [[i, x.limit] for i, ms in enumerate(found["stems"]) for x in ms if x.violated]
+                      + [["master", x.limit] for x in found["master"] if x.violated],
+    }
+
+
+def envelope_summary(rows: Sequence[dict]) -> dict:
+    """Per envelope column and system: shares (``share``, ``count``, ``n``) or ``median``/``max``/``n`` (pooled
+    over all stems for the per-stem columns, over sessions for the fold-down loss)."""
+    out: dict = {}
+    for key, label in ENVELOPE_METRICS:
+        m = {"label": label}
+        for sysk in SYSTEMS:
+            got = [r["systems"][sysk] for r in rows if sysk in r["systems"]]
+            env = [g["envelope"] for g in got if "envelope" in g]
+            if key == "stems_inside":
+                count, n = sum(e["stems_inside"] for e in env), sum(e["stems"] for e in env)
+            elif key == "masters_inside":
+                count, n = sum(bool(e["master_inside"]) for e in env), len(env)
+            elif key == "below_equal_loudness":
+                flags = [g["below_equal_loudness"] for g in got if "below_equal_loudness" in g]
+                count, n = sum(flags), len(flags)
+            else:
+                vals = ([e[key] for e in env] if key == "folddown_loss_db" else [v for e in env for v in e[key]])
+                x = np.asarray([v for v in vals if v is not None and not math.isnan(v)], np.float64)
+                m[sysk] = ({"median": float(np.median(x)), "max": float(np.max(x)), "n": int(x.size)} if x.size
+                           else {"median": math.nan, "max": math.nan, "n": 0})
+                continue
+            m[sysk] = {"share": count / n if n else math.nan, "count": int(count), "n": int(n)}
+        out[key] = m
+    return out
 
 
 def null_residual_db(reference: np.ndarray, test: np.ndarray) -> float:
@@ -245,9 +321,10 @@ def _render_raw(stems: Sequence[str], style: StyleTargets, work: Path) -> dict:
     spec = get_plugin("gain").spec("gain_db")
     master = [PluginSettings("gain", {"gain_db": float(np.clip(gain, spec.minimum, spec.maximum))})]
     # float output: the meters see the unclipped sum, and so does anyone who reads the file
-    meters = render_to_file(MixSettings(sr, strips, master), work / "a.wav", subtype="FLOAT")
+    settings = MixSettings(sr, strips, master)
+    meters = render_to_file(settings, work / "a.wav", subtype="FLOAT")
     (work / "a_raw.wav").unlink()
-    return meters
+    return meters, settings
 
 
 def _gains(report: dict) -> dict[str, float]:
@@ -304,7 +381,9 @@ def _offset_copy(stems: Sequence[str], folder: Path, rng: np.random.Generator) -
 def evaluate_session(session: EvalSession, style: StyleTargets, work: Path, *, optimize_steps: int,
                      invariance: bool = True, progress: Callable[[str], None] | None = None) -> dict:
     """Run the four systems (and the invariance checks) on one session; returns its row."""
+    from automix.envelope import folddown_loss_file
     from automix.mixer import mix_session
+    from automix.settings import MixSettings
 
     work.mkdir(parents=True, exist_ok=True)
     row: dict = {"session": session.name, "stems": len(session.stems), "systems": {}, "failures": [],
@@ -316,16 +395,21 @@ def evaluate_session(session: EvalSession, style: StyleTargets, work: Path, *, o
         "d": dict(optimize_steps=optimize_steps),
     }
     reports: dict[str, dict] = {}
+    finished: dict = {}  # system -> (settings, mono fold-down loss)
     for key in SYSTEMS:
         t0 = time.perf_counter()
         try:
             if key == "a":
-                meters = _render_raw(session.stems, style, work)
+                meters, settings = _render_raw(session.stems, style, work)
                 gains = {Path(p).name: 0.0 for p in session.stems}
+                finished[key] = (settings, folddown_loss_file(str(work / "a.wav")))
             else:
-                rep = mix_session(session.stems, style=style, output=work / f"{key}.wav", **variants[key])
+                rep = mix_session(session.stems, style=style, output=work / f"{key}.wav",
+                                  settings_out=work / f"{key}.settings.json", **variants[key])
                 reports[key] = rep
                 meters, gains = rep["final_meters"], _gains(rep)
+                finished[key] = (MixSettings.load(work / f"{key}.settings.json"),
+                                 rep["master"]["moves"]["mono_folddown_loss_db"])
         except AutomixError as e:
             row["failures"].append({"system": key, "code": e.code, "error": str(e)})
             continue
@@ -336,6 +420,7 @@ def evaluate_session(session: EvalSession, style: StyleTargets, work: Path, *, o
             entry["balance_error_db"] = balance_error_db([gains[n] for n in names], [session.truth[n] for n in names])
         row["systems"][key] = entry
         timings[key] = time.perf_counter() - t0
+    _add_envelope(row, session, reports, finished, style)
     if invariance and "d" in reports:
         t0 = time.perf_counter()
         seed = zlib.crc32(session.name.encode())
@@ -364,6 +449,28 @@ def evaluate_session(session: EvalSession, style: StyleTargets, work: Path, *, o
     return row
 
 
+def _add_envelope(row: dict, session: EvalSession, reports: dict, finished: dict, style: StyleTargets) -> None:
+    """Each system's envelope numbers, and its balance error against the equal-loudness baseline's."""
+    from automix.envelope import stems_mono
+
+    if not reports:  # roles and mono flags come from a mixed system's report (all systems share the stems)
+        return
+    any_report = next(iter(reports.values()))
+    roles = [s["role"] for s in any_report["stems"]]
+    mono = stems_mono([s["features"] for s in any_report["stems"]], style.envelope)
+    for key, (settings, fold) in finished.items():
+        if key in row["systems"]:
+            row["systems"][key]["envelope"] = envelope_metrics(settings, roles, style, mono, fold)
+    if session.truth is not None:
+        normalised = {Path(s["path"]).name: float(s["input_gain_db"]) for s in any_report["stems"]}
+        names = sorted(normalised)
+        equal = balance_error_db([normalised[n] for n in names], [session.truth[n] for n in names])
+        row["equal_loudness_error_db"] = equal
+        for entry in row["systems"].values():
+            if "balance_error_db" in entry:
+                entry["below_equal_loudness"] = bool(entry["balance_error_db"] < equal)
+
+
 # ------------------------------------------------------------------------------------------------ the run
 
 def _summarise(rows: list[dict], style: StyleTargets) -> dict:
@@ -387,11 +494,11 @@ def _summarise(rows: list[dict], style: StyleTargets) -> dict:
                        ("permutation_predictor_null_db", PERMUTATION_LIMIT_DB)):
         s = stats([r[key] for r in rows if key in r])
         inv[key] = {**s, "limit": limit, "pass": bool(s["n"]) and s["worst"] <= limit}
-    return {"metrics": metrics, "invariance": inv}
+    return {"metrics": metrics, "envelope": envelope_summary(rows), "invariance": inv}
 
 
 def _goals(summary: dict) -> list[dict]:
-    """The issue's acceptance targets, judged on these sessions."""
+    """The acceptance goals, judged on these sessions."""
     m, inv = summary["metrics"], summary["invariance"]
     goals = []
 
@@ -413,6 +520,17 @@ def _goals(summary: dict) -> list[dict]:
                 CLEARLY_BETTER)
     add("(d) worst loudness error <= 0.1 LU", m["loudness_error_lu"]["d"]["worst"], 0.1)
     add("(d) worst true peak - ceiling <= 0 dB", m["true_peak_over_ceiling_db"]["d"]["worst"], 0.0)
+    env = summary.get("envelope")
+    if env:
+        for sysk in ("c", "d"):
+            for key, what in (("stems_inside", "stems"), ("masters_inside", "masters")):
+                share = env[key][sysk]["share"]
+                add(f"({sysk}) envelope: {what} inside = 100%", share, 1.0, ok=share >= 1.0)
+        add(f"(d) stem balance error median <= {BALANCE_MEDIAN_LIMIT_DB:g} dB", m["balance_error_db"]["d"]["median"],
+            BALANCE_MEDIAN_LIMIT_DB)
+        share = env["below_equal_loudness"]["d"]["share"]
+        add(f"(d) stem balance error below equal loudness on >= {100 * BELOW_EQUAL_LOUDNESS_MIN:.0f}% of sessions",
+            share, BELOW_EQUAL_LOUDNESS_MIN, ok=share >= BELOW_EQUAL_LOUDNESS_MIN)
     add("level invariance (worst) <= -40 dB", inv["level_null_db"]["worst"], LEVEL_LIMIT_DB)
     add("permutation invariance, mix (worst) <= -60 dB", inv["permutation_mix_null_db"]["worst"], PERMUTATION_LIMIT_DB)
     add("permutation invariance, predictor (worst) <= -60 dB", inv["permutation_predictor_null_db"]["worst"],
@@ -574,7 +692,12 @@ def text_report(result: dict) -> str:
     lines.append("")
     lines.append("invariance (system d without refinement):")
     lines += [f"  {x}" for x in _invariance_lines(result)] or ["  not measured"]
-    lines.append("goals (issue #5):")
+    lines.append("engineer's envelope and stem balance (shares: count/n; others: median / max):")
+    erows = envelope_rows(result)
+    ew = [max(len(r[i]) for r in erows) for i in range(len(erows[0]))] if erows else []
+    lines += ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, ew)))
+              for r in erows]
+    lines.append("goals:")
     for g in result["goals"]:
         lines.append(f"  {'pass' if g['pass'] else 'MISS'}  {g['goal']}: {_goal_value(g)}")
     for f in (f for r in result["per_session"] for f in r["failures"]):
@@ -585,8 +708,28 @@ def text_report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def envelope_rows(result: dict) -> list[list[str]]:
+    """Header and one row per envelope column (empty when the result has none)."""
+    env = result.get("envelope")
+    if not env:
+        return []
+    rows = [["envelope", *(f"({k})" for k in SYSTEMS)]]
+    for key, label in ENVELOPE_METRICS:
+        m, cells = env[key], []
+        for k in SYSTEMS:
+            v = m[k]
+            if "share" in v:
+                cells.append("n/a" if not v["n"] else f"{v['count']}/{v['n']}")
+            else:
+                cells.append("n/a" if not v["n"] else f"{v['median']:.2f} / {v['max']:.2f}")
+        rows.append([m["label"], *cells])
+    return rows
+
+
 def _goal_value(g: dict) -> str:
     v = g["value"]
+    if "envelope:" in g["goal"] or "below equal loudness" in g["goal"]:
+        return "n/a" if math.isnan(v) else f"{100 * v:.0f}%"
     if "centroid error <=" in g["goal"]:
         return _num("x_rel", v)
     if "x better" in g["goal"]:
@@ -604,6 +747,11 @@ def markdown_report(result: dict) -> str:
     out += ["", "| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * len(SYSTEMS)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     out += ["", "Invariance (system d without refinement):", ""] + [f"- {x}" for x in _invariance_lines(result)]
-    out += ["", "| goal (issue #5) | value | result |", "|---|---:|---|"]
+    erows = envelope_rows(result)
+    if erows:
+        out += ["", "Engineer's envelope and stem balance (shares: count/n; others: median / max):", "",
+                "| " + " | ".join(erows[0]) + " |", "|---|" + "---:|" * len(SYSTEMS)]
+        out += ["| " + " | ".join(r) + " |" for r in erows[1:]]
+    out += ["", "| goal | value | result |", "|---|---:|---|"]
     out += [f"| {g['goal']} | {_goal_value(g)} | {'pass' if g['pass'] else 'miss'} |" for g in result["goals"]]
     return "\n".join(out) + "\n"

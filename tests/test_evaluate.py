@@ -11,8 +11,9 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from automix.evaluate import (METRICS, SYSTEMS, _offset_copy, _read_mix, balance_error_db, beats_baselines,
-                              evaluate_session, find_sessions, null_residual_db, stats, target_errors)
+from automix.evaluate import (ENVELOPE_METRICS, METRICS, SYSTEMS, _goals, _offset_copy, _read_mix, balance_error_db,
+                              beats_baselines, envelope_metrics, envelope_summary, evaluate_session, find_sessions,
+                              null_residual_db, stats, target_errors)
 from automix.styles import get_style
 
 SR = 44100
@@ -45,6 +46,59 @@ def test_balance_error_known_answer():
     assert balance_error_db([6.0, 0.0, 0.0, 0.0], [0.0] * 4) == pytest.approx(np.sqrt((4.5 ** 2 + 3 * 1.5 ** 2) / 4))
     with pytest.raises(ValueError):
         balance_error_db([1.0, 2.0], [1.0])
+
+
+def test_envelope_metrics_known_answer():
+    """Two stems against rock_punk's envelope: a +9 dB peak (outside), a lone -3 dB high shelf at width 1.2
+    (inside); the master a plain gain with a 1.0 LU fold-down loss."""
+    from automix.priors import stem_priors
+    from automix.settings import MixSettings, PluginSettings, StemSettings
+
+    style = get_style("rock_punk")
+    paths, roles = ["gtr.wav", "keys.wav"], ["guitar", "keys"]
+    chains = stem_priors(style, paths, roles)
+    for c in chains:  # flat EQs, no saturation, width 1: only the moves below count
+        for p in c:
+            if p.plugin == "eq":
+                p.params.update({k: 0.0 for k in p.params if k.endswith("gain_db")})
+            if p.plugin == "saturation":
+                p.params["mix"] = 0.0
+            if p.plugin == "stereo_width":
+                p.params["width"] = 1.0
+    eq0 = next(p for p in chains[0] if p.plugin == "eq").params
+    eq0.update(peak2_gain_db=9.0, peak2_hz=2000.0)
+    next(p for p in chains[1] if p.plugin == "eq").params.update(high_shelf_gain_db=-3.0)
+    next(p for p in chains[1] if p.plugin == "stereo_width").params["width"] = 1.2
+    settings = MixSettings(SR, [StemSettings(p, c) for p, c in zip(paths, chains)],
+                           [PluginSettings("gain", {"gain_db": 3.0})])
+    m = envelope_metrics(settings, roles, style, [False, False], 1.0)
+    assert (m["stems_inside"], m["stems"], m["master_inside"]) == (1, 2, True)
+    assert m["eq_max_abs_db"] == [9.0, 3.0] and m["stem_width"] == [1.0, 1.2] and m["folddown_loss_db"] == 1.0
+    assert m["fighting_db"] == pytest.approx([0.0, 0.0], abs=0.1)  # a lone section never fights
+    assert {tuple(v) for v in m["violations"]} == {(0, "stem_eq_cut_min_db/stem_eq_boost_max_db"),
+                                                   (0, "stem_eq_net_max_db")}
+    # a mono keys stem may not be widened; a 4 LU fold-down loss takes the master outside
+    m2 = envelope_metrics(settings, roles, style, [False, True], 4.0)
+    assert (m2["stems_inside"], m2["master_inside"]) == (0, False)
+
+    def sysrow(env, below):
+        return {"envelope": env, "balance_error_db": 1.0, "below_equal_loudness": below}
+
+    rows = [{"systems": {k: sysrow(m, True) for k in SYSTEMS}}, {"systems": {k: sysrow(m2, k == "d") for k in SYSTEMS}}]
+    summary = envelope_summary(rows)
+    assert summary["stems_inside"]["d"] == {"share": 0.25, "count": 1, "n": 4}
+    assert summary["masters_inside"]["a"] == {"share": 0.5, "count": 1, "n": 2}
+    assert summary["eq_max_abs_db"]["c"] == {"median": 6.0, "max": 9.0, "n": 4}
+    assert summary["stem_width"]["b"]["max"] == 1.2 and summary["folddown_loss_db"]["d"]["median"] == 2.5
+    assert summary["below_equal_loudness"]["d"]["share"] == 1.0 and summary["below_equal_loudness"]["c"]["share"] == 0.5
+    # the goals read these: (d) misses "100% of stems inside", passes "below equal loudness on >= 80%"
+    metrics = {k: {s: {"median": 0.0, "worst": 0.0} for s in SYSTEMS} for k, _, _ in METRICS}
+    metrics["balance_error_db"] = {s: {"median": 1.5} for s in SYSTEMS}
+    inv = {k: {"worst": -300.0} for k in ("level_null_db", "permutation_mix_null_db", "permutation_predictor_null_db")}
+    goals = {g["goal"]: g for g in _goals({"metrics": metrics, "envelope": summary, "invariance": inv})}
+    assert not goals["(d) envelope: stems inside = 100%"]["pass"]
+    assert goals["(d) stem balance error below equal loudness on >= 80% of sessions"]["pass"]
+    assert goals["(d) stem balance error median <= 2 dB"]["pass"]
 
 
 def test_beats_baselines_counts_paired_wins():
@@ -164,6 +218,16 @@ def test_evaluate_cli_json(sessions, tmp_path):
     text = md.read_text()
     assert text.count("|  | below (a) and (b) |  |  | ") == 3  # centroid, M/S, band balance
     assert text.count("|  | pass |") == 5 and text.count("|  | sessions |") == 1  # targets; stem balance
+    assert set(data["envelope"]) == {k for k, _ in ENVELOPE_METRICS}
+    for r in data["per_session"]:
+        assert "equal_loudness_error_db" in r
+        for s in SYSTEMS:
+            env = r["systems"][s]["envelope"]
+            assert 0 <= env["stems_inside"] <= env["stems"] == r["stems"] and len(env["fighting_db"]) == r["stems"]
+            assert isinstance(r["systems"][s]["below_equal_loudness"], bool)
+    assert data["envelope"]["masters_inside"]["a"]["n"] == 2  # (a)'s master is a plain gain: inside
+    assert "| envelope | (a) | (b) | (c) | (d) |" in text and "issue" not in text
+    assert any(g["goal"].startswith("(d) envelope: stems inside") for g in data["goals"])
     assert _snapshot(sessions) == before  # nothing written into the input folder
 
 
