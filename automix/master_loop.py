@@ -115,7 +115,8 @@ def _set(chain, plugin: str, name: str, value: float) -> None:
 def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[PluginSettings], *,
         target_lufs: float, ceiling_dbtp: float, lufs_tolerance: float, target_ms: float | None,
         ms_tolerance: float, bus_lufs: float | None = None, bus: BusModel | None = None,
-        max_iterations: int = 8) -> LoopResult:
+        max_iterations: int = 8, width_range: tuple[float, float] | None = None,
+        max_ms: float | None = None) -> LoopResult:
     """Iterate the master chain.
 
     Args:
@@ -129,15 +130,27 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         bus: the signal entering the width stage (see :class:`BusModel`); when given it replaces
             ``bus_lufs``, sets the starting width (if ``target_ms``) and keeps the gain search
             consistent across width moves.
+        width_range: the master width's ``(min, max)`` (the engineer's envelope); default the plugin's range.
+        max_ms: the largest M/S ratio the width may make (the envelope's mono fold-down limit): width scales
+            the side exactly, so the cap is ``max_ms / (M/S at width 1)``.
     """
     chain = [PluginSettings(p.plugin, dict(p.params)) for p in chain]
     result = LoopResult(chain, {})
     gain_spec = get_plugin("gain").spec("gain_db")
     width_spec = get_plugin("stereo_width").spec("width")
+    w_lo, w_hi = width_range if width_range is not None else (width_spec.minimum, width_spec.maximum)
+
+    def allowed(width: float, ms_at_width: float, current: float) -> float:
+        """``width`` inside the envelope's range and under the fold-down cap (M/S ``ms_at_width`` at ``current``)."""
+        hi = w_hi
+        if max_ms is not None and ms_at_width > 1e-9 and math.isfinite(ms_at_width):
+            hi = min(hi, current * max_ms / ms_at_width)
+        return float(min(max(width, w_lo), max(hi, w_lo)))
+
     if bus is not None:
         ms_in = bus.ms_ratio(1.0)
         if target_ms is not None and ms_in > 1e-6 and math.isfinite(ms_in):
-            _set(chain, "stereo_width", "width", target_ms / ms_in)
+            _set(chain, "stereo_width", "width", allowed(target_ms / ms_in, ms_in, 1.0))
         bus_lufs = bus.lufs(_param(chain, "stereo_width", "width"))
     if bus_lufs is not None and math.isfinite(bus_lufs):
         _set(chain, "gain", "gain_db", target_lufs - bus_lufs)
@@ -162,7 +175,7 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         changed = False
         width_shift = None  # the width move's effect on the pre-limiter loudness (dB), if known
         if target_ms is not None and it.ms_ratio > 1e-6 and abs(it.ms_ratio - target_ms) > ms_tolerance:
-            wanted = float(np.clip(it.width * target_ms / it.ms_ratio, width_spec.minimum, width_spec.maximum))
+            wanted = allowed(it.width * target_ms / it.ms_ratio, it.ms_ratio, it.width)
             if abs(wanted - it.width) > 1e-6:  # pinned at the end of its range: nothing more to do
                 _set(chain, "stereo_width", "width", wanted)
                 changed = True

@@ -68,19 +68,26 @@ def weights_fingerprint() -> str:
 
 
 def predict_settings(features: Sequence[StemFeatures], paths: Sequence[str], roles: Sequence[str],
-                     style: StyleTargets, predictor=None) -> tuple[list[list[PluginSettings]], list[PluginSettings]]:
-    """Stem chains and master chain (engineering units) for a session."""
+                     style: StyleTargets, predictor=None, sample_rate: int = 48000
+                     ) -> tuple[list[list[PluginSettings]], list[PluginSettings]]:
+    """Stem chains and master chain (engineering units) for a session, inside the style's envelope."""
+    from automix.bounds import is_mono, make_bounds
+
     model = predictor or load_predictor()
-    priors = stem_priors(style, paths, roles)
+    x = torch.from_numpy(np.stack([f.vector() for f in features]))[None]
+    mono = is_mono(x, style.envelope)
+    priors = stem_priors(style, paths, roles, mono[0].tolist())
     mprior = master_prior(style)
+    prior_u = torch.tensor([[flatten(c, STEM_SLOTS) for c in priors]], dtype=torch.float32)
     with torch.no_grad():
         stem_u, master_u = model(
-            torch.from_numpy(np.stack([f.vector() for f in features]))[None],
+            x,
             torch.tensor([[ROLES.index(r) for r in roles]]),
             torch.ones(1, len(paths), dtype=torch.bool),
             torch.from_numpy(style.vector(normalized=True).astype(np.float32))[None],
-            torch.tensor([[flatten(c, STEM_SLOTS) for c in priors]], dtype=torch.float32),
+            prior_u,
             torch.tensor([flatten(mprior, MASTER_SLOTS)], dtype=torch.float32),
+            make_bounds([style.envelope], mono, prior_u, sample_rate),
         )
     stems = [unflatten(u, STEM_SLOTS, STEM_CHAIN) for u in stem_u[0]]
     master = unflatten(master_u[0], MASTER_SLOTS, MASTER_CHAIN)
@@ -433,7 +440,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     lap("analysis_s")
 
     if use_predictor:
-        stem_chains, master_chain = predict_settings(features, stems, role_names, style, predictor)
+        stem_chains, master_chain = predict_settings(features, stems, role_names, style, predictor, sr)
     else:
         stem_chains, master_chain = neutral_settings(len(stems), style)
     settings = MixSettings(sr, [StemSettings(p, c, round(normalisation_gain_db(f.loudness_lufs), 4)
@@ -444,7 +451,11 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     if optimize_steps > 0:
         from automix.refine import refine_settings
 
-        settings, refinement = refine_settings(settings, style, steps=optimize_steps)
+        from automix.bounds import is_mono
+
+        mono = is_mono(torch.from_numpy(np.stack([f.vector() for f in features])), style.envelope).tolist()
+        settings, refinement = refine_settings(settings, style, steps=optimize_steps,
+                                               priors=stem_priors(style, stems, role_names, mono), mono=mono)
         lap("refine_s")
 
     bus = _Bus(output.parent, sr)
@@ -467,7 +478,11 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         width = next(p for p in settings.master if p.plugin == "stereo_width")
         if tone_match and pre_m["ms_ratio"] > 1e-4:
             spec_w = width.params["width"]
-            width.params["width"] = float(np.clip(style.stereo_ms_ratio / pre_m["ms_ratio"], 0.0, 4.0))
+            envelope = style.envelope
+            wanted = style.stereo_ms_ratio / pre_m["ms_ratio"]
+            cap = envelope.max_ms_for_folddown / pre_m["ms_ratio"]  # width scales the side: M/S = width x bus M/S
+            width.params["width"] = float(np.clip(wanted, envelope.master_width_min,
+                                                  max(envelope.master_width_min, min(envelope.master_width_max, cap))))
             tone["width_from"] = spec_w
         lap("tone_s")
         if closed_loop:
@@ -475,7 +490,9 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                                    ceiling_dbtp=style.true_peak_ceiling_dbtp, lufs_tolerance=style.tolerances.lufs_lu,
                                    target_ms=style.stereo_ms_ratio if tone_match else None,
                                    ms_tolerance=style.tolerances.ms_abs,
-                                   bus=renderer.prepare(settings.master), max_iterations=max_iterations)
+                                   bus=renderer.prepare(settings.master), max_iterations=max_iterations,
+                                   width_range=(style.envelope.master_width_min, style.envelope.master_width_max),
+                                   max_ms=style.envelope.max_ms_for_folddown)
         else:
             loop = _plain_gain_pass(renderer, settings.master, style)
         settings.master = loop.chain

@@ -50,8 +50,13 @@ import math
 import torch
 from torch import nn
 
+from automix.bounds import Bounds, bounded_master, bounded_stems, in_box, is_mono, make_bounds
+from automix.envelope import Envelope
 from automix.features import ENVELOPE_COLUMNS, ENVELOPE_LEVELS_DB, FEATURE_NAMES, OCTAVE_COLUMNS, stereo_energies
-from automix.meters.spectral import N_OCTAVES, OCTAVE_CENTRES_HZ
+from automix.meters.spectral import N_OCTAVES, OCTAVE_CENTRES_HZ, OCTAVE_EDGES_HZ
+
+#: the band meter's analysis rate and frame (Hz, samples): librosa's defaults
+MIR_SAMPLE_RATE, MIR_FRAME = 22050.0, 2048
 from automix.layout import MASTER_SLOTS, STEM_SLOTS
 from automix.roles import ROLES
 from automix.styles import VECTOR_FIELDS, from_normalized
@@ -79,6 +84,17 @@ _MASTER_TONE_GAINS = tuple(_slot(MASTER_SLOTS, f"eq.{k}_gain_db")
 _OCTAVE_BANDS = torch.nn.functional.one_hot(torch.tensor((0, 0, 0, 1, 1, 1, 1, 2, 2, 2)), 3).double()
 #: Gauss-Newton iterations of :func:`solve_master_tone`, its ridge (share^2 per logit^2: a 0.045 share miss
 #: weighs as much as one logit of move) and its bounds (logits); the forward-difference step (logits)
+def _octave_bins() -> tuple[torch.Tensor, torch.Tensor]:
+    """Per octave band: the number of the band meter's STFT bins in it and the share of it the meter sees."""
+    nyquist = MIR_SAMPLE_RATE / 2.0
+    edges = (0.0,) + OCTAVE_EDGES_HZ + (2 * OCTAVE_EDGES_HZ[-1],)
+    seen = [max(0.0, min(hi, nyquist) - lo) for lo, hi in zip(edges[:-1], edges[1:])]
+    share = [v / (hi - lo) for v, lo, hi in zip(seen, edges[:-1], edges[1:])]
+    return (torch.tensor(seen, dtype=torch.float64) / (MIR_SAMPLE_RATE / MIR_FRAME),
+            torch.tensor(share, dtype=torch.float64))
+
+
+_OCTAVE_BINS, _OCTAVE_SEEN = _octave_bins()
 SOLVE_ITERATIONS = 4
 SOLVE_RIDGE = 2e-3
 _SOLVE_LOGIT_MAX = 4.0
@@ -197,9 +213,20 @@ def compressor_power_gain(features: torch.Tensor, stem_u: torch.Tensor, eq_power
     return torch.where(total > 0, gain, torch.ones_like(gain))
 
 
+def _octave_magnitudes(octave_power: torch.Tensor) -> torch.Tensor:
+    """Octave powers ``(..., 10)`` -> an estimate of each octave's summed STFT magnitude in the meter's frames.
+
+    The band balance is a share of the magnitude spectrum of 2048-point frames at 22,050 Hz. A band of
+    ``N`` such bins holding power ``P`` spread evenly has ``sum |X| = sqrt(N P)`` (exact for a flat spectrum
+    inside the band, an upper bound otherwise); only the part below 11,025 Hz is seen, taken pro rata.
+    """
+    return torch.sqrt(octave_power.clamp_min(0.0) * _OCTAVE_SEEN.to(octave_power.dtype)
+                      * _OCTAVE_BINS.to(octave_power.dtype))
+
+
 def _band_shares(octave_power: torch.Tensor) -> torch.Tensor:
-    """``(..., 10)`` octave powers -> ``(..., 3)`` low/mid/high shares (the octaves nest in the bands)."""
-    bands = octave_power @ _OCTAVE_BANDS.to(octave_power.dtype)
+    """``(..., 10)`` octave powers -> ``(..., 3)`` low/mid/high magnitude shares (the octaves nest in the bands)."""
+    bands = _octave_magnitudes(octave_power) @ _OCTAVE_BANDS.to(octave_power.dtype)
     return bands / bands.sum(-1, keepdim=True).clamp_min(1e-300)
 
 
@@ -237,17 +264,24 @@ def master_band_shares(bus_octaves: torch.Tensor, master_u: torch.Tensor) -> tor
 
 
 def solve_master_tone(bus_octaves: torch.Tensor, master_u: torch.Tensor, want: torch.Tensor,
+                      box: tuple[torch.Tensor, torch.Tensor] | None = None,
                       iterations: int = SOLVE_ITERATIONS, ridge: float = SOLVE_RIDGE) -> torch.Tensor:
-    """Master EQ gain moves (logits) that bring an estimated bus's band shares to ``want``.
+    """Master EQ gain moves (logits in the envelope's box) that bring an estimated bus's band shares to ``want``.
 
     Damped Gauss-Newton on the logits of the master EQ's five gains (:data:`_MASTER_TONE_GAINS`: low shelf,
     three peaks, high shelf, at the frequencies and Qs of ``master_u``) from ``master_u``'s, minimising
     ``|shares - want|^2 + ridge |move|^2``; the Jacobian by forward differences, all in one batched design.
+    A gain at logit ``z`` is ``lo + (hi - lo) sigmoid(z)`` of its ``box`` (unit values ``(B, 5)`` each,
+    default the whole range), as :func:`automix.bounds.in_box` maps the network's residuals.
     No gradient. Shape: bus_octaves ``(B, 10)``, master_u ``(B, M)``, want ``(B, 3)`` -> ``(B, 5)``.
     """
     with torch.no_grad():
         base = master_u.detach().double()
-        z0 = logit(base[:, list(_MASTER_TONE_GAINS)])
+        n = base.shape[0]
+        lo, hi = (torch.zeros(n, 5, dtype=base.dtype), torch.ones(n, 5, dtype=base.dtype)) if box is None else \
+            (box[0].double(), box[1].double())
+        span = (hi - lo).clamp_min(1e-9)
+        z0 = logit((base[:, list(_MASTER_TONE_GAINS)].clamp(min=lo, max=hi) - lo) / span)
         z = z0.clone()
         n, k = z.shape
         steps = torch.cat([torch.zeros(1, k, dtype=z.dtype), _FD_STEP * torch.eye(k, dtype=z.dtype)])  # (k+1, k)
@@ -255,7 +289,8 @@ def solve_master_tone(bus_octaves: torch.Tensor, master_u: torch.Tensor, want: t
         for _ in range(iterations):
             trial = (z[:, None, :] + steps).reshape(-1, k)  # (B (k+1), k)
             u = base.repeat_interleave(k + 1, 0)
-            u[:, list(_MASTER_TONE_GAINS)] = torch.sigmoid(trial)
+            u[:, list(_MASTER_TONE_GAINS)] = lo.repeat_interleave(k + 1, 0) \
+                + span.repeat_interleave(k + 1, 0) * torch.sigmoid(trial)
             s = master_band_shares(bus_octaves.double().repeat_interleave(k + 1, 0), u).reshape(n, k + 1, 3)
             r = s[:, 0] - want.double()                                    # (B, 3)
             jac = ((s[:, 1:] - s[:, :1]) / _FD_STEP).transpose(1, 2)       # (B, 3, k)
@@ -284,7 +319,7 @@ def style_band_shares(style: torch.Tensor) -> torch.Tensor:
     return style[:, low:low + 3]
 
 
-def tone_cues(features, mask, stem_u, master_u, style) -> tuple[torch.Tensor, torch.Tensor]:
+def tone_cues(features, mask, stem_u, master_u, style, box=None) -> tuple[torch.Tensor, torch.Tensor]:
     """What the tone head reads, and the solved master EQ gain moves; no gradient.
 
     Cues, all against the style: ``log(share / style share)`` per band of the estimated bus before the master
@@ -298,9 +333,11 @@ def tone_cues(features, mask, stem_u, master_u, style) -> tuple[torch.Tensor, to
         power = strip_octave_power(features, mask, stem_u.detach())  # the strip EQ designs, once for all cues
         bus = power.sum(-2)
         want = style_band_shares(style).double().clamp_min(1e-4)
-        move = solve_master_tone(bus, master_u, want)
+        move = solve_master_tone(bus, master_u, want, box)
         solved = master_u.detach().double().clone()
-        solved[:, list(_MASTER_TONE_GAINS)] = torch.sigmoid(logit(solved[:, list(_MASTER_TONE_GAINS)]) + move)
+        gains = solved[:, list(_MASTER_TONE_GAINS)]
+        lo, hi = (torch.zeros_like(gains), torch.ones_like(gains)) if box is None else (box[0].double(), box[1].double())
+        solved[:, list(_MASTER_TONE_GAINS)] = in_box(gains, move, lo, hi)
         after = master_band_shares(bus, solved)
         centroid = from_normalized("spectral_centroid_hz", style[:, VECTOR_FIELDS.index("spectral_centroid_hz")])
         octaves = _centroid_octaves(features, power) - torch.log2(centroid.double() / 1000.0)
@@ -374,8 +411,9 @@ class MixingParameterPredictor(nn.Module):
         self.tone_head = ToneHead(n_style)
 
     def forward(self, features: torch.Tensor, roles: torch.Tensor, mask: torch.Tensor, style: torch.Tensor,
-                stem_prior: torch.Tensor, master_prior: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Predict settings.
+                stem_prior: torch.Tensor, master_prior: torch.Tensor, bounds: Bounds | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predict settings, inside the engineer's envelope by construction (:mod:`automix.bounds`).
 
         Args:
             features: level-invariant stem features, normalised (see :mod:`automix.features`).
@@ -383,6 +421,8 @@ class MixingParameterPredictor(nn.Module):
             mask: True for real stems, False for padding.
             style: normalised style target vector (``StyleTargets.vector(normalized=True)``).
             stem_prior, master_prior: prior settings as unit values (:mod:`automix.priors`).
+            bounds: the envelope's boxes (:func:`automix.bounds.make_bounds`); None builds them from the
+                default envelope at 48 kHz.
 
         Shape:
             features ``(B, S, F)``, roles ``(B, S)`` long, mask ``(B, S)`` bool, style ``(B, T)``,
@@ -400,14 +440,17 @@ class MixingParameterPredictor(nn.Module):
         maxed = phi.masked_fill(~mask[..., None], float("-inf")).amax(1)
         context = torch.cat([mean, maxed], dim=-1)
         stem_in = torch.cat([phi, context[:, None, :].expand(b, s, -1), style_s], dim=-1)
-        stem = torch.sigmoid(logit(stem_prior) + self.stem_head(stem_in))
+        if bounds is None:
+            bounds = make_bounds([Envelope()] * b, is_mono(features, Envelope()), stem_prior)
+        stem = bounded_stems(stem_prior, self.stem_head(stem_in), bounds, mask).to(stem_prior.dtype)
         width = MASTER_SLOTS[_MASTER_WIDTH].spec.to_unit(solve_master_width(features, mask, stem, style))
         master_prior = torch.cat([master_prior[:, :_MASTER_WIDTH], width[:, None].to(master_prior.dtype),
                                   master_prior[:, _MASTER_WIDTH + 1:]], dim=-1)
         residual = self.master_head(torch.cat([context, style], dim=-1))
-        before_tone = torch.sigmoid(logit(master_prior) + residual)
-        tone = self.tone_head(style, *tone_cues(features, mask, stem, before_tone, style))
+        before_tone = bounded_master(master_prior, residual, bounds).to(master_prior.dtype)
+        box = (bounds.master_lo[:, list(_MASTER_TONE_GAINS)], bounds.master_hi[:, list(_MASTER_TONE_GAINS)])
+        tone = self.tone_head(style, *tone_cues(features, mask, stem, before_tone, style, box))
         residual = residual.index_add(1, torch.tensor(_MASTER_EQ), tone)
-        master = torch.sigmoid(logit(master_prior) + residual)
+        master = bounded_master(master_prior, residual, bounds).to(master_prior.dtype)
         return stem, master
 

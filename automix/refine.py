@@ -12,11 +12,14 @@ measured on the summed strips, trimmed to the bus reference level as the
 mixer will trim them, through the master's compressor, EQ and width as predicted (held fixed; the master loop owns loudness and the
 ceiling, so they are not in the loss). The pull keeps the settings near
 what the predictor chose, so refinement nudges rather than redesigns.
-Bool parameters are held fixed.
+Bool parameters are held fixed. The steps move the same residual logits the
+predictor outputs, inside the same envelope boxes, so a refined strip never
+leaves the engineer's envelope.
 """
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -49,13 +52,23 @@ def _excerpt(settings: MixSettings, seconds: float) -> torch.Tensor:
     return torch.from_numpy(np.stack(stems))
 
 
-def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, excerpt_s: float = 10.0,
-                    lr: float = 0.08) -> tuple[MixSettings, dict]:
-    """Return refined settings and a summary (loss and soft-target errors before and after)."""
+def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, priors: Sequence[Sequence],
+                    mono: Sequence[bool], excerpt_s: float = 10.0, lr: float = 0.08) -> tuple[MixSettings, dict]:
+    """Return refined settings and a summary (loss and soft-target errors before and after).
+
+    ``priors`` are the stems' prior chains and ``mono`` their no-side-signal flags, as the predictor was
+    given them: the steps move residual logits inside the same envelope boxes
+    (:func:`automix.bounds.bounded_stems`), so no step can leave the envelope.
+    """
+    from automix.bounds import bounded_stems, make_bounds, stem_residual
+
     sr = settings.sample_rate
     x = _excerpt(settings, excerpt_s)
     start_u = torch.tensor([flatten(s.chain, STEM_SLOTS) for s in settings.stems], dtype=torch.float64)
-    start_logit = torch.logit(start_u.clamp(1e-4, 1 - 1e-4))
+    prior_u = torch.tensor([[flatten(c, STEM_SLOTS) for c in priors]], dtype=torch.float64)
+    bounds = make_bounds([style.envelope], torch.tensor([list(mono)], dtype=torch.bool), prior_u, sr)
+    mask = torch.ones(1, len(settings.stems), dtype=torch.bool)
+    start_logit = stem_residual(start_u[None], prior_u, bounds)
     trainable = torch.tensor([s.spec.differentiable for s in STEM_SLOTS])
     delta = torch.zeros_like(start_logit, requires_grad=True)
     gains = torch.tensor([s.input_gain_db for s in settings.stems], dtype=torch.float64)
@@ -66,7 +79,7 @@ def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, e
     master = [(p.plugin, dict(p.params)) for p in settings.master if p.plugin in MASTER_TONE_STAGES]
 
     def units():
-        return torch.sigmoid(start_logit + delta * trainable)
+        return bounded_stems(prior_u, start_logit + delta * trainable, bounds, mask)[0]
 
     def measure():
         u = units()

@@ -293,11 +293,13 @@ class Batch:
     style: torch.Tensor          # (B, T)
     stem_prior: torch.Tensor     # (B, S, P)
     master_prior: torch.Tensor   # (B, M)
+    bounds: object               # automix.bounds.Bounds: the envelope's boxes
     targets: torch.Tensor        # (B, 6): lufs, centroid, ms, low, mid, high
     tolerances: torch.Tensor     # (B, 3): centroid_rel, ms_abs, balance_abs
 
 
 def make_batch(sessions: Sequence[PoolSession], styles: Sequence) -> Batch:
+    from automix.bounds import is_mono, make_bounds
     from automix.priors import master_prior, stem_priors
     from automix.roles import ROLES
 
@@ -307,12 +309,15 @@ def make_batch(sessions: Sequence[PoolSession], styles: Sequence) -> Batch:
     roles = torch.zeros(b, s, dtype=torch.long)
     mask = torch.zeros(b, s, dtype=torch.bool)
     stem_prior = torch.full((b, s, len(STEM_SLOTS)), 0.5)
+    mono = torch.zeros(b, s, dtype=torch.bool)
     for i, (x, style) in enumerate(zip(sessions, styles)):
         k = len(x.paths)
         features[i, :k] = x.features
         roles[i, :k] = torch.tensor([ROLES.index(r) for r in x.roles])
         mask[i, :k] = True
-        stem_prior[i, :k] = torch.tensor([flatten(c, STEM_SLOTS) for c in stem_priors(style, x.paths, x.roles)])
+        mono[i, :k] = is_mono(x.features, style.envelope)
+        stem_prior[i, :k] = torch.tensor([flatten(c, STEM_SLOTS)
+                                          for c in stem_priors(style, x.paths, x.roles, mono[i, :k].tolist())])
     n = min(x.audio.shape[-1] for x in sessions)
     return Batch(
         sample_rate=sessions[0].sample_rate,
@@ -323,6 +328,7 @@ def make_batch(sessions: Sequence[PoolSession], styles: Sequence) -> Batch:
         style=torch.tensor(np.stack([st.vector(normalized=True) for st in styles]), dtype=torch.float32),
         stem_prior=stem_prior,
         master_prior=torch.tensor([flatten(master_prior(st), MASTER_SLOTS) for st in styles]),
+        bounds=make_bounds([st.envelope for st in styles], mono, stem_prior, sessions[0].sample_rate),
         targets=torch.tensor([[st.lufs, st.spectral_centroid_hz, st.stereo_ms_ratio, *st.frequency_balance.as_tuple()]
                               for st in styles], dtype=torch.float64),
         tolerances=torch.tensor([[st.tolerances.centroid_rel, st.tolerances.ms_abs, st.tolerances.balance_abs]
@@ -372,7 +378,7 @@ def loss_terms(m: dict[str, torch.Tensor], batch: Batch) -> dict[str, torch.Tens
 
 def compute_loss(model, batch: Batch, stem_w: torch.Tensor, master_w: torch.Tensor, w_balance: float = W_BALANCE):
     stem_u, master_u = model(batch.features, batch.roles, batch.mask, batch.style, batch.stem_prior,
-                             batch.master_prior)
+                             batch.master_prior, batch.bounds)
     out = render_batch(batch, stem_u, master_u)
     m = measure(out, batch.sample_rate)
     terms = loss_terms(m, batch)

@@ -171,6 +171,9 @@ def test_refinement_reduces_the_target_error(tmp_path, session):
     from automix.render import normalisation_gain_db
     from automix.roles import infer_role
     from automix.settings import StemSettings
+    from automix.bounds import is_mono
+    from automix.envelope import check_settings
+    from automix.priors import stem_priors
 
     paths = _write(tmp_path / "in", session)
     style = get_style("rnb_ballad")
@@ -179,8 +182,12 @@ def test_refinement_reduces_the_target_error(tmp_path, session):
     stems, master = predict_settings(feats, paths, roles, style)
     settings = MixSettings(SR, [StemSettings(p, c, normalisation_gain_db(f.loudness_lufs))
                                 for p, c, f in zip(paths, stems, feats)], master)
-    _, info = refine_settings(settings, style, steps=6, excerpt_s=3.0)
+    mono = is_mono(torch.from_numpy(np.stack([f.vector() for f in feats])), style.envelope).tolist()
+    priors = stem_priors(style, paths, roles, mono)
+    refined, info = refine_settings(settings, style, steps=6, excerpt_s=3.0, priors=priors, mono=mono)
     assert info["after"]["target_error"] < info["before"]["target_error"]
+    # every step stays inside the engineer's envelope (checked independently of the bounding code)
+    assert check_settings(refined, roles, style, mono)["violations"] == []
 
 
 def test_plain_gain_without_the_loop_lands_on_the_target_loudness(tmp_path):

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import torch
 
+from automix.bounds import bounded_master, bounded_stems, is_mono, make_bounds
+from automix.envelope import Envelope
 from automix.features import INPUT_NAMES
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
-from automix.meters.spectral import OCTAVE_CENTRES_HZ
+from automix.meters.spectral import OCTAVE_CENTRES_HZ, OCTAVE_EDGES_HZ
 from automix.predictor import (
     MixingParameterPredictor, bus_band_shares, bus_centroid_octaves, bus_ms_ratio, compressor_power_gain,
     master_band_shares, master_eq_power, solve_master_tone, solve_master_width, strip_eq_power, tone_cues,
@@ -37,13 +39,21 @@ def _trained_looking(seed=1):
 def test_zero_initialised_predictor_returns_the_priors_and_the_solved_width():
     model = MixingParameterPredictor().eval()
     f, r, m, s, sp, mp = _inputs(2, 5)
+    # priors inside the envelope (random ones are not) come back as they are; a prior's level is its fader
+    for key in ("compressor.makeup_db", "saturation.trim_db"):
+        j = next(i for i, slot in enumerate(STEM_SLOTS) if slot.key == key)
+        sp[..., j] = STEM_SLOTS[j].spec.to_unit(0.0)
+    bounds = make_bounds([Envelope()] * 2, is_mono(f, Envelope()), sp)
+    sp = bounded_stems(sp, torch.zeros_like(sp), bounds, m).float()
+    mp = bounded_master(mp, torch.zeros_like(mp), bounds).float()
     stem, master = model(f, r, m, s, sp, mp)
     torch.testing.assert_close(stem, sp, atol=2e-4, rtol=0)
     w = next(i for i, slot in enumerate(MASTER_SLOTS) if slot.key == "stereo_width.width")
     keep = [i for i in range(len(MASTER_SLOTS)) if i != w]
     torch.testing.assert_close(master[:, keep], mp[:, keep], atol=2e-4, rtol=0)
-    solved = MASTER_SLOTS[w].spec.to_unit(solve_master_width(f, m, stem, s))
-    torch.testing.assert_close(master[:, w], solved, atol=2e-4, rtol=0)
+    env = Envelope()
+    solved = solve_master_width(f, m, stem, s).clamp(env.master_width_min, env.master_width_max)
+    torch.testing.assert_close(master[:, w], MASTER_SLOTS[w].spec.to_unit(solved), atol=2e-4, rtol=0)
     assert not torch.allclose(master[:, w], mp[:, w], atol=1e-2)  # the test can fail: the prior was replaced
 
 
@@ -97,7 +107,8 @@ def test_bus_ms_estimate_matches_a_render_of_independent_stems(seed):
 def test_bus_band_estimate_matches_a_render_of_independent_stems(seed):
     """The tone head's cue, against the torch engine: independent noise stems of random spectral tilt,
     levels and linear strips with a flat EQ; the estimated bus band shares must match the measured ones
-    (the definition the band-balance target uses) to within the noise's sampling error."""
+    (the definition the band-balance target uses, shares of the magnitude spectrum) to within what reading
+    an octave's magnitude as ``sqrt(bins x power)`` leaves out (the slope inside each octave: up to 0.015)."""
     from automix.engines.torch_engine import render_stems, stem_chain
     from automix.features import StemFeatureExtractor
     from automix.meters.differentiable import band_balance_torch
@@ -121,7 +132,7 @@ def test_bus_band_estimate_matches_a_render_of_independent_stems(seed):
                        [stem_chain(normalisation_gain_db(f.loudness_lufs), c) for f, c in zip(feats, chains)])
     measured = band_balance_torch(bus[None].double(), sr)[0]
     assert float(estimate.sum()) == pytest.approx(1.0)
-    torch.testing.assert_close(estimate, measured, atol=0.01, rtol=0)
+    torch.testing.assert_close(estimate, measured, atol=0.02, rtol=0)
     assert float((measured.max() - measured.min())) > 0.1  # the test can fail: the shares are far from equal
 
 
@@ -172,12 +183,14 @@ def test_tone_cues_are_zero_when_the_estimate_meets_the_style():
     assert float(shares.min()) > 0.02
     # the strip is flat but for its 20 Hz high-pass, two first-order stages: |H|^2 = (f^2 / (f^2 + 20^2))^2
     hp = np.array([(f_ ** 2 / (f_ ** 2 + 20.0 ** 2)) ** 2 for f_ in OCTAVE_CENTRES_HZ])
-    octaves = np.array(feat.values["octave_balance"]) * hp
+    # each octave's magnitude in the band meter's frames (2048 at 22.05 kHz: 10.77 Hz bins, up to 11,025 Hz):
+    # sqrt(bins x power), with the part of an octave above 11,025 Hz unseen
+    edges = np.array((0.0,) + OCTAVE_EDGES_HZ + (32000.0,))
+    seen = np.clip(np.minimum(edges[1:], 11025.0) - edges[:-1], 0.0, None)
+    octaves = np.sqrt(np.array(feat.values["octave_balance"]) * hp * (seen / np.diff(edges)) * seen / (22050 / 2048))
     expected = np.array([octaves[:3].sum(), octaves[3:7].sum(), octaves[7:].sum()])
     np.testing.assert_allclose(shares.numpy(), expected / expected.sum(), rtol=1e-3)
-    raw = np.array(feat.values["octave_balance"])  # the octaves nest in the bands
-    np.testing.assert_allclose([raw[:3].sum(), raw[3:7].sum(), raw[7:].sum()],
-                               [feat.values[f"band_{b}"] for b in ("low", "mid", "high")], atol=1e-6)
+    assert sum(feat.values["octave_balance"]) == pytest.approx(1.0)  # power shares of the ten octaves
     centroid = float(2 ** bus_centroid_octaves(f, mask, stem_u)[0] * 1000)
     assert centroid == pytest.approx(feat.values["spectral_centroid_hz"], rel=1e-5)
     master_u = torch.tensor([[0.5] * len(MASTER_SLOTS)])  # peaks and shelves at 0 dB, high-pass at 10 Hz
@@ -189,7 +202,8 @@ def test_tone_cues_are_zero_when_the_estimate_meets_the_style():
     less_low = (shares[0] / 2, shares[1], 1 - shares[0] / 2 - shares[1])
     cues, move = tone_cues(f, mask, stem_u, master_u, _one_stem_style(less_low, centroid))
     assert float(cues[0, 0]) == pytest.approx(np.log(2.0), abs=1e-3)
-    assert abs(float(cues[0, 4])) < 0.1 * float(cues[0, 0])  # after the solved master EQ
+    assert abs(float(cues[0, 4])) < 0.2 * float(cues[0, 0])  # after the solved master EQ (ridge-damped: a magnitude
+    # share halves only with four times the power)
     assert float(move.abs().max()) > 0.1
 
 
@@ -200,7 +214,7 @@ def test_solve_master_tone_reaches_reachable_balances():
     bus = torch.exp(torch.randn(8, 10, generator=g, dtype=torch.float64))
     master_u = torch.full((8, len(MASTER_SLOTS)), 0.5, dtype=torch.float64)
     start = master_band_shares(bus, master_u)
-    want = start * torch.exp(0.4 * torch.randn(8, 3, generator=g, dtype=torch.float64))
+    want = start * torch.exp(0.25 * torch.randn(8, 3, generator=g, dtype=torch.float64))
     want = want / want.sum(-1, keepdim=True)
     from automix.predictor import _MASTER_TONE_GAINS, logit
 
@@ -317,7 +331,7 @@ def test_permutation_equivariance():
 @pytest.mark.parametrize("n", [1, 2, 16, 64])
 def test_any_stem_count_in_range(n):
     stem, master = _trained_looking()(*_inputs(1, n))
-    assert stem.shape == (1, n, len(STEM_SLOTS)) and ((stem > 0) & (stem < 1)).all()
+    assert stem.shape == (1, n, len(STEM_SLOTS)) and ((stem >= 0) & (stem <= 1)).all()
     assert master.shape == (1, len(MASTER_SLOTS))
 
 
