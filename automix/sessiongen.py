@@ -23,9 +23,11 @@ below kick and snare). Balanced mixes measure a spectral centroid
 (:func:`automix.meters.analyze`) of about 1.5-3.6 kHz, median ~2.7 kHz.
 
 Balance: each stem is first scaled to an *intended* integrated loudness
-(:data:`ROLE_LEVELS_DB` relative to a random session reference level, plus a
-small per-stem variation, measured with :mod:`automix.meters`, mono counted as
-dual mono), which is the generator's idea of a balanced mix. Then a random
+(its role's level in the styles' default role balance, split among the stems
+sharing the role exactly as the mixer's priors split it (:func:`role_levels_db`),
+relative to a random session reference level, plus a small per-stem variation,
+measured with :mod:`automix.meters`, mono counted as dual mono): one table is both
+the generator's idea of a balanced mix and the mixer's starting point. Then a random
 level offset ``offset_db`` (uniform in +-:data:`OFFSET_RANGE_DB`) is applied;
 ``reference_gain_db = -offset_db`` undoes it. ``truth.json`` records both, so
 an evaluation can score the balance a mixer finds against the intended one.
@@ -60,12 +62,21 @@ ANONYMOUS_SHARE = 0.15
 MIN_DURATION_S = 2.0
 _LOW_END = ("kick", "bass", "drums", "toms", "room")
 
-#: intended integrated loudness of each part, dB relative to the session reference level
-ROLE_LEVELS_DB = {
-    "vocal": 0.0, "bv": -6.0, "drums": -1.0, "kick": -4.0, "snare": -5.0, "hats": -13.0, "toms": -10.0,
-    "overheads": -9.0, "room": -11.0, "bass": -3.0, "guitar": -6.0, "keys": -6.0, "lead": -5.0,
-    "pads": -9.0, "perc": -14.0, "clap": -10.0, "fx": -14.0,
-}
+#: spread (dB, standard deviation, clipped at +-3) of a stem's intended level around its role's
+LEVEL_SPREAD_DB = 1.5
+
+
+def role_levels_db(roles) -> list[float]:
+    """Each stem's intended level (dB re the session reference) from its role: the styles' default role balance.
+
+    The same table and the same split as the mixer's priors (:func:`automix.priors.role_level_db`), so a
+    generated session's reference balance is the balance the styles ask for, not a second opinion.
+    """
+    from automix.priors import role_level_db
+    from automix.styles import DEFAULT_ROLE_BALANCE_DB
+
+    roles = list(roles)
+    return [role_level_db(DEFAULT_ROLE_BALANCE_DB, r, roles.count(r)) for r in roles]
 
 _VOWELS = np.array([  # F1, F2, F3 in Hz (adult male averages); scaled up for higher voices
     [730, 1090, 2440], [530, 1840, 2480], [270, 2290, 3010], [570, 840, 2410], [300, 870, 2240],
@@ -765,7 +776,7 @@ def _fx(song: _Song, rng: np.random.Generator) -> np.ndarray:
 class _Spec:
     """One part to render into one or two stems."""
     kind: str
-    level: str            # key of ROLE_LEVELS_DB
+    level: str            # the part's kind of level (its tone colour's low-end flag keys on it)
     role: str
     names: tuple
     stereo: str           # mono, dual, panned, wide, native, pair
@@ -981,7 +992,7 @@ def generate(seed: int, *, duration_s: float = 10.0, sample_rate: int | None = N
     kit_cache: dict = {}
     vocal_cache: dict = {}
     section_gain = song.section_gain()
-    stems: list[GeneratedStem] = []
+    rendered: list[tuple[_Spec, str, np.ndarray]] = []
     for spec in plan:
         x = _render(spec, song, music_rng, kit_cache, vocal_cache)
         if spec.kind not in ("kit", "kick", "snare", "oh", "hats", "toms", "room", "fx") and music_rng.random() < 0.25:
@@ -990,16 +1001,19 @@ def generate(seed: int, *, duration_s: float = 10.0, sample_rate: int | None = N
         x = x * section_gain * song.drift()
         parts = _to_stems(x, spec, song, music_rng, (kit_cache, vocal_cache))
         names = _names(spec, music_rng, len(parts))
-        for name, audio in zip(names, parts):
-            target = ref_lufs + ROLE_LEVELS_DB[spec.level] + float(np.clip(level_rng.normal(0.0, 1.5), -3.0, 3.0))
-            measured = _measure_lufs(audio, sr)
-            if not math.isfinite(measured):  # cannot happen for a planned part; guard the division
-                raise RuntimeError(f"generated part {spec.kind!r} is silent (seed {seed})")
-            drawn = float(level_rng.uniform(-OFFSET_RANGE_DB, OFFSET_RANGE_DB))  # drawn either way: same targets
-            offset = drawn if offsets else 0.0
-            gain = 10 ** ((target - measured + offset) / 20)
-            stems.append(GeneratedStem(name, spec.role, (audio * gain).astype(np.float32), -offset if offset else 0.0,
-                                       offset, target))
+        rendered.extend((spec, name, audio) for name, audio in zip(names, parts))
+    intended = role_levels_db([spec.role for spec, _, _ in rendered])
+    stems: list[GeneratedStem] = []
+    for (spec, name, audio), level_db in zip(rendered, intended):
+        target = ref_lufs + level_db + float(np.clip(level_rng.normal(0.0, LEVEL_SPREAD_DB), -3.0, 3.0))
+        measured = _measure_lufs(audio, sr)
+        if not math.isfinite(measured):  # cannot happen for a planned part; guard the division
+            raise RuntimeError(f"generated part {spec.kind!r} is silent (seed {seed})")
+        drawn = float(level_rng.uniform(-OFFSET_RANGE_DB, OFFSET_RANGE_DB))  # drawn either way: same targets
+        offset = drawn if offsets else 0.0
+        gain = 10 ** ((target - measured + offset) / 20)
+        stems.append(GeneratedStem(name, spec.role, (audio * gain).astype(np.float32), -offset if offset else 0.0,
+                                   offset, target))
     _rename(stems, plan_rng)
     for s in stems:
         if s.role not in ROLES:
