@@ -721,7 +721,8 @@ def envelope_rows(result: dict) -> list[list[str]]:
             if "share" in v:
                 cells.append("n/a" if not v["n"] else f"{v['count']}/{v['n']}")
             else:
-                cells.append("n/a" if not v["n"] else f"{v['median']:.2f} / {v['max']:.2f}")
+                z = lambda x: 0.0 if abs(x) < 0.005 else x  # no "-0.00" from float round-off
+                cells.append("n/a" if not v["n"] else f"{z(v['median']):.2f} / {z(v['max']):.2f}")
         rows.append([m["label"], *cells])
     return rows
 
