@@ -1,4 +1,5 @@
-"""Tonal match: the EQ response it predicts with is pedalboard's, and its answer is stable under round-off."""
+"""Tonal match: the EQ response it predicts with is pedalboard's, its prediction is the meter's on a render,
+its answer is stable under round-off and stays inside the engineer's envelope."""
 from __future__ import annotations
 
 import numpy as np
@@ -37,32 +38,97 @@ def test_eq_magnitude_is_the_production_filters(seed):
     np.testing.assert_allclose(ours[cut], theirs[cut], atol=0.5)
 
 
-def _pink_spectrum(slope_db_per_octave: float):
-    freqs = np.fft.rfftfreq(4096, 1.0 / SR)
-    f = np.maximum(freqs, 20.0)
-    power = (f / 1000.0) ** (slope_db_per_octave / (10 * np.log10(2))) / (1 + (40.0 / f) ** 4)
-    return freqs, np.sqrt(power), power
+def _pink_frames(slope_db_per_octave: float, frames: int = 60, seed: int = 0, lows: bool = True):
+    """Per-frame group sums ``(centres, F, M)`` of a tilted spectrum whose level and tilt wander frame to frame."""
+    from automix.meters.spectral import analysis_tables
+
+    rng = np.random.default_rng(seed)
+    _, f, _ = analysis_tables()
+    fc = np.maximum(f, 20.0)
+    groups = tonal._group_matrix().astype(np.float64)
+    mags = []
+    for _ in range(frames):
+        slope = slope_db_per_octave + rng.normal(0, 1.0)
+        power = (fc / 1000.0) ** (slope / (10 * np.log10(2))) / (1 + (40.0 / fc) ** 4)
+        if not lows:
+            power = power * (f > 1000) + 1e-12 * power
+        mags.append(rng.uniform(0.2, 1.0) * np.sqrt(power) * rng.uniform(0.7, 1.3, f.size))
+    mag = np.array(mags)
+    fsum, msum = (mag * f) @ groups, mag @ groups
+    centres = fsum.sum(axis=0) / msum.sum(axis=0)
+    return centres, fsum.astype(np.float32), msum.astype(np.float32)
+
+
+def _net_ok(eq, style):
+    from automix.envelope import net_grid_hz
+
+    net = tonal.net_response_db(eq.params, SR, net_grid_hz(style.envelope))
+    return float(np.max(np.abs(net)))
+
+
+def test_tonal_measures_are_the_meters_definition():
+    """On the ungrouped per-bin data, with unit gains, the prediction is the mean of the per-frame centroids
+    and shares; grouping the bins changes nothing at unit gain."""
+    from automix.meters.spectral import analysis_tables
+
+    _, f, bands = analysis_tables()
+    rng = np.random.default_rng(3)
+    # frames of very different levels and tilts, where per-frame and pooled averages part
+    mag = rng.uniform(0, 1, (7, f.size)) * 10 ** rng.uniform(-2, 0, (7, 1)) * ((f + 50) / 1000) ** rng.uniform(
+        -2, 1, (7, 1))
+    per_frame_c = (mag @ f) / mag.sum(axis=1)
+    per_frame_b = (mag @ bands) / mag.sum(axis=1)[:, None]
+    groups = tonal._group_matrix().astype(np.float64)
+    centres = ((mag * f) @ groups).sum(axis=0) / (mag @ groups).sum(axis=0)
+    c, b = tonal.tonal_measures(centres, (mag * f) @ groups, mag @ groups)
+    assert c == pytest.approx(per_frame_c.mean(), rel=1e-12)
+    np.testing.assert_allclose(b, per_frame_b.mean(axis=0), atol=1e-12)
+    # a spectrum-averaged reading (the old definition) differs: the test can tell them apart
+    assert abs((mag.sum(axis=0) @ f) / mag.sum() - c) > 0.05 * c
 
 
 def test_match_tone_reaches_a_reachable_centroid_and_is_stable_under_round_off():
     style = get_style("rock_punk")
-    freqs, mag, power = _pink_spectrum(-7.5)  # darker than the target: the EQ must brighten
+    freqs, fsum, msum = _pink_frames(-5.0)  # darker than the target: the EQ must brighten
     eq = next(p for p in master_prior(style) if p.plugin == "eq")
-    before, _ = tonal.tonal_measures(freqs, mag, power)
-    new, info = tonal.match_tone(freqs, mag, power, eq, style, SR)
-    assert before < 0.8 * style.spectral_centroid_hz
-    assert abs(info["centroid_predicted_hz"] / style.spectral_centroid_hz - 1) < 0.05
+    before, _ = tonal.tonal_measures(freqs, fsum, msum)
+    new, info = tonal.match_tone(freqs, fsum, msum, eq, style, SR)
+    assert before < 0.9 * style.spectral_centroid_hz
+    assert abs(info["centroid_predicted_hz"] / style.spectral_centroid_hz - 1) < style.tolerances.centroid_rel
     rng = np.random.default_rng(0)
     for _ in range(3):  # what another recording level leaves on the bus: float round-off
-        noise = 1 + 1e-7 * rng.standard_normal(mag.shape)
-        again, _ = tonal.match_tone(freqs, mag * noise, power * noise ** 2, eq, style, SR)
+        noise = (1 + 1e-7 * rng.standard_normal(msum.shape)).astype(np.float32)
+        again, _ = tonal.match_tone(freqs, fsum * noise, msum * noise, eq, style, SR)
         # converged: the same gains up to the settings' 0.001 dB rounding (a loose search lands ~1 dB apart)
-        assert max(abs(again.params[k] - new.params[k]) for k in tonal.MOVED) <= 0.001 + 1e-9
+        assert max(abs(again.params[k] - new.params[k]) for k in tonal.MOVED) <= 0.002 + 1e-9
 
 
-def test_match_tone_predicts_the_balance_after_the_master_compressor(tmp_path):
-    """The EQ sits after the master's trim and compressor, so the spectrum it is matched on must be theirs:
-    a loud mid-range section squashed by the compressor shifts the averaged spectrum toward the bass."""
+def test_match_tone_stays_inside_the_envelope_on_a_bus_that_wants_more():
+    """A very dark bus wants far more than +4 dB of high shelf: the match stops at the envelope, with every
+    gain inside its box and the net response of the whole EQ inside +-master_eq_net_max_abs_db."""
+    style = get_style("rock_punk")
+    env = style.envelope
+    freqs, fsum, msum = _pink_frames(-12.0)
+    eq = next(p for p in master_prior(style) if p.plugin == "eq")
+    new, info = tonal.match_tone(freqs, fsum, msum, eq, style, SR)
+    assert abs(new.params["low_shelf_gain_db"]) <= env.master_shelf_max_abs_db + 1e-9
+    assert abs(new.params["high_shelf_gain_db"]) <= env.master_shelf_max_abs_db + 1e-9
+    assert abs(new.params["peak2_gain_db"]) <= env.master_peak_max_abs_db + 1e-9
+    net = _net_ok(new, style)
+    assert net <= env.master_eq_net_max_abs_db + 1e-6
+    assert net > env.master_eq_net_max_abs_db - 0.1  # it wanted more: the net limit binds, not a gain bound
+    assert info["centroid_predicted_hz"] < (1 - style.tolerances.centroid_rel) * style.spectral_centroid_hz
+    assert "reach" in info and info["reach"]["centroid_range_hz"][1] < style.spectral_centroid_hz
+    # the plugin's own +-18 dB box would have gone further: the envelope is what stopped it
+    c_wide, _ = tonal.tonal_measures(freqs, fsum, msum, tonal.eq_magnitude(
+        dict(eq.params, low_shelf_gain_db=-18.0, high_shelf_gain_db=18.0), SR, freqs))
+    assert c_wide > info["centroid_predicted_hz"] * 1.2
+
+
+def test_match_tone_predicts_the_render_after_the_master_compressor(tmp_path):
+    """The EQ sits after the master's trim and compressor, so the frames it is matched on must be theirs:
+    a loud mid-range section squashed by the compressor changes its frames' spectra. The prediction
+    matches the meter on the actually EQ'd render."""
     import scipy.signal
     import soundfile as sf
 
@@ -87,53 +153,61 @@ def test_match_tone_predicts_the_balance_after_the_master_compressor(tmp_path):
                                                    threshold_db=-30.0, ratio=8.0))
     eq = next(p for p in chain if p.plugin == "eq")
     trim = -4.0
-    freqs, mag, power = tonal.bus_spectrum(str(bus), SR, [compressor], trim)
-    new_eq, info = tonal.match_tone(freqs, mag, power, eq, style, SR)
+    freqs, fsum, msum = tonal.bus_spectrum(str(bus), SR, [compressor], trim)
+    assert fsum.dtype == np.float32 and fsum.shape == msum.shape and fsum.shape[1] == freqs.size
+    new_eq, info = tonal.match_tone(freqs, fsum, msum, eq, style, SR)
+    assert max(abs(v) for v in info["moves_db"].values()) > 1.0  # an EQ that actually does something
 
-    stream = StreamingChain(build_stages(SR, [compressor, new_eq], trim), SR, 4096)
-    meter = StreamingMeter(SR, 2, true_peak=False)
-    data = np.stack([x, x])
-    for s in range(0, n, 4096):
-        meter.process(stream.process(data[:, s:s + 4096]))
-    meter.process(stream.flush())
-    measured = np.array(list(meter.result()["band_balance"].values()))
-    np.testing.assert_allclose(measured, info["balance_predicted"], atol=0.01)
+    def render(stages):
+        stream = StreamingChain(build_stages(SR, stages, trim), SR, 4096)
+        meter = StreamingMeter(SR, 2, true_peak=False)
+        data = np.stack([x, x])
+        for s in range(0, n, 4096):
+            meter.process(stream.process(data[:, s:s + 4096]))
+        meter.process(stream.flush())
+        return meter.result()
 
-    # matched on the bus itself, the same EQ's balance would be predicted far from what the master delivers
+    before = render([compressor, eq])  # "before" is the EQ at its starting gains (its 25 Hz high-pass moves it 3%)
+    assert info["centroid_before_hz"] == pytest.approx(before["spectral_centroid_hz"], rel=0.005)
+    after = render([compressor, new_eq])
+    measured = np.array(list(after["band_balance"].values()))
+    assert after["spectral_centroid_hz"] == pytest.approx(info["centroid_predicted_hz"], rel=0.005)
+    np.testing.assert_allclose(measured, info["balance_predicted"], atol=0.003)
+
+    # matched on the bus itself, the balance would be predicted further from what the master delivers (per-frame
+    # shares do not see the compressor's level changes, only what it does to each frame's spectrum: 0.009 here)
     _, plain = tonal.match_tone(*tonal.bus_spectrum(str(bus), SR), eq, style, SR)
-    assert np.abs(measured - np.array(plain["balance_predicted"])).max() > 0.05
+    aware = np.abs(measured - np.array(info["balance_predicted"])).max()
+    assert np.abs(measured - np.array(plain["balance_predicted"])).max() > max(0.005, 3 * aware)
 
 
-def _corners(eq, freqs, mag, power):
-    """Centroid and shares at every corner of the moved gains' box (8 settings)."""
+def _corners(eq, style, freqs, fsum, msum):
+    """Centroid and shares at every corner of the envelope's box of the moved gains (8 settings)."""
     import itertools
 
-    spec = get_plugin("eq")
     out = []
-    for corner in itertools.product(*[(spec.spec(k).minimum, spec.spec(k).maximum) for k in tonal.MOVED]):
+    for corner in itertools.product(*tonal.envelope_box(style)):
         h = tonal.eq_magnitude(dict(eq.params, **dict(zip(tonal.MOVED, corner))), SR, freqs)
-        out.append(tonal.tonal_measures(freqs, h * mag, h * h * power))
+        out.append(tonal.tonal_measures(freqs, fsum, msum, h))
     return out
 
 
 def test_reach_is_recorded_only_for_a_miss_and_bounds_what_the_eq_can_do():
-    style = get_style("rock_punk")  # low share target 0.60
+    style = get_style("rock_punk")
     eq = next(p for p in master_prior(style) if p.plugin == "eq")
-    freqs, mag, power = _pink_spectrum(-7.5)
-    _, info = tonal.match_tone(freqs, mag, power, eq, style, SR)
+    _, info = tonal.match_tone(*_pink_frames(-5.0), eq, style, SR)
     assert "reach" not in info  # reachable: the match hits it and pays nothing extra
 
-    # nothing below 1 kHz: no master EQ setting gives the mix a 60% low share or a 2.8 kHz centroid
-    power = power * (freqs > 1000) + 1e-12 * power
-    mag = np.sqrt(power)
-    _, info = tonal.match_tone(freqs, mag, power, eq, style, SR)
+    # nothing below 1 kHz: no master EQ setting gives the mix its low share or the target centroid
+    freqs, fsum, msum = _pink_frames(-5.0, lows=False)
+    _, info = tonal.match_tone(freqs, fsum, msum, eq, style, SR)
     reach = info["reach"]
-    corners = _corners(eq, freqs, mag, power)
+    corners = _corners(eq, style, freqs, fsum, msum)
     lo, hi = reach["centroid_range_hz"]
-    # the searched extremes are at least as far out as every corner of the box, and no further than physics allows
-    assert lo <= min(c for c, _ in corners) + 1.0 and hi >= max(c for c, _ in corners) - 1.0
+    # the envelope's net limit keeps the searched extremes inside the box's corners, and physics bounds them
+    assert min(c for c, _ in corners) - 1.0 <= lo < hi <= max(c for c, _ in corners) + 1.0
     assert 1000 < lo < hi < SR / 2
     assert reach["balance_best_error"] > style.tolerances.balance_abs
     assert reach["balance_limit"]["band"] == 0  # the low band is the one it cannot reach
-    assert reach["balance_limit"]["share"] >= max(b[0] for _, b in corners) - 1e-9
+    assert reach["balance_limit"]["share"] <= max(b[0] for _, b in corners) + 1e-9
     assert reach["balance_limit"]["share"] < 0.01
