@@ -48,7 +48,7 @@ def _out_of_reach(name: str, t: dict, tone: dict) -> str | None:
         return None
     i, limit = reach["balance_limit"]["band"], reach["balance_limit"]["share"]
     band, want = BANDS[i], t["target"][BANDS[i]]
-    return (f"the mix has {_pct(tone['balance_before'][i])} of its power {_band_range(band)} (target "
+    return (f"the mix has {_pct(tone['balance_before'][i])} of its magnitude spectrum {_band_range(band)} (target "
             f"{_pct(want)}) and the master EQ's full range takes that to {'at most' if limit < want else 'at least'} "
             f"{_pct(limit)}")
 
