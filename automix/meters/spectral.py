@@ -209,6 +209,8 @@ class AnalysisFrames:
         self._frames = 0
 
     def _frame(self, buf: np.ndarray, count: int) -> np.ndarray:
+        if count <= 0:
+            return np.zeros((0, N_FFT))
         return np.lib.stride_tricks.sliding_window_view(buf, N_FFT)[::HOP][:count]
 
     def push(self, mono: np.ndarray) -> np.ndarray:
