@@ -49,28 +49,32 @@ NET_GRID_POINTS = 96
 
 @dataclass(frozen=True)
 class Envelope:
-    """Limits of the moves automix makes (see the module docstring for each definition)."""
+    """Limits of the moves automix makes (see the module docstring for each definition).
 
-    stem_eq_boost_max_db: float = 6.0
-    stem_eq_cut_min_db: float = -12.0
-    stem_shelf_max_abs_db: float = 6.0
-    stem_eq_net_min_db: float = -12.0
-    stem_eq_net_max_db: float = 6.0
-    stem_eq_fight_max_db: float = 3.0
-    net_from_hz: float = 40.0
-    net_to_hz: float = 16000.0
-    stem_level_range_db: float = 4.0
-    stem_width_max: float = 1.5
-    mono_side_floor_db: float = -40.0
-    master_width_min: float = 0.8
-    master_width_max: float = 1.3
-    centre_pan_max: float = 0.1
-    centre_roles: tuple[str, ...] = ("kick", "snare", "bass", "vocal")
-    stem_drive_max_db: float = 6.0
-    master_peak_max_abs_db: float = 3.0
-    master_shelf_max_abs_db: float = 4.0
-    master_eq_net_max_abs_db: float = 4.0
-    mono_folddown_loss_max_lu: float = 3.0
+    The values live in ``styles/envelope.yaml`` (the shared default, read by
+    :func:`automix.styles.default_envelope`) and a style's ``envelope:`` overrides.
+    """
+
+    stem_eq_boost_max_db: float
+    stem_eq_cut_min_db: float
+    stem_shelf_max_abs_db: float
+    stem_eq_net_min_db: float
+    stem_eq_net_max_db: float
+    stem_eq_fight_max_db: float
+    net_from_hz: float
+    net_to_hz: float
+    stem_level_range_db: float
+    stem_width_max: float
+    mono_side_floor_db: float
+    master_width_min: float
+    master_width_max: float
+    centre_pan_max: float
+    centre_roles: tuple[str, ...]
+    stem_drive_max_db: float
+    master_peak_max_abs_db: float
+    master_shelf_max_abs_db: float
+    master_eq_net_max_abs_db: float
+    mono_folddown_loss_max_lu: float
 
     def __post_init__(self):
         object.__setattr__(self, "centre_roles", tuple(self.centre_roles))

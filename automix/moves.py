@@ -249,13 +249,14 @@ def render_report(settings, output: str, meters: Mapping[str, Any], style=None, 
     master (its mono fold-down loss measured on ``output``), and the output's meters.
 
     Settings carry no roles: each stem's role is inferred as ``automix mix`` does (name, else features; one
-    feature pass per stem). Without ``style`` the envelope is :class:`~automix.envelope.Envelope`'s defaults
+    feature pass per stem). Without ``style`` the envelope is the shared default (``styles/envelope.yaml``)
     and stem levels are not judged (no role balance to judge them against).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     from automix.audio_io import probe
-    from automix.envelope import Envelope, folddown_loss_file
+    from automix.envelope import folddown_loss_file
+    from automix.styles import default_envelope
     from automix.features import StemFeatureExtractor
     from automix.roles import infer_role
 
@@ -264,7 +265,7 @@ def render_report(settings, output: str, meters: Mapping[str, Any], style=None, 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         features = list(pool.map(extractor.from_file, infos))
     roles = [infer_role(s.path, None if f.silent else f.values) for s, f in zip(settings.stems, features)]
-    envelope = style.envelope if style is not None else Envelope()
+    envelope = style.envelope if style is not None else default_envelope()
     fold = folddown_loss_file(output)
     found = session_moves(settings, [r for r, _ in roles], style, features, envelope=envelope,
                           folddown_loss_db=fold if math.isfinite(fold) else None)

@@ -51,7 +51,6 @@ import torch
 from torch import nn
 
 from automix.bounds import Bounds, bounded_master, bounded_stems, in_box, is_mono, make_bounds
-from automix.envelope import Envelope
 from automix.features import ENVELOPE_COLUMNS, ENVELOPE_LEVELS_DB, FEATURE_NAMES, OCTAVE_COLUMNS, stereo_energies
 from automix.meters.spectral import N_OCTAVES, OCTAVE_CENTRES_HZ, OCTAVE_EDGES_HZ
 
@@ -59,7 +58,7 @@ from automix.meters.spectral import N_OCTAVES, OCTAVE_CENTRES_HZ, OCTAVE_EDGES_H
 MIR_SAMPLE_RATE, MIR_FRAME = 22050.0, 2048
 from automix.layout import MASTER_SLOTS, STEM_SLOTS
 from automix.roles import ROLES
-from automix.styles import VECTOR_FIELDS, from_normalized
+from automix.styles import VECTOR_FIELDS, default_envelope, from_normalized
 
 MAX_STEMS = 64
 _EPS = 1e-4
@@ -441,7 +440,7 @@ class MixingParameterPredictor(nn.Module):
         context = torch.cat([mean, maxed], dim=-1)
         stem_in = torch.cat([phi, context[:, None, :].expand(b, s, -1), style_s], dim=-1)
         if bounds is None:
-            bounds = make_bounds([Envelope()] * b, is_mono(features, Envelope()), stem_prior)
+            bounds = make_bounds([default_envelope()] * b, is_mono(features, default_envelope()), stem_prior)
         stem = bounded_stems(stem_prior, self.stem_head(stem_in), bounds, mask).to(stem_prior.dtype)
         width = MASTER_SLOTS[_MASTER_WIDTH].spec.to_unit(solve_master_width(features, mask, stem, style))
         master_prior = torch.cat([master_prior[:, :_MASTER_WIDTH], width[:, None].to(master_prior.dtype),

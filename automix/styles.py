@@ -72,6 +72,7 @@ A :class:`StyleTargets` is also a read-only mapping of its targets, so
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
 import functools
 import hashlib
 import importlib.util
@@ -1057,6 +1058,7 @@ ENVELOPE_FILE = "envelope.yaml"
 
 
 @functools.lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
 def default_envelope() -> Envelope:
     """The shared default envelope, read (strictly) from ``styles/envelope.yaml``.
 

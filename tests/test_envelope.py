@@ -10,11 +10,11 @@ from automix.envelope import (Envelope, check_settings, eq_fighting_db, eq_net_r
                               is_mono_audio, is_mono_ms_ratio, master_measures, net_grid_hz, role_priors_db,
                               stem_measures, violations, at_limits)
 from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, PluginSettings, StemSettings, neutral_chain
-from automix.styles import get_style
+from automix.styles import default_envelope, get_style
 from plugins import get_plugin
 
 SR = 44100
-ENV = Envelope()
+ENV = default_envelope()
 
 
 def _eq(**params):

@@ -17,7 +17,7 @@ from automix.predictor import (
 from automix.priors import side_from_name, stem_priors
 from automix.roles import ROLES, infer_role, role_from_features, role_from_name
 from automix.settings import STEM_CHAIN
-from automix.styles import get_style
+from automix.styles import default_envelope, get_style
 
 
 def _inputs(b, s, seed=0):
@@ -43,7 +43,7 @@ def test_zero_initialised_predictor_returns_the_priors_and_the_solved_width():
     for key in ("compressor.makeup_db", "saturation.trim_db"):
         j = next(i for i, slot in enumerate(STEM_SLOTS) if slot.key == key)
         sp[..., j] = STEM_SLOTS[j].spec.to_unit(0.0)
-    bounds = make_bounds([Envelope()] * 2, is_mono(f, Envelope()), sp)
+    bounds = make_bounds([default_envelope()] * 2, is_mono(f, default_envelope()), sp)
     sp = bounded_stems(sp, torch.zeros_like(sp), bounds, m).float()
     mp = bounded_master(mp, torch.zeros_like(mp), bounds).float()
     stem, master = model(f, r, m, s, sp, mp)
@@ -51,7 +51,7 @@ def test_zero_initialised_predictor_returns_the_priors_and_the_solved_width():
     w = next(i for i, slot in enumerate(MASTER_SLOTS) if slot.key == "stereo_width.width")
     keep = [i for i in range(len(MASTER_SLOTS)) if i != w]
     torch.testing.assert_close(master[:, keep], mp[:, keep], atol=2e-4, rtol=0)
-    env = Envelope()
+    env = default_envelope()
     solved = solve_master_width(f, m, stem, s).clamp(env.master_width_min, env.master_width_max)
     torch.testing.assert_close(master[:, w], MASTER_SLOTS[w].spec.to_unit(solved), atol=2e-4, rtol=0)
     assert not torch.allclose(master[:, w], mp[:, w], atol=1e-2)  # the test can fail: the prior was replaced
