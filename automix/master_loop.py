@@ -159,6 +159,9 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
     # (gain_db, measured LUFS) on the current gain-to-loudness curve
     history: list[tuple[float, float]] = []
     final = False
+    # search passes meter the limiter's sample-peak detector; driven hard, the true-peak detector holds more
+    # gain and the two loudness curves part by up to 2 dB: after a final pass misses, search on final passes only
+    final_only = False
     for _ in range(max_iterations):
         measured = render(chain, final)
         it = Iteration(_param(chain, "gain", "gain_db"), _param(chain, "limiter", "ceiling_db"),
@@ -171,6 +174,9 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         error = abs(it.lufs - target_lufs)
         loud_ok = error <= lufs_tolerance  # accepted on a final pass
         aimed = error <= AIM_FRACTION * lufs_tolerance  # what a search pass settles for
+        if final and not loud_ok and not final_only:
+            final_only = True
+            history = []  # the search passes' points lie on the other curve
         history.append((it.gain_db, it.lufs))
         changed = False
         width_shift = None  # the width move's effect on the pre-limiter loudness (dB), if known
@@ -216,7 +222,7 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         # SPECULATE_LU, any step from within the tolerance) will very likely land inside the tolerance (a
         # miss is just another point for the search), or when a ceiling/width change needs verifying
         close = loud_ok or (secant and error <= SPECULATE_LU)
-        final = aimed or close or (final and changed)
+        final = final_only or aimed or close or (final and changed)
     if not result.measured or result.iterations[-1].true_peak_dbtp != result.iterations[-1].true_peak_dbtp:
         measured = render(chain, True)  # the loop always ends on a measured, written candidate
         result.measured = measured
