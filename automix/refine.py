@@ -27,7 +27,7 @@ import torch
 from automix.audio_io import StemReader, output_frames, probe
 from automix.engines.torch_engine import apply_chain, render_stems, trim_bus
 from automix.layout import STEM_SLOTS, flatten, to_torch_chain, unflatten
-from automix.meters.differentiable import band_balance_torch, ms_ratio_torch, spectral_centroid_torch
+from automix.meters.differentiable import centroid_and_balance_torch, ms_ratio_torch
 from automix.settings import MASTER_TONE_STAGES, STEM_CHAIN, MixSettings, StemSettings
 from automix.styles import StyleTargets
 
@@ -88,8 +88,7 @@ def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, p
             chain = [(n, {k: v[0] for k, v in p.items()}) for n, p in to_torch_chain(u[i:i + 1], STEM_SLOTS, STEM_CHAIN)]
             chains.append([("gain", {"gain_db": gains[i]})] + chain)
         bus = apply_chain(trim_bus(render_stems(x, sr, chains)[None], sr), sr, master)
-        c = spectral_centroid_torch(bus, sr)[0]
-        b = band_balance_torch(bus, sr)[0]
+        c, b = (v[0] for v in centroid_and_balance_torch(bus, sr))
         ms = ms_ratio_torch(bus)[0]
         err = (torch.log(c.clamp_min(1.0) / style.spectral_centroid_hz) / math.log1p(tol.centroid_rel)) ** 2 \
             + 0.5 * (((b - target_b) / tol.balance_abs) ** 2).sum() \

@@ -353,12 +353,11 @@ def render_batch(batch: Batch, stem_u: torch.Tensor, master_u: torch.Tensor) -> 
 
 
 def measure(out: torch.Tensor, sample_rate: int) -> dict[str, torch.Tensor]:
-    from automix.meters.differentiable import (
-        band_balance_torch, loudness_torch, ms_ratio_torch, spectral_centroid_torch,
-    )
+    from automix.meters.differentiable import centroid_and_balance_torch, loudness_torch, ms_ratio_torch
 
-    return {"lufs": loudness_torch(out, sample_rate), "centroid": spectral_centroid_torch(out, sample_rate),
-            "ms": ms_ratio_torch(out), "balance": band_balance_torch(out, sample_rate),
+    centroid, balance = centroid_and_balance_torch(out, sample_rate)
+    return {"lufs": loudness_torch(out, sample_rate), "centroid": centroid,
+            "ms": ms_ratio_torch(out), "balance": balance,
             "lr_balance_db": 10 * torch.log10((out[:, 0] ** 2).sum(-1).clamp_min(1e-12)
                                                / (out[:, 1] ** 2).sum(-1).clamp_min(1e-12))}
 

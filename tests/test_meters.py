@@ -607,3 +607,16 @@ def test_torch_centroid_and_balance_pass_gradcheck(sample_rate):
                                     eps=1e-6, atol=1e-6, rtol=1e-4)
     assert torch.autograd.gradcheck(lambda t: band_balance_torch(t, sample_rate), (x,), eps=1e-6, atol=1e-6,
                                     rtol=1e-4)
+
+
+def test_centroid_and_balance_in_one_pass_equal_the_two_meters():
+    """The training's one-pass call reads exactly what the two separate meters read (and its gradient flows)."""
+    from automix.meters.differentiable import band_balance_torch, centroid_and_balance_torch, spectral_centroid_torch
+
+    g = torch.Generator().manual_seed(4)
+    x = (torch.randn(3, 2, 44100, generator=g, dtype=torch.float64) * torch.linspace(0.1, 1.0, 44100)).requires_grad_()
+    c, b = centroid_and_balance_torch(x, 44100)
+    torch.testing.assert_close(c, spectral_centroid_torch(x, 44100), rtol=1e-12, atol=0)
+    torch.testing.assert_close(b, band_balance_torch(x, 44100), rtol=1e-12, atol=1e-15)
+    (c.sum() + b[:, 0].sum()).backward()
+    assert torch.isfinite(x.grad).all() and float(x.grad.abs().max()) > 0

@@ -39,7 +39,8 @@ from automix.meters.spectral import (
     ANALYSIS_RATE, FRAME_FLOOR_DB, HOP, N_FFT, analysis_tables, resampled_length,
 )
 
-__all__ = ["loudness_torch", "spectral_centroid_torch", "ms_ratio_torch", "band_balance_torch"]
+__all__ = ["loudness_torch", "spectral_centroid_torch", "ms_ratio_torch", "band_balance_torch",
+           "centroid_and_balance_torch"]
 
 _TAIL_S = 0.25
 
@@ -202,6 +203,26 @@ def _per_frame_mean(values: torch.Tensor, total: torch.Tensor, keep: torch.Tenso
     ratio = values / torch.where(live, total, torch.ones_like(total))[..., None]
     ratio = torch.where(live[..., None], ratio, torch.zeros_like(ratio))
     return ratio.sum(dim=1) / keep.sum(dim=1).clamp_min(1)[:, None]
+
+
+def centroid_and_balance_torch(x: torch.Tensor, sample_rate: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`spectral_centroid_torch` and :func:`band_balance_torch` from one pass over the frames.
+
+    Training and refinement read both every step: the resampling and framing are most of either's cost.
+    Shape: x ``(batch, channels, samples)`` -> ``((batch,), (batch, 3))``.
+    """
+    x64 = _check(x)
+    mag, keep = _frame_spectra(x64, sample_rate)
+    _, f, bands = analysis_tables()
+    w = torch.tensor(np.concatenate([f[:, None], bands], axis=1), device=x64.device)  # (bins, 4)
+    sums = mag @ w  # (batch, frames, 4): sum f|X|, and |X| summed per band
+    total = sums[..., 1:].sum(-1)
+    means = _per_frame_mean(sums, total, keep)
+    shares = means[:, 1:]
+    ok = shares.sum(-1, keepdim=True) > 0
+    shares = torch.where(ok, shares / torch.where(ok, shares.sum(-1, keepdim=True), torch.ones_like(shares[:, :1])),
+                         torch.zeros_like(shares))
+    return _out(means[:, 0], x), _out(shares, x)
 
 
 def spectral_centroid_torch(x: torch.Tensor, sample_rate: float) -> torch.Tensor:
