@@ -42,18 +42,44 @@ def _out_of_reach(name: str, t: dict, tone: dict) -> str | None:
     if name == "spectral_centroid_hz":
         (lo, hi), target, tol = reach["centroid_range_hz"], t["target"], t["tolerance_rel"]
         if hi < target * (1 - tol) or lo > target * (1 + tol):
-            return f"the master EQ's full range moves the centroid only from {lo:.0f} to {hi:.0f} Hz on this material"
+            return (f"centroid {t['final']:.0f} Hz against {target:.0f}: the master EQ's envelope moves it only from "
+                    f"{lo:.0f} to {hi:.0f} Hz on this material")
         return None
     if reach["balance_best_error"] <= t["tolerance"]:
         return None
     i, limit = reach["balance_limit"]["band"], reach["balance_limit"]["share"]
     band, want = BANDS[i], t["target"][BANDS[i]]
     return (f"the mix has {_pct(tone['balance_before'][i])} of its magnitude spectrum {_band_range(band)} (target "
-            f"{_pct(want)}) and the master EQ's full range takes that to {'at most' if limit < want else 'at least'} "
+            f"{_pct(want)}) and the master EQ inside its envelope takes that to {'at most' if limit < want else 'at least'} "
             f"{_pct(limit)}")
 
 
-def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings, loop) -> str:
+_EQ_SECTIONS = (("low_shelf", "low shelf", "master_shelf_max_abs_db"), ("peak1", "peak 1", "master_peak_max_abs_db"),
+                ("peak2", "peak 2", "master_peak_max_abs_db"), ("peak3", "peak 3", "master_peak_max_abs_db"),
+                ("high_shelf", "high shelf", "master_shelf_max_abs_db"))
+
+
+def _eq_limits(settings: MixSettings, envelope) -> str:
+    """Which of the master EQ's envelope limits its moves sit at: ``'master high shelf at its -4 dB limit'``."""
+    eq = next((p.params for p in settings.master if p.plugin == "eq"), None)
+    if eq is None:
+        return ""
+    at = []
+    for key, label, limit in _EQ_SECTIONS:
+        g, lim = eq[f"{key}_gain_db"], getattr(envelope, limit)
+        if abs(abs(g) - lim) <= 0.05:
+            at.append(f"master {label} at its {g:+.0f} dB limit")
+    if not at:
+        from automix.envelope import eq_net_response_db, net_grid_hz
+
+        net = eq_net_response_db(eq, settings.sample_rate, net_grid_hz(envelope))
+        lim = envelope.master_eq_net_max_abs_db
+        if float(abs(net).max()) >= lim - 0.1:
+            at.append(f"master EQ's net response at its +-{lim:g} dB limit")
+    return "; ".join(at)
+
+
+def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings, loop, envelope=None) -> str:
     """One sentence on why soft target ``name`` (an entry of ``targets``, the report's) was missed.
 
     ``loop`` is the master loop's :class:`~automix.master_loop.LoopResult`.
@@ -69,6 +95,18 @@ def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings, lo
         final, target = t["final"], t["target"]
         if final < 1e-3:
             return "the stems carry no stereo information (mono/dual-mono, centred), so width cannot create any"
+        if envelope is not None and final < target:
+            said = f"M/S {final:.2f} against {target:.2f}"
+            if width >= envelope.master_width_max - 1e-3:
+                return (f"{said}: master width at its {envelope.master_width_max:g} limit, stems at most "
+                        f"{envelope.stem_width_max:g} and panned by their roles; the stems are too narrow for more "
+                        "inside the envelope")
+            if final >= envelope.max_ms_for_folddown - 0.02:
+                return (f"{said}: wider would lose more than {envelope.mono_folddown_loss_max_lu:g} LU when folded "
+                        "to mono (the envelope's limit)")
+        if envelope is not None and final > target and width <= envelope.master_width_min + 1e-3:
+            return (f"M/S {final:.2f} against {target:.2f}: master width at its {envelope.master_width_min:g} "
+                    "limit; the stems' own stereo is wider than the target")
         if width >= 3.999 and final < target:
             return f"master width is at its maximum (4.0); the stems are too narrow to reach {target:.2f}"
         if width <= 1e-3 and final > target:
@@ -83,7 +121,8 @@ def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings, lo
         return "the tonal match was off (tone_match=False), so the master EQ stayed as given"
     out = _out_of_reach(name, t, tone)
     if out:
-        return f"out of reach: {out}"
+        bound = _eq_limits(settings, envelope) if envelope is not None else ""
+        return f"out of reach inside the envelope: {out}" + (f" ({bound})" if bound else "")
     if name == "spectral_centroid_hz":
         other, label = "band_balance", "band balance"
         predicted_miss = abs(tone["centroid_predicted_hz"] / t["target"] - 1) > t["tolerance_rel"]
@@ -147,7 +186,7 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
     for name in SOFT_TARGETS:
         t = targets[name]
         if not t["pass"]:
-            t["why"] = _soft_reason(name, targets, tone, settings, loop)
+            t["why"] = _soft_reason(name, targets, tone, settings, loop, style.envelope)
     hard_ok = targets["integrated_lufs"]["pass"] and targets["true_peak_dbtp"]["pass"]
 
     # the moves as an engineer reads them, and the envelope limits each sits at or crosses (an independent

@@ -109,12 +109,12 @@ class TrainConfig:
         threads: torch intra-op threads.
     """
 
-    steps: int = 2000
+    steps: int = 1600
     seed: int = 0
     batch_sessions: int = 4
     pool_sessions: int = 160
     session_s: float = 6.0
-    excerpt_s: float = 3.0
+    excerpt_s: float = 2.0
     lr: float = 1e-3
     preset_share: float = 0.5
     tone_steps: int = 600

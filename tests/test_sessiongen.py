@@ -198,19 +198,22 @@ def test_spectra_spread_widely_across_sessions(sessions):
 
 
 def test_balanced_mixes_are_spectrally_realistic(sessions):
-    """Real multitrack mixes measure a spectral centroid of about 1.5-4 kHz (median ~2.5 kHz), not 6 kHz."""
+    """Balanced real mixes measure (MIR convention) a centroid of 2.3-3.2 kHz and magnitude shares of about
+    0.15 / 0.54 / 0.31: the generator's balanced sessions must sit near them, so what the mixer learns carries
+    over (a sparse synthetic spectrum measured 1.7 kHz and a 31% low share)."""
     from automix.meters import analyze
 
-    cents, highs = [], []
+    cents, shares = [], []
     for s in sessions[:12]:
         mix = np.zeros((2, round(DURATION_S * s.sample_rate)))
         for st in s.stems:  # the intended balance, mono stems as dual mono
             mix += st.audio.astype(np.float64) * 10 ** (st.reference_gain_db / 20)
         m = analyze(mix.astype(np.float32), s.sample_rate)
         cents.append(m["spectral_centroid_hz"])
-        highs.append(m["band_balance"]["high"])
-    assert 1500.0 <= np.median(cents) <= 4000.0, sorted(cents)
-    assert np.median(highs) < 0.15, sorted(highs)
+        shares.append([m["band_balance"][b] for b in ("low", "mid", "high")])
+    assert 2200.0 <= np.median(cents) <= 3200.0, sorted(cents)
+    low, mid, high = np.median(shares, axis=0)
+    assert 0.12 <= low <= 0.27 and 0.45 <= mid <= 0.6 and 0.2 <= high <= 0.4, (low, mid, high)
 
 
 def test_drum_stems_are_percussive_and_pads_are_not(sessions):
