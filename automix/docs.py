@@ -1,6 +1,6 @@
-"""Generated README tables (plugins, style schema), so the README cannot drift from the code.
+"""Generated reference tables (plugins, style schema), so the documentation cannot drift from the code.
 
-``python -m automix.docs`` prints them; ``tests/test_docs.py`` checks the README holds them verbatim.
+``python -m automix.docs`` prints them; ``tests/test_docs.py`` checks ``docs/reference.md`` holds them verbatim.
 """
 from __future__ import annotations
 
