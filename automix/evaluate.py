@@ -26,11 +26,11 @@ that the medians, taken over different sessions per system, do not give. Errors:
   (BS.1770-4, 4x) minus the ceiling, signed (negative = under; hard);
 * ``centroid_error_rel`` ``|centroid / target - 1|``; ``ms_error_abs`` ``|M/S - target|``;
   ``band_balance_error_max`` the largest ``|share - target|`` over low/mid/high (soft);
-* ``balance_error_db`` (sessions with a ``truth.json``): the applied gain of each stem is its
-  ``input_gain_db`` plus its strip ``gain_db`` (0 for (a); the normalisation alone for (b));
-  relative gains are those minus their mean over the stems, likewise the reference gains; the
-  error is the RMS over stems of the difference (dB). Compressor make-up and saturation trim are
-  not counted. The *equal-loudness baseline* is the same error for every stem at the same level after
+* ``balance_error_db`` (sessions with a ``truth.json``): the applied gain of each stem is measured,
+  the stem soloed through its strip against the stem as recorded (:func:`soloed_gains_db`: every
+  stage counts, compression and saturation included; 0 for (a)); relative gains are those minus
+  their mean over the stems, likewise the reference gains; the error is the RMS over stems of the
+  difference (dB). The *equal-loudness baseline* is the same error for every stem at the same level after
   loudness normalisation (its ``input_gain_db`` alone); ``below_equal_loudness`` counts the sessions
   where a system's error is strictly below it.
 
@@ -327,8 +327,31 @@ def _render_raw(stems: Sequence[str], style: StyleTargets, work: Path) -> dict:
     return meters, settings
 
 
-def _gains(report: dict) -> dict[str, float]:
-    return {Path(s["path"]).name: float(s["input_gain_db"]) + float(s["gain_db"]) for s in report["stems"]}
+def soloed_gains_db(settings: MixSettings, recorded_lufs: Sequence[float]) -> dict[str, float]:
+    """Each stem's gain through its strip, measured: the integrated loudness of the stem soloed through its
+    chain (normalisation included, pedalboard engine) minus its loudness as recorded (dB), by file name.
+
+    Compression, make-up, saturation, EQ and pan all count, as a listener hears the stem in the mix. A stem
+    silent as recorded (or through its strip) is left out.
+    """
+    from automix.engines.pedalboard_engine import render
+    from automix.meters.loudness import LoudnessAccumulator
+    from automix.settings import MixSettings
+
+    out = {}
+    for stem, before in zip(settings.stems, recorded_lufs):
+        if before is None or not math.isfinite(before):
+            continue
+        meter = LoudnessAccumulator(settings.sample_rate, 2)
+        meter.process(render(MixSettings(settings.sample_rate, [stem], [])).astype(np.float64))
+        after = meter.result()["integrated_lufs"]
+        if math.isfinite(after):
+            out[Path(stem.path).name] = float(after - before)
+    return out
+
+
+def _gains(report: dict, settings: MixSettings) -> dict[str, float]:
+    return soloed_gains_db(settings, [s["loudness_lufs"] for s in report["stems"]])
 
 
 def _predictor_permutation_db(report: dict, style: StyleTargets, rng: random.Random) -> float:
@@ -407,9 +430,9 @@ def evaluate_session(session: EvalSession, style: StyleTargets, work: Path, *, o
                 rep = mix_session(session.stems, style=style, output=work / f"{key}.wav",
                                   settings_out=work / f"{key}.settings.json", **variants[key])
                 reports[key] = rep
-                meters, gains = rep["final_meters"], _gains(rep)
-                finished[key] = (MixSettings.load(work / f"{key}.settings.json"),
-                                 rep["master"]["moves"]["mono_folddown_loss_db"])
+                made = MixSettings.load(work / f"{key}.settings.json")
+                meters, gains = rep["final_meters"], _gains(rep, made)
+                finished[key] = (made, rep["master"]["moves"]["mono_folddown_loss_db"])
         except AutomixError as e:
             row["failures"].append({"system": key, "code": e.code, "error": str(e)})
             continue

@@ -30,7 +30,7 @@ _SECTIONS = (("low_shelf", "low shelf", "ls"), ("peak1", "", ""), ("peak2", "", 
 #: the printed table's legend
 LEGEND = ("  level: dB vs the role's place in the style's balance; EQ: largest moves (ls/hs: shelves); "
           "comp: GR, est. dB\n"
-          "  mono: dB the master loses played as (L+R)/2; * at an envelope limit, ! past one "
+          "  mono: loudness change (dB) played as (L+R)/2; * at an envelope limit, ! past one "
           "(see envelope_limits_hit)")
 
 

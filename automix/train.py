@@ -10,6 +10,7 @@ differentiable meters::
            + ph(((ms - ms*) / tol_ms)^2)                       mid/side ratio
            + W_BALANCE * ph(sum(((b - b*) / tol_b)^2))          band balance (3 bands; TONE_W_BALANCE in stage 2)
            + W_LOUDNESS * ph(((L - L*) / 1 LU)^2)               loudness before the limiter
+           + W_STEM_LEVELS * ph(mean(((l_i - p_i - mean) / 1.5 dB)^2))   stems as heard vs the role balance
            + W_LR_BALANCE * ph((10 log10(E_left / E_right) / 1 dB)^2)   a mix balanced left/right
     regulariser = mean over stems of sum_j w_j (u_j - prior_j)^2 + sum_k w_k (u_k - prior_k)^2 (master)
 
@@ -77,6 +78,12 @@ W_LOUDNESS = 0.05
 #: left/right level balance of the mix, per dB^2: without it the cheapest way to more side signal is
 #: panning everything (kick and bass included) to one side
 W_LR_BALANCE = 1.0
+
+#: each stem's level as heard through its strip against its role's place in the balance, per (1.5 dB)^2 of
+#: mean squared error: the fader prior alone let saturation and compression move stems by several dB
+W_STEM_LEVELS = 1.0
+LEVEL_TOLERANCE_DB = 1.5
+_GAIN_SLOT = next(i for i, s in enumerate(STEM_SLOTS) if s.key == "gain.gain_db")
 
 #: regulariser weight per unit-interval parameter, by (plugin, parameter) or plugin
 STEM_PULL = {"gain.gain_db": 40.0, "compressor.makeup_db": 10.0, "compressor": 2.0, "saturation": 2.0,
@@ -336,20 +343,49 @@ def make_batch(sessions: Sequence[PoolSession], styles: Sequence) -> Batch:
     )
 
 
-def render_batch(batch: Batch, stem_u: torch.Tensor, master_u: torch.Tensor) -> torch.Tensor:
+def render_strips(batch: Batch, stem_u: torch.Tensor) -> torch.Tensor:
+    """Every stem of the batch through its predicted strip (normalisation first). Shape: ``(total_stems, 2, n)``."""
+    from automix.engines.torch_engine import apply_chain
+
+    flat = stem_u[batch.mask]
+    chain = [("gain", {"gain_db": batch.input_gain_db})] + to_torch_chain(flat, STEM_SLOTS, STEM_CHAIN)
+    return apply_chain(batch.audio, batch.sample_rate, chain)
+
+
+def render_batch(batch: Batch, stem_u: torch.Tensor, master_u: torch.Tensor,
+                 strips: torch.Tensor | None = None) -> torch.Tensor:
     """Render every session of the batch through its predicted strips, the bus trim and the trained master stages.
 
+    ``strips`` (from :func:`render_strips`) saves rendering them again.
     Shape: stem_u ``(B, S, P)``, master_u ``(B, M)`` -> ``(B, 2, n)``.
     """
     from automix.engines.torch_engine import apply_chain, trim_bus
 
     sr = batch.sample_rate
-    flat = stem_u[batch.mask]
-    chain = [("gain", {"gain_db": batch.input_gain_db})] + to_torch_chain(flat, STEM_SLOTS, STEM_CHAIN)
-    y = apply_chain(batch.audio, sr, chain)
+    y = render_strips(batch, stem_u) if strips is None else strips
     bus = torch.zeros(stem_u.shape[0], 2, y.shape[-1], dtype=y.dtype).index_add(0, batch.session_of, y)
     master = [stage for stage in to_torch_chain(master_u, MASTER_SLOTS, MASTER_CHAIN) if stage[0] in MASTER_TRAINED]
     return apply_chain(trim_bus(bus, sr), sr, master)
+
+
+def stem_level_errors(batch: Batch, strips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """How far each stem, as heard through its strip, sits from its role's place in the style's balance (dB).
+
+    The strip output's loudness minus the role prior's fader level, less that difference's mean over the
+    session's stems (only relative levels count), for stems audible in the excerpt (above -60 LUFS).
+    Compression, saturation and EQ all count: they move a stem's level as much as its fader.
+    Shape: strips ``(total_stems, 2, n)`` -> errors and a 0/1 weight, ``(total_stems,)`` each (float64).
+    """
+    from automix.meters.differentiable import loudness_torch
+
+    heard = loudness_torch(strips, batch.sample_rate).double()
+    with torch.no_grad():
+        live = (torch.isfinite(heard) & (heard > -60.0)).double()
+    prior = STEM_SLOTS[_GAIN_SLOT].spec.from_unit(batch.stem_prior[batch.mask][:, _GAIN_SLOT].double())
+    diff = torch.where(live > 0, heard, torch.zeros_like(heard)) - prior
+    n = torch.zeros(batch.mask.shape[0], dtype=torch.float64).index_add(0, batch.session_of, live)
+    mean = torch.zeros_like(n).index_add(0, batch.session_of, diff * live) / n.clamp_min(1.0)
+    return (diff - mean[batch.session_of]) * live, live
 
 
 def measure(out: torch.Tensor, sample_rate: int) -> dict[str, torch.Tensor]:
@@ -378,11 +414,17 @@ def loss_terms(m: dict[str, torch.Tensor], batch: Batch) -> dict[str, torch.Tens
 def compute_loss(model, batch: Batch, stem_w: torch.Tensor, master_w: torch.Tensor, w_balance: float = W_BALANCE):
     stem_u, master_u = model(batch.features, batch.roles, batch.mask, batch.style, batch.stem_prior,
                              batch.master_prior, batch.bounds)
-    out = render_batch(batch, stem_u, master_u)
+    strips = render_strips(batch, stem_u)
+    out = render_batch(batch, stem_u, master_u, strips)
     m = measure(out, batch.sample_rate)
     terms = loss_terms(m, batch)
+    level_err, live = stem_level_errors(batch, strips)
+    per_session = torch.zeros(stem_u.shape[0], dtype=torch.float64)
+    terms["stem_levels"] = per_session.index_add(0, batch.session_of, (level_err / LEVEL_TOLERANCE_DB) ** 2) \
+        / per_session.index_add(0, batch.session_of, live).clamp_min(1.0)
     target = (_ph(terms["centroid"]) + _ph(terms["ms"]) + w_balance * _ph(terms["balance"])
-              + W_LOUDNESS * _ph(terms["loudness"]) + W_LR_BALANCE * _ph(terms["lr_balance"])).mean()
+              + W_LOUDNESS * _ph(terms["loudness"]) + W_LR_BALANCE * _ph(terms["lr_balance"])
+              + W_STEM_LEVELS * _ph(terms["stem_levels"])).mean()
     mask = batch.mask[..., None].to(stem_u.dtype)
     stem_reg = (((stem_u - batch.stem_prior) ** 2 * stem_w * mask).sum((1, 2)) / mask.sum((1, 2))).mean()
     master_reg = (((master_u - batch.master_prior) ** 2) * master_w).sum(-1).mean()
