@@ -103,6 +103,32 @@ def test_loss_gradients_reach_every_trainable_output(tiny_pool):
             assert master_u.grad[:, j].abs().sum() == 0, s.key  # the master loop's, not trained
 
 
+def test_stem_level_errors_are_the_heard_levels_against_the_role_balance(tiny_pool):
+    """Known answer: with every strip at its prior, raising one stem's fader by 6 dB moves its error by
+    6 (1 - 1/k) dB and every other stem's by -6/k dB (the session mean moves by 6/k); the errors of a
+    session sum to zero (only relative levels count), and the fader gets a gradient."""
+    from automix.styles import get_style
+
+    sessions = [max(tiny_pool, key=lambda x: len(x.paths))]
+    batch = T.make_batch(sessions, [get_style("country_pop")])
+    stem_u = batch.stem_prior.clone()
+    base, live = T.stem_level_errors(batch, T.render_strips(batch, stem_u))
+    k = int(live.sum())
+    assert k >= 2 and float(base.sum()) == pytest.approx(0.0, abs=1e-9)
+    j = T._GAIN_SLOT
+    first = int(torch.nonzero(live)[0])
+    up = stem_u.clone()
+    up[0, first, j] += 6.0 / (STEM_SLOTS[j].spec.maximum - STEM_SLOTS[j].spec.minimum)
+    up.requires_grad_(True)
+    moved, _ = T.stem_level_errors(batch, T.render_strips(batch, up))
+    shift = (moved - base).detach()
+    assert float(shift[first]) == pytest.approx(6.0 * (1 - 1 / k), abs=0.05)
+    others = [i for i in range(len(shift)) if i != first and live[i] > 0]
+    assert all(float(shift[i]) == pytest.approx(-6.0 / k, abs=0.05) for i in others)
+    (moved ** 2).sum().backward()
+    assert float(up.grad[0, first, j].abs()) > 0
+
+
 def test_a_few_steps_reduce_the_target_error(tiny_pool):
     """Same batch before and after 20 steps on it: the target error must drop."""
     config = T.TrainConfig(**TINY, lr=3e-3)
