@@ -18,8 +18,9 @@ Definitions (every gain in dB, every frequency in Hz):
   ``[stem_eq_net_min_db, stem_eq_net_max_db]``. *Fighting* is the sum of the
   sections' absolute gains minus the net response's range (max - min): 0 when
   sections never overlap in opposite directions; at most ``stem_eq_fight_max_db``.
-- **Stem level**: the stem's fader (``gain.gain_db``) within
-  ``+-stem_level_range_db`` of its role's prior (the style's role balance).
+- **Stem level**: the strip's level moves (fader ``gain.gain_db`` + compressor
+  ``makeup_db`` + saturation ``trim_db``) within ``+-stem_level_range_db`` of its
+  role's prior (the style's role balance, split among the stems sharing the role).
 - **Width**: stems in ``[0, stem_width_max]``; a stem whose side is
   ``mono_side_floor_db`` or more below its mid keeps exactly 1.0; the master in
   ``[master_width_min, master_width_max]``.

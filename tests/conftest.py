@@ -6,6 +6,25 @@ import pytest
 import soundfile as sf
 
 
+#: the original specification's example targets file, exactly as it was written
+SEED_TARGETS = """\
+rock_punk:
+  lufs: -9.5
+  spectral_centroid_hz: 2800
+  stereo_ms_ratio: 0.6
+  frequency_balance:
+    low_energy: 0.3
+    mid_energy: 0.5
+    high_energy: 0.4
+  processing_chains:
+    compression:
+      threshold: -18
+      ratio: 4
+      attack: 10
+      release: 100
+"""
+
+
 def null_residual_db(reference: np.ndarray, test: np.ndarray) -> float:
     """10*log10(residual energy / reference energy); -inf when identical."""
     ref = np.asarray(reference, np.float64)

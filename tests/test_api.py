@@ -9,23 +9,8 @@ import torch
 
 from automix.errors import ParameterError
 from automix.synth import SessionSpec, generate_session
+from tests.conftest import SEED_TARGETS
 
-SEED_TARGETS = """\
-rock_punk:
-  lufs: -9.5
-  spectral_centroid_hz: 2800
-  stereo_ms_ratio: 0.6
-  frequency_balance:
-    low_energy: 0.3
-    mid_energy: 0.5
-    high_energy: 0.4
-  processing_chains:
-    compression:
-      threshold: -18
-      ratio: 4
-      attack: 10
-      release: 100
-"""
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from automix.styles import (
     preset_dir,
     schema_markdown,
 )
+from tests.conftest import SEED_TARGETS
 
 # ------------------------------------------------------------------ setup --
 
@@ -550,22 +551,7 @@ def test_errors_are_style_errors_with_a_stable_code(tmp_path):
 
 # ------------------------------------------------- the original targets form --
 
-SEED = """\
-rock_punk:
-  lufs: -9.5
-  spectral_centroid_hz: 2800
-  stereo_ms_ratio: 0.6
-  frequency_balance:
-    low_energy: 0.3
-    mid_energy: 0.5
-    high_energy: 0.4
-  processing_chains:
-    compression:
-      threshold: -18
-      ratio: 4
-      attack: 10
-      release: 100
-"""
+SEED = SEED_TARGETS
 
 
 def test_the_seed_targets_file_loads_as_written(tmp_path):
