@@ -3,7 +3,8 @@
 Imports only numpy (and torch inside the torch helpers, so the production
 pedalboard path never loads torch); nothing in automix or plugins is imported here.
 All formulas follow JUCE (as used by pedalboard 0.9.26) so that the torch twin
-and the pedalboard graph compute the same numbers; see GUIDE section 5.
+and the pedalboard graph compute the same numbers: parity is set by arithmetic
+(float32 coefficients rounded once from float64 libm values), not by the formulas alone.
 """
 from __future__ import annotations
 

@@ -15,10 +15,10 @@ loudness_lufs          integrated loudness of the file as recorded (NOT a
                        own peak, so it is exactly level-invariant
 rms_rel_db             RMS level minus integrated loudness (dB)
 crest_db               sample peak minus RMS (dB): the original "crest factor"
-spectral_centroid_hz   centroid of the averaged mid spectrum (GUIDE definition)
+spectral_centroid_hz   the meters' centroid (MIR convention: mono at 22.05 kHz, 2048/512 frames)
 dynamic_range_lu       loudness range (EBU Tech 3342), the original "dynamic range"
 percussiveness         (momentary max - integrated) / 10 LU: ~0.2 pads, ~0.8 drums
-band_low/mid/high      energy shares < 250 Hz, 250 Hz - 4 kHz, > 4 kHz
+band_low/mid/high      magnitude shares < 250 Hz, 250 Hz - 4 kHz, > 4 kHz (the meters')
 octave_balance         power shares of ten octave bands (octaves of 250 Hz; bands
                        0-2, 3-6, 7-9 nest in low, mid, high): where inside a band
                        the power sits, which the master tone estimate needs

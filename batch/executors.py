@@ -12,7 +12,7 @@ named, so a library caller's ``joblib.parallel_config(backend=...)`` applies;
 the default is loky (worker processes). ``n_jobs`` is at least 2 so sessions
 never run in the driver process (joblib runs ``n_jobs=1`` in-process, where a
 segfault would kill the runner); concurrency is set by ``pre_dispatch``.
-Facts this is built on (GUIDE section 7): a native crash in loky kills every
+Facts this is built on (measured with joblib's loky backend): a native crash kills every
 session in flight and breaks the pool. The worker's in-flight markers tell
 which sessions were running; if several were, each is re-run *alone* and
 only a session that crashes alone counts a crash; after ``retries + 1``

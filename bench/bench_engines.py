@@ -1,4 +1,4 @@
-"""Issue 2 benchmarks: production render speed and memory, torch engine speed/memory, parity sweep.
+"""Benchmarks: production render speed and memory, torch engine speed/memory, parity sweep.
 
 Run: ``python bench/bench_engines.py [--quick]``. Every speed is reported as
 x real time and as a ratio to a baseline measured in the same run; each

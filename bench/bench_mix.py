@@ -1,4 +1,4 @@
-"""Issue 3 benchmark: end-to-end ``mix_session`` speed and memory, next to the read+sum+write floor.
+"""Benchmark: end-to-end ``mix_session`` speed and memory, next to the read+sum+write floor.
 
 Run: ``python bench/bench_mix.py [--quick]``. End to end = probe, analyse,
 predict, pre-master render, tonal match, master loop (every iteration renders

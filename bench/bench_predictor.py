@@ -1,4 +1,4 @@
-"""Issue 5 benchmark: predictor inference time for 16 stems on one core (target < 50 ms).
+"""Benchmark: predictor inference time for 16 stems on one core (target < 50 ms).
 
 Run: ``python bench/bench_predictor.py``. Measures, in one single-threaded
 process, the whole ``predict_settings`` call the mixer makes (priors, network,

@@ -1,4 +1,4 @@
-"""Issue 5 diagnostic (accuracy, not speed): how well does the tone head's bus estimate see the bus?
+"""Diagnostic (accuracy, not speed): how well does the tone head's bus estimate see the bus?
 
 Run: ``python bench/tone_estimate.py [--count 12]``. Mixes generated held-out sessions (rock_punk) with the
 shipped predictor, renders the predicted strips in the torch engine with every stage, with the compressors

@@ -1,7 +1,7 @@
 """Mastering brick-wall limiter. Twin: ``pedalboard.BrickwallLimiter`` (bit-exact in float32).
 
-Never ``pedalboard.Limiter`` (two compressors, makeup gain and a 0 dBFS clip; see
-GUIDE section 5). What ``BrickwallLimiter`` computes (pedalboard 0.9.26,
+Never ``pedalboard.Limiter`` (two compressors, about ``3.75 - threshold`` dB of automatic makeup and a
+0 dBFS clip: +1 to +5.6 dBTP overs measured). What ``BrickwallLimiter`` computes (pedalboard 0.9.26,
 ``pedalboard/plugins/BrickwallLimiter.h``), per sample, all channels linked::
 
     p[i]   = max over channels of |x[ch, i]|           (true_peak=False)

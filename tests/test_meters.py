@@ -1,7 +1,7 @@
 """Meters against the EBU reference signals, pyloudnorm, closed forms and each other.
 
-The EBU Tech 3341 / 3342 V4 signals are generated here from GUIDE 5.1 (no
-downloads), at 48 kHz and at 44.1 kHz (to catch K-weighting fixed at 48 kHz).
+The EBU Tech 3341 / 3342 V4 signals are generated here from Table 1 of each
+specification (no downloads), at 48 kHz and at 44.1 kHz (to catch K-weighting fixed at 48 kHz).
 """
 from __future__ import annotations
 
