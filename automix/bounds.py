@@ -53,6 +53,8 @@ _PAN = _index(STEM_SLOTS, "pan.pan")
 _WIDTH = _index(STEM_SLOTS, "stereo_width.width")
 _DRIVE = _index(STEM_SLOTS, "saturation.drive_db")
 _MASTER_WIDTH = _index(MASTER_SLOTS, "stereo_width.width")
+_MASTER_THRESHOLD = _index(MASTER_SLOTS, "compressor.threshold_db")
+_MASTER_RATIO = _index(MASTER_SLOTS, "compressor.ratio")
 #: the EQ's shelf and peak gain slots, in section order (low shelf, peak 1-3, high shelf)
 _GAIN_NAMES = ("low_shelf_gain_db", "peak1_gain_db", "peak2_gain_db", "peak3_gain_db", "high_shelf_gain_db")
 _SHELF = (True, False, False, False, True)
@@ -137,6 +139,8 @@ def make_bounds(envelopes: Sequence[Envelope], mono: torch.Tensor, stem_prior: t
                   (-env.master_peak_max_abs_db, env.master_peak_max_abs_db), env.master_shelf_max_abs_db)
         master_lo[i, _MASTER_WIDTH] = _unit(MASTER_SLOTS, _MASTER_WIDTH, env.master_width_min)
         master_hi[i, _MASTER_WIDTH] = _unit(MASTER_SLOTS, _MASTER_WIDTH, env.master_width_max)
+        master_lo[i, _MASTER_THRESHOLD] = _unit(MASTER_SLOTS, _MASTER_THRESHOLD, env.master_comp_threshold_min_db)
+        master_hi[i, _MASTER_RATIO] = _unit(MASTER_SLOTS, _MASTER_RATIO, env.master_comp_ratio_max)
     first = envelopes[0]
     if any((e.net_from_hz, e.net_to_hz) != (first.net_from_hz, first.net_to_hz) for e in envelopes):
         raise ValueError("one batch needs one EQ grid: its envelopes differ in net_from_hz / net_to_hz")

@@ -30,6 +30,9 @@ Definitions (every gain in dB, every frequency in Hz):
   ``+-master_shelf_max_abs_db``, net response within ``+-master_eq_net_max_abs_db``.
 - **Mono fold-down**: playing the master as ``(L+R)/2`` on both channels loses at
   most ``mono_folddown_loss_max_lu`` of integrated loudness.
+- **Master compressor**: threshold at or above ``master_comp_threshold_min_db``
+  (dBFS; the bus enters it trimmed to -18 LUFS) and ratio at most
+  ``master_comp_ratio_max``: bus glue of a few dB, not a second limiter.
 """
 from __future__ import annotations
 
@@ -76,6 +79,8 @@ class Envelope:
     master_shelf_max_abs_db: float
     master_eq_net_max_abs_db: float
     mono_folddown_loss_max_lu: float
+    master_comp_threshold_min_db: float
+    master_comp_ratio_max: float
 
     def __post_init__(self):
         object.__setattr__(self, "centre_roles", tuple(self.centre_roles))
@@ -316,6 +321,12 @@ def master_measures(chain, *, envelope: Envelope, sample_rate: float,
     if "stereo_width" in p:
         out.append(Measure("master_width_min/master_width_max", "width", float(p["stereo_width"]["width"]),
                            e.master_width_min, e.master_width_max, AT_LIMIT_UNIT))
+    if "compressor" in p:
+        comp = p["compressor"]
+        out.append(Measure("master_comp_threshold_min_db", "compressor.threshold_db", float(comp["threshold_db"]),
+                           e.master_comp_threshold_min_db, None))
+        out.append(Measure("master_comp_ratio_max", "compressor.ratio", float(comp["ratio"]), None,
+                           e.master_comp_ratio_max, AT_LIMIT_UNIT))
     if folddown_loss_db is not None and math.isfinite(folddown_loss_db):
         out.append(Measure("mono_folddown_loss_max_lu", "mono_folddown_loss_db", float(folddown_loss_db), None,
                            e.mono_folddown_loss_max_lu))

@@ -70,6 +70,7 @@ def stem_pans(style: StyleTargets, paths: Sequence[str], roles: Sequence[str],
               mono: Sequence[bool] | None = None) -> list[float]:
     """Each stem's pan (-1 left .. +1 right) from its role, its name and whether it is mono (see the module)."""
     envelope = style.envelope
+    roles = list(roles)
     mono = list(mono) if mono is not None else [False] * len(paths)
     pans = [0.0] * len(paths)
     by_role: dict[str, list[int]] = {}
@@ -91,10 +92,13 @@ def stem_pans(style: StyleTargets, paths: Sequence[str], roles: Sequence[str],
                     lone.append(i)
             else:
                 pans[i] = amount * (-1 if rank % 2 == 0 else 1)
-    # lone mono stems of off-centre roles go to the side that balances the image placed so far
-    for i in sorted(lone, key=lambda j: (roles[j], Path(paths[j]).name.lower(), paths[j])):
+    # lone mono stems of off-centre roles go to the side that balances the image placed so far: the louder
+    # parts first, each weighed by its level in the role balance (power)
+    power = [10 ** (role_level_db(style.role_balance_db, r, roles.count(r)) / 10) for r in roles]
+    for i in sorted(lone, key=lambda j: (-power[j], roles[j], Path(paths[j]).name.lower(), paths[j])):
         amount = min(float(style.role_pan.get(roles[i], 0.0)), 1.0)
-        pans[i] = amount if sum(pans) < 0 else -amount
+        lean = sum(p * w for p, w in zip(pans, power))
+        pans[i] = amount if lean < 0 else -amount
     return pans
 
 
@@ -149,6 +153,9 @@ def master_prior(style: StyleTargets) -> list[PluginSettings]:
                                      envelope.master_peak_max_abs_db)
         if p.plugin == "stereo_width":
             p.params["width"] = min(max(p.params["width"], envelope.master_width_min), envelope.master_width_max)
+        if p.plugin == "compressor":
+            p.params["threshold_db"] = max(p.params["threshold_db"], envelope.master_comp_threshold_min_db)
+            p.params["ratio"] = min(p.params["ratio"], envelope.master_comp_ratio_max)
         if p.plugin == "limiter":
             p.params["ceiling_db"] = float(style.true_peak_ceiling_dbtp)
         if p.plugin == "saturation":  # a soft clipper toward full scale unless the style says otherwise

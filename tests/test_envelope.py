@@ -122,6 +122,13 @@ def test_master_limits():
     found = {v["limit"] for v in violations(master_measures(chain, envelope=ENV, sample_rate=SR,
                                                             folddown_loss_db=3.2))}
     assert found == {"master_width_min/master_width_max", "master_peak_max_abs_db", "mono_folddown_loss_max_lu"}
+    # a master compressor that works as a second limiter: 6:1 from -30 dBFS on a bus at -18 LUFS
+    p["stereo_width"]["width"], p["eq"]["peak1_gain_db"] = 1.0, 0.0
+    p["compressor"].update(threshold_db=-30.0, ratio=6.0)
+    found = {v["limit"] for v in violations(master_measures(chain, envelope=ENV, sample_rate=SR))}
+    assert found == {"master_comp_threshold_min_db", "master_comp_ratio_max"}
+    p["compressor"].update(threshold_db=-20.0, ratio=4.0)  # at the limits: inside
+    assert violations(master_measures(chain, envelope=ENV, sample_rate=SR)) == []
 
 
 @pytest.mark.parametrize("r", [0.0, 0.5, 1.0])

@@ -252,8 +252,8 @@ def test_validate_verbose_says_why_a_soft_target_was_missed():
     result = CliRunner().invoke(main, ["validate", "--case", "bright", "--style", "rock_punk", "--duration", "3",
                                        "--verbose"])
     assert result.exit_code == 0, result.output
-    assert "      balance missed: out of reach: the mix has " in result.stdout
-    assert "      centroid missed: out of reach: " in result.stdout
+    assert "      balance missed: out of reach inside the envelope: the mix has " in result.stdout
+    assert "      centroid missed: out of reach inside the envelope: " in result.stdout
 
 
 def test_validate_exits_1_when_a_hard_target_fails(monkeypatch):

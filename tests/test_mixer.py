@@ -171,6 +171,8 @@ def test_refinement_reduces_the_target_error(tmp_path, session):
     from automix.render import normalisation_gain_db
     from automix.roles import infer_role
     from automix.settings import StemSettings
+    import torch
+
     from automix.bounds import is_mono
     from automix.envelope import check_settings
     from automix.priors import stem_priors
@@ -187,7 +189,8 @@ def test_refinement_reduces_the_target_error(tmp_path, session):
     refined, info = refine_settings(settings, style, steps=6, excerpt_s=3.0, priors=priors, mono=mono)
     assert info["after"]["target_error"] < info["before"]["target_error"]
     # every step stays inside the engineer's envelope (checked independently of the bounding code)
-    assert check_settings(refined, roles, style, mono)["violations"] == []
+    found = check_settings(refined, roles, style, mono)
+    assert found["stems"] == [[]] * len(paths) and found["master"] == []
 
 
 def test_plain_gain_without_the_loop_lands_on_the_target_loudness(tmp_path):
