@@ -71,12 +71,12 @@ def predict_settings(features: Sequence[StemFeatures], paths: Sequence[str], rol
                      style: StyleTargets, predictor=None, sample_rate: int = 48000
                      ) -> tuple[list[list[PluginSettings]], list[PluginSettings]]:
     """Stem chains and master chain (engineering units) for a session, inside the style's envelope."""
-    from automix.bounds import is_mono, make_bounds
+    from automix.bounds import make_bounds
 
     model = predictor or load_predictor()
     x = torch.from_numpy(np.stack([f.vector() for f in features]))[None]
-    mono = is_mono(x, style.envelope)
-    priors = stem_priors(style, paths, roles, mono[0].tolist())
+    mono = stems_mono(features, style.envelope)
+    priors = stem_priors(style, paths, roles, mono)
     mprior = master_prior(style)
     prior_u = torch.tensor([[flatten(c, STEM_SLOTS) for c in priors]], dtype=torch.float32)
     with torch.no_grad():
@@ -87,7 +87,7 @@ def predict_settings(features: Sequence[StemFeatures], paths: Sequence[str], rol
             torch.from_numpy(style.vector(normalized=True).astype(np.float32))[None],
             prior_u,
             torch.tensor([flatten(mprior, MASTER_SLOTS)], dtype=torch.float32),
-            make_bounds([style.envelope], mono, prior_u, sample_rate),
+            make_bounds([style.envelope], torch.tensor([mono]), prior_u, sample_rate),
         )
     stems = [unflatten(u, STEM_SLOTS, STEM_CHAIN) for u in stem_u[0]]
     master = unflatten(master_u[0], MASTER_SLOTS, MASTER_CHAIN)
@@ -96,6 +96,14 @@ def predict_settings(features: Sequence[StemFeatures], paths: Sequence[str], rol
         if p.plugin == "limiter":
             p.params.update(true_peak=1.0, ceiling_db=style.true_peak_ceiling_dbtp)
     return stems, master
+
+
+def stems_mono(features: Sequence[StemFeatures], envelope) -> list[bool]:
+    """Which stems have no side signal (``envelope.mono_side_floor_db`` or more below the mid): their width
+    stays 1 and, as lone parts of an off-centre role, they are panned."""
+    from automix.bounds import is_mono
+
+    return is_mono(torch.from_numpy(np.stack([f.vector() for f in features])), envelope).tolist()
 
 
 def neutral_settings(n_stems: int, style: StyleTargets) -> tuple[list[list[PluginSettings]], list[PluginSettings]]:
@@ -451,9 +459,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     if optimize_steps > 0:
         from automix.refine import refine_settings
 
-        from automix.bounds import is_mono
-
-        mono = is_mono(torch.from_numpy(np.stack([f.vector() for f in features])), style.envelope).tolist()
+        mono = stems_mono(features, style.envelope)
         settings, refinement = refine_settings(settings, style, steps=optimize_steps,
                                                priors=stem_priors(style, stems, role_names, mono), mono=mono)
         lap("refine_s")
