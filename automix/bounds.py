@@ -11,7 +11,7 @@ envelope (:mod:`automix.envelope`):
 - the stem's level (fader + compressor makeup + saturation trim, dB) is boxed as
   a sum: the fader's box is set after the makeup and trim are known;
 - EQ gains are boxed per section (boosts, cuts, shelves), then the whole EQ is
-  scaled by the largest factor ``alpha`` in [0, 1] (of a grid) that keeps its
+  scaled by the largest factor ``alpha`` in [0, 1] that keeps its
   net response and its fighting inside the envelope. ``alpha`` is chosen
   without gradient, and ``alpha = 0`` (a flat EQ) is always inside, so the
   result is inside for any input;
@@ -37,6 +37,8 @@ from automix.layout import MASTER_SLOTS, STEM_SLOTS
 EQ_MARGIN_DB = 0.05
 #: candidate EQ scales, largest first
 _ALPHAS = torch.linspace(1.0, 0.0, 41, dtype=torch.float64)
+#: bisection steps between the grid's last passing and first failing scale: 0.025 / 2^16, below float32 round-off
+_BISECTIONS = 16
 _EPS = 1e-6
 #: side share ``r^2 / (1 + r^2)`` at or below which a stem counts as having no side content
 _MS_COLUMN = FEATURE_NAMES.index("ms_ratio")
@@ -192,27 +194,41 @@ def eq_net_and_fight(params: dict, grid_hz: torch.Tensor, sample_rate: float) ->
     return net, total - (net.amax(-1) - net.amin(-1))
 
 
+def _inside(params: dict, alphas: torch.Tensor, grid_hz, sample_rate, net_lo, net_hi, fight_max) -> torch.Tensor:
+    """Whether each EQ (params ``(N,)``) with its gains scaled by each of ``alphas`` ``(N, K)`` is inside the
+    net/fight limits ``(N,)``. Shape: -> ``(N, K)`` bool."""
+    n, k = alphas.shape
+    trial = {name: v.detach().double().repeat_interleave(k) for name, v in params.items()}
+    for name in _GAIN_NAMES:
+        trial[name] = trial[name] * alphas.reshape(-1)
+    net, fight = eq_net_and_fight(trial, grid_hz, sample_rate)
+    ok = (net.amin(-1) >= net_lo.repeat_interleave(k)) & (net.amax(-1) <= net_hi.repeat_interleave(k))
+    if fight_max is not None:
+        ok &= fight <= fight_max.repeat_interleave(k)
+    return ok.reshape(n, k)
+
+
 def eq_scale(params: dict, grid_hz: torch.Tensor, sample_rate: float, net_lo: torch.Tensor, net_hi: torch.Tensor,
              fight_max: torch.Tensor | None) -> torch.Tensor:
-    """The largest ``alpha`` of a grid in [0, 1] with every gain scaled by it inside the net/fight limits.
+    """The largest ``alpha`` in [0, 1] with every gain scaled by it inside the net/fight limits.
 
-    No gradient. Shape: params ``(N,)`` each, limits ``(N,)`` -> ``(N,)``.
+    The first passing point of a grid, then bisection toward the failing point above it: a grid alone would
+    jump a whole step when round-off (another stem order, another recording level) moves an EQ across a
+    step's edge. No gradient. Shape: params ``(N,)`` each, limits ``(N,)`` -> ``(N,)``.
     """
     with torch.no_grad():
         n = next(iter(params.values())).shape[0]
-        k = _ALPHAS.shape[0]
-        trial = {name: v.detach().double().repeat_interleave(k) for name, v in params.items()}
-        alphas = _ALPHAS.repeat(n)
-        for name in _GAIN_NAMES:
-            trial[name] = trial[name] * alphas
-        net, fight = eq_net_and_fight(trial, grid_hz, sample_rate)
-        ok = (net.amin(-1) >= net_lo.repeat_interleave(k)) & (net.amax(-1) <= net_hi.repeat_interleave(k))
-        if fight_max is not None:
-            ok &= fight <= fight_max.repeat_interleave(k)
-        ok = ok.reshape(n, k)
+        limits = (grid_hz, sample_rate, net_lo, net_hi, fight_max)
+        ok = _inside(params, _ALPHAS.repeat(n, 1), *limits)
         ok[:, -1] = True  # alpha 0: a flat EQ
         first = ok.to(torch.int64).argmax(-1)  # the first (largest) alpha that passes
-        return _ALPHAS[first]
+        lo = _ALPHAS[first]
+        hi = torch.where(first > 0, _ALPHAS[(first - 1).clamp_min(0)], lo)
+        for _ in range(_BISECTIONS):
+            mid = 0.5 * (lo + hi)
+            passed = _inside(params, mid[:, None], *limits)[:, 0]
+            lo, hi = torch.where(passed, mid, lo), torch.where(passed, hi, mid)
+        return lo
 
 
 def _scaled_eq(u: torch.Tensor, layout, eq: dict, grid_hz, sample_rate, net_lo, net_hi, fight_max) -> torch.Tensor:

@@ -97,7 +97,7 @@ def stem_pans(style: StyleTargets, paths: Sequence[str], roles: Sequence[str],
     power = [10 ** (role_level_db(style.role_balance_db, r, roles.count(r)) / 10) for r in roles]
     for i in sorted(lone, key=lambda j: (-power[j], roles[j], Path(paths[j]).name.lower(), paths[j])):
         amount = min(float(style.role_pan.get(roles[i], 0.0)), 1.0)
-        lean = sum(p * w for p, w in zip(pans, power))
+        lean = math.fsum(p * w for p, w in zip(pans, power))  # exact: no stem order can flip a side
         pans[i] = amount if lean < 0 else -amount
     return pans
 
