@@ -36,9 +36,9 @@ from automix.layout import MASTER_SLOTS, STEM_SLOTS
 #: rate; the construction may run at another (48 kHz when it is not known)
 EQ_MARGIN_DB = 0.05
 #: candidate EQ scales, largest first
-_ALPHAS = torch.linspace(1.0, 0.0, 41, dtype=torch.float64)
-#: bisection steps between the grid's last passing and first failing scale: 0.025 / 2^16, below float32 round-off
-_BISECTIONS = 16
+_ALPHAS = torch.linspace(1.0, 0.0, 11, dtype=torch.float64)
+#: bisection steps between the grid's last passing and first failing scale: 0.1 / 2^10, a 0.006 dB step at most
+_BISECTIONS = 10
 _EPS = 1e-6
 #: side share ``r^2 / (1 + r^2)`` at or below which a stem counts as having no side content
 _MS_COLUMN = FEATURE_NAMES.index("ms_ratio")

@@ -799,7 +799,7 @@ def _goal_value(g: dict) -> str:
 
 
 def markdown_report(result: dict) -> str:
-    """The same summary as a markdown table (for the README and ``bench/results/evaluate.md``)."""
+    """The same summary as a markdown table (``bench/results/evaluate_<style>.md`` holds the shipped runs)."""
     header, rows = table_rows(result)
     out = [f"Measured on {_heading(result)}.", ""]
     out += [f"- ({k}) {v}" for k, v in result["systems"].items()]
