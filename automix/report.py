@@ -54,29 +54,18 @@ def _out_of_reach(name: str, t: dict, tone: dict) -> str | None:
             f"{_pct(limit)}")
 
 
-_EQ_SECTIONS = (("low_shelf", "low shelf", "master_shelf_max_abs_db"), ("peak1", "peak 1", "master_peak_max_abs_db"),
-                ("peak2", "peak 2", "master_peak_max_abs_db"), ("peak3", "peak 3", "master_peak_max_abs_db"),
-                ("high_shelf", "high shelf", "master_shelf_max_abs_db"))
-
-
 def _eq_limits(settings: MixSettings, envelope) -> str:
-    """Which of the master EQ's envelope limits its moves sit at: ``'master high shelf at its -4 dB limit'``."""
-    eq = next((p.params for p in settings.master if p.plugin == "eq"), None)
-    if eq is None:
-        return ""
-    at = []
-    for key, label, limit in _EQ_SECTIONS:
-        g, lim = eq[f"{key}_gain_db"], getattr(envelope, limit)
-        if abs(abs(g) - lim) <= 0.05:
-            at.append(f"master {label} at its {g:+.0f} dB limit")
-    if not at:
-        from automix.envelope import eq_net_response_db, net_grid_hz
+    """Which of the master EQ's envelope limits its moves sit at (the checker's reading):
+    ``'master high shelf at its -4 dB limit'``, or the net response's when no section is at its own."""
+    from automix.envelope import master_measures
 
-        net = eq_net_response_db(eq, settings.sample_rate, net_grid_hz(envelope))
-        lim = envelope.master_eq_net_max_abs_db
-        if float(abs(net).max()) >= lim - 0.1:
-            at.append(f"master EQ's net response at its +-{lim:g} dB limit")
-    return "; ".join(at)
+    eq = [m for m in master_measures(settings.master, envelope=envelope, sample_rate=settings.sample_rate)
+          if m.control.startswith("eq.") and (m.at_limit or m.violated)]
+    sections = [f"master {m.control[3:-len('_gain_db')].replace('_', ' ').replace('peak', 'peak ')} at its "
+                f"{m.value:+.0f} dB limit" for m in eq if m.control.endswith("_gain_db")]
+    if sections:
+        return "; ".join(sections)
+    return f"master EQ's net response at its +-{envelope.master_eq_net_max_abs_db:g} dB limit" if eq else ""
 
 
 def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings, loop, envelope=None) -> str:
