@@ -424,7 +424,7 @@ def evaluate_session(session: EvalSession, style: StyleTargets, work: Path, *, o
     timings = {}
     variants = {
         "b": dict(use_predictor=False, tone_match=False),
-        "c": dict(tone_match=False, closed_loop=False),
+        "c": dict(level_match=False, tone_match=False, closed_loop=False),
         "d": dict(optimize_steps=optimize_steps),
     }
     reports: dict[str, dict] = {}

@@ -380,13 +380,16 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                 settings_out: str | os.PathLike | None = None, report_out: str | os.PathLike | None = None,
                 engine: str = "pedalboard", optimize_steps: int = 0, roles: dict[str, str] | None = None,
                 threads: int = 1, predictor=None, max_iterations: int = 8, use_predictor: bool = True,
-                normalise_inputs: bool = True, tone_match: bool = True, closed_loop: bool = True) -> dict:
+                normalise_inputs: bool = True, level_match: bool = True, tone_match: bool = True,
+                closed_loop: bool = True) -> dict:
     """Mix and master one session; returns the report (also written to ``report_out`` if given).
 
-    The last four options switch pipeline stages off, for baselines (``automix evaluate``); the
+    The last five options switch pipeline stages off, for baselines (``automix evaluate``); the
     defaults are the product. ``use_predictor=False``: neutral strips and a neutral master chain
-    instead of the predicted ones. ``normalise_inputs=False``: stems enter their strips as recorded
-    (``input_gain_db`` 0). ``tone_match=False``: the master EQ and width stay as given (the loop then
+    instead of the predicted ones (and no level match). ``normalise_inputs=False``: stems enter their
+    strips as recorded (``input_gain_db`` 0). ``level_match=False``: the faders stay as predicted
+    instead of putting each stem at its role's level through its strip (:mod:`automix.levels`).
+    ``tone_match=False``: the master EQ and width stay as given (the loop then
     sets only gain and ceiling). ``closed_loop=False``: the master chain is rendered once as given,
     followed by a plain output gain to the style loudness (no ceiling enforced after it).
 
@@ -463,6 +466,12 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         settings, refinement = refine_settings(settings, style, steps=optimize_steps,
                                                priors=stem_priors(style, stems, role_names, mono), mono=mono)
         lap("refine_s")
+    levels = None
+    if use_predictor and level_match:
+        from automix.levels import match_levels
+
+        levels = match_levels(settings, role_names, style, threads=threads)
+        lap("levels_s")
 
     bus = _Bus(output.parent, sr)
     renderer = _MasterRenderer(bus, output, engine, stems, threads)
@@ -524,7 +533,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     report = build_report(style=style, settings=settings, features=features, roles=role_info, pre=pre_m,
                           final=loop.measured, loop=loop, tone=tone, warnings=warnings, timings=timings,
                           output=str(output), settings_path=str(settings_out) if settings_out else None,
-                          engine=engine, refinement=refinement)
+                          engine=engine, refinement=refinement, levels=levels)
     # which network made these settings: the shipped weights' sha256, or a caller's own model
     report["predictor"] = ("neutral settings" if not use_predictor else
                            "custom" if predictor is not None else weights_fingerprint())

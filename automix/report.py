@@ -146,7 +146,7 @@ def _folddown(output: str) -> tuple[float | None, str | None]:
 
 def build_report(*, style, settings: MixSettings, features, roles, pre: dict, final: dict, loop, tone: dict,
                  warnings: list[str], timings: dict, output: str, settings_path: str | None, engine: str,
-                 refinement: dict | None) -> dict:
+                 refinement: dict | None, levels=None) -> dict:
     tol = style.tolerances
     targets: dict[str, dict] = {}
     lufs_err = final["integrated_lufs"] - style.lufs
@@ -185,7 +185,7 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
         warnings = warnings + [fold_note]
     engineer = session_moves(settings, [r for r, _ in roles], style, features, folddown_loss_db=folddown)
     stems = []
-    for s, f, (role, source), mv in zip(settings.stems, features, roles, engineer["stems"]):
+    for i, (s, f, (role, source), mv) in enumerate(zip(settings.stems, features, roles, engineer["stems"])):
         p = {x.plugin: x.params for x in s.chain}
         eq = p["eq"]
         moves = {k: round(v, 1) for k, v in eq.items() if k.endswith("gain_db") and abs(v) >= 0.5}
@@ -200,6 +200,7 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
             "saturation_mix": p["saturation"]["mix"],
             "features": f.values,
             "moves": mv["moves"], "envelope_limits_hit": mv["envelope_limits_hit"],
+            "level_match": levels[i].to_dict() if levels is not None else None,
         })
     master = {x.plugin: x.params for x in settings.master}
     notes = list(loop.notes)

@@ -217,3 +217,37 @@ def render(settings: MixSettings, *, block_frames: int = BLOCK_FRAMES, threads: 
     parts: list[np.ndarray] = []
     render_stream(settings, parts.append, block_frames=block_frames, threads=threads)
     return np.concatenate(parts, axis=1)
+
+
+def strip_loudness(settings: MixSettings, *, block_frames: int = BLOCK_FRAMES, threads: int = 1) -> list[float]:
+    """Integrated loudness (LUFS) of each stem soloed through its strip (input gain and chain, no master).
+
+    Streams each stem once (bounded memory); ``-inf`` for a strip that stays below the gate. The
+    master chain is ignored. Stems render on ``threads`` threads.
+    """
+    from automix.meters.loudness import LoudnessAccumulator
+
+    sr = settings.sample_rate
+
+    def one(stem) -> float:
+        info = probe(stem.path)
+        total = output_frames(info, sr)
+        chain = StreamingChain(build_stages(sr, stem.chain, stem.input_gain_db), sr, block_frames)
+        meter = LoudnessAccumulator(sr, 2)
+        with StemReader(info, sr) as reader:
+            done = 0
+            while done < total:
+                n = min(block_frames, total - done)
+                out = chain.process(reader.read(n))
+                if out.shape[1]:
+                    meter.process(_stereo(out).astype(np.float64))
+                done += n
+            out = chain.flush()
+            if out.shape[1]:
+                meter.process(_stereo(out).astype(np.float64))
+        return float(meter.result()["integrated_lufs"])
+
+    if threads > 1 and len(settings.stems) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return list(pool.map(one, settings.stems))
+    return [one(s) for s in settings.stems]
