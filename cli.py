@@ -403,5 +403,27 @@ def train_command(out_path, steps, tone_steps, seed, sessions_dir, pool_sessions
                f"after {t['seconds'] / 60:.1f} min; final loss {t['final'].get('loss', float('nan')):.3f}")
 
 
+@main.command("train-roles")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Role model to write (.json).")
+@click.option("--sessions", type=click.IntRange(min=2), default=None,
+              help="Generated training sessions (default: the shipped run's).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the choice of training sessions.")
+@_threads_option("Processes generating sessions")
+def train_roles_command(out_path, sessions, seed, threads):
+    """Fit the model that names a stem's role from its audio when its file name says nothing."""
+    from automix.role_model import DEFAULT_SESSIONS, train_role_model
+
+    total = sessions or DEFAULT_SESSIONS
+
+    def progress(done, n):
+        if done == n or done % 25 == 0:
+            click.echo(f"  {done}/{n} sessions analysed", err=True)
+
+    model = train_role_model(out_path, sessions=total, seed=seed, jobs=threads, progress=progress)
+    i = model.info
+    click.echo(f"wrote {out_path}: {i['examples']} stems from {i['sessions']} sessions, training accuracy "
+               f"{i['train_accuracy']:.1%}, {i['seconds'] / 60:.1f} min")
+
+
 if __name__ == "__main__":
     main()

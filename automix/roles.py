@@ -3,8 +3,8 @@
 Roles drive the balance priors of a style (how loud vocals sit against drums,
 where guitars are panned). Names are matched case-insensitively on word-ish
 tokens (``Lead Vox 2.wav``, ``kick_in.flac``, ``OH_L.aif``). A name with no
-match (``Audio 01.wav``) is classified from its features: spectral centroid,
-low-band share, percussiveness and stereo width.
+match (``Audio 01.wav``) is classified from its audio features by a small
+learned model (:mod:`automix.role_model`).
 """
 from __future__ import annotations
 
@@ -44,29 +44,15 @@ def role_from_name(path: str) -> str | None:
 
 
 def role_from_features(features: dict) -> str:
-    """Fallback classifier on level-invariant features (see :mod:`automix.features`).
+    """Role from level-invariant features (see :mod:`automix.features`), by the shipped role model.
 
-    Rules of thumb, in order: strongly percussive and low -> kick; percussive
-    and bright -> overheads; percussive -> drums; mostly low band -> bass;
-    wide and sustained -> pads; bright narrow sustained -> vocal-or-keys
-    (keys, since a wrong vocal guess would push it to the front); else other.
+    ``features`` is :attr:`StemFeatures.values <automix.features.StemFeatures.values>`; the most probable
+    role of :mod:`automix.role_model` wins.
     """
-    perc = features["percussiveness"]
-    low, high = features["band_low"], features["band_high"]
-    centroid = features["spectral_centroid_hz"]
-    if perc > 0.5 and low > 0.6:
-        return "kick"
-    if perc > 0.5 and (high > 0.4 or centroid > 5000):
-        return "overheads"
-    if perc > 0.5:
-        return "drums"
-    if low > 0.7 and centroid < 400:
-        return "bass"
-    if features["ms_ratio"] > 0.35 and perc < 0.25:
-        return "pads"
-    if centroid > 1200:
-        return "keys"
-    return "other"
+    from automix.features import StemFeatures
+    from automix.role_model import shipped_model
+
+    return shipped_model().role(StemFeatures("", 0.0, features).vector())
 
 
 def infer_role(path: str, features: dict | None = None) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from automix.predictor import (
     master_band_shares, master_eq_power, solve_master_tone, solve_master_width, strip_eq_power, tone_cues,
 )
 from automix.priors import side_from_name, stem_priors
-from automix.roles import ROLES, infer_role, role_from_features, role_from_name
+from automix.roles import ROLES, infer_role, role_from_name
 from automix.settings import STEM_CHAIN
 from automix.styles import default_envelope, get_style
 
@@ -389,14 +389,6 @@ def test_priors_pan_pairs_and_name_hints():
                                         ("Strings.wav", "pads"), ("Gtr L.wav", "guitar"), ("Audio 01.wav", None)])
 def test_roles_from_names(name, role):
     assert role_from_name(name) == role
-
-
-def test_role_fallback_from_features():
-    base = {"percussiveness": 0.1, "band_low": 0.2, "band_high": 0.1, "spectral_centroid_hz": 800.0, "ms_ratio": 0.0}
-    assert role_from_features(dict(base, percussiveness=0.9, band_low=0.8)) == "kick"
-    assert role_from_features(dict(base, band_low=0.9, spectral_centroid_hz=150.0)) == "bass"
-    assert role_from_features(dict(base, ms_ratio=0.6)) == "pads"
-    assert infer_role("Audio 01.wav", dict(base, percussiveness=0.9, band_low=0.8)) == ("kick", "features")
 
 
 def test_lr_balance_feature_follows_the_pan_convention():
