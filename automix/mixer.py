@@ -29,6 +29,7 @@ import torch
 from automix.audio_io import BLOCK_FRAMES, AtomicWriter, LOSSY_EXTENSIONS, output_frames, probe
 from automix.errors import OutputError, SessionError
 from automix.features import StemFeatureExtractor, StemFeatures
+from automix.levels import match_levels
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
 from automix.priors import master_prior, stem_priors
 from automix.render import bus_trim_db, normalisation_gain_db
@@ -468,8 +469,6 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         lap("refine_s")
     levels = None
     if use_predictor and level_match:
-        from automix.levels import match_levels
-
         levels = match_levels(settings, role_names, style, threads=threads)
         lap("levels_s")
 
@@ -486,9 +485,29 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         tone = {"skipped": "tone_match=False: master EQ and width as given"}
         if tone_match:
             eq_index = next(i for i, p in enumerate(settings.master) if p.plugin == "eq")
-            freqs, mag, power = tonal.bus_spectrum(str(bus.path), sr, settings.master[:eq_index],
-                                                   settings.master_input_gain_db)
-            new_eq, tone = tonal.match_tone(freqs, mag, power, settings.master[eq_index], style, sr)
+            spectrum = tonal.bus_spectrum(str(bus.path), sr, settings.master[:eq_index], settings.master_input_gain_db)
+            new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr)
+            if use_predictor and tonal.centroid_out_of_reach(tone, style):
+                # the master EQ cannot get there inside its envelope: the stems' high shelves share the move,
+                # the stems go back to their role levels, and the master is matched again on the new bus
+                from automix import stem_shelves
+
+                wanted = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr,
+                                          stem_shelf=(stem_shelves.shelf_hz(settings),
+                                                      *stem_shelves.shelf_range(style)))[1]["stem_shelf_db"]
+                if abs(wanted) >= stem_shelves.MIN_MOVE_DB:
+                    made = stem_shelves.apply_shelf_move(settings, wanted, style)
+                    if level_match:
+                        levels = match_levels(settings, role_names, style, threads=threads)
+                    pre = _render_premaster(settings, bus, engine, threads)
+                    pre_m = pre.result()
+                    settings.master_input_gain_db = renderer.trim_db = round(bus_trim_db(pre_m["integrated_lufs"]), 4)
+                    spectrum = tonal.bus_spectrum(str(bus.path), sr, settings.master[:eq_index],
+                                                  settings.master_input_gain_db)
+                    first = tone
+                    new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr)
+                    tone["stem_shelves"] = stem_shelves.moves_summary(made, wanted)
+                    tone["centroid_before_stem_shelves_hz"] = first["centroid_predicted_hz"]
             settings.master[eq_index] = new_eq
         width = next(p for p in settings.master if p.plugin == "stereo_width")
         if tone_match and pre_m["ms_ratio"] > 1e-4:

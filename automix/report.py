@@ -111,6 +111,11 @@ def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings, lo
     out = _out_of_reach(name, t, tone)
     if out:
         bound = _eq_limits(settings, envelope) if envelope is not None else ""
+        shelves = tone.get("stem_shelves")
+        if shelves and name == "spectral_centroid_hz" and envelope is not None:
+            bound += ("; " if bound else "") + (
+                f"stem high shelves moved {shelves['median_db']:+.1f} dB (median) toward it, each as far as its "
+                f"envelope allows (shelves within +-{envelope.stem_shelf_max_abs_db:g} dB)")
         return f"out of reach inside the envelope: {out}" + (f" ({bound})" if bound else "")
     if name == "spectral_centroid_hz":
         other, label = "band_balance", "band balance"

@@ -206,13 +206,18 @@ def envelope_box(style: StyleTargets) -> list[tuple[float, float]]:
 
 
 def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: PluginSettings, style: StyleTargets,
-               sample_rate: int) -> tuple[PluginSettings, dict]:
+               sample_rate: int, stem_shelf: tuple[float, float, float] | None = None) -> tuple[PluginSettings, dict]:
     """Return master EQ settings that best reach the style's centroid and band balance inside the envelope, and
     what they predict.
 
     ``freqs, fsum, msum`` are :func:`bus_spectrum`'s. The moved gains stay in
     :func:`envelope_box` and the net response of the whole EQ (shelves and peaks)
     on the envelope's grid within ``+-master_eq_net_max_abs_db``.
+
+    ``stem_shelf = (hz, lo_db, hi_db)`` adds one more variable to the search: a high shelf at ``hz`` shared
+    by every stem, in ``[lo_db, hi_db]``, modelled as a shelf on the bus (exact for a linear chain; the stems'
+    compressors after their EQ make it approximate). Its gain is returned as ``info["stem_shelf_db"]``; the
+    caller applies it to the stems and matches again on the new bus (:mod:`automix.stem_shelves`).
     """
     from automix.envelope import net_grid_hz
 
@@ -222,17 +227,25 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     tol_b = style.tolerances.balance_abs
     base = dict(eq.params)
     bounds = envelope_box(style)
+    if stem_shelf is not None:
+        bounds = bounds + [(float(stem_shelf[1]), float(stem_shelf[2]))]
     lows, highs = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
-    start = np.clip(np.array([base[k] for k in MOVED], dtype=np.float64), lows, highs)
+    start = np.clip(np.array([base[k] for k in MOVED] + [0.0] * (stem_shelf is not None), dtype=np.float64),
+                    lows, highs)
     fsum64, msum64 = np.asarray(fsum, dtype=np.float64), np.asarray(msum, dtype=np.float64)  # a smooth cost
     grid = net_grid_hz(style.envelope)
     net_max = style.envelope.master_eq_net_max_abs_db
+    shelf_only = dict(get_plugin("eq").defaults())
 
     def params_of(g):
-        return dict(base, **dict(zip(MOVED, map(float, g))))
+        return dict(base, **dict(zip(MOVED, map(float, g[:len(MOVED)]))))
 
     def predict(g):
-        return tonal_measures(freqs, fsum64, msum64, eq_magnitude(params_of(g), sample_rate, freqs))
+        h = eq_magnitude(params_of(g), sample_rate, freqs)
+        if stem_shelf is not None:
+            h = h * eq_magnitude(dict(shelf_only, high_shelf_hz=float(stem_shelf[0]), high_shelf_gain_db=float(g[-1])),
+                                 sample_rate, freqs)
+        return tonal_measures(freqs, fsum64, msum64, h)
 
     def net_slack(g):  # >= 0 where the net response is inside the envelope
         net = net_response_db(params_of(g), sample_rate, grid)
@@ -255,6 +268,7 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     after = predict(gains)
     params = dict(base, **{k: round(float(v), 3) for k, v in zip(MOVED, gains)})
     info = {
+        **({"stem_shelf_db": round(float(gains[-1]), 2)} if stem_shelf is not None else {}),
         "centroid_before_hz": before[0], "centroid_predicted_hz": after[0],
         "balance_before": before[1].tolist(), "balance_predicted": after[1].tolist(),
         "moves_db": {k: round(float(v - s), 2) for k, v, s in zip(MOVED, gains, start)},
@@ -265,6 +279,17 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     if abs(after[0] / target_c - 1) > tol_c or np.max(np.abs(after[1] - target_b)) > tol_b:
         info["reach"] = reach(predict, gains, bounds, target_b, constraints)
     return PluginSettings("eq", params), info
+
+
+def centroid_out_of_reach(info: dict, style: StyleTargets) -> bool:
+    """Whether :func:`match_tone`'s ``info`` says no master EQ inside the envelope gets the centroid even to the
+    edge of its tolerance (a trade-off against the band balance is not out of reach)."""
+    r = info.get("reach")
+    if not r:
+        return False
+    lowest, highest = r["centroid_range_hz"]
+    target, tol = style.spectral_centroid_hz, style.tolerances.centroid_rel
+    return target * (1 + tol) < lowest or target * (1 - tol) > highest
 
 
 def _inside(gains: np.ndarray, net_slack) -> np.ndarray:

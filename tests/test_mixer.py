@@ -205,3 +205,32 @@ def test_plain_gain_without_the_loop_lands_on_the_target_loudness(tmp_path):
     report = mix_session(paths, style=style, output=tmp_path / "c.wav", tone_match=False, closed_loop=False)
     assert abs(report["targets"]["integrated_lufs"]["error"]) <= 0.01
     assert len(report["master"]["iterations"]) == 1 and "master loop off" in report["warnings"][-1]
+
+
+def test_a_bright_session_under_a_dark_style_darkens_its_stems_inside_the_envelope(tmp_path):
+    """The master EQ alone cannot take this session to 1800 Hz: the stems' high shelves share the move, the
+    stems stay at their role levels, every stem stays inside the envelope (the independent checker) and the
+    centroid ends closer to the target than the master alone could take it."""
+    from automix.envelope import check_settings, stems_mono
+    from automix.sessiongen import generate, held_out_seeds
+
+    s = generate(held_out_seeds(7)[-1], duration_s=6.0)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    paths = []
+    for st in s.stems:
+        paths.append(str(folder / f"{st.name}.wav"))
+        sf.write(paths[-1], st.audio.T, s.sample_rate, subtype="FLOAT")
+    style = get_style("rnb_ballad")
+    report = mix_session(paths, style=style, output=tmp_path / "mix.wav", settings_out=tmp_path / "mix.settings.json")
+    tone = report["master"]["tonal_match"]
+    assert "stem_shelves" in tone and tone["stem_shelves"]["median_db"] < -2.0
+    first = tone["centroid_before_stem_shelves_hz"]
+    final = report["targets"]["spectral_centroid_hz"]["final"]
+    assert final < first - 0.05 * style.spectral_centroid_hz
+    settings = MixSettings.load(tmp_path / "mix.settings.json")
+    roles = [x["role"] for x in report["stems"]]
+    found = check_settings(settings, roles, style, stems_mono([x["features"] for x in report["stems"]], style.envelope))
+    assert not any(found["stems"]) and not found["master"]
+    assert sum(x["level_match"]["limited"] for x in report["stems"]) <= 1
+    assert report["status"] == "ok"

@@ -211,3 +211,32 @@ def test_reach_is_recorded_only_for_a_miss_and_bounds_what_the_eq_can_do():
     assert reach["balance_limit"]["band"] == 0  # the low band is the one it cannot reach
     assert reach["balance_limit"]["share"] <= max(b[0] for _, b in corners) + 1e-9
     assert reach["balance_limit"]["share"] < 0.01
+
+
+def test_a_shared_stem_shelf_reaches_what_the_master_alone_cannot():
+    """A bright bus under a dark target: the master alone is out of reach; the joint search darkens with a
+    shared stem shelf inside its range, and its prediction is the product of the two responses."""
+    style = get_style("rnb_ballad")
+    freqs, fsum, msum = _pink_frames(-1.0)
+    eq = next(p for p in master_prior(style) if p.plugin == "eq")
+    _, alone = tonal.match_tone(freqs, fsum, msum, eq, style, SR)
+    assert tonal.centroid_out_of_reach(alone, style)
+    new, joint = tonal.match_tone(freqs, fsum, msum, eq, style, SR, stem_shelf=(6000.0, -5.95, 5.95))
+    d = joint["stem_shelf_db"]
+    assert -5.95 - 1e-9 <= d < -1.0
+    assert joint["centroid_predicted_hz"] < alone["centroid_predicted_hz"] * 0.95
+    shelf = dict(get_plugin("eq").defaults(), high_shelf_hz=6000.0, high_shelf_gain_db=d)
+    h = tonal.eq_magnitude(new.params, SR, freqs) * tonal.eq_magnitude(shelf, SR, freqs)
+    c, _ = tonal.tonal_measures(freqs, fsum, msum, h)
+    assert c == pytest.approx(joint["centroid_predicted_hz"], rel=1e-3)  # the settings' 0.001 dB rounding
+    # the master's own moves stay in its envelope box
+    for (lo, hi), k in zip(tonal.envelope_box(style), tonal.MOVED):
+        assert lo - 1e-9 <= new.params[k] <= hi + 1e-9
+
+
+def test_centroid_out_of_reach_is_a_miss_beyond_the_tolerance_edge_only():
+    style = get_style("rnb_ballad")  # 1800 Hz, 10 %
+    assert not tonal.centroid_out_of_reach({}, style)
+    assert tonal.centroid_out_of_reach({"reach": {"centroid_range_hz": [2000.0, 3000.0]}}, style)
+    assert not tonal.centroid_out_of_reach({"reach": {"centroid_range_hz": [1970.0, 3000.0]}}, style)
+    assert tonal.centroid_out_of_reach({"reach": {"centroid_range_hz": [900.0, 1600.0]}}, style)

@@ -1,0 +1,66 @@
+"""The shared stem shelf: each stem takes the move inside its own envelope, checked by the independent checker."""
+from __future__ import annotations
+
+import pytest
+
+from automix.envelope import stem_measures, violations
+from automix.settings import STEM_CHAIN, MixSettings, StemSettings, neutral_chain
+from automix.stem_shelves import apply_shelf_move, shelf_hz, shelf_range
+from automix.styles import get_style
+
+SR = 48000
+
+
+def _stem(**eq) -> StemSettings:
+    chain = neutral_chain(STEM_CHAIN)
+    chain[0].params.update(eq)
+    return StemSettings("x.wav", chain, 0.0)
+
+
+def _eq(stem):
+    return stem.chain[0].params
+
+
+def _inside(stem, style) -> bool:
+    m = stem_measures(stem.chain, role="keys", prior_db=None, mono=False, envelope=style.envelope, sample_rate=SR)
+    return not violations(m)
+
+
+#: the pattern the predictor leaves at the fighting limit: boosts around a 4 kHz cut under a gentle shelf
+FIGHTING = dict(low_shelf_hz=400.0, low_shelf_gain_db=1.4, peak1_hz=4200.0, peak1_gain_db=-2.8, peak2_hz=500.0,
+                peak2_gain_db=1.4, peak3_hz=1000.0, peak3_gain_db=1.4, high_shelf_hz=4300.0, high_shelf_gain_db=-1.4)
+
+
+def test_the_whole_move_lands_and_only_the_sections_against_it_give_way():
+    style = get_style("rnb_ballad")
+    plain, fighting = _stem(high_shelf_hz=6000.0), _stem(**FIGHTING)
+    s = MixSettings(SR, [plain, fighting], [])
+    assert all(_inside(x, style) for x in s.stems)
+    made = apply_shelf_move(s, -4.0, style)
+    assert made == pytest.approx([-4.0, -4.0])
+    assert _eq(plain)["high_shelf_gain_db"] == pytest.approx(-4.0)
+    f = _eq(fighting)
+    assert f["high_shelf_gain_db"] == pytest.approx(-5.4)
+    assert f["peak1_gain_db"] == -2.8  # the cut works with the move: kept
+    boosts = [f[k] for k in ("low_shelf_gain_db", "peak2_gain_db", "peak3_gain_db")]
+    assert all(0.0 <= b < 1.4 for b in boosts)  # the boosts that would fight the new shelf: scaled back
+    assert all(_inside(x, style) for x in s.stems)
+
+
+def test_a_shelf_near_its_limit_takes_only_the_room_it_has():
+    style = get_style("rnb_ballad")
+    limit = style.envelope.stem_shelf_max_abs_db
+    stem = _stem(high_shelf_hz=6000.0, high_shelf_gain_db=-5.0)
+    s = MixSettings(SR, [stem], [])
+    made = apply_shelf_move(s, -4.0, style)
+    assert -1.0 < made[0] < -0.9  # up to the limit less the construction margin
+    assert _eq(stem)["high_shelf_gain_db"] > -limit
+    assert _inside(stem, style)
+
+
+def test_the_search_corner_and_range():
+    style = get_style("rnb_ballad")
+    s = MixSettings(SR, [_stem(high_shelf_hz=f) for f in (4000.0, 6000.0, 9000.0)], [])
+    assert shelf_hz(s) == 6000.0
+    lo, hi = shelf_range(style)
+    assert lo == -hi and 5.9 < hi < style.envelope.stem_shelf_max_abs_db
