@@ -15,6 +15,7 @@ envelope (:mod:`automix.envelope`):
   net response and its fighting inside the envelope. ``alpha`` is chosen
   without gradient, and ``alpha = 0`` (a flat EQ) is always inside, so the
   result is inside for any input;
+- the stem compressor's threshold and ratio have the envelope's floor and ceiling;
 - pans are the role priors (mirrored pairs, kick/snare/bass/vocal centred):
   their box is the prior itself. Stems with no side signal keep width 1.
 
@@ -54,6 +55,8 @@ _TRIM = _index(STEM_SLOTS, "saturation.trim_db")
 _PAN = _index(STEM_SLOTS, "pan.pan")
 _WIDTH = _index(STEM_SLOTS, "stereo_width.width")
 _DRIVE = _index(STEM_SLOTS, "saturation.drive_db")
+_THRESHOLD = _index(STEM_SLOTS, "compressor.threshold_db")
+_RATIO = _index(STEM_SLOTS, "compressor.ratio")
 _MASTER_WIDTH = _index(MASTER_SLOTS, "stereo_width.width")
 _MASTER_THRESHOLD = _index(MASTER_SLOTS, "compressor.threshold_db")
 _MASTER_RATIO = _index(MASTER_SLOTS, "compressor.ratio")
@@ -131,6 +134,8 @@ def make_bounds(envelopes: Sequence[Envelope], mono: torch.Tensor, stem_prior: t
         _eq_boxes(STEM_SLOTS, _STEM_EQ, stem_lo[i], stem_hi[i], (env.stem_eq_cut_min_db, env.stem_eq_boost_max_db),
                   env.stem_shelf_max_abs_db)
         stem_hi[i, :, _DRIVE] = _unit(STEM_SLOTS, _DRIVE, env.stem_drive_max_db)
+        stem_lo[i, :, _THRESHOLD] = _unit(STEM_SLOTS, _THRESHOLD, env.stem_comp_threshold_min_db)
+        stem_hi[i, :, _RATIO] = _unit(STEM_SLOTS, _RATIO, env.stem_comp_ratio_max)
         stem_hi[i, :, _WIDTH] = torch.where(mono[i], _unit(STEM_SLOTS, _WIDTH, 1.0),
                                             _unit(STEM_SLOTS, _WIDTH, env.stem_width_max))
         stem_lo[i, :, _WIDTH] = torch.where(mono[i], _unit(STEM_SLOTS, _WIDTH, 1.0), 0.0)

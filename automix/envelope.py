@@ -26,6 +26,9 @@ Definitions (every gain in dB, every frequency in Hz):
   ``[master_width_min, master_width_max]``.
 - **Pan**: stems of ``centre_roles`` within ``+-centre_pan_max``.
 - **Saturation**: stem drive at most ``stem_drive_max_db``.
+- **Stem compressor**: threshold at or above ``stem_comp_threshold_min_db`` (dBFS;
+  every stem enters its strip at -23 LUFS) and ratio at most ``stem_comp_ratio_max``:
+  a few dB of gain reduction, not a stem squashed flat.
 - **Master EQ**: peaks within ``+-master_peak_max_abs_db``, shelves within
   ``+-master_shelf_max_abs_db``, net response within ``+-master_eq_net_max_abs_db``.
 - **Mono fold-down**: playing the master as ``(L+R)/2`` on both channels loses at
@@ -75,6 +78,8 @@ class Envelope:
     centre_pan_max: float
     centre_roles: tuple[str, ...]
     stem_drive_max_db: float
+    stem_comp_threshold_min_db: float
+    stem_comp_ratio_max: float
     master_peak_max_abs_db: float
     master_shelf_max_abs_db: float
     master_eq_net_max_abs_db: float
@@ -297,6 +302,12 @@ def stem_measures(chain, *, role: str, prior_db: float | None, mono: bool, envel
     if "saturation" in p and float(p["saturation"]["mix"]) > 0.0:
         out.append(Measure("stem_drive_max_db", "saturation.drive_db", float(p["saturation"]["drive_db"]), None,
                            e.stem_drive_max_db))
+    if "compressor" in p and float(p["compressor"]["ratio"]) > 1.0:
+        comp = p["compressor"]
+        out.append(Measure("stem_comp_threshold_min_db", "compressor.threshold_db", float(comp["threshold_db"]),
+                           e.stem_comp_threshold_min_db, None))
+        out.append(Measure("stem_comp_ratio_max", "compressor.ratio", float(comp["ratio"]), None,
+                           e.stem_comp_ratio_max, AT_LIMIT_UNIT))
     return out
 
 

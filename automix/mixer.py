@@ -493,7 +493,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                 from automix import stem_shelves
 
                 wanted = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr,
-                                          stem_shelf=(stem_shelves.shelf_hz(settings),
+                                          stem_shelf=(stem_shelves.SHELF_HZ,
                                                       *stem_shelves.shelf_range(style)))[1]["stem_shelf_db"]
                 if abs(wanted) >= stem_shelves.MIN_MOVE_DB:
                     made = stem_shelves.apply_shelf_move(settings, wanted, style)

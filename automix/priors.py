@@ -54,7 +54,7 @@ def _chain(style: StyleTargets, slot: str, names: Sequence[str]) -> list[PluginS
 
 
 def _clamp(chain: list[PluginSettings], envelope) -> None:
-    """Clamp the chain's EQ section gains and saturation drive into the envelope (in place)."""
+    """Clamp the chain's EQ section gains, compressor and saturation drive into the envelope (in place)."""
     for p in chain:
         if p.plugin == "eq":
             for name in ("low_shelf_gain_db", "high_shelf_gain_db"):
@@ -64,6 +64,9 @@ def _clamp(chain: list[PluginSettings], envelope) -> None:
                 p.params[name] = min(max(p.params[name], envelope.stem_eq_cut_min_db), envelope.stem_eq_boost_max_db)
         if p.plugin == "saturation":
             p.params["drive_db"] = min(p.params["drive_db"], envelope.stem_drive_max_db)
+        if p.plugin == "compressor":
+            p.params["threshold_db"] = max(p.params["threshold_db"], envelope.stem_comp_threshold_min_db)
+            p.params["ratio"] = min(p.params["ratio"], envelope.stem_comp_ratio_max)
 
 
 def stem_pans(style: StyleTargets, paths: Sequence[str], roles: Sequence[str],

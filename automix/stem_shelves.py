@@ -4,7 +4,7 @@ The master EQ may move its shelves only a few dB (``master_shelf_max_abs_db``). 
 session under a dark style (a 2.4 kHz mix for an 1800 Hz R&B target) needs more than that, and an
 engineer would then darken the sources, not push the master further. So when the master's own
 match leaves the centroid out of reach, the tonal search runs once more with one more variable, a
-high shelf shared by every stem (:func:`automix.tonal.match_tone`, ``stem_shelf``), and
+high shelf at :data:`SHELF_HZ` shared by every stem (:func:`automix.tonal.match_tone`, ``stem_shelf``), and
 :func:`apply_shelf_move` adds that gain to each stem's high shelf inside the stem's own
 envelope: each shelf within ``+-stem_shelf_max_abs_db``, the EQ's net response within
 ``stem_eq_net_min_db..stem_eq_net_max_db`` and its fighting under ``stem_eq_fight_max_db``, all
@@ -29,15 +29,12 @@ from automix.styles import StyleTargets
 
 #: a shared shelf move smaller than this (dB) is not worth a second render
 MIN_MOVE_DB = 0.5
+#: the shared shelf's corner (Hz): a darker mix takes the edge off from the upper presence region up, where a
+#: shelf at the predictor's usual 5-8 kHz corners leaves most of the 2-5 kHz magnitude the centroid counts
+SHELF_HZ = 3000.0
 _BISECTIONS = 20
 #: the stem EQ sections other than the high shelf
 _OTHER_GAINS = ("low_shelf_gain_db", "peak1_gain_db", "peak2_gain_db", "peak3_gain_db")
-
-
-def shelf_hz(settings: MixSettings) -> float:
-    """The shared shelf's corner for the search: the median of the stems' high shelf corners (Hz)."""
-    corners = [float(p.params["high_shelf_hz"]) for s in settings.stems for p in s.chain if p.plugin == "eq"]
-    return statistics.median(corners) if corners else 8000.0
 
 
 def shelf_range(style: StyleTargets) -> tuple[float, float]:
@@ -69,7 +66,8 @@ def _fits(eq: dict, caps, style: StyleTargets, sample_rate: int, grid: torch.Ten
 
 
 def apply_shelf_move(settings: MixSettings, move_db: float, style: StyleTargets) -> list[float]:
-    """Add up to ``move_db`` to every stem's high shelf gain (in place), each as far as its envelope allows.
+    """Add up to ``move_db`` to every stem's high shelf gain (in place), each as far as its envelope allows;
+    the shelf's corner moves to :data:`SHELF_HZ`.
 
     Returns the move made per stem (dB), in stem order; 0 where the stem's EQ had no room.
     """
@@ -86,9 +84,11 @@ def apply_shelf_move(settings: MixSettings, move_db: float, style: StyleTargets)
         caps = _caps(start, style, sr, grid)
 
         def trial(share: float, keep: float) -> dict:
-            """The move's ``share`` on the high shelf; the other sections that work against it scaled by ``keep``."""
+            """The move's ``share`` on the high shelf (at :data:`SHELF_HZ`); the other sections that work
+            against it scaled by ``keep``."""
             out = {k: (v * keep if k in _OTHER_GAINS and v * move_db < 0 else v) for k, v in start.items()}
             out["high_shelf_gain_db"] = float(start["high_shelf_gain_db"]) + share * move_db
+            out["high_shelf_hz"] = SHELF_HZ
             return out
 
         def fits(e: dict) -> bool:

@@ -181,6 +181,8 @@ ENVELOPE_RANGES: Mapping[str, tuple[float, float, str]] = MappingProxyType({
     "master_shelf_max_abs_db": (0.0, 18.0, "dB"),
     "master_eq_net_max_abs_db": (0.0, 18.0, "dB"),
     "mono_folddown_loss_max_lu": (0.0, 12.0, "LU"),
+    "stem_comp_threshold_min_db": (-60.0, 0.0, "dBFS"),
+    "stem_comp_ratio_max": (1.0, 20.0, ""),
     "master_comp_threshold_min_db": (-60.0, 0.0, "dBFS"),
     "master_comp_ratio_max": (1.0, 20.0, ""),
 })

@@ -94,6 +94,14 @@ def test_drive_counts_only_when_saturation_is_mixed_in():
     assert "stem_drive_max_db" in _limits(_chain(saturation={"drive_db": 12.0, "mix": 0.3}))
 
 
+def test_a_stem_compressor_that_squashes_is_outside_and_one_at_the_limits_inside():
+    squash = _chain(compressor={"threshold_db": -38.0, "ratio": 8.0})
+    assert _limits(squash) == {"stem_comp_threshold_min_db", "stem_comp_ratio_max"}
+    assert _limits(_chain(compressor={"threshold_db": -30.0, "ratio": 6.0})) == set()
+    # a 1:1 compressor does nothing, wherever its threshold sits
+    assert _limits(_chain(compressor={"threshold_db": -50.0, "ratio": 1.0})) == set()
+
+
 def test_stem_level_against_the_role_prior():
     style = get_style("rock_punk")
     paths, roles = ["g1.wav", "g2.wav", "kick.wav"], ["guitar", "guitar", "kick"]

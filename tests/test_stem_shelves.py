@@ -5,7 +5,7 @@ import pytest
 
 from automix.envelope import stem_measures, violations
 from automix.settings import STEM_CHAIN, MixSettings, StemSettings, neutral_chain
-from automix.stem_shelves import apply_shelf_move, shelf_hz, shelf_range
+from automix.stem_shelves import SHELF_HZ, apply_shelf_move, shelf_range
 from automix.styles import get_style
 
 SR = 48000
@@ -39,6 +39,7 @@ def test_the_whole_move_lands_and_only_the_sections_against_it_give_way():
     made = apply_shelf_move(s, -4.0, style)
     assert made == pytest.approx([-4.0, -4.0])
     assert _eq(plain)["high_shelf_gain_db"] == pytest.approx(-4.0)
+    assert _eq(plain)["high_shelf_hz"] == _eq(fighting)["high_shelf_hz"] == SHELF_HZ
     f = _eq(fighting)
     assert f["high_shelf_gain_db"] == pytest.approx(-5.4)
     assert f["peak1_gain_db"] == -2.8  # the cut works with the move: kept
@@ -58,9 +59,7 @@ def test_a_shelf_near_its_limit_takes_only_the_room_it_has():
     assert _inside(stem, style)
 
 
-def test_the_search_corner_and_range():
+def test_the_search_range_is_the_envelope_less_the_margin():
     style = get_style("rnb_ballad")
-    s = MixSettings(SR, [_stem(high_shelf_hz=f) for f in (4000.0, 6000.0, 9000.0)], [])
-    assert shelf_hz(s) == 6000.0
     lo, hi = shelf_range(style)
     assert lo == -hi and 5.9 < hi < style.envelope.stem_shelf_max_abs_db
