@@ -28,8 +28,8 @@ EQ_MOVES_SHOWN = 3
 _SECTIONS = (("low_shelf", "low shelf", "ls"), ("peak1", "", ""), ("peak2", "", ""), ("peak3", "", ""),
              ("high_shelf", "high shelf", "hs"))
 #: the printed table's legend
-LEGEND = ("  level: dB vs the role's place in the style's balance; EQ: largest moves (ls/hs: shelves); "
-          "comp: GR, est. dB\n"
+LEGEND = ("  level: dB vs the role's place in the balance, as heard; EQ: largest moves (ls/hs: shelves); "
+          "comp: est. GR dB\n"
           "  mono: loudness change (dB) played as (L+R)/2; * at an envelope limit, ! past one "
           "(see envelope_limits_hit)")
 
@@ -116,11 +116,22 @@ def compressor_gr_db(compressor: Mapping[str, float], eq: Mapping[str, float] | 
 
 
 def stem_moves(chain, *, role: str, prior_db: float | None, features: Mapping[str, Any] | None,
-               sample_rate: float) -> dict[str, Any]:
-    """The compact ``moves`` dict of one strip (``PluginSettings`` chain)."""
+               sample_rate: float, heard_lufs: float | None = None) -> dict[str, Any]:
+    """The compact ``moves`` dict of one strip (``PluginSettings`` chain).
+
+    ``level_db_vs_role`` is the stem's level against its role's place: as heard when ``heard_lufs`` (the stem
+    soloed through its strip, LUFS) is given, else the strip's level moves (fader + make-up + trim) against the
+    role prior; ``level_moves_db_vs_role`` is always the latter (the quantity the envelope bounds).
+    """
+    from automix.render import REFERENCE_LUFS
+
     p = {x.plugin: x.params for x in chain}
     out: dict[str, Any] = {"role": role}
-    out["level_db_vs_role"] = (round(env_mod.stem_level_db(p) - prior_db, 1) if prior_db is not None else None)
+    moves = round(env_mod.stem_level_db(p) - prior_db, 1) if prior_db is not None else None
+    heard = (round(heard_lufs - (REFERENCE_LUFS + prior_db), 1)
+             if prior_db is not None and heard_lufs is not None and math.isfinite(heard_lufs) else None)
+    out["level_db_vs_role"] = heard if heard is not None else moves
+    out["level_moves_db_vs_role"] = moves
     pan = float(p["pan"]["pan"]) if "pan" in p else 0.0
     out["pan"], out["pan_value"] = pan_text(pan), round(pan, 3)
     out["eq"] = eq_move_strings(p["eq"]) if "eq" in p else []
@@ -149,13 +160,14 @@ def master_moves(chain, folddown_loss_db: float | None = None) -> dict[str, Any]
 
 
 def session_moves(settings, roles, style, features=None, mono=None, *, folddown_loss_db: float | None = None,
-                  envelope=None) -> dict[str, Any]:
+                  envelope=None, heard_lufs: Sequence[float] | None = None) -> dict[str, Any]:
     """``{"stems": [{"moves", "envelope_limits_hit"}, ...], "master": {"moves", "envelope_limits_hit"}}``.
 
     ``roles``: one role (or ``(role, source)``) per stem; ``style``: gives the envelope and the role
     priors (``None``: ``envelope`` must be given and the stem level is not judged); ``features``: per stem a
     :class:`~automix.features.StemFeatures` or its ``values`` (``None``: no GR estimate); ``mono``: per stem
-    (default: from the features' M/S ratio, else stereo).
+    (default: from the features' M/S ratio, else stereo); ``heard_lufs``: per stem its loudness soloed through
+    its strip (:func:`automix.engines.pedalboard_engine.strip_loudness`), for the level as heard.
     """
     env = envelope if envelope is not None else style.envelope
     names = [r[0] if isinstance(r, (tuple, list)) else r for r in roles]
@@ -166,10 +178,11 @@ def session_moves(settings, roles, style, features=None, mono=None, *, folddown_
                                          envelope=env)
     priors = (env_mod.role_priors_db(style, [s.path for s in settings.stems], names) if style is not None
               else [None] * len(names))
+    heard = list(heard_lufs) if heard_lufs is not None else [None] * len(names)
     stems = []
-    for s, role, prior, v, m in zip(settings.stems, names, priors, values, measured["stems"]):
+    for s, role, prior, v, m, h in zip(settings.stems, names, priors, values, measured["stems"], heard):
         stems.append({"moves": stem_moves(s.chain, role=role, prior_db=prior, features=v,
-                                          sample_rate=settings.sample_rate),
+                                          sample_rate=settings.sample_rate, heard_lufs=h),
                       "envelope_limits_hit": env_mod.limits_hit(m)})
     master = {"moves": master_moves(settings.master, folddown_loss_db),
               "envelope_limits_hit": env_mod.limits_hit(measured["master"])}
@@ -267,8 +280,13 @@ def render_report(settings, output: str, meters: Mapping[str, Any], style=None, 
     roles = [infer_role(s.path, None if f.silent else f.values) for s, f in zip(settings.stems, features)]
     envelope = style.envelope if style is not None else default_envelope()
     fold = folddown_loss_file(output)
+    heard = None
+    if style is not None:  # the level as heard: each stem soloed through its strip (one more pass per stem)
+        from automix.engines.pedalboard_engine import strip_loudness
+
+        heard = strip_loudness(settings, threads=threads)
     found = session_moves(settings, [r for r, _ in roles], style, features, envelope=envelope,
-                          folddown_loss_db=fold if math.isfinite(fold) else None)
+                          folddown_loss_db=fold if math.isfinite(fold) else None, heard_lufs=heard)
     notes = [] if style is not None else ["no style given: the default envelope, stem levels not judged"]
     return {
         "schema": "automix.render-report/1",

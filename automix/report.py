@@ -113,9 +113,11 @@ def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings, lo
         bound = _eq_limits(settings, envelope) if envelope is not None else ""
         shelves = tone.get("stem_shelves")
         if shelves and name == "spectral_centroid_hz" and envelope is not None:
+            from automix.stem_shelves import SHELF_HZ
+
             bound += ("; " if bound else "") + (
-                f"stem high shelves moved {shelves['median_db']:+.1f} dB (median) toward it, each as far as its "
-                f"envelope allows (shelves within +-{envelope.stem_shelf_max_abs_db:g} dB)")
+                f"stem high shelves at {SHELF_HZ / 1000:g} kHz moved {shelves['median_db']:+.1f} dB (median) of the "
+                f"{shelves['wanted_db']:+.1f} dB wanted, each shelf held to +-{envelope.stem_shelf_max_abs_db:g} dB")
         return f"out of reach inside the envelope: {out}" + (f" ({bound})" if bound else "")
     if name == "spectral_centroid_hz":
         other, label = "band_balance", "band balance"
@@ -188,7 +190,10 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
     folddown, fold_note = _folddown(output)
     if fold_note:
         warnings = warnings + [fold_note]
-    engineer = session_moves(settings, [r for r, _ in roles], style, features, folddown_loss_db=folddown)
+    # the level match measured each strip: its loudness after the fader move is the stem as heard
+    heard = ([m.measured_lufs + m.fader_change_db for m in levels] if levels is not None else None)
+    engineer = session_moves(settings, [r for r, _ in roles], style, features, folddown_loss_db=folddown,
+                             heard_lufs=heard)
     stems = []
     for i, (s, f, (role, source), mv) in enumerate(zip(settings.stems, features, roles, engineer["stems"])):
         p = {x.plugin: x.params for x in s.chain}

@@ -234,3 +234,5 @@ def test_a_bright_session_under_a_dark_style_darkens_its_stems_inside_the_envelo
     assert not any(found["stems"]) and not found["master"]
     assert sum(x["level_match"]["limited"] for x in report["stems"]) <= 1
     assert report["status"] == "ok"
+    t = report["targets"]["spectral_centroid_hz"]
+    assert t["pass"] or ("out of reach" in t["why"] and "stem high shelves at 3 kHz moved" in t["why"]), t

@@ -105,6 +105,9 @@ def test_report_lists_each_stems_moves_and_envelope_limits(tmp_path):
         mv = s["moves"]
         assert mv["role"] == s["role"]
         assert isinstance(mv["level_db_vs_role"], float) and mv["level_db_vs_role"] == round(mv["level_db_vs_role"], 1)
+        # as heard: the level match put the stem at its role level unless the envelope's level range stopped it
+        assert abs(mv["level_db_vs_role"]) <= 0.1 or s["level_match"]["limited"]
+        assert isinstance(mv["level_moves_db_vs_role"], float)
         assert isinstance(mv["pan"], str) and (mv["pan"] == "C" or mv["pan"][0] in "LR")
         assert mv["pan"] == ("C" if abs(s["pan"]) < 0.005 else f"{'L' if s['pan'] < 0 else 'R'}{round(abs(s['pan']) * 100)}")
         assert isinstance(mv["eq"], list) and len(mv["eq"]) <= 3 and all(" dB @ " in e for e in mv["eq"])
