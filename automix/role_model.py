@@ -25,7 +25,7 @@ MODEL_PATH = Path(__file__).parent / "weights" / "roles.json"
 SCHEMA = "automix.roles/1"
 #: L2 penalty on the standardised weights: keeps rare roles from being fitted to a handful of stems
 DEFAULT_L2 = 1e-4
-#: sessions ``automix train-roles`` generates by default (about 2,700 stems)
+#: sessions ``automix train-roles`` generates by default (about 2,600 stems)
 DEFAULT_SESSIONS = 300
 
 

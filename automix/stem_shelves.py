@@ -94,19 +94,25 @@ def apply_shelf_move(settings: MixSettings, move_db: float, style: StyleTargets)
         def fits(e: dict) -> bool:
             return _fits(e, caps, style, sr, grid)
 
-        # the whole move, giving up as little as needed of the sections that work against it (boosts, for a
-        # darker shelf: where the predictor left the EQ at its fighting limit, they would fight the new shelf);
-        # else part of the move
-        if fits(trial(1.0, 1.0)):
-            chosen = trial(1.0, 1.0)
-        elif fits(trial(1.0, 0.0)):
+        # as much of the move as the shelf's own limit leaves room for; then giving up as little as needed of
+        # the sections that work against it (boosts, for a darker shelf: where the predictor left the EQ at its
+        # fighting limit, they would fight the new shelf); else less of the move
+        room = style.envelope.stem_shelf_max_abs_db - EQ_MARGIN_DB - abs(float(start["high_shelf_gain_db"])) \
+            if float(start["high_shelf_gain_db"]) * move_db > 0 else \
+            style.envelope.stem_shelf_max_abs_db - EQ_MARGIN_DB + abs(float(start["high_shelf_gain_db"]))
+        share = min(1.0, max(0.0, room) / abs(move_db))
+        if share <= 0.0:
+            chosen = start
+        elif fits(trial(share, 1.0)):
+            chosen = trial(share, 1.0)
+        elif fits(trial(share, 0.0)):
             lo, hi = 0.0, 1.0
             for _ in range(_BISECTIONS):
                 mid = 0.5 * (lo + hi)
-                lo, hi = (mid, hi) if fits(trial(1.0, mid)) else (lo, mid)
-            chosen = trial(1.0, lo)
+                lo, hi = (mid, hi) if fits(trial(share, mid)) else (lo, mid)
+            chosen = trial(share, lo)
         else:
-            lo, hi = 0.0, 1.0
+            lo, hi = 0.0, share
             for _ in range(_BISECTIONS):
                 mid = 0.5 * (lo + hi)
                 lo, hi = (mid, hi) if fits(trial(mid, 0.0)) else (lo, mid)

@@ -51,11 +51,12 @@ def test_the_whole_move_lands_and_only_the_sections_against_it_give_way():
 def test_a_shelf_near_its_limit_takes_only_the_room_it_has():
     style = get_style("rnb_ballad")
     limit = style.envelope.stem_shelf_max_abs_db
-    stem = _stem(high_shelf_hz=6000.0, high_shelf_gain_db=-5.0)
+    stem = _stem(high_shelf_hz=6000.0, high_shelf_gain_db=-5.0, peak2_hz=500.0, peak2_gain_db=1.5)
     s = MixSettings(SR, [stem], [])
     made = apply_shelf_move(s, -4.0, style)
     assert -1.0 < made[0] < -0.9  # up to the limit less the construction margin
     assert _eq(stem)["high_shelf_gain_db"] > -limit
+    assert _eq(stem)["peak2_gain_db"] == 1.5  # the shelf's own limit stopped the move: nothing else gives way
     assert _inside(stem, style)
 
 
