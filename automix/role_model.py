@@ -29,7 +29,7 @@ DEFAULT_L2 = 1e-4
 DEFAULT_SESSIONS = 300
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare models by their files, not with ==
 class RoleModel:
     """Softmax over ``roles`` of ``weight @ ((x - mean) / scale) + bias``.
 
@@ -42,7 +42,7 @@ class RoleModel:
     scale: np.ndarray
     weight: np.ndarray
     bias: np.ndarray
-    info: Mapping = None
+    info: Mapping | None = None
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """Role probabilities for feature vectors ``(F,)`` or ``(N, F)``; shape ``(R,)`` or ``(N, R)``."""
