@@ -21,12 +21,11 @@ would need more lands at that limit, and :func:`match_levels` says so.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
 from automix.envelope import stem_level_db
-from automix.priors import role_level_db
+from automix.priors import role_levels_db
 from automix.render import REFERENCE_LUFS
 from automix.settings import MixSettings
 from automix.styles import StyleTargets
@@ -56,8 +55,7 @@ class LevelMatch:
 
 def role_levels(style: StyleTargets, roles: Sequence[str]) -> list[float]:
     """Each stem's role level (dB re the normalised stem): the style's role balance split per role."""
-    counts = Counter(roles)
-    return [role_level_db(style.role_balance_db, r, counts[r]) for r in roles]
+    return role_levels_db(style.role_balance_db, roles)
 
 
 def match_levels(settings: MixSettings, roles: Sequence[str], style: StyleTargets, *,

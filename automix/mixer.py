@@ -227,6 +227,20 @@ def _render_premaster(settings: MixSettings, bus: _Bus, engine: str, threads: in
     return meter
 
 
+def _premaster(settings: MixSettings, bus: _Bus, renderer, engine: str, threads: int) -> dict:
+    """Render the strips into ``bus``, and set the master trim from its loudness; returns the bus meters.
+
+    Raises:
+        SessionError: the strips sum to silence (``E_SILENT``).
+    """
+    pre_m = _render_premaster(settings, bus, engine, threads).result()
+    if not math.isfinite(pre_m["integrated_lufs"]) or pre_m["integrated_lufs"] < -70:
+        raise SessionError(f"{Path(settings.stems[0].path).parent}: the stems cancel or are silent after "
+                           "processing; nothing to master (check for polarity-inverted duplicates)", code="E_SILENT")
+    settings.master_input_gain_db = renderer.trim_db = round(bus_trim_db(pre_m["integrated_lufs"]), 4)
+    return pre_m
+
+
 class _MasterRenderer:
     """Streams the bus through a master chain for the loop; final passes write a candidate output.
 
@@ -475,17 +489,16 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     bus = _Bus(output.parent, sr)
     renderer = _MasterRenderer(bus, output, engine, stems, threads)
     try:
-        pre = _render_premaster(settings, bus, engine, threads)
-        pre_m = pre.result()
-        if not math.isfinite(pre_m["integrated_lufs"]) or pre_m["integrated_lufs"] < -70:
-            raise SessionError(f"{Path(stems[0]).parent}: the stems cancel or are silent after processing; "
-                               "nothing to master (check for polarity-inverted duplicates)", code="E_SILENT")
-        settings.master_input_gain_db = renderer.trim_db = round(bus_trim_db(pre_m["integrated_lufs"]), 4)
+        pre_m = _premaster(settings, bus, renderer, engine, threads)
         lap("premaster_s")
         tone = {"skipped": "tone_match=False: master EQ and width as given"}
         if tone_match:
             eq_index = next(i for i, p in enumerate(settings.master) if p.plugin == "eq")
-            spectrum = tonal.bus_spectrum(str(bus.path), sr, settings.master[:eq_index], settings.master_input_gain_db)
+
+            def bus_spectrum():  # the bus as the master EQ hears it: after the trim and the master compressor
+                return tonal.bus_spectrum(str(bus.path), sr, settings.master[:eq_index], settings.master_input_gain_db)
+
+            spectrum = bus_spectrum()
             new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr)
             if use_predictor and tonal.centroid_out_of_reach(tone, style):
                 # the master EQ cannot get there inside its envelope: the stems' high shelves share the move,
@@ -499,13 +512,9 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                     made = stem_shelves.apply_shelf_move(settings, wanted, style)
                     if level_match:
                         levels = match_levels(settings, role_names, style, threads=threads)
-                    pre = _render_premaster(settings, bus, engine, threads)
-                    pre_m = pre.result()
-                    settings.master_input_gain_db = renderer.trim_db = round(bus_trim_db(pre_m["integrated_lufs"]), 4)
-                    spectrum = tonal.bus_spectrum(str(bus.path), sr, settings.master[:eq_index],
-                                                  settings.master_input_gain_db)
+                    pre_m = _premaster(settings, bus, renderer, engine, threads)
                     first = tone
-                    new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr)
+                    new_eq, tone = tonal.match_tone(*bus_spectrum(), settings.master[eq_index], style, sr)
                     tone["stem_shelves"] = stem_shelves.moves_summary(made, wanted)
                     tone["centroid_before_stem_shelves_hz"] = first["centroid_predicted_hz"]
             settings.master[eq_index] = new_eq

@@ -111,6 +111,12 @@ def role_level_db(balance, role: str, count: int) -> float:
     return float(balance.get(role, 0.0) - 10 * math.log10(count))
 
 
+def role_levels_db(balance, roles: Sequence[str]) -> list[float]:
+    """Each stem's level (dB) from its role in ``balance``, split among the stems sharing the role."""
+    roles = list(roles)
+    return [role_level_db(balance, r, roles.count(r)) for r in roles]
+
+
 def stem_priors(style: StyleTargets, paths: Sequence[str], roles: Sequence[str],
                 mono: Sequence[bool] | None = None) -> list[list[PluginSettings]]:
     """One prior chain (``STEM_CHAIN`` order, engineering units) per stem.

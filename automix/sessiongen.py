@@ -80,11 +80,10 @@ def role_levels_db(roles) -> list[float]:
     The same table and the same split as the mixer's priors (:func:`automix.priors.role_level_db`), so a
     generated session's reference balance is the balance the styles ask for, not a second opinion.
     """
-    from automix.priors import role_level_db
+    from automix.priors import role_levels_db as split
     from automix.styles import DEFAULT_ROLE_BALANCE_DB
 
-    roles = list(roles)
-    return [role_level_db(DEFAULT_ROLE_BALANCE_DB, r, roles.count(r)) for r in roles]
+    return split(DEFAULT_ROLE_BALANCE_DB, roles)
 
 _VOWELS = np.array([  # F1, F2, F3 in Hz (adult male averages); scaled up for higher voices
     [730, 1090, 2440], [530, 1840, 2480], [270, 2290, 3010], [570, 840, 2410], [300, 870, 2240],
