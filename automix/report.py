@@ -126,6 +126,13 @@ def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings, lo
         other, label = "spectral_centroid_hz", "centroid"
         predicted = dict(zip(BANDS, tone["balance_predicted"]))
         predicted_miss = max(abs(predicted[b] - t["target"][b]) for b in BANDS) > t["tolerance"]
+    both = (tone.get("reach") or {}).get("both_best")
+    if predicted_miss and both is not None and both > 1.0:
+        bound = _eq_limits(settings, envelope) if envelope is not None else ""
+        return ("out of reach inside the envelope together with the "
+                f"{label}: each is within the master EQ's reach alone, but no setting inside the envelope meets both on "
+                f"this material (the closest leaves the worse of the two at {both:.2f}x its tolerance)"
+                + (f" ({bound})" if bound else ""))
     if predicted_miss:
         aside = ", itself out of reach," if _out_of_reach(other, targets[other], tone) else ""
         return (f"within the master EQ's reach on its own, but the {label} target{aside} pulls the other way: the "

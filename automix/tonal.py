@@ -286,6 +286,11 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
         both = solve(cost_inside)
         if met(both) > met(gains):
             gains = both
+    if met(gains) < 2:  # the penalised searches can stop short where a setting meeting both exists: the minimax finds it
+        _, both = both_best(predict, gains, bounds, target_b, constraints, (target_c, tol_c), tol_b)
+        both = _inside(both, net_slack)
+        if met(both) > met(gains):
+            gains = both
     after = predict(gains)
     params = dict(base, **{k: round(float(v), 3) for k, v in zip(MOVED, gains)})
     info = {
@@ -298,7 +303,8 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     # Only when the match itself predicts a miss: then the report has to say whether the target was out of
     # the EQ's reach or given up for the other target (a pass costs nothing extra).
     if abs(after[0] / target_c - 1) > tol_c or np.max(np.abs(after[1] - target_b)) > tol_b:
-        info["reach"] = reach(predict, gains, bounds, target_b, constraints)
+        info["reach"] = reach(predict, gains, bounds, target_b, constraints,
+                              centroid=(target_c, tol_c), balance_tolerance=tol_b)
     return PluginSettings("eq", params), info
 
 
@@ -328,7 +334,8 @@ def _inside(gains: np.ndarray, net_slack) -> np.ndarray:
     return lo * gains
 
 
-def reach(predict, start: np.ndarray, bounds: list, target_balance: np.ndarray, constraints: Sequence = ()) -> dict:
+def reach(predict, start: np.ndarray, bounds: list, target_balance: np.ndarray, constraints: Sequence = (),
+          centroid: tuple[float, float] | None = None, balance_tolerance: float | None = None) -> dict:
     """How far the moved master EQ gains can take each tonal target alone, every other goal ignored.
 
     ``predict(gains) -> (centroid Hz, shares)`` is the exact effect of the EQ on
@@ -341,6 +348,13 @@ def reach(predict, start: np.ndarray, bounds: list, target_balance: np.ndarray, 
     be pushed toward its target (``{"band": i, "share": s}``). A target outside
     these is one no master EQ setting inside the envelope reaches on this
     material, whatever the loss weights: the report says so.
+
+    With ``centroid = (target Hz, relative tolerance)`` and ``balance_tolerance``
+    it also records ``both_best``: the smallest, over the settings inside the
+    envelope, of the larger of the two errors in units of their tolerances
+    (centroid in log ratio, balance as the max over bands). Above 1, no setting
+    meets both targets at once, although each alone may be reachable: the
+    material's own tilt puts them on opposite sides.
     """
     def solve(cost):
         if constraints:
@@ -356,6 +370,35 @@ def reach(predict, start: np.ndarray, bounds: list, target_balance: np.ndarray, 
     sign = 1.0 if best[band] < target_balance[band] else -1.0
     # in log: a band the material barely has holds shares of 1e-8, whose plain gradients stop the search at once
     limit = predict(solve(lambda g: -sign * np.log(max(float(predict(g)[1][band]), 1e-300))))[1][band]
-    return {"centroid_range_hz": [round(float(lowest), 1), round(float(highest), 1)],
-            "balance_best_error": round(float(np.max(np.abs(best - target_balance))), 4),
-            "balance_limit": {"band": band, "share": float(f"{limit:.4g}")}}  # shares can be 1e-8
+    out = {"centroid_range_hz": [round(float(lowest), 1), round(float(highest), 1)],
+           "balance_best_error": round(float(np.max(np.abs(best - target_balance))), 4),
+           "balance_limit": {"band": band, "share": float(f"{limit:.4g}")}}  # shares can be 1e-8
+    if centroid is not None and balance_tolerance is not None:
+        value, _ = both_best(predict, start, bounds, target_balance, constraints, centroid, balance_tolerance)
+        out["both_best"] = round(value, 3)
+    return out
+
+
+def both_best(predict, start, bounds, target_balance, constraints, centroid,
+              balance_tolerance) -> tuple[float, np.ndarray]:
+    """``(value, gains)``: min over the gains of max(|centroid error|, |band errors|), each in units of its
+    tolerance, and the gains that get it. The minimax in epigraph form (an extra variable ``s`` above every
+    error), which SLSQP solves exactly where a plain max would leave it a kink. See :func:`reach`."""
+    target_c, tol_c = centroid
+
+    def errors(g):
+        c, b = predict(g)
+        return np.append(np.log(max(c, 1e-9) / target_c) / np.log1p(tol_c), (b - target_balance) / balance_tolerance)
+
+    e0 = errors(start)
+    x0 = np.append(start, np.max(np.abs(e0)))
+    cons = [{"type": "ineq", "fun": lambda x: np.concatenate([x[-1] - errors(x[:-1]), x[-1] + errors(x[:-1])])}]
+    cons += [{"type": "ineq", "fun": (lambda x, f=c["fun"]: f(x[:-1]))} for c in constraints]
+    x = minimize(lambda x: x[-1], x0, method="SLSQP", bounds=list(bounds) + [(0.0, None)], constraints=cons,
+                 options={"ftol": 1e-10, "maxiter": 200}).x
+    # the solver's answer read back as what it is (a slightly infeasible step would understate it)
+    g = np.clip(x[:-1], [b[0] for b in bounds], [b[1] for b in bounds])
+    if constraints and any(np.min(c["fun"](g)) < 0 for c in constraints):
+        return float(np.max(np.abs(e0))), np.asarray(start, dtype=np.float64)
+    value = float(np.max(np.abs(errors(g))))
+    return (value, g) if value < np.max(np.abs(e0)) else (float(np.max(np.abs(e0))), np.asarray(start, np.float64))

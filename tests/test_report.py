@@ -78,6 +78,17 @@ def test_a_reachable_target_given_up_for_the_other_is_a_compromise():
         "from 3200 to 9000 Hz")
 
 
+def test_targets_each_reachable_but_not_together_are_an_envelope_limit():
+    reach = {"centroid_range_hz": [900.0, 6000.0], "balance_best_error": 0.02,
+             "balance_limit": {"band": 0, "share": 0.58}, "both_best": 1.34}
+    targets, tone, settings = _targets(3300.0, [0.40, 0.50, 0.10], reach)
+    why = _soft_reason("band_balance", targets, tone, settings, LOOP)
+    assert why.startswith("out of reach inside the envelope together with the centroid")
+    assert "1.34x its tolerance" in why
+    reach["both_best"] = 0.8  # a setting meeting both exists: the miss is the match's compromise, said as such
+    assert _soft_reason("band_balance", targets, tone, settings, LOOP).startswith("within the master EQ's reach")
+
+
 def test_an_ms_miss_names_the_loop_or_the_switched_off_solve():
     targets, tone, settings = _targets(2850.0, [0.58, 0.37, 0.05])
     ran_out = LoopResult(chain=[], measured={}, iterations=[None] * 8, converged=False)

@@ -211,6 +211,16 @@ def test_reach_is_recorded_only_for_a_miss_and_bounds_what_the_eq_can_do():
     assert reach["balance_limit"]["band"] == 0  # the low band is the one it cannot reach
     assert reach["balance_limit"]["share"] <= max(b[0] for _, b in corners) + 1e-9
     assert reach["balance_limit"]["share"] < 0.01
+    # meeting both at once is no easier than meeting either alone, and no harder than the match's own answer
+    tol_c, tol_b = style.tolerances.centroid_rel, style.tolerances.balance_abs
+    target_c = style.spectral_centroid_hz
+    centroid_alone = max(np.log(lo / target_c), np.log(target_c / hi), 0.0) / np.log1p(tol_c)
+    assert reach["both_best"] >= max(centroid_alone, reach["balance_best_error"] / tol_b) - 1e-2
+    got_c, got_b = info["centroid_predicted_hz"], np.array(info["balance_predicted"])
+    target_b = np.array(style.frequency_balance.as_tuple())
+    at_match = max(abs(np.log(got_c / target_c)) / np.log1p(tol_c), np.max(np.abs(got_b - target_b)) / tol_b)
+    assert reach["both_best"] <= at_match + 1e-3
+    assert reach["both_best"] > 1.0
 
 
 def test_a_shared_stem_shelf_reaches_what_the_master_alone_cannot():
