@@ -27,6 +27,43 @@ from automix.errors import OutputError, SessionError
 #: formats we read; mp3/ogg are decoded by libsndfile (no encoder-delay offset)
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
 LOSSY_EXTENSIONS = (".mp3", ".ogg")
+#: what a mix or render can be written as: lossless formats libsndfile writes at 24-bit or float
+OUTPUT_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff")
+#: the file's "software" string in every mix and render automix writes (RIFF INFO, AIFF, FLAC comment), so a
+#: mix written into a session folder is never taken for a stem on the next run
+OUTPUT_TAG_PREFIX = "automix "
+
+
+def output_tag() -> str:
+    from automix import __version__
+
+    return OUTPUT_TAG_PREFIX + __version__
+
+
+def check_output_format(path: str | os.PathLike) -> None:
+    """Raise :class:`OutputError` (``E_OUTPUT``) unless ``path`` names a format automix writes: checked before any
+    work, so a wrong extension costs nothing."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_EXTENSIONS:
+        what = f"'{suffix}'" if suffix else "no extension"
+        raise OutputError(f"{path}: cannot write {what}; name the output .wav, .flac or .aiff (encode to lossy "
+                          "formats from that master)")
+
+
+def written_by_automix(path: str | os.PathLike) -> str | None:
+    """Why the audio file ``path`` is one of automix's own outputs, or None: a ``.settings.json`` or
+    ``.report.json`` sidecar of the same name beside it, or automix's tag in its header (read without
+    reading any samples)."""
+    p = Path(path)
+    for suffix in (".settings.json", ".report.json"):
+        if p.with_suffix(suffix).is_file():
+            return f"{p.with_suffix(suffix).name} beside it"
+    try:
+        with sf.SoundFile(str(p)) as f:
+            software = f.software or ""
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return None  # unreadable files are the stem checks' business, with their own codes
+    return "automix's tag in its header" if software.startswith(OUTPUT_TAG_PREFIX) else None
 BLOCK_FRAMES = 65536
 MIN_DURATION_S = 0.4  # BS.1770 needs one 400 ms gating block
 
@@ -221,6 +258,7 @@ def read_stem(info: StemInfo, sample_rate: int, frames: int | None = None) -> np
 class AtomicWriter:
     """Write an audio file under a temporary name and move it in place on success.
 
+    ``tag`` (:func:`output_tag` for mixes and renders) goes into the header's "software" string.
     The temp file sits in the destination folder and keeps the extension
     (``name.<uuid>.partial.wav``) so libsndfile picks the format from it.
     :meth:`commit` fsyncs and ``os.replace``-s; :meth:`abort` removes the temp
@@ -229,7 +267,7 @@ class AtomicWriter:
     """
 
     def __init__(self, path: str | os.PathLike, sample_rate: int, channels: int = 2, subtype: str = "PCM_24",
-                 protect: tuple[str, ...] = ()):
+                 protect: tuple[str, ...] = (), tag: str | None = None):
         self.path = Path(path)
         if any(os.path.exists(q) and os.path.exists(self.path) and os.path.samefile(q, self.path) for q in protect):
             raise OutputError(f"{self.path}: refusing to overwrite an input file; choose another output name")
@@ -240,6 +278,8 @@ class AtomicWriter:
             raise OutputError(f"{self.path}: output folder {folder} is not writable")
         self.tmp = folder / f"{self.path.stem}.{uuid.uuid4().hex[:12]}.partial{self.path.suffix or '.wav'}"
         self._file = sf.SoundFile(str(self.tmp), "w", samplerate=int(sample_rate), channels=channels, subtype=subtype)
+        if tag is not None:  # before the first frame: libsndfile writes the strings with the header
+            self._file.software = tag
 
     def write(self, block: np.ndarray) -> None:
         """Append a ``(channels, samples)`` block."""

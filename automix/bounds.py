@@ -191,7 +191,7 @@ def eq_net_and_fight(params: dict, grid_hz: torch.Tensor, sample_rate: float) ->
     ``params`` are every EQ parameter as float64 tensors ``(N,)``. Fighting is the sum of the sections'
     absolute gains minus the net response's range on the grid.
     """
-    from plugins.eq import eq_sections
+    from automix.plugins.eq import eq_sections
 
     sections = eq_sections(sample_rate, exact_f32=False, **params)[:, 2:]  # the high-pass left out
     net = section_db(sections, grid_hz, sample_rate).sum(-2)

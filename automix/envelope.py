@@ -2,7 +2,7 @@
 
 A mix can meet every number with moves nobody would make: a +13 dB boost, two EQ
 sections undoing each other, a mono vocal "widened", the bass 10 dB over its
-place. The envelope is data (``styles/envelope.yaml`` holds the shared default;
+place. The envelope is data (``automix/styles/envelope.yaml`` holds the shared default;
 a style's ``envelope:`` mapping overrides any field), and every stage that
 chooses a move keeps it inside by construction: the predictor maps its outputs
 into the envelope's box, the refinement optimises in that box, the master EQ
@@ -58,7 +58,7 @@ NET_GRID_POINTS = 96
 class Envelope:
     """Limits of the moves automix makes (see the module docstring for each definition).
 
-    The values live in ``styles/envelope.yaml`` (the shared default, read by
+    The values live in ``automix/styles/envelope.yaml`` (the shared default, read by
     :func:`automix.styles.default_envelope`) and a style's ``envelope:`` overrides.
     """
 
@@ -190,7 +190,7 @@ class Measure:
 
 def _sos(eq_params: Mapping[str, float], sample_rate: float) -> np.ndarray:
     """The EQ's shelf and peak sections as scipy ``sos`` rows ``[b0 b1 b2 1 a1 a2]`` (the high-pass left out)."""
-    from plugins.eq import eq_sections
+    from automix.plugins.eq import eq_sections
 
     sections = eq_sections(float(sample_rate), exact_f32=False, **{k: float(v) for k, v in eq_params.items()})
     s = sections[0, 2:].detach().cpu().numpy().astype(np.float64)  # rows 0, 1: the two high-pass stages

@@ -62,12 +62,15 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from automix.errors import AutomixError, SessionError
+from automix.errors import AutomixError, SessionError, UsageError
 from automix.styles import StyleTargets
+
+if TYPE_CHECKING:
+    from automix.settings import MixSettings
 
 SCHEMA = "automix.evaluate/1"
 SYSTEMS = {
@@ -117,10 +120,6 @@ ENVELOPE_REASON = re.compile(r"inside the envelope|\blimit\b")
 #: the baselines every "better than" compares with, and the systems compared with them session by session
 BASELINES = ("a", "b")
 PAIRED = ("c", "d")
-
-
-class EvaluationError(SessionError):
-    """Nothing to evaluate: the folder is missing or holds no session."""
 
 
 # ------------------------------------------------------------------------------------------------ pure helpers
@@ -296,16 +295,16 @@ def _read_truth(folder: Path, stems: Sequence[str]) -> tuple[dict | None, str | 
 
 def find_sessions(folder: str | Path) -> tuple[list[EvalSession], list[str]]:
     """The sessions of a folder of session folders (or of one session folder), with discovery notes."""
-    from batch.discovery import discover_sessions
+    from automix.discovery import discover_sessions
 
     root = Path(folder)
     if not root.is_dir():
-        raise EvaluationError(f"{folder}: no such folder; give a folder of session folders (or one session "
-                              "folder), or no DIR to evaluate generated held-out sessions", code="E_MISSING")
+        raise SessionError(f"{folder}: no such folder; give a folder of session folders (or one session "
+                           "folder), or no DIR to evaluate generated held-out sessions", code="E_MISSING")
     found = discover_sessions(root)
     if not found.sessions:
-        raise EvaluationError(f"{folder}: no session found (no audio files in it or in its subfolders)",
-                              code="E_EMPTY")
+        raise SessionError(f"{folder}: no session found (no audio files in it or in its subfolders)",
+                           code="E_EMPTY")
     sessions = []
     for s in found.sessions:
         truth, note = _read_truth(Path(s.folder), s.stems)
@@ -321,7 +320,7 @@ def _render_raw(stems: Sequence[str], style: StyleTargets, work: Path) -> dict:
     from automix.mixer import session_rate
     from automix.render import render_to_file
     from automix.settings import STEM_CHAIN, MixSettings, PluginSettings, StemSettings, neutral_chain
-    from plugins import get_plugin
+    from automix.plugins import get_plugin
 
     stems = sorted(stems, key=lambda p: (Path(p).name.lower(), p))  # mix_session's canonical order
     sr = session_rate([probe(p).sample_rate for p in stems])
@@ -415,7 +414,7 @@ def evaluate_session(session: EvalSession, style: StyleTargets, work: Path, *, o
                      invariance: bool = True, progress: Callable[[str], None] | None = None) -> dict:
     """Run the four systems (and the invariance checks) on one session; returns its row."""
     from automix.envelope import folddown_loss_file
-    from automix.mixer import mix_session
+    from automix.mixer import Stages, mix_session
     from automix.settings import MixSettings
 
     work.mkdir(parents=True, exist_ok=True)
@@ -423,8 +422,8 @@ def evaluate_session(session: EvalSession, style: StyleTargets, work: Path, *, o
                  "notes": list(session.notes)}
     timings = {}
     variants = {
-        "b": dict(use_predictor=False, tone_match=False),
-        "c": dict(level_match=False, tone_match=False, closed_loop=False),
+        "b": dict(stages=Stages(predictor=False, tone_match=False)),
+        "c": dict(stages=Stages(level_match=False, tone_match=False, closed_loop=False)),
         "d": dict(optimize_steps=optimize_steps),
     }
     reports: dict[str, dict] = {}
@@ -550,50 +549,84 @@ def explained_share(rows: Sequence[dict], metric: str, system: str = "d") -> tup
     return count, n
 
 
-def _goals(summary: dict) -> list[dict]:
-    """The acceptance goals, judged on these sessions."""
-    m, inv = summary["metrics"], summary["invariance"]
-    goals = []
+@dataclass(frozen=True)
+class Goal:
+    """One acceptance goal, as data: where its value is read, what it must be, and how it is shown.
 
-    def add(text, value, limit, ok=None):
-        ok = (value <= limit) if ok is None else ok
-        goals.append({"goal": text, "value": value, "limit": limit, "pass": bool(ok) and not math.isnan(value)})
+    ``source`` names the summary part the value comes from: ``metrics`` (``metrics[metric][system][statistic]``),
+    ``explained`` (``explained[metric]``, system d), ``envelope`` (``envelope[metric][system][statistic]``),
+    ``invariance`` (``invariance[metric][statistic]``) or ``better`` (``system``'s median of ``metric`` over the
+    better baseline's). ``fmt`` picks the number format: ``share`` (%), ``rel`` (relative error), ``ratio``
+    ("x"), ``null_db`` (a null residual) or ``plain``. ``at_least``: the value must reach the limit from below.
+    """
 
-    add("(c) median centroid error <= 10%", m["centroid_error_rel"]["c"]["median"], 0.10)
-    add("(d) median centroid error <= 5%", m["centroid_error_rel"]["d"]["median"], 0.05)
-    share = m["centroid_error_rel"]["d"]["pass_rate"]
-    add(f"(d) centroid within tolerance on >= {100 * CENTROID_PASS_MIN:.0f}% of sessions", share, CENTROID_PASS_MIN,
-        ok=share >= CENTROID_PASS_MIN)
-    for key in ("ms_error_abs", "band_balance_error_max"):
-        share = summary["explained"][key]
-        add(f"(d) {dict((k, l) for k, l, _ in METRICS)[key].split(' (')[0]} within tolerance or the envelope's "
-            "limit named, every session", share, 1.0, ok=share >= 1.0)
-    for sysk in ("c", "d"):
-        for key, label, hard in METRICS:
-            if hard or key not in CLEARLY_BETTER_METRICS:
-                continue
-            best = min(m[key][b]["median"] for b in BASELINES)
-            ratio = m[key][sysk]["median"] / best if best > 0 else (0.0 if m[key][sysk]["median"] == 0 else math.inf)
-            add(f"({sysk}) {label.split(' (')[0]}: median <= {CLEARLY_BETTER:g} x better of (a), (b)", ratio,
-                CLEARLY_BETTER)
-    add("(d) worst loudness error <= 0.1 LU", m["loudness_error_lu"]["d"]["worst"], 0.1)
-    add("(d) worst true peak - ceiling <= 0 dB", m["true_peak_over_ceiling_db"]["d"]["worst"], 0.0)
-    env = summary.get("envelope")
-    if env:
-        for sysk in ("c", "d"):
-            for key, what in (("stems_inside", "stems"), ("masters_inside", "masters")):
-                share = env[key][sysk]["share"]
-                add(f"({sysk}) envelope: {what} inside = 100%", share, 1.0, ok=share >= 1.0)
-        add(f"(d) stem balance error median <= {BALANCE_MEDIAN_LIMIT_DB:g} dB", m["balance_error_db"]["d"]["median"],
-            BALANCE_MEDIAN_LIMIT_DB)
-        share = env["below_equal_loudness"]["d"]["share"]
-        add(f"(d) stem balance error below equal loudness on >= {100 * BELOW_EQUAL_LOUDNESS_MIN:.0f}% of sessions",
-            share, BELOW_EQUAL_LOUDNESS_MIN, ok=share >= BELOW_EQUAL_LOUDNESS_MIN)
-    add("level invariance (worst) <= -40 dB", inv["level_null_db"]["worst"], LEVEL_LIMIT_DB)
-    add("permutation invariance, mix (worst) <= -60 dB", inv["permutation_mix_null_db"]["worst"], PERMUTATION_LIMIT_DB)
-    add("permutation invariance, predictor (worst) <= -60 dB", inv["permutation_predictor_null_db"]["worst"],
-        PERMUTATION_LIMIT_DB)
+    text: str
+    source: str
+    metric: str
+    system: str | None
+    statistic: str
+    limit: float
+    fmt: str = "plain"
+    at_least: bool = False
+
+
+def goal_specs() -> list[Goal]:
+    """The acceptance goals of an evaluation, in report order."""
+    label = dict((k, l.split(" (")[0]) for k, l, _ in METRICS)
+    goals = [Goal("(c) median centroid error <= 10%", "metrics", "centroid_error_rel", "c", "median", 0.10, "rel"),
+             Goal("(d) median centroid error <= 5%", "metrics", "centroid_error_rel", "d", "median", 0.05, "rel"),
+             Goal(f"(d) centroid within tolerance on >= {100 * CENTROID_PASS_MIN:.0f}% of sessions", "metrics",
+                  "centroid_error_rel", "d", "pass_rate", CENTROID_PASS_MIN, "share", at_least=True)]
+    goals += [Goal(f"(d) {label[key]} within tolerance or the envelope's limit named, every session", "explained",
+                   key, "d", "share", 1.0, "share", at_least=True) for key in ("ms_error_abs", "band_balance_error_max")]
+    goals += [Goal(f"({sysk}) {label[key]}: median <= {CLEARLY_BETTER:g} x better of (a), (b)", "better", key, sysk,
+                   "median", CLEARLY_BETTER, "ratio")
+              for sysk in ("c", "d") for key, _, hard in METRICS if not hard and key in CLEARLY_BETTER_METRICS]
+    goals += [Goal("(d) worst loudness error <= 0.1 LU", "metrics", "loudness_error_lu", "d", "worst", 0.1),
+              Goal("(d) worst true peak - ceiling <= 0 dB", "metrics", "true_peak_over_ceiling_db", "d", "worst", 0.0)]
+    goals += [Goal(f"({sysk}) envelope: {what} inside = 100%", "envelope", key, sysk, "share", 1.0, "share",
+                   at_least=True)
+              for sysk in ("c", "d") for key, what in (("stems_inside", "stems"), ("masters_inside", "masters"))]
+    goals += [Goal(f"(d) stem balance error median <= {BALANCE_MEDIAN_LIMIT_DB:g} dB", "metrics", "balance_error_db",
+                   "d", "median", BALANCE_MEDIAN_LIMIT_DB),
+              Goal(f"(d) stem balance error below equal loudness on >= {100 * BELOW_EQUAL_LOUDNESS_MIN:.0f}% of "
+                   "sessions", "envelope", "below_equal_loudness", "d", "share", BELOW_EQUAL_LOUDNESS_MIN, "share",
+                   at_least=True)]
+    goals += [Goal("level invariance (worst) <= -40 dB", "invariance", "level_null_db", None, "worst", LEVEL_LIMIT_DB,
+                   "null_db"),
+              Goal("permutation invariance, mix (worst) <= -60 dB", "invariance", "permutation_mix_null_db", None,
+                   "worst", PERMUTATION_LIMIT_DB, "null_db"),
+              Goal("permutation invariance, predictor (worst) <= -60 dB", "invariance",
+                   "permutation_predictor_null_db", None, "worst", PERMUTATION_LIMIT_DB, "null_db")]
     return goals
+
+
+def _goal_value_of(goal: Goal, summary: dict) -> float:
+    if goal.source == "metrics":
+        return summary["metrics"][goal.metric][goal.system][goal.statistic]
+    if goal.source == "explained":
+        return summary["explained"][goal.metric]
+    if goal.source == "envelope":
+        return summary["envelope"][goal.metric][goal.system][goal.statistic]
+    if goal.source == "invariance":
+        return summary["invariance"][goal.metric][goal.statistic]
+    m = summary["metrics"][goal.metric]  # "better": the system's median over the better baseline's
+    best, mine = min(m[b]["median"] for b in BASELINES), m[goal.system]["median"]
+    return mine / best if best > 0 else (0.0 if mine == 0 else math.inf)
+
+
+def _goals(summary: dict, invariance: bool = True) -> list[dict]:
+    """The acceptance goals judged on these sessions: ``{goal, value, limit, format, pass}`` each. Envelope goals
+    only when the summary has the envelope part; invariance goals only when the checks ran."""
+    out = []
+    for g in goal_specs():
+        if (g.source == "envelope" and not summary.get("envelope")) or (g.source == "invariance" and not invariance):
+            continue
+        value = _goal_value_of(g, summary)
+        ok = value >= g.limit if g.at_least else value <= g.limit
+        out.append({"goal": g.text, "value": value, "limit": g.limit, "format": g.fmt,
+                    "pass": bool(ok) and not math.isnan(value)})
+    return out
 
 
 def evaluate(folder: str | Path | None = None, *, style: str | StyleTargets = "rock_punk", targets: str | None = None,
@@ -610,7 +643,7 @@ def evaluate(folder: str | Path | None = None, *, style: str | StyleTargets = "r
         The JSON-able result (schema :data:`SCHEMA`); non-finite numbers are left as floats.
 
     Raises:
-        EvaluationError: ``folder`` is missing or holds no session.
+        SessionError: ``folder`` is missing or holds no session (``E_MISSING``, ``E_EMPTY``).
         StyleError: an unknown style or a bad targets file.
     """
     from automix import __version__
@@ -628,8 +661,7 @@ def evaluate(folder: str | Path | None = None, *, style: str | StyleTargets = "r
             from automix.sessiongen import write_sessions
 
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise EvaluationError(f"--count must be a positive number of sessions, got {count!r}",
-                                      code="E_EMPTY")
+                raise UsageError(f"--count must be a positive number of sessions, got {count!r}")
             say(f"generating {count} held-out sessions ({duration_s:g} s each) in a temporary folder")
             written = write_sessions(tmp / "sessions", count, held_out=True, duration_s=duration_s,
                                      progress=lambda info: say(f"  {Path(info['folder']).name}: seed {info['seed']}, "
@@ -665,7 +697,7 @@ def evaluate(folder: str | Path | None = None, *, style: str | StyleTargets = "r
         "sessions": len(rows),
         "sessions_with_truth": sum(1 for s in sessions if s.truth is not None),
         **summary,
-        "goals": _goals(summary) if invariance else [g for g in _goals(summary) if "invariance" not in g["goal"]],
+        "goals": _goals(summary, invariance),
         "per_session": rows,
         "notes": notes + [n for r in rows for n in r["notes"]],
         "seconds": round(time.perf_counter() - t_start, 1),
@@ -786,14 +818,14 @@ def envelope_rows(result: dict) -> list[list[str]]:
 
 
 def _goal_value(g: dict) -> str:
-    v = g["value"]
-    if "envelope:" in g["goal"] or "below equal loudness" in g["goal"]:
+    v, fmt = g["value"], g.get("format", "plain")
+    if fmt == "share":
         return "n/a" if math.isnan(v) else f"{100 * v:.0f}%"
-    if "centroid error <=" in g["goal"]:
+    if fmt == "rel":
         return _num("x_rel", v)
-    if "x better" in g["goal"]:
+    if fmt == "ratio":
         return "n/a" if math.isnan(v) else f"{v:.2f} x"
-    if "invariance" in g["goal"]:
+    if fmt == "null_db":
         return _num("x_null_db", v) + ("" if v <= NULL_FLOOR_DB else " dB")
     return _num("", v)
 

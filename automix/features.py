@@ -50,6 +50,7 @@ import numpy as np
 import torch
 
 from automix.audio_io import BLOCK_FRAMES, StemInfo, StemReader, output_frames
+from automix.constants import SILENCE_LUFS
 from automix.meters.spectral import N_OCTAVES
 
 #: the predictor's input order; see :func:`normalised_vector`
@@ -68,7 +69,6 @@ ENVELOPE_ATTACK_MS, ENVELOPE_RELEASE_MS = 10.0, 100.0
 INPUT_NAMES = FEATURE_NAMES + OCTAVE_NAMES + ENVELOPE_NAMES
 OCTAVE_COLUMNS = tuple(range(len(FEATURE_NAMES), len(FEATURE_NAMES) + len(OCTAVE_NAMES)))
 ENVELOPE_COLUMNS = tuple(range(OCTAVE_COLUMNS[-1] + 1, len(INPUT_NAMES)))
-SILENT_LUFS = -70.0
 
 
 @dataclass
@@ -135,7 +135,7 @@ def features_from_meters(path: str, m: dict, sum_squares: float, frames: int,
     """Assemble features from a stem's meter readings, its RMS accumulators (total and per channel), its
     octave shares (``StreamingMeter.octave_balance``) and its envelope histogram."""
     lufs = m["integrated_lufs"]
-    if not math.isfinite(lufs) or lufs < SILENT_LUFS:
+    if not math.isfinite(lufs) or lufs < SILENCE_LUFS:
         return StemFeatures(path, lufs, dict(_NEUTRAL), silent=True)
     rms_db = 10 * math.log10(max(sum_squares / max(frames, 1), 1e-30))
     el, er = channel_squares if channel_squares is not None else (sum_squares, sum_squares)

@@ -12,8 +12,8 @@ from typing import Sequence
 import torch
 
 from automix.settings import MASTER_CHAIN, STEM_CHAIN, PluginSettings
-from plugins import get_plugin
-from plugins.spec import ParamSpec
+from automix.plugins import get_plugin
+from automix.plugins.spec import ParamSpec
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Sequence
 
 from automix.envelope import stem_level_db
 from automix.priors import role_levels_db
-from automix.render import REFERENCE_LUFS
+from automix.constants import REFERENCE_LUFS
 from automix.settings import MixSettings
 from automix.styles import StyleTargets
 

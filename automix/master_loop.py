@@ -41,7 +41,7 @@ import numpy as np
 from automix.meters.loudness import gated_integrated
 from automix.meters.spectral import ms_ratio as _ms_ratio
 from automix.settings import PluginSettings
-from plugins import get_plugin
+from automix.plugins import get_plugin
 
 #: the 4x-metered output of BrickwallLimiter can sit up to ~0.02 dB over its ceiling (measured, pedalboard 0.9.26)
 LIMITER_MARGIN_DB = 0.05

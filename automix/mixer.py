@@ -19,14 +19,17 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import soundfile as sf
 import torch
 
-from automix.audio_io import BLOCK_FRAMES, AtomicWriter, LOSSY_EXTENSIONS, output_frames, probe
+from automix.audio_io import (BLOCK_FRAMES, LOSSY_EXTENSIONS, AtomicWriter, check_output_format, output_frames,
+                              output_tag, probe)
+from automix.constants import SILENCE_LUFS
 from automix.errors import OutputError, SessionError
 from automix.features import StemFeatureExtractor, StemFeatures
 from automix.levels import match_levels
@@ -34,10 +37,9 @@ from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
 from automix.priors import master_prior, stem_priors
 from automix.render import bus_trim_db, normalisation_gain_db
 from automix.roles import ROLES, infer_role
-from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, PluginSettings, StemSettings
+from automix.settings import GAIN_DECIMALS, MASTER_CHAIN, STEM_CHAIN, MixSettings, PluginSettings, StemSettings
 from automix.styles import StyleTargets
 
-REPORT_SCHEMA = "automix.report/1"
 
 
 # ----------------------------------------------------------------------------- predictor
@@ -126,6 +128,7 @@ def session_rate(rates: Sequence[int]) -> int:
 
 
 def _check_output(output: Path, inputs: Sequence[str]) -> None:
+    check_output_format(output)
     folder = output.parent
     if not folder.is_dir():
         raise OutputError(f"{output}: output folder {folder} does not exist; create it first")
@@ -138,7 +141,7 @@ def _check_output(output: Path, inputs: Sequence[str]) -> None:
 
 def _finite(x):
     if isinstance(x, float):
-        return round(x, 4) if math.isfinite(x) else None
+        return round(x, 4) + 0.0 if math.isfinite(x) else None  # + 0.0: no "-0.0" in the JSON
     if isinstance(x, dict):
         return {k: _finite(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -233,11 +236,12 @@ def _premaster(settings: MixSettings, bus: _Bus, renderer, engine: str, threads:
     Raises:
         SessionError: the strips sum to silence (``E_SILENT``).
     """
+    settings.quantize()  # what is rendered is what the settings file says, to the digit
     pre_m = _render_premaster(settings, bus, engine, threads).result()
-    if not math.isfinite(pre_m["integrated_lufs"]) or pre_m["integrated_lufs"] < -70:
+    if not math.isfinite(pre_m["integrated_lufs"]) or pre_m["integrated_lufs"] < SILENCE_LUFS:
         raise SessionError(f"{Path(settings.stems[0].path).parent}: the stems cancel or are silent after "
                            "processing; nothing to master (check for polarity-inverted duplicates)", code="E_SILENT")
-    settings.master_input_gain_db = renderer.trim_db = round(bus_trim_db(pre_m["integrated_lufs"]), 4)
+    settings.master_input_gain_db = renderer.trim_db = round(bus_trim_db(pre_m["integrated_lufs"]), GAIN_DECIMALS)
     return pre_m
 
 
@@ -291,10 +295,14 @@ class _MasterRenderer:
         raise ValueError("a master chain needs a gain stage")
 
     def prepare(self, chain: list[PluginSettings]):
-        """Render the part of ``chain`` before its width stage; returns its :class:`~automix.master_loop.BusModel`."""
+        """Render the part of ``chain`` before its width stage; returns its :class:`~automix.master_loop.BusModel`.
+        Every parameter of ``chain`` is first put at its written resolution, in place (the loop then works on
+        exactly the values the settings file will hold)."""
         from automix.master_loop import BusModel
         from automix.meters.loudness import LoudnessAccumulator
 
+        for p in chain:
+            p.quantize()
         trim = [PluginSettings("gain", {"gain_db": self.trim_db})] if self.trim_db else []
         pre = trim + chain[:self._split(chain)]
         key = repr([(p.plugin, sorted(p.params.items())) for p in pre])
@@ -328,7 +336,7 @@ class _MasterRenderer:
         if self.candidate is not None and final:
             self.candidate.abort()
             self.candidate = None
-        writer = AtomicWriter(self.output, sr, 2, "PCM_24", protect=self.protect) if final else None
+        writer = AtomicWriter(self.output, sr, 2, "PCM_24", protect=self.protect, tag=output_tag()) if final else None
         meter = StreamingMeter(sr, 2) if final else StreamingMeter(sr, 2, spectral=False, true_peak=False)
 
         def sink(block):
@@ -368,10 +376,10 @@ class _MasterRenderer:
         self.pre_bus.remove()
 
 
-def _plain_gain_pass(renderer: _MasterRenderer, chain: list[PluginSettings], style: StyleTargets):
+def _plain_gain_pass(renderer: Callable[[list[PluginSettings], bool], dict], chain: list[PluginSettings], style: StyleTargets):
     """``closed_loop=False``: the chain as given, then a plain output gain to the style loudness (one correction)."""
     from automix.master_loop import Iteration, LoopResult
-    from plugins import get_plugin
+    from automix.plugins import get_plugin
 
     spec = get_plugin("gain").spec("gain_db")
     chain = [PluginSettings(p.plugin, dict(p.params)) for p in chain] + [PluginSettings("gain", {"gain_db": 0.0})]
@@ -391,22 +399,37 @@ def _plain_gain_pass(renderer: _MasterRenderer, chain: list[PluginSettings], sty
 
 # ----------------------------------------------------------------------------- the session
 
+@dataclass(frozen=True)
+class Stages:
+    """Which pipeline stages run. The defaults are the product; the others are for baselines
+    (``automix evaluate`` builds them) and for studying one stage alone.
+
+    ``predictor=False``: neutral strips and a neutral master chain instead of the predicted ones (and no
+    level match). ``normalise_inputs=False``: stems enter their strips as recorded (``input_gain_db`` 0).
+    ``level_match=False``: the faders stay as predicted instead of putting each stem at its role's level
+    through its strip (:mod:`automix.levels`). ``tone_match=False``: the master EQ and width stay as given
+    (the loop then sets only gain and ceiling). ``closed_loop=False``: the master chain is rendered once as
+    given, followed by a plain output gain to the style loudness (no ceiling enforced after it).
+    """
+
+    predictor: bool = True
+    normalise_inputs: bool = True
+    level_match: bool = True
+    tone_match: bool = True
+    closed_loop: bool = True
+
+
+
 def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.PathLike,
                 settings_out: str | os.PathLike | None = None, report_out: str | os.PathLike | None = None,
                 engine: str = "pedalboard", optimize_steps: int = 0, roles: dict[str, str] | None = None,
-                threads: int = 1, predictor=None, max_iterations: int = 8, use_predictor: bool = True,
-                normalise_inputs: bool = True, level_match: bool = True, tone_match: bool = True,
-                closed_loop: bool = True) -> dict:
+                threads: int = 1, predictor=None, max_iterations: int = 8, stages: Stages = Stages(),
+                progress: Callable[[str], None] | None = None) -> dict:
     """Mix and master one session; returns the report (also written to ``report_out`` if given).
 
-    The last five options switch pipeline stages off, for baselines (``automix evaluate``); the
-    defaults are the product. ``use_predictor=False``: neutral strips and a neutral master chain
-    instead of the predicted ones (and no level match). ``normalise_inputs=False``: stems enter their
-    strips as recorded (``input_gain_db`` 0). ``level_match=False``: the faders stay as predicted
-    instead of putting each stem at its role's level through its strip (:mod:`automix.levels`).
-    ``tone_match=False``: the master EQ and width stay as given (the loop then
-    sets only gain and ceiling). ``closed_loop=False``: the master chain is rendered once as given,
-    followed by a plain output gain to the style loudness (no ceiling enforced after it).
+    ``stages`` switches pipeline stages off, for baselines (:class:`Stages`; the default is the product).
+    ``progress(text)`` is told each stage as it starts ("analysing 8 stems", "master loop pass 2"), for a
+    display; it must not raise.
 
     Raises:
         SessionError: a stem is unusable (its code says why) or the session is silent.
@@ -417,6 +440,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     clock = [t_start]
+
+    say = progress or (lambda text: None)
 
     def lap(name):
         now = time.perf_counter()
@@ -430,6 +455,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         raise SessionError("no stems given; pass at least one audio file", code="E_EMPTY")
     output = Path(output)
     _check_output(output, stems)
+    say(f"checking {len(stems)} stems")
     infos = [probe(p) for p in stems]
     sr = session_rate([i.sample_rate for i in infos])
     warnings: list[str] = []
@@ -444,6 +470,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                         "padded with silence at the end")
     lap("probe_s")
 
+    say(f"analysing {len(stems)} stems")
     extractor = StemFeatureExtractor(sr)
     if threads > 1:  # one stem per thread: reading, meters and the envelope kernel release the GIL
         with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -451,11 +478,11 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     else:
         features = [extractor.from_file(i) for i in infos]
     if all(f.silent for f in features):
-        raise SessionError(f"{Path(stems[0]).parent}: every stem is silent (below {-70} LUFS); nothing to mix",
+        raise SessionError(f"{Path(stems[0]).parent}: every stem is silent (below {SILENCE_LUFS:g} LUFS); nothing to mix",
                            code="E_SILENT")
     for f in features:
         if f.silent:
-            warnings.append(f"{f.path}: silent (below -70 LUFS); left at its level")
+            warnings.append(f"{f.path}: silent (below {SILENCE_LUFS:g} LUFS); left at its level")
     role_info = []
     for path, f in zip(stems, features):
         given = (roles or {}).get(path) or (roles or {}).get(Path(path).name)
@@ -465,34 +492,39 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     role_names = [r for r, _ in role_info]
     lap("analysis_s")
 
-    if use_predictor:
+    say("predicting settings")
+    if stages.predictor:
         stem_chains, master_chain = predict_settings(features, stems, role_names, style, predictor, sr)
     else:
         stem_chains, master_chain = neutral_settings(len(stems), style)
     settings = MixSettings(sr, [StemSettings(p, c, round(normalisation_gain_db(f.loudness_lufs), 4)
-                                             if normalise_inputs else 0.0)
+                                             if stages.normalise_inputs else 0.0)
                                 for p, c, f in zip(stems, stem_chains, features)], master_chain)
     lap("predict_s")
     refinement = None
     if optimize_steps > 0:
         from automix.refine import refine_settings
 
+        say(f"refining the settings ({optimize_steps} steps)")
         mono = stems_mono(features, style.envelope)
         settings, refinement = refine_settings(settings, style, steps=optimize_steps,
                                                priors=stem_priors(style, stems, role_names, mono), mono=mono)
         lap("refine_s")
     levels = None
-    if use_predictor and level_match:
+    if stages.predictor and stages.level_match:
+        say("placing each stem at its role's level")
         levels = match_levels(settings, role_names, style, threads=threads)
         lap("levels_s")
 
     bus = _Bus(output.parent, sr)
     renderer = _MasterRenderer(bus, output, engine, stems, threads)
     try:
+        say("rendering the pre-master bus")
         pre_m = _premaster(settings, bus, renderer, engine, threads)
         lap("premaster_s")
         tone = {"skipped": "tone_match=False: master EQ and width as given"}
-        if tone_match:
+        if stages.tone_match:
+            say("matching the master's tone")
             eq_index = next(i for i, p in enumerate(settings.master) if p.plugin == "eq")
 
             def bus_spectrum():  # the bus as the master EQ hears it: after the trim and the master compressor
@@ -500,7 +532,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
 
             spectrum = bus_spectrum()
             new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr)
-            if use_predictor and tonal.centroid_out_of_reach(tone, style):
+            if stages.predictor and tonal.centroid_out_of_reach(tone, style):
                 # the master EQ cannot get there inside its envelope: the stems' high shelves share the move,
                 # the stems go back to their role levels, and the master is matched again on the new bus
                 from automix import stem_shelves
@@ -510,7 +542,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                                                       *stem_shelves.shelf_range(style)))[1]["stem_shelf_db"]
                 if abs(wanted) >= stem_shelves.MIN_MOVE_DB:
                     made = stem_shelves.apply_shelf_move(settings, wanted, style)
-                    if level_match:
+                    if stages.level_match:
                         levels = match_levels(settings, role_names, style, threads=threads)
                     pre_m = _premaster(settings, bus, renderer, engine, threads)
                     first = tone
@@ -519,7 +551,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                     tone["centroid_before_stem_shelves_hz"] = first["centroid_predicted_hz"]
             settings.master[eq_index] = new_eq
         width = next(p for p in settings.master if p.plugin == "stereo_width")
-        if tone_match and pre_m["ms_ratio"] > 1e-4:
+        if stages.tone_match and pre_m["ms_ratio"] > 1e-4:
             spec_w = width.params["width"]
             envelope = style.envelope
             wanted = style.stereo_ms_ratio / pre_m["ms_ratio"]
@@ -528,16 +560,23 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                                                   max(envelope.master_width_min, min(envelope.master_width_max, cap))))
             tone["width_from"] = spec_w
         lap("tone_s")
-        if closed_loop:
-            loop = master_loop.run(renderer, settings.master, target_lufs=style.lufs,
+        passes = [0]
+
+        def counted(chain, final):  # the loop's renders, told as passes
+            passes[0] += 1
+            say(f"master loop pass {passes[0]}" + (" (final)" if final else ""))
+            return renderer(chain, final)
+
+        if stages.closed_loop:
+            loop = master_loop.run(counted, settings.master, target_lufs=style.lufs,
                                    ceiling_dbtp=style.true_peak_ceiling_dbtp, lufs_tolerance=style.tolerances.lufs_lu,
-                                   target_ms=style.stereo_ms_ratio if tone_match else None,
+                                   target_ms=style.stereo_ms_ratio if stages.tone_match else None,
                                    ms_tolerance=style.tolerances.ms_abs,
                                    bus=renderer.prepare(settings.master), max_iterations=max_iterations,
                                    width_range=(style.envelope.master_width_min, style.envelope.master_width_max),
                                    max_ms=style.envelope.max_ms_for_folddown)
         else:
-            loop = _plain_gain_pass(renderer, settings.master, style)
+            loop = _plain_gain_pass(counted, settings.master, style)
         settings.master = loop.chain
         lap("master_s")
         renderer.commit()
@@ -548,6 +587,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         renderer.close()
         bus.remove()
 
+    say("writing the settings and the report")
     if settings_out is not None:
         out_dir = Path(settings_out).resolve().parent
         saved = MixSettings(sr, [StemSettings(os.path.relpath(os.path.abspath(s.path), out_dir), s.chain,
@@ -563,7 +603,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                           output=str(output), settings_path=str(settings_out) if settings_out else None,
                           engine=engine, refinement=refinement, levels=levels)
     # which network made these settings: the shipped weights' sha256, or a caller's own model
-    report["predictor"] = ("neutral settings" if not use_predictor else
+    report["predictor"] = ("neutral settings" if not stages.predictor else
                            "custom" if predictor is not None else weights_fingerprint())
     if report_out is not None:
         from automix.audio_io import write_text_atomic

@@ -7,7 +7,7 @@ and ``envelope_limits_hit`` (the limits the stem sits at or crosses, from the in
 
 The compressor's gain reduction is an estimate, not a measurement: the static gain law of the plugin
 applied to the stem's envelope-level histogram (the ``envelope_energy`` feature, JUCE peak ballistics at
-10/100 ms), with the stem at :data:`~automix.render.REFERENCE_LUFS` and its EQ's power gain over the ten
+10/100 ms), with the stem at :data:`~automix.constants.REFERENCE_LUFS` and its EQ's power gain over the ten
 octave shares, energy-weighted over the histogram's bins (the power-average turn-down, dB).
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ def eq_power_gain(eq: Mapping[str, float], octave_shares: Sequence[float], sampl
     from scipy.signal import sosfreqz
 
     from automix.meters.spectral import OCTAVE_CENTRES_HZ
-    from plugins.eq import eq_sections
+    from automix.plugins.eq import eq_sections
 
     s = eq_sections(float(sample_rate), exact_f32=False, **{k: float(v) for k, v in eq.items()})[0].numpy()
     sos = np.concatenate([s[:, :3], np.ones((s.shape[0], 1)), s[:, 3:]], axis=1)
@@ -102,7 +102,7 @@ def compressor_gr_db(compressor: Mapping[str, float], eq: Mapping[str, float] | 
     ``None`` without an envelope histogram (silent stems).
     """
     from automix.features import ENVELOPE_LEVELS_DB
-    from automix.render import REFERENCE_LUFS
+    from automix.constants import REFERENCE_LUFS
 
     shares = np.clip(np.asarray(features.get("envelope_energy") or (), np.float64), 0.0, None)
     if shares.size != len(ENVELOPE_LEVELS_DB) or not shares.sum() > 0:
@@ -123,7 +123,7 @@ def stem_moves(chain, *, role: str, prior_db: float | None, features: Mapping[st
     soloed through its strip, LUFS) is given, else the strip's level moves (fader + make-up + trim) against the
     role prior; ``level_moves_db_vs_role`` is always the latter (the quantity the envelope bounds).
     """
-    from automix.render import REFERENCE_LUFS
+    from automix.constants import REFERENCE_LUFS
 
     p = {x.plugin: x.params for x in chain}
     out: dict[str, Any] = {"role": role}
@@ -262,7 +262,7 @@ def render_report(settings, output: str, meters: Mapping[str, Any], style=None, 
     master (its mono fold-down loss measured on ``output``), and the output's meters.
 
     Settings carry no roles: each stem's role is inferred as ``automix mix`` does (name, else features; one
-    feature pass per stem). Without ``style`` the envelope is the shared default (``styles/envelope.yaml``)
+    feature pass per stem). Without ``style`` the envelope is the shared default (``automix/styles/envelope.yaml``)
     and stem levels are not judged (no role balance to judge them against).
     """
     from concurrent.futures import ThreadPoolExecutor

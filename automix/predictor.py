@@ -133,11 +133,11 @@ def bus_ms_ratio(features: torch.Tensor, mask: torch.Tensor, stem_u: torch.Tenso
 
 
 def _eq_power(params: dict, freqs_hz) -> torch.Tensor:
-    """Power gain ``|H|^2`` of EQs (:mod:`plugins.eq`, engineering-unit tensors ``(N,)``) at ``freqs_hz``.
+    """Power gain ``|H|^2`` of EQs (:mod:`automix.plugins.eq`, engineering-unit tensors ``(N,)``) at ``freqs_hz``.
 
     Designed at :data:`_ESTIMATE_RATE` in float64. Shape: -> ``(N, K)``.
     """
-    from plugins.eq import eq_sections
+    from automix.plugins.eq import eq_sections
 
     sec = eq_sections(_ESTIMATE_RATE, exact_f32=False, **params)  # (N, 7, [b0, b1, b2, a1, a2])
     w = 2 * math.pi * torch.as_tensor(freqs_hz, dtype=torch.float64) / _ESTIMATE_RATE
@@ -189,7 +189,7 @@ def strip_octave_power(features: torch.Tensor, mask: torch.Tensor, stem_u: torch
 def compressor_power_gain(features: torch.Tensor, stem_u: torch.Tensor, eq_power_gain: torch.Tensor) -> torch.Tensor:
     """How much each strip's compressor turns its stem's power down (a factor <= 1), static model.
 
-    The stem enters the compressor at :data:`~automix.render.REFERENCE_LUFS` times its EQ's broadband power
+    The stem enters the compressor at :data:`~automix.constants.REFERENCE_LUFS` times its EQ's broadband power
     gain ``eq_power_gain``; each envelope level bin (features, :data:`~automix.features.ENVELOPE_LEVELS_DB`)
     above the threshold is turned down by ``(1 - 1/ratio)`` of its excess, as the plugin's gain law does
     sample by sample. The ballistics are the feature's, not the strip's (attack and release are left out).
@@ -198,7 +198,7 @@ def compressor_power_gain(features: torch.Tensor, stem_u: torch.Tensor, eq_power
     it, 0.034 with it, 24 held-out sessions), because the power it adds lands in the harmonics' octaves.
     Shape: features ``(B, S, F)``, stem_u ``(B, S, P)``, eq_power_gain ``(B, S)`` -> ``(B, S)`` (float64).
     """
-    from automix.render import REFERENCE_LUFS
+    from automix.constants import REFERENCE_LUFS
 
     u = stem_u.double()
     threshold = STEM_SLOTS[_STEM_THRESHOLD].spec.from_unit(u[..., _STEM_THRESHOLD])

@@ -30,7 +30,7 @@ from typing import Sequence
 
 from automix.settings import MASTER_CHAIN, STEM_CHAIN, PluginSettings
 from automix.styles import StyleTargets
-from plugins import get_plugin
+from automix.plugins import get_plugin
 
 _LEFT = re.compile(r"(?:^|[^a-z])(l|left|lft)(?:$|[^a-z])")
 _RIGHT = re.compile(r"(?:^|[^a-z])(r|right|rgt)(?:$|[^a-z])")

@@ -6,23 +6,16 @@ returns plain data the CLI prints.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from automix.audio_io import AtomicWriter, StemReader, output_frames, probe, BLOCK_FRAMES
+from automix.audio_io import (BLOCK_FRAMES, AtomicWriter, StemReader, check_output_format, output_frames, output_tag,
+                              probe)
+from automix.constants import BUS_REFERENCE_LUFS, ENGINES, REFERENCE_LUFS, SILENCE_LUFS
 from automix.errors import AutomixError, SettingsError
 from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, StemSettings, neutral_chain
 
-ENGINES = ("pedalboard", "torch")
-#: stems are normalised to this integrated loudness before their chains (level invariance)
-REFERENCE_LUFS = -23.0
-#: level of the summed strips entering the master chain (a mix bus with headroom): 4 stems or 16,
-#: the master compressor's threshold then sits at the same place in the music
-BUS_REFERENCE_LUFS = -18.0
-#: below this a stem counts as silent and is not normalised
-SILENCE_LUFS = -70.0
 
 
 def stem_loudness(path: str, sample_rate: int) -> float:
@@ -79,10 +72,11 @@ def render_to_file(settings: MixSettings, output: str | os.PathLike, *, engine: 
 
     if engine not in ENGINES:
         raise SettingsError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
+    check_output_format(output)
     for s in settings.stems:
         probe(s.path)
     sr = settings.sample_rate
-    writer = AtomicWriter(output, sr, 2, subtype, protect=tuple(s.path for s in settings.stems))
+    writer = AtomicWriter(output, sr, 2, subtype, protect=tuple(s.path for s in settings.stems), tag=output_tag())
     meter = StreamingMeter(sr, 2)
     try:
         def sink(block: np.ndarray) -> None:
@@ -109,12 +103,12 @@ def render_to_file(settings: MixSettings, output: str | os.PathLike, *, engine: 
 
 def analyze_files(paths: Sequence[str]) -> list[dict]:
     """Meter each file; a bad file gives a row with ``error`` and ``code`` instead of meters."""
-    from automix.meters import StreamingMeter
-
     rows = []
     for p in paths:
         try:
             info = probe(p)
+            from automix.meters import StreamingMeter  # after the probe: a bad path is answered without the meters
+
             meter = StreamingMeter(info.sample_rate, 2)
             with StemReader(info, info.sample_rate) as r:
                 for start in range(0, info.frames, BLOCK_FRAMES):

@@ -10,6 +10,8 @@ from automix import __version__
 from automix.moves import session_moves
 from automix.settings import MixSettings
 
+REPORT_SCHEMA = "automix.report/1"
+
 BANDS = ("low", "mid", "high")
 #: the soft targets' report keys and their short names in printed tables
 SOFT_TARGETS = {"spectral_centroid_hz": "centroid", "ms_ratio": "M/S", "band_balance": "balance"}
@@ -158,6 +160,17 @@ def _folddown(output: str) -> tuple[float | None, str | None]:
     return (loss if math.isfinite(loss) else None), None
 
 
+def feature_axes() -> dict:
+    """What the stems' array features index: ``octave_balance`` has one share per band between these edges
+    (Hz; the first and last band open-ended), ``envelope_energy`` one share per bin between these edges (dB re
+    the stem's integrated loudness; outer bins open-ended)."""
+    from automix.features import ENVELOPE_EDGES_DB
+    from automix.meters.spectral import OCTAVE_EDGES_HZ
+
+    return {"octave_balance": {"unit": "power share per band", "band_edges_hz": list(OCTAVE_EDGES_HZ)},
+            "envelope_energy": {"unit": "energy share per bin", "bin_edges_db_re_loudness": list(ENVELOPE_EDGES_DB)}}
+
+
 def build_report(*, style, settings: MixSettings, features, roles, pre: dict, final: dict, loop, tone: dict,
                  warnings: list[str], timings: dict, output: str, settings_path: str | None, engine: str,
                  refinement: dict | None, levels=None) -> dict:
@@ -224,7 +237,7 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
     if not loop.converged:
         notes.append(f"master loop stopped after {len(loop.iterations)} iterations without meeting every target")
     return {
-        "schema": "automix.report/1",
+        "schema": REPORT_SCHEMA,
         "automix_version": __version__,
         "status": "ok" if hard_ok else "missed",
         "style": style.name,
@@ -246,6 +259,7 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
             "moves": engineer["master"]["moves"], "envelope_limits_hit": engineer["master"]["envelope_limits_hit"],
         },
         "final_meters": final,
+        "feature_axes": feature_axes(),
         "refinement": refinement,
         "warnings": warnings + notes,
         "timings": timings,

@@ -23,7 +23,8 @@ def expand_folders(paths: Sequence[str], style: str) -> tuple[list[str], list[st
     (``Bounced Files/``), or in several session folders, which is an error that names ``automix batch``.
     Files pass unchanged.
     """
-    from batch.discovery import discover_sessions, is_audio_name
+    from automix.audio_io import written_by_automix
+    from automix.discovery import discover_sessions, is_audio_name
 
     stems, lines = [], []
     for p in paths:
@@ -31,6 +32,9 @@ def expand_folders(paths: Sequence[str], style: str) -> tuple[list[str], list[st
             stems.append(p)
             continue
         own = sorted(e.path for e in os.scandir(p) if is_audio_name(e.name) and e.is_file())
+        ours = [(q, why) for q in own if (why := written_by_automix(q))]
+        own = [q for q in own if q not in dict(ours)]
+        lines += [f"note: {q}: written by automix ({why}); not a stem" for q, why in ours]
         if own:
             stems += own
             lines.append(f"{p}: {len(own)} stems")
@@ -55,7 +59,9 @@ def _fmt(v, unit="", digits=2):
 
 def summary_lines(report: dict, verbose: bool) -> list[str]:
     t = report["targets"]
-    lines = [f"{'target':<22} {'wanted':>12} {'pre-master':>11} {'final':>9}  result"]
+    # warnings first: a resampled or padded stem is what a user must not scroll past
+    lines = [f"warning: {w}" for w in report["warnings"]]
+    lines.append(f"{'target':<22} {'wanted':>12} {'pre-master':>11} {'final':>9}  result")
 
     def row(name, wanted, pre, final, ok, why=None):
         mark = "pass" if ok else ("MISS" if name in ("loudness (LUFS)", "true peak (dBTP)") else "miss")
@@ -84,18 +90,19 @@ def summary_lines(report: dict, verbose: bool) -> list[str]:
         mst = report["master"]
         lines.append(f"master: gain {mst['gain_db']:+.2f} dB, ceiling {mst['limiter_ceiling_db']:.2f} dB, width "
                      f"{mst['width']:.2f}, EQ {mst['eq_moves_db']}, {len(mst['iterations'])} loop iterations")
-    for w in report["warnings"]:
-        lines.append(f"warning: {w}")
     status = "all hard targets met" if report["status"] == "ok" else "HARD TARGET MISSED (see report)"
     lines.append(f"{status}; {report['timings']['total_s']:.1f} s")
     return lines
 
 
 def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output: str, engine: str,
-                optimize_steps: int, test_stems: int | None, threads: int, verbose: bool) -> tuple[dict, list[str]]:
-    """Library side of ``automix mix``; returns the report and the lines to print."""
-    from automix.mixer import mix_session
+                optimize_steps: int, test_stems: int | None, threads: int, verbose: bool,
+                progress=None) -> tuple[dict, list[str]]:
+    """Library side of ``automix mix``; returns the report and the lines to print. ``progress(text)`` is told
+    each stage (see :func:`~automix.mixer.mix_session`)."""
+    from automix.audio_io import check_output_format, probe
 
+    check_output_format(output)  # before the style, the stems or any synthetic material
     chosen = get_style(style, load_style_targets(targets) if targets else None)
     out = Path(output)
     stems, lines = expand_folders(stems, style)
@@ -109,8 +116,12 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
         lines.append(f"wrote {len(stems)} synthetic stems to {folder}")
     if not stems:
         raise SettingsError("no stems given; use --stems A.wav B.wav ... or --test-stems N")
+    for p in stems:  # a missing or unreadable stem answered at once, before the engine (torch) is loaded
+        probe(p)
+    from automix.mixer import mix_session
+
     settings_path, report_path = sidecar_paths(out)
     report = mix_session(stems, style=chosen, output=out, settings_out=settings_path, report_out=report_path,
-                         engine=engine, optimize_steps=optimize_steps, threads=threads)
+                         engine=engine, optimize_steps=optimize_steps, threads=threads, progress=progress)
     lines.append(f"wrote {out}, {settings_path.name}, {report_path.name} ({chosen.name}, {engine} engine)")
     return report, lines + summary_lines(report, verbose)

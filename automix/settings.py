@@ -15,7 +15,7 @@ Shape (documented in the README so tools outside automix can read/write it)::
   when the settings were made; it makes level-relative parameters
   (thresholds, gains) independent of how hot a stem was recorded.
 * ``master.input_gain_db`` (optional, default 0) is the bus trim measured the
-  same way: the summed strips brought to ``render.BUS_REFERENCE_LUFS`` before
+  same way: the summed strips brought to ``constants.BUS_REFERENCE_LUFS`` before
   the master chain, so the master compressor's threshold means the same for
   4 stems and for 16.
 * Relative stem paths are resolved against the settings file's folder.
@@ -29,9 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from automix.errors import ParameterError, SettingsError
-from plugins import get_plugin
+from automix.plugins import get_plugin
 
 SCHEMA = "automix.settings/1"
+#: decimals of the input gains (dB), as of every dB parameter
+GAIN_DECIMALS = 2
 INPUT_GAIN_RANGE_DB = (-60.0, 60.0)
 
 
@@ -43,7 +45,21 @@ class PluginSettings:
     params: dict[str, float]
 
     def to_dict(self) -> dict:
-        return {"plugin": self.plugin, "params": dict(self.params)}
+        """As written to JSON: flags as true/false, every number at its parameter's resolution."""
+        plugin = get_plugin(self.plugin)
+        params = {}
+        for k, v in self.params.items():
+            spec = plugin.spec(k)
+            params[k] = spec.quantize(v) >= 0.5 if spec.scale == "bool" else spec.quantize(v)
+        return {"plugin": self.plugin, "params": params}
+
+    def quantize(self) -> "PluginSettings":
+        """Put every parameter at the resolution it is written at (:meth:`ParamSpec.quantize`), in place; so a
+        chain rendered after this is exactly the chain its settings file re-renders."""
+        plugin = get_plugin(self.plugin)
+        for k, v in self.params.items():
+            self.params[k] = plugin.spec(k).quantize(v)
+        return self
 
 
 @dataclass
@@ -53,7 +69,8 @@ class StemSettings:
     input_gain_db: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "input_gain_db": self.input_gain_db, "chain": [p.to_dict() for p in self.chain]}
+        return {"path": self.path, "input_gain_db": round(self.input_gain_db, GAIN_DECIMALS),
+                "chain": [p.to_dict() for p in self.chain]}
 
 
 @dataclass
@@ -72,8 +89,20 @@ class MixSettings:
             "schema": self.schema,
             "sample_rate": self.sample_rate,
             "stems": [s.to_dict() for s in self.stems],
-            "master": {"input_gain_db": self.master_input_gain_db, "chain": [p.to_dict() for p in self.master]},
+            "master": {"input_gain_db": round(self.master_input_gain_db, GAIN_DECIMALS),
+                       "chain": [p.to_dict() for p in self.master]},
         }
+
+    def quantize(self) -> "MixSettings":
+        """Every value at the resolution it is written at, in place (see :meth:`PluginSettings.quantize`)."""
+        for s in self.stems:
+            s.input_gain_db = round(s.input_gain_db, GAIN_DECIMALS)
+            for p in s.chain:
+                p.quantize()
+        self.master_input_gain_db = round(self.master_input_gain_db, GAIN_DECIMALS)
+        for p in self.master:
+            p.quantize()
+        return self
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"

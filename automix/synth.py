@@ -51,7 +51,6 @@ def generate_session(spec: SessionSpec = SessionSpec()) -> dict[str, np.ndarray]
     key = int(rng.integers(40, 52))
     progression = [0, 5, 7, 3] if rng.random() < 0.5 else [0, 7, 9, 5]
     bar = 4 * beat
-    t_bar = np.arange(bar) / sr
     out: dict[str, np.ndarray] = {}
 
     kick = np.zeros(n)

@@ -25,7 +25,7 @@ That signal is the bus after the master's trim and compressor (the stages before
 the EQ): a compressor working hard on a bus reshapes its frames' spectra (a
 14 dB squash moved a share by 0.009, against 0.003 for the prediction
 error), so the bus itself is the wrong reference. ``|H|`` comes from the EQ plugin's own
-section design (:func:`plugins.eq.eq_sections`), so there is no second
+section design (:func:`automix.plugins.eq.eq_sections`), so there is no second
 implementation of the filters to drift.
 
 The search moves the master low shelf, mid peak (peak2) and high shelf gains,
@@ -52,7 +52,7 @@ from scipy.optimize import minimize
 from automix.meters.spectral import BAND_EDGES_HZ, analysis_tables
 from automix.settings import PluginSettings
 from automix.styles import StyleTargets
-from plugins import get_plugin
+from automix.plugins import get_plugin
 
 MOVED = ("low_shelf_gain_db", "peak2_gain_db", "high_shelf_gain_db")
 #: penalty per dB^2 of EQ move, relative to a squared error of one tolerance
@@ -74,7 +74,7 @@ def eq_magnitude(params: dict, sample_rate: int, freqs: np.ndarray) -> np.ndarra
     """
     from scipy.signal import sosfreqz
 
-    from plugins.eq import eq_sections
+    from automix.plugins.eq import eq_sections
 
     sections = eq_sections(sample_rate, exact_f32=False, **params)[0].numpy()  # (7, [b0, b1, b2, a1, a2])
     sos = np.concatenate([sections[:, :3], np.ones((len(sections), 1)), sections[:, 3:]], axis=1)
@@ -193,7 +193,7 @@ def net_response_db(params: dict, sample_rate: int, freqs: np.ndarray) -> np.nda
     """The EQ's shelves and peaks together (the high-pass left out), dB at ``freqs``, from its float64 design."""
     from scipy.signal import sosfreqz
 
-    from plugins.eq import eq_sections
+    from automix.plugins.eq import eq_sections
 
     sections = eq_sections(sample_rate, exact_f32=False, **params)[0].numpy()[2:]
     sos = np.concatenate([sections[:, :3], np.ones((len(sections), 1)), sections[:, 3:]], axis=1)

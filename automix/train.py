@@ -57,14 +57,14 @@ import math
 import os
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
-from automix.errors import AutomixError
+from automix.errors import TrainingError
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, to_torch_chain
 from automix.settings import MASTER_CHAIN, MASTER_TONE_STAGES, STEM_CHAIN
 
@@ -91,10 +91,6 @@ STEM_PULL = {"gain.gain_db": 40.0, "compressor.makeup_db": 10.0, "compressor": 2
 #: the master width's prior is solved from the strips (``predictor.solve_master_width``), not pulled toward
 MASTER_PULL = {"gain.gain_db": 0.0, "limiter": 0.0, "saturation": 0.0, "compressor": 2.0,
                "stereo_width.width": 0.0, "eq.highpass_hz": 4.0, "eq": 1.5}
-
-
-class TrainingError(AutomixError):
-    code = "E_TRAIN"
 
 
 @dataclass
@@ -301,8 +297,13 @@ class Batch:
     stem_prior: torch.Tensor     # (B, S, P)
     master_prior: torch.Tensor   # (B, M)
     bounds: object               # automix.bounds.Bounds: the envelope's boxes
-    targets: torch.Tensor        # (B, 6): lufs, centroid, ms, low, mid, high
-    tolerances: torch.Tensor     # (B, 3): centroid_rel, ms_abs, balance_abs
+    targets: dict[str, torch.Tensor]     # lufs, centroid_hz, ms (B,); balance (B, 3): low, mid, high shares
+    tolerances: dict[str, torch.Tensor]  # centroid_rel, ms_abs, balance_abs (B,)
+
+
+def _per_style(styles: Sequence, value) -> torch.Tensor:
+    """``value(style)`` of each session's style, float64. Shape: ``(B,)`` or ``(B, k)``."""
+    return torch.tensor([value(st) for st in styles], dtype=torch.float64)
 
 
 def make_batch(sessions: Sequence[PoolSession], styles: Sequence) -> Batch:
@@ -336,10 +337,12 @@ def make_batch(sessions: Sequence[PoolSession], styles: Sequence) -> Batch:
         stem_prior=stem_prior,
         master_prior=torch.tensor([flatten(master_prior(st), MASTER_SLOTS) for st in styles]),
         bounds=make_bounds([st.envelope for st in styles], mono, stem_prior, sessions[0].sample_rate),
-        targets=torch.tensor([[st.lufs, st.spectral_centroid_hz, st.stereo_ms_ratio, *st.frequency_balance.as_tuple()]
-                              for st in styles], dtype=torch.float64),
-        tolerances=torch.tensor([[st.tolerances.centroid_rel, st.tolerances.ms_abs, st.tolerances.balance_abs]
-                                 for st in styles], dtype=torch.float64),
+        targets={"lufs": _per_style(styles, lambda st: st.lufs),
+                 "centroid_hz": _per_style(styles, lambda st: st.spectral_centroid_hz),
+                 "ms": _per_style(styles, lambda st: st.stereo_ms_ratio),
+                 "balance": _per_style(styles, lambda st: st.frequency_balance.as_tuple())},
+        tolerances={k: _per_style(styles, lambda st, k=k: getattr(st.tolerances, k))
+                    for k in ("centroid_rel", "ms_abs", "balance_abs")},
     )
 
 
@@ -401,12 +404,13 @@ def measure(out: torch.Tensor, sample_rate: int) -> dict[str, torch.Tensor]:
 def loss_terms(m: dict[str, torch.Tensor], batch: Batch) -> dict[str, torch.Tensor]:
     """Per-session target errors, each in squared tolerances. Shape: ``(B,)`` each."""
     t, tol = batch.targets, batch.tolerances
-    lufs = torch.where(torch.isfinite(m["lufs"]), m["lufs"].double(), t[:, 0] - 30.0)
+    lufs = torch.where(torch.isfinite(m["lufs"]), m["lufs"].double(), t["lufs"] - 30.0)
     return {
-        "centroid": (torch.log(m["centroid"].double().clamp_min(20.0) / t[:, 1]) / torch.log1p(tol[:, 0])) ** 2,
-        "ms": ((m["ms"].double().clamp_max(4.0) - t[:, 2]) / tol[:, 1]) ** 2,
-        "balance": (((m["balance"].double() - t[:, 3:]) / tol[:, 2:3]) ** 2).sum(-1),
-        "loudness": (lufs - t[:, 0]) ** 2,
+        "centroid": (torch.log(m["centroid"].double().clamp_min(20.0) / t["centroid_hz"])
+                     / torch.log1p(tol["centroid_rel"])) ** 2,
+        "ms": ((m["ms"].double().clamp_max(4.0) - t["ms"]) / tol["ms_abs"]) ** 2,
+        "balance": (((m["balance"].double() - t["balance"]) / tol["balance_abs"][:, None]) ** 2).sum(-1),
+        "loudness": (lufs - t["lufs"]) ** 2,
         "lr_balance": m["lr_balance_db"].double() ** 2,
     }
 
@@ -430,10 +434,10 @@ def compute_loss(model, batch: Batch, stem_w: torch.Tensor, master_w: torch.Tens
     master_reg = (((master_u - batch.master_prior) ** 2) * master_w).sum(-1).mean()
     loss = target + stem_reg + master_reg
     with torch.no_grad():
-        centroid_err = torch.expm1(torch.sqrt(terms["centroid"]) * torch.log1p(batch.tolerances[:, 0]))
+        centroid_err = torch.expm1(torch.sqrt(terms["centroid"]) * torch.log1p(batch.tolerances["centroid_rel"]))
         stats = {"loss": float(loss), "target": float(target), "regulariser": float(stem_reg + master_reg),
                  "centroid_err": float(centroid_err.median()),
-                 "ms_err": float((torch.sqrt(terms["ms"]) * batch.tolerances[:, 1]).median())}
+                 "ms_err": float((torch.sqrt(terms["ms"]) * batch.tolerances["ms_abs"]).median())}
     return loss, stats
 
 

@@ -65,13 +65,13 @@ def cpu_scaling() -> float:
 
 
 def ledger_results(out: Path, run_id: str) -> list[dict]:
-    from batch.ledger import read_ledger
+    from automix.batch.ledger import read_ledger
 
     return [e for e in read_ledger(out / "ledger.jsonl") if e["run"] == run_id and e["event"] == "result"]
 
 
 def batch(root: Path, out: Path, **kw):
-    from batch.runner import run_batch
+    from automix.batch.runner import run_batch
 
     t = time.perf_counter()
     result = run_batch(root, out, force=True, handle_signals=False, **kw)
@@ -82,7 +82,7 @@ def batch(root: Path, out: Path, **kw):
 
 def cli(root: Path, out: Path, *args) -> float:
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "cli", "batch", str(root), "--out", str(out), "--force", *args],
+    p = subprocess.run([sys.executable, "-m", "automix", "batch", str(root), "--out", str(out), "--force", *args],
                        cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - t
     if p.returncode:
@@ -125,7 +125,7 @@ def main() -> None:
     rounds = []
     import dask
 
-    from batch.executors import local_cluster_config
+    from automix.batch.executors import local_cluster_config
 
     with dask.config.set(local_cluster_config(1)), \
             LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:

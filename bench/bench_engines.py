@@ -11,8 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import contention_note, contention_probe, run_isolated, session, write_table  # noqa: E402
 
@@ -39,7 +37,7 @@ RENDER = """
 import time, sys, numpy as np
 from automix.render import render_to_file
 from automix.settings import MixSettings, StemSettings, PluginSettings, STEM_CHAIN, MASTER_CHAIN
-from plugins import get_plugin
+from automix.plugins import get_plugin
 paths, out, threads = sys.argv[1].split(','), sys.argv[2], int(sys.argv[3])
 def chain(names, **over):
     c = []
@@ -62,7 +60,7 @@ import time, sys, torch, numpy as np
 torch.set_num_threads(1)
 from automix.engines.torch_engine import render_mix
 from automix.settings import MixSettings, StemSettings, PluginSettings, STEM_CHAIN, MASTER_CHAIN
-from plugins import get_plugin
+from automix.plugins import get_plugin
 backward = sys.argv[1] == '1'
 sr, n = 44100, 441000
 rng = np.random.default_rng(0)

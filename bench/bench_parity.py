@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import write_table  # noqa: E402
 from automix.engines import pedalboard_engine, torch_engine  # noqa: E402
 from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, PluginSettings, StemSettings  # noqa: E402
-from plugins import REGISTRY, get_plugin  # noqa: E402
+from automix.plugins import REGISTRY, get_plugin  # noqa: E402
 from tests.conftest import music_like, null_residual_db  # noqa: E402
 
 

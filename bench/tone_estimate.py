@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from automix.engines.torch_engine import load_stems, render_stems, stem_chain  # noqa: E402
 from automix.evaluate import find_sessions  # noqa: E402
 from automix.meters.differentiable import band_balance_torch  # noqa: E402
-from automix.mixer import load_predictor, mix_session  # noqa: E402
+from automix.mixer import Stages, load_predictor, mix_session  # noqa: E402
 from automix.predictor import bus_band_shares, strip_energies, strip_eq_power  # noqa: E402
 from automix.sessiongen import write_sessions  # noqa: E402
 from automix.settings import MixSettings  # noqa: E402
@@ -101,7 +101,7 @@ def main() -> None:
         write_sessions(tmp / "sessions", args.count, held_out=True, duration_s=10.0)
         sessions, _ = find_sessions(tmp / "sessions")
         for i, s in enumerate(sessions):
-            mix_session(s.stems, style=style, output=tmp / f"{i}.wav", tone_match=False, closed_loop=False,
+            mix_session(s.stems, style=style, output=tmp / f"{i}.wav", stages=Stages(tone_match=False, closed_loop=False),
                         predictor=recorder, settings_out=tmp / f"{i}.json")
             settings = MixSettings.load(tmp / f"{i}.json")
             paths = [st.path for st in settings.stems]  # the mixer's canonical order, as the predictor saw them

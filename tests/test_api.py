@@ -82,7 +82,7 @@ def test_the_seed_targets_file_steers_a_mix(tmp_path, session):
 def test_the_seed_targets_file_through_the_cli(tmp_path):
     from click.testing import CliRunner
 
-    from cli import main
+    from automix.cli import main
 
     path = tmp_path / "seed.yaml"
     path.write_text(SEED_TARGETS)

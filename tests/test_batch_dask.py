@@ -9,8 +9,8 @@ import soundfile as sf
 
 pytest.importorskip("distributed")
 
-from batch.errors import InfrastructureError  # noqa: E402
-from batch.ledger import read_ledger  # noqa: E402
+from automix.errors import InfrastructureError  # noqa: E402
+from automix.batch.ledger import read_ledger  # noqa: E402
 from tests.test_batch import SR, report, run, session, statuses, targets, wav  # noqa: E402,F401
 
 
@@ -78,7 +78,7 @@ def test_dask_hung_session_times_out(tmp_path, targets, cluster):
 
 
 def test_dask_workers_that_cannot_see_the_paths(tmp_path, cluster):
-    from batch.executors import DaskExecutor
+    from automix.batch.executors import DaskExecutor
 
     ex = DaskExecutor(2, scheduler=cluster.scheduler_address)
     try:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from automix.bounds import bounded_master, bounded_stems, in_box, make_bounds, stem_residual
-from automix.envelope import Envelope, check_settings
+from automix.envelope import check_settings
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
 from automix.priors import master_prior, stem_pans, stem_priors
 from automix.roles import ROLES

@@ -15,7 +15,7 @@ from tests.conftest import music_like
 
 def run(*args, cwd=None):
     env = {k: v for k, v in os.environ.items() if k != "AUTOMIX_DEBUG"}
-    return subprocess.run([sys.executable, "-m", "cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "automix", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=300)
 
 
@@ -102,16 +102,57 @@ def test_refuses_to_overwrite_an_input(tmp_path, stems):
     assert open(stems[0], "rb").read() == before
 
 
-def test_analyze_bad_file_row_and_exit_1(tmp_path, stems):
+def test_analyze_bad_file_row_and_exit_2_as_mix(tmp_path, stems):
     junk = tmp_path / "junk.wav"
     junk.write_text("x")
     proc = run("analyze", stems[0], junk)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr  # an input error, as for mix
     assert "E_UNREADABLE" in proc.stdout and "drums.wav" in proc.stdout
 
 
+@pytest.mark.parametrize("name", ["mix.mp3", "mix.ogg", "mix"])
+def test_an_unwritable_output_format_is_refused_before_any_work(tmp_path, stems, name):
+    out = tmp_path / name
+    proc = run("mix", "--stems", *stems, "--style", "rock_punk", "--output", out)
+    _assert_one_line_error(proc, str(out), ".wav, .flac or .aiff")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bass.wav", "drums.wav"]  # nothing written
+    proc = run("mix", "--test-stems", "2", "--style", "rock_punk", "--output", out)
+    _assert_one_line_error(proc, ".wav, .flac or .aiff")
+    assert not any(p.name.endswith("test-stems") for p in tmp_path.iterdir())  # not even the synthetic stems
+
+
+#: runs one command in-process and reports whether torch got imported
+_NO_TORCH = """
+import sys
+from automix.cli import main
+try:
+    main(sys.argv[1:], standalone_mode=True)
+except SystemExit as e:
+    code = e.code
+print("TORCH" if "torch" in sys.modules else "NO-TORCH", code, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["mix", "--help"], ["styles"], ["plugins"],
+                                  ["analyze", "{missing}"], ["analyze", "{stem}"],
+                                  ["mix", "--stems", "{missing}", "--style", "rock_punk", "--output", "{out}"],
+                                  ["render", "--settings", "{missing}", "--output", "{out}"],
+                                  ["batch", "{missing}", "--out", "{out_dir}", "--style", "rock_punk"]])
+def test_commands_that_need_no_engine_do_not_load_torch(tmp_path, stems, args):
+    fill = {"missing": tmp_path / "nope.wav", "stem": stems[0], "out": tmp_path / "m.wav", "out_dir": tmp_path / "o"}
+    argv = [a.format(**fill) for a in args]
+    proc = subprocess.run([sys.executable, "-c", _NO_TORCH, *argv], capture_output=True, text=True, timeout=120)
+    assert "NO-TORCH" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_mix_help_says_a_folder_is_accepted_and_batch_when_style_is_required():
+    assert "session folder" in run("mix", "--help").stdout
+    assert "Required unless" in " ".join(run("batch", "--help").stdout.split())
+
+
 def test_plugins_json_lists_every_spec():
-    from plugins import REGISTRY
+    from automix.plugins import REGISTRY
 
     proc = run("plugins", "--json")
     data = json.loads(proc.stdout)

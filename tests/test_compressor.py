@@ -16,7 +16,7 @@ import torch
 
 from automix.errors import ParameterError
 from automix.kernels.ballistics import compressor_forward
-from plugins.compressor import PLUGIN, build, compressor
+from automix.plugins.compressor import PLUGIN, build, compressor
 
 RATES = (44100, 48000)
 SIGNAL_SECONDS = 0.5

@@ -7,7 +7,7 @@ import torch
 
 from automix.engines import pedalboard_engine, torch_engine
 from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, PluginSettings, StemSettings
-from plugins import get_plugin
+from automix.plugins import get_plugin
 from tests.conftest import music_like, null_residual_db
 
 
@@ -144,7 +144,8 @@ def test_saturation_bypass_twin_is_bit_exact(trim_db):
 def test_torch_bus_trim_reaches_the_reference_and_passes_gradients():
     """The training/refinement twin of the master's input_gain_db: each bus to BUS_REFERENCE_LUFS."""
     from automix.meters.differentiable import loudness_torch
-    from automix.render import BUS_REFERENCE_LUFS, bus_trim_db
+    from automix.constants import BUS_REFERENCE_LUFS
+    from automix.render import bus_trim_db
 
     sr = 44100
     x = torch.from_numpy(np.stack([music_like(3 * sr, sr, 2, seed=s) * g for s, g in ((1, 0.05), (2, 2.0))]))

@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from automix.envelope import (Envelope, check_settings, eq_fighting_db, eq_net_response_db, folddown_loss_db,
+from automix.envelope import (check_settings, eq_fighting_db, eq_net_response_db, folddown_loss_db,
                               is_mono_audio, is_mono_ms_ratio, master_measures, net_grid_hz, role_priors_db,
                               stem_measures, violations, at_limits)
-from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, PluginSettings, StemSettings, neutral_chain
+from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, StemSettings, neutral_chain
 from automix.styles import default_envelope, get_style
-from plugins import get_plugin
+from automix.plugins import get_plugin
 
 SR = 44100
 ENV = default_envelope()

@@ -16,7 +16,7 @@ import torch
 
 from automix.dsp import JUCE_SHELF_Q, LIBM_EXACT, juce_iir_f32, juce_iir_torch
 from automix.kernels.iir import sosfilt, sosfilt_np
-from plugins.eq import PARAMS, PLUGIN, build, eq, eq_sections
+from automix.plugins.eq import PARAMS, PLUGIN, build, eq, eq_sections
 from tests.conftest import music_like, null_residual_db
 
 RATES = [44100, 48000]

@@ -183,15 +183,15 @@ def test_raw_system_is_a_plain_gain_and_reports_its_peak_miss(tmp_path):
 
 def test_level_invariance_before_the_tonal_search(sessions, tmp_path):
     """The harness's level check (fresh +-12 dB offsets) on the pipeline up to and including the master loop."""
-    from automix.mixer import mix_session
+    from automix.mixer import Stages, mix_session
 
     stems = sorted(str(p) for p in (sessions / "s0").glob("*.wav"))
     moved = _offset_copy(stems, tmp_path / "offset", np.random.default_rng(3))
     gains = [20 * np.log10(np.max(np.abs(_read_mix(m))) / np.max(np.abs(_read_mix(s)))) for s, m in zip(stems, moved)]
     assert max(abs(g) for g in gains) > 3.0 and max(abs(g) for g in gains) <= 12.0
     style = get_style("rock_punk")
-    mix_session(stems, style=style, output=tmp_path / "x0.wav", tone_match=False)
-    mix_session(moved, style=style, output=tmp_path / "x1.wav", tone_match=False)
+    mix_session(stems, style=style, output=tmp_path / "x0.wav", stages=Stages(tone_match=False))
+    mix_session(moved, style=style, output=tmp_path / "x1.wav", stages=Stages(tone_match=False))
     assert null_residual_db(_read_mix(tmp_path / "x0.wav"), _read_mix(tmp_path / "x1.wav")) <= -40.0
 
 
@@ -207,7 +207,7 @@ def test_level_invariance_full_pipeline(tmp_path):
 # ------------------------------------------------------------------------------------------------ CLI
 
 def test_evaluate_cli_json(sessions, tmp_path):
-    from cli import main
+    from automix.cli import main
 
     before = _snapshot(sessions)
     md = tmp_path / "evaluate.md"
@@ -249,7 +249,7 @@ def test_evaluate_cli_json(sessions, tmp_path):
 
 
 def _validate(args):
-    from cli import main
+    from automix.cli import main
 
     return CliRunner().invoke(main, ["validate", "--case", "white_noise", "--style", "rock_punk", "--duration", "3",
                                      *args])
@@ -264,7 +264,7 @@ def test_validate_passes():
 
 
 def test_validate_verbose_says_why_a_soft_target_was_missed():
-    from cli import main
+    from automix.cli import main
 
     result = CliRunner().invoke(main, ["validate", "--case", "bright", "--style", "rock_punk", "--duration", "3",
                                        "--verbose"])
@@ -290,7 +290,7 @@ def test_validate_exits_1_when_a_hard_target_fails(monkeypatch):
 def test_evaluate_bad_dir_is_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "AUTOMIX_DEBUG"}
     for target in (tmp_path / "missing", tmp_path):
-        proc = subprocess.run([sys.executable, "-m", "cli", "evaluate", str(target)], capture_output=True, text=True,
+        proc = subprocess.run([sys.executable, "-m", "automix", "evaluate", str(target)], capture_output=True, text=True,
                               env=env, timeout=120)
         lines = [l for l in proc.stderr.splitlines() if l.strip()]
         assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr

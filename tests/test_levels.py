@@ -11,7 +11,7 @@ import soundfile as sf
 from automix.engines.pedalboard_engine import render, strip_loudness
 from automix.envelope import stem_level_db
 from automix.levels import match_levels, role_levels
-from automix.render import REFERENCE_LUFS
+from automix.constants import REFERENCE_LUFS
 from automix.settings import STEM_CHAIN, MixSettings, StemSettings, neutral_chain
 from automix.styles import get_style
 from tests.conftest import music_like

@@ -10,8 +10,8 @@ import pytest
 import torch
 from scipy.signal import butter, resample_poly, sosfilt
 
-from plugins import limiter as L
-from plugins.limiter import PLUGIN, build, latency_samples, limiter
+from automix.plugins import limiter as L
+from automix.plugins.limiter import PLUGIN, build, latency_samples, limiter
 
 #: a ceiling whose powf(10, dB/20) glibc rounds 1 ulp away from the exact value
 GLIBC_POWF_MISROUND_DB = -1.1532432769500485

@@ -7,7 +7,7 @@ from automix.master_loop import BusModel, run
 from automix.meters import analyze
 from automix.meters.loudness import LoudnessAccumulator
 from automix.settings import MASTER_CHAIN, PluginSettings
-from plugins import get_plugin
+from automix.plugins import get_plugin
 from tests.conftest import music_like
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
-import pedalboard
 import pytest
 import torch
 
 from automix.engines.pedalboard_engine import StreamingChain, build_stages
 from automix.settings import PluginSettings
-from plugins import REGISTRY
+from automix.plugins import REGISTRY
 from tests.conftest import music_like, null_residual_db
 
 PLUGINS = list(REGISTRY.values())

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from automix.bounds import bounded_master, bounded_stems, is_mono, make_bounds
-from automix.envelope import Envelope
 from automix.features import INPUT_NAMES
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
 from automix.meters.spectral import OCTAVE_CENTRES_HZ, OCTAVE_EDGES_HZ
@@ -296,8 +295,9 @@ def test_compressor_model_matches_the_plugin_on_steady_levels():
     ballistics; the static model's power gain must match the rendered one within 0.5 dB, and must turn the
     loud section down by what the gain law says (the test fails for a model that ignores the threshold)."""
     from automix.features import ENVELOPE_ATTACK_MS, ENVELOPE_RELEASE_MS, StemFeatureExtractor
-    from automix.render import REFERENCE_LUFS, normalisation_gain_db
-    from plugins.compressor import compressor
+    from automix.constants import REFERENCE_LUFS
+    from automix.render import normalisation_gain_db
+    from automix.plugins.compressor import compressor
 
     sr = 48000
     rng = np.random.default_rng(3)

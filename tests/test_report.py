@@ -149,7 +149,7 @@ def test_a_hand_edited_boost_rerendered_shows_the_limit(tmp_path):
     eq["params"]["peak2_gain_db"] = 9.0
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(data))
-    proc = subprocess.run([sys.executable, "-m", "cli", "render", "--settings", str(edited), "--output",
+    proc = subprocess.run([sys.executable, "-m", "automix", "render", "--settings", str(edited), "--output",
                            str(tmp_path / "edited.wav"), "--style", "rock_punk", "--report", str(tmp_path / "r.json")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -240,7 +240,7 @@ def test_bad_arguments_raise(kwargs, fragment):
 def test_cli_sessions_writes_held_out_folders_and_prints_one_line_each(tmp_path):
     from click.testing import CliRunner
 
-    from cli import main
+    from automix.cli import main
 
     result = CliRunner().invoke(main, ["sessions", str(tmp_path / "out"), "--count", "2", "--held-out",
                                        "--duration", "2"])

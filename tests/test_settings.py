@@ -7,7 +7,7 @@ import pytest
 
 from automix.errors import SettingsError
 from automix.settings import MASTER_CHAIN, SCHEMA, STEM_CHAIN, MixSettings, StemSettings, neutral_chain
-from plugins import get_plugin
+from automix.plugins import get_plugin
 
 
 def _settings() -> MixSettings:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-import plugins
+from automix import plugins
 from automix.errors import AutomixError, StyleError
 from automix.envelope import ENVELOPE_FIELDS, Envelope
 from automix.styles import (
@@ -160,14 +160,6 @@ def test_vector_order_and_normalisation():
     assert unit[2] == pytest.approx(math.log(2800 / 500) / math.log(8000 / 500))
     assert unit[3] == pytest.approx(0.4)
     assert np.all((unit >= 0) & (unit <= 1))
-
-
-def test_styles_package_reexports_the_loader():
-    import styles
-
-    assert styles.load_style_targets is load_style_targets
-    assert styles.get_style("rnb_ballad") == get_style("rnb_ballad")
-    assert Path(styles.__file__).parent == preset_dir()
 
 
 def test_describe_styles_rows():

@@ -9,7 +9,7 @@ import pytest
 from automix import tonal
 from automix.priors import master_prior
 from automix.styles import get_style
-from plugins import get_plugin
+from automix.plugins import get_plugin
 
 SR = 44100
 

@@ -245,7 +245,7 @@ def test_loading_verifies_hash_and_layout(tmp_path):
 
 
 def test_train_cli_bad_output_is_one_line(tmp_path):
-    from cli import main
+    from automix.cli import main
 
     r = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "w.pt"), "--steps", "1"])
     assert r.exit_code == 2

@@ -23,7 +23,7 @@ import pedalboard
 
 from automix.audio_io import BLOCK_FRAMES, StemReader, output_frames, probe
 from automix.settings import MixSettings, PluginSettings
-from plugins import NumpyNode, get_plugin
+from automix.plugins import NumpyNode, get_plugin
 
 
 def build_stages(sample_rate: int, chain: Sequence[PluginSettings], input_gain_db: float | None = None) -> list:

@@ -14,7 +14,7 @@ import torch
 
 from automix.audio_io import output_frames, probe, read_stem
 from automix.settings import MixSettings, PluginSettings
-from plugins import get_plugin
+from automix.plugins import get_plugin
 
 #: a chain as the torch engine takes it: (plugin name, {param: float or (batch,) tensor})
 TorchChain = Sequence[tuple[str, Mapping[str, object]]]
@@ -111,7 +111,7 @@ def trim_bus(bus: torch.Tensor, sample_rate: int) -> torch.Tensor:
     Silent buses pass unchanged. Shape: ``(batch, 2, samples)`` -> same.
     """
     from automix.meters.differentiable import loudness_torch
-    from automix.render import BUS_REFERENCE_LUFS, SILENCE_LUFS
+    from automix.constants import BUS_REFERENCE_LUFS, SILENCE_LUFS
 
     lufs = loudness_torch(bus, sample_rate).to(torch.float64)
     ok = torch.isfinite(lufs) & (lufs >= SILENCE_LUFS)

@@ -1,6 +1,6 @@
 """Numba kernels for the JUCE peak-ballistics compressor (forward and reverse-time backward).
 
-These are the hot loops behind :func:`plugins.compressor.compressor`. They
+These are the hot loops behind :func:`automix.plugins.compressor.compressor`. They
 replicate ``juce::dsp::Compressor<T>`` (the DSP inside ``pedalboard.Compressor``)
 operation for operation, in the same precision ``T`` as the signal, so that the
 float32 forward matches pedalboard's float32 render bit for bit. The backward is

@@ -46,11 +46,13 @@ from functools import lru_cache
 import numba
 import numpy as np
 
+from automix import constants
+
 #: BS.1770 gating constants (seconds, LUFS, LU)
 BLOCK_S = 0.4
 OVERLAP = 0.75
 SHORT_TERM_S = 3.0
-ABSOLUTE_GATE_LUFS = -70.0
+ABSOLUTE_GATE_LUFS = constants.ABSOLUTE_GATE_LUFS
 RELATIVE_GATE_LU = -10.0
 LRA_RELATIVE_GATE_LU = -20.0
 LRA_PERCENTILES = (10.0, 95.0)

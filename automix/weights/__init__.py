@@ -21,16 +21,10 @@ import json
 import os
 from pathlib import Path
 
-from automix.errors import AutomixError
+from automix.errors import WeightsError  # noqa: F401  (raised here; importers read it from here too)
 
 SCHEMA = "automix.weights/1"
 SHIPPED = Path(__file__).with_name("predictor.safetensors")
-
-
-class WeightsError(AutomixError):
-    """A weights file is missing, corrupt, or made for another parameter layout."""
-
-    code = "E_WEIGHTS"
 
 
 def manifest_path(path: str | os.PathLike) -> Path:

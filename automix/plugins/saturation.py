@@ -17,11 +17,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import pedalboard
 
 from automix.dsp import as_batch_param
-from plugins.gain import gain
-from plugins.spec import ParamSpec, Plugin, _is_tensor, specs
+from automix.plugins.gain import gain
+from automix.plugins.spec import ParamSpec, Plugin, _is_tensor, specs
 
 if TYPE_CHECKING:
     import torch
@@ -69,6 +68,8 @@ def saturation(x: torch.Tensor, sample_rate: int, *, drive_db, mix, trim_db) -> 
 
 
 def build(sample_rate: int, *, drive_db: float, mix: float, trim_db: float) -> list:
+    import pedalboard  # here, not at import: the specs (styles, settings, CLI) load without it
+
     if mix <= 0.0:
         # bypass, bit for bit: the dry branch is x * 1 and the wet one tanh(.) * 0 (JUCE's Gain is 0
         # at -200 dB), so the sum is x; skipping the tanh saves ~0.2 s per 180 s stereo

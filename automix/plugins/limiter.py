@@ -56,11 +56,9 @@ import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pedalboard
 
 from automix.dsp import as_batch_param, expf, powf
-from automix.kernels import limiter as K
-from plugins.spec import ParamSpec, Plugin, specs
+from automix.plugins.spec import ParamSpec, Plugin, specs
 
 if TYPE_CHECKING:
     import torch
@@ -86,6 +84,7 @@ def latency_samples(sample_rate: float, lookahead_ms: float, true_peak) -> int:
 
 
 def _tp_latency() -> int:
+    from automix.kernels import limiter as K  # numba: compiled kernels load on first use
     return K.oversampler_design()[2]
 
 
@@ -113,6 +112,7 @@ def _release_coef_f32(samples: np.ndarray) -> np.ndarray:
 @functools.cache
 def _limiter_gain_function():
     """The autograd Function, defined on first use: importing the plugin must not import torch."""
+    from automix.kernels import limiter as K  # numba: compiled kernels load on first use
     import torch
 
     class _LimiterGain(torch.autograd.Function):
@@ -264,6 +264,8 @@ def limiter(x: torch.Tensor, sample_rate: int, *, ceiling_db, release_ms, lookah
 
 def build(sample_rate: int, *, ceiling_db: float, release_ms: float, lookahead_ms: float, true_peak) -> list:
     """Production twin: one ``pedalboard.BrickwallLimiter`` (latency: :func:`latency_samples`)."""
+    import pedalboard  # here, not at import: the specs (styles, settings, CLI) load without it
+
     return [
         pedalboard.BrickwallLimiter(
             ceiling_db=float(ceiling_db),

@@ -75,7 +75,6 @@ import difflib
 from functools import lru_cache
 import functools
 import hashlib
-import importlib.util
 import json
 import math
 import re
@@ -353,7 +352,7 @@ class StyleTargets(_MappingABC):
             several stems of a role alternate left / right.
         role_width: typical ``stereo_width.width`` of each role's stereo stems.
         envelope: the engineer's envelope the moves stay inside (:class:`automix.envelope.Envelope`);
-            default :func:`default_envelope` (``styles/envelope.yaml``).
+            default :func:`default_envelope` (``automix/styles/envelope.yaml``).
         source: file the style was loaded from (not part of equality).
         extends: the style it inherited from, if any (not part of equality).
     """
@@ -765,9 +764,9 @@ class _Checker:
 
 def _registry():
     # Imported at use so validation always reads the current specs.
-    import plugins
+    from automix.plugins import REGISTRY
 
-    return plugins.REGISTRY
+    return REGISTRY
 
 
 def _width_range() -> tuple[float, float]:
@@ -1042,20 +1041,8 @@ class _Resolver:
 
 
 def preset_dir() -> Path:
-    """Folder holding the built-in preset YAML files (the ``styles`` package).
-
-    Found through the import system when ``styles`` is importable, else as the
-    sibling of the ``automix`` package (same site-packages or repository).
-    """
-    try:
-        spec = importlib.util.find_spec("styles")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            if (Path(location) / f"{BUILTIN_STYLES[0]}.yaml").is_file():
-                return Path(location)
-    return Path(__file__).resolve().parent.parent / "styles"
+    """Folder holding the built-in preset YAML files: this package's own (shipped as package data)."""
+    return Path(__file__).resolve().parent
 
 
 ENVELOPE_FILE = "envelope.yaml"
@@ -1064,7 +1051,7 @@ ENVELOPE_FILE = "envelope.yaml"
 @functools.lru_cache(maxsize=1)
 @lru_cache(maxsize=1)
 def default_envelope() -> Envelope:
-    """The shared default envelope, read (strictly) from ``styles/envelope.yaml``.
+    """The shared default envelope, read (strictly) from ``automix/styles/envelope.yaml``.
 
     That file is the one source of the defaults: every :class:`Envelope` field must be in it,
     each inside its :data:`ENVELOPE_RANGES` range. A style's ``envelope:`` mapping overrides fields.
@@ -1211,7 +1198,8 @@ def get_style(name: str | None = None, targets=None) -> StyleTargets:
     if name is None:
         if len(styles) == 1:
             return next(iter(styles.values()))
-        raise StyleError(f"{prefix}holds several styles; pick one with --style: {', '.join(styles)}")
+        where = label or ("the built-in presets" if targets is None else "the targets given")
+        raise StyleError(f"{where} holds several styles; pick one with --style: {', '.join(styles)}")
     try:
         return styles[name]
     except KeyError:

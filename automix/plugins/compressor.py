@@ -45,11 +45,10 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pedalboard
 
 from automix.dsp import as_batch_param
 from automix.errors import ParameterError
-from plugins.spec import ParamSpec, Plugin, specs
+from automix.plugins.spec import ParamSpec, Plugin, specs
 
 if TYPE_CHECKING:
     import torch
@@ -247,6 +246,8 @@ def compressor(x: torch.Tensor, sample_rate: float, *, threshold_db, ratio, atta
 def build(sample_rate: float, *, threshold_db: float, ratio: float, attack_ms: float, release_ms: float,
           makeup_db: float) -> list:
     """Production twin: ``[pedalboard.Compressor(...), pedalboard.Gain(makeup_db)]``."""
+    import pedalboard  # here, not at import: the specs (styles, settings, CLI) load without it
+
     return [
         pedalboard.Compressor(threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms, release_ms=release_ms),
         pedalboard.Gain(gain_db=makeup_db),

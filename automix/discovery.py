@@ -12,6 +12,9 @@ Rules (in this order):
 * If ``IN_DIR`` itself holds audio and no such subfolder, ``IN_DIR`` is one
   session named after itself. If it holds both, its loose audio files are
   skipped with a note.
+* Files automix wrote itself (a mix or render: a ``.settings.json`` / ``.report.json`` sidecar of the same
+  name, or automix's tag in the header) are never stems: skipped with a note, so a mix written into the
+  session folder does not join the next run.
 * Junk is skipped with a note: hidden files and folders (``.DS_Store``,
   ``._*`` AppleDouble resource forks, ``.git``), ``Thumbs.db``,
   ``desktop.ini`` and every non-audio file (text, images, ``.reapeaks``...).
@@ -44,8 +47,8 @@ from pathlib import Path
 
 import yaml
 
-from automix.audio_io import AUDIO_EXTENSIONS, LOSSY_EXTENSIONS
-from batch.errors import BatchUsageError
+from automix.audio_io import AUDIO_EXTENSIONS, LOSSY_EXTENSIONS, written_by_automix
+from automix.errors import UsageError
 
 __all__ = ["Session", "SessionConfig", "Discovery", "discover_sessions", "is_audio_name", "CONFIG_NAMES"]
 
@@ -180,7 +183,10 @@ class _Walker:
                 continue
             kind, detail = self.classify(p)
             if kind == "file":
-                if is_audio_name(e.name):
+                own = written_by_automix(p) if is_audio_name(e.name) else None
+                if own:
+                    notes.append(f"{self.rel(p)}: written by automix ({own}); not a stem")
+                elif is_audio_name(e.name):
                     audio.append(str(p))
                 else:
                     junk.append(e.name)
@@ -322,7 +328,7 @@ def _session(walker: _Walker, name: str, folder: Path, notes: list[str]) -> Sess
             warnings.append(f"{os.path.relpath(f, folder)}: lossy stem (mp3/ogg) decoded by libsndfile "
                             "(no encoder-delay offset); prefer WAV/FLAC")
     # notes about skipped links and junk concern this session: the report shows them too
-    warnings += [n for n in local if "symbolic link" in n or "nested folder ignored" in n]
+    warnings += [n for n in local if "symbolic link" in n or "nested folder ignored" in n or "written by automix" in n]
     return Session(name=name, folder=str(folder), stems=files, warnings=warnings,
                    config=_load_config(folder), dangling=dangling)
 
@@ -340,18 +346,18 @@ def discover_sessions(in_dir: str | os.PathLike, *, follow_links: bool = False,
         :class:`Discovery`, sessions sorted by name.
 
     Raises:
-        BatchUsageError: ``in_dir`` is not a readable folder.
+        UsageError: ``in_dir`` is not a readable folder.
     """
     root = Path(os.path.abspath(in_dir))
     if not root.is_dir():
-        raise BatchUsageError(f"{in_dir}: not a folder; point automix batch at a folder of sessions")
+        raise UsageError(f"{in_dir}: not a folder; point automix batch at a folder of sessions")
     walker = _Walker(root, follow_links, exclude)
     walker.enter(root)
     notes: list[str] = []
     try:
         top_files, top_dirs, top_dangling = walker.scan(root, notes)
     except _Unlistable as e:
-        raise BatchUsageError(f"{in_dir}: cannot be listed ({e})") from None
+        raise UsageError(f"{in_dir}: cannot be listed ({e})") from None
     sessions: list[Session] = []
     # real folders first, so a link to a session folder is the duplicate, not the original
     ordered = sorted(top_dirs, key=lambda d: (os.path.islink(d), d.name.casefold(), d.name))

@@ -70,6 +70,24 @@ class ParamSpec:
             raise ValueError(f"{self.name}: log scale needs a positive minimum")
 
     @property
+    def decimals(self) -> int:
+        """Decimal places a person edits this parameter at, and automix writes it at: 0.01 dB, 0.1 ms,
+        0.1 Hz, 3 decimals for ratios, Q, mix, pan and width; flags are 0 or 1 (true/false in JSON)."""
+        if self.scale == "bool":
+            return 0
+        if self.name.endswith("_db"):
+            return 2
+        if self.name.endswith(("_ms", "_hz")):
+            return 1
+        return 3
+
+    def quantize(self, value: float) -> float:
+        """``value`` at :attr:`decimals`, inside the range (a bound off the grid stays the bound)."""
+        if self.scale == "bool":
+            return 1.0 if value >= 0.5 else 0.0
+        return min(max(round(float(value), self.decimals), self.minimum), self.maximum)
+
+    @property
     def differentiable(self) -> bool:
         return self.scale != "bool" and not self.structural
 

@@ -1,6 +1,6 @@
 """Where sessions run: joblib locally (loky by default), dask.distributed on a cluster.
 
-Both executors take tasks (small dicts of paths, see :mod:`batch.worker`)
+Both executors take tasks (small dicts of paths, see :mod:`automix.batch.worker`)
 and report every outcome through :class:`Hooks`; neither ever loses a task:
 each ends as a worker result, a driver-decided failure (``crashed``, or
 ``failed`` with ``E_TIMEOUT`` / ``E_INTERNAL``), or, after a signal, in the
@@ -48,11 +48,10 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
-from batch.errors import InfrastructureError
-from batch.worker import check_access, read_marker, run_session
+from automix.errors import InfrastructureError
+from automix.batch.worker import BatchTask, check_access, read_marker, run_session
 
 __all__ = ["Hooks", "JoblibExecutor", "DaskExecutor", "make_executor", "local_cluster_config"]
 
@@ -62,11 +61,11 @@ POLL_S = 0.1
 class Hooks(Protocol):
     """What an executor reports to the runner (all called from the driver's main thread)."""
 
-    def result(self, task: dict, record: dict) -> None: ...
+    def result(self, task: BatchTask, record: dict) -> None: ...
 
-    def fail(self, task: dict, status: str, code: str, reason: str) -> None: ...
+    def fail(self, task: BatchTask, status: str, code: str, reason: str) -> None: ...
 
-    def crash(self, task: dict, detail: str, alone: bool) -> None: ...
+    def crash(self, task: BatchTask, detail: str, alone: bool) -> None: ...
 
     def stopped(self) -> bool: ...
 
@@ -78,9 +77,9 @@ def _one_line(e: BaseException | str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _new_token(task: dict) -> None:
-    task["attempt"] = task.get("attempt", 0) + 1
-    task["token"] = f"{task['index']:05d}-{task['attempt']}-{uuid.uuid4().hex[:8]}"
+def _new_token(task: BatchTask) -> None:
+    task.attempt = task.attempt + 1
+    task.token = f"{task.index:05d}-{task.attempt}-{uuid.uuid4().hex[:8]}"
 
 
 def _kill(pid: int | None) -> bool:
@@ -147,13 +146,13 @@ class JoblibExecutor:
 
         for t in wave:
             _new_token(t)
-        remaining = {t["token"]: t for t in wave}
+        remaining = {t.token: t for t in wave}
         markers: dict[str, dict] = {}
         timed_out: set[str] = set()
         killed = threading.Event()
         killed_pids: set[int] = set()
         done = threading.Event()
-        state_dir = wave[0]["state_dir"]
+        state_dir = wave[0].state_dir
 
         def kill(pid):
             if pid in killed_pids:
@@ -185,7 +184,7 @@ class JoblibExecutor:
             for t in wave:
                 if hooks.stopped():
                     return  # stop dispatching
-                dispatched.append(t["token"])
+                dispatched.append(t.token)
                 yield delayed(run_session)(t)
 
         guard = threading.Thread(target=watchdog, name="automix-batch-watchdog", daemon=True)
@@ -247,10 +246,10 @@ class JoblibExecutor:
             if not alone:
                 solo.append(task)  # re-run alone to tell the culprit from bystanders
                 continue
-            crashes[task["session"]] += 1
-            if crashes[task["session"]] > self.retries:
+            crashes[task.session] += 1
+            if crashes[task.session] > self.retries:
                 hooks.fail(task, "crashed", "E_WORKER_CRASH",
-                           f"its worker died {crashes[task['session']]} time(s) running it alone ({detail}); "
+                           f"its worker died {crashes[task.session]} time(s) running it alone ({detail}); "
                            "likely a native crash or out of memory")
             else:
                 solo.append(task)
@@ -289,9 +288,9 @@ class DaskExecutor:
             import dask
             from distributed import Client, LocalCluster
         except ImportError:
-            from batch.errors import BatchUsageError
+            from automix.errors import UsageError
 
-            raise BatchUsageError("--backend dask needs dask.distributed: pip install 'automix[dask]'") from None
+            raise UsageError("--backend dask needs dask.distributed: pip install 'automix[dask]'") from None
         self.retries = max(0, int(retries))
         self.timeout = timeout
         self.cluster = None
@@ -356,12 +355,12 @@ class DaskExecutor:
         futures = {}
         for t in tasks:
             _new_token(t)
-            f = self.client.submit(run_session, t, pure=False, retries=self.retries, key=f"automix-{t['token']}")
+            f = self.client.submit(run_session, t, pure=False, retries=self.retries, key=f"automix-{t.token}")
             futures[f.key] = (f, t)
         pending = dict(futures)
         ac = as_completed([f for f, _ in futures.values()], loop=self.client.loop)
         timed_out: set[str] = set()
-        state_dir = tasks[0]["state_dir"] if tasks else ""
+        state_dir = tasks[0].state_dir if tasks else ""
         while pending:
             if hooks.stopped():
                 self.client.cancel([f for f, _ in pending.values()])
@@ -420,10 +419,10 @@ class DaskExecutor:
         for key, (f, task) in list(pending.items()):
             if key not in running:
                 continue
-            m = read_marker(state_dir, task["token"])
+            m = read_marker(state_dir, task.token)
             if m is None:
                 continue
-            first = self._seen.setdefault((task["token"], m.get("worker"), m.get("started")), now)
+            first = self._seen.setdefault((task.token, m.get("worker"), m.get("started")), now)
             if now - first <= self.timeout or key in timed_out:
                 continue
             timed_out.add(key)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pedalboard
 
 from automix.dsp import MINUS_INFINITY_DB, as_batch_param
-from plugins.spec import ParamSpec, Plugin, specs
+from automix.plugins.spec import ParamSpec, Plugin, specs
 
 if TYPE_CHECKING:
     import torch
@@ -37,6 +36,8 @@ def gain(x: torch.Tensor, sample_rate: int, *, gain_db) -> torch.Tensor:
 
 
 def build(sample_rate: int, *, gain_db: float) -> list:
+    import pedalboard  # here, not at import: the specs (styles, settings, CLI) load without it
+
     return [pedalboard.Gain(gain_db=gain_db)]
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pedalboard
 
 from automix.dsp import as_batch_param
-from plugins.spec import ParamSpec, Plugin, specs
+from automix.plugins.spec import ParamSpec, Plugin, specs
 
 if TYPE_CHECKING:
     import torch
@@ -24,6 +23,8 @@ def polarity(x: torch.Tensor, sample_rate: int, *, invert) -> torch.Tensor:
 
 
 def build(sample_rate: int, *, invert: float) -> list:
+    import pedalboard  # here, not at import: the specs (styles, settings, CLI) load without it
+
     return [pedalboard.Invert()] if invert >= 0.5 else []
 
 

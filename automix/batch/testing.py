@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from automix.audio_io import BLOCK_FRAMES, AtomicWriter, LOSSY_EXTENSIONS, StemReader, output_frames, probe, \
-    write_text_atomic
+from automix.audio_io import (BLOCK_FRAMES, LOSSY_EXTENSIONS, AtomicWriter, StemReader, output_frames, output_tag,
+                              probe, write_text_atomic)
 from automix.errors import SessionError
 
 __all__ = ["sum_process", "render_process", "scripted_process"]
@@ -82,7 +82,7 @@ def sum_process(stems, *, style, output, settings_out=None, report_out=None, eng
     if bus_peak < 1e-6:
         raise SessionError(f"{Path(stems[0]).parent}: the stems cancel; nothing to master", code="E_SILENT")
     gain = 10 ** (-1 / 20) / bus_peak
-    writer = AtomicWriter(output, sr, 2, "PCM_24", protect=tuple(stems))
+    writer = AtomicWriter(output, sr, 2, "PCM_24", protect=tuple(stems), tag=output_tag())
     try:
         for parts in blocks():
             writer.write(np.sum(parts, axis=0) * gain)

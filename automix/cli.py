@@ -1,21 +1,21 @@
 """automix command line: parse, call one library function, map errors to exit codes.
 
-Exit codes: 0 ok; 1 a target or a file failed (reported); 2 usage, settings,
-style or input error (one line, no traceback); 3 internal error.
+Exit codes (:mod:`automix.errors`): 0 ok; 1 a target failed (reported); 2 usage, settings,
+style or input error (one line, no traceback); 3 internal or infrastructure error; 130/143 interrupted.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import signal
 import sys
 import time
 
 import click
 
-from automix.errors import AutomixError
-
-EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
+from automix.constants import DEFAULT_ENGINE, ENGINES
+from automix.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_SIGNAL, EXIT_USAGE, AutomixError
 
 
 def _cores() -> int:
@@ -34,6 +34,28 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+class _Progress:
+    """One status line on stderr, rewritten in place ("automix: master loop pass 2 (14 s)"), only when stderr
+    is a terminal: piped or redirected output stays clean. Cleared when the work ends."""
+
+    def __init__(self, enabled: bool = True):
+        self.on = enabled and sys.stderr.isatty()
+        self.t0 = time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        if self.on:
+            sys.stderr.write(f"\r\033[Kautomix: {text} ({time.monotonic() - self.t0:.0f} s)")
+            sys.stderr.flush()
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.on:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
 class _Group(click.Group):
     """Turn user errors into one line and an exit code; never a traceback for them."""
 
@@ -41,11 +63,11 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except AutomixError as e:
-            _fail(str(e), EXIT_USAGE)
+            _fail(str(e), e.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except KeyboardInterrupt:
-            _fail("interrupted; nothing was written", 130)
+            _fail("interrupted; nothing was written", EXIT_SIGNAL[signal.SIGINT])
         except BrokenPipeError:  # output piped into `head` and closed: not an error
             sys.stderr.close()
             sys.exit(0)
@@ -84,7 +106,7 @@ def main():
 @click.option("--settings", "settings_path", required=True, type=click.Path(dir_okay=False),
               help="Settings JSON (automix.settings/1).")
 @click.option("--stems", multiple=True, help="Stem files overriding the settings' paths, in order.")
-@click.option("--engine", type=click.Choice(["pedalboard", "torch"]), default="pedalboard", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True)
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Output WAV (24-bit).")
 @_threads_option("Stems rendered concurrently")
 @click.option("--style", default=None, help="Judge stem levels against this style's balance and use its envelope.")
@@ -123,9 +145,13 @@ def render(settings_path, stems, engine, output, threads, style, targets, report
 
 @main.command()
 @click.argument("files", nargs=-1, required=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array (an object per file) instead of a table.")
 def analyze(files, as_json):
-    """Measure loudness, peaks, spectrum and stereo image of audio files."""
+    """Measure loudness, peaks, spectrum and stereo image of audio files.
+
+    A file that cannot be measured gets a row with its error code; the others are still measured. Exits 2
+    when any file could not be (an input error, as for mix).
+    """
     from automix.render import analyze_files
 
     rows = analyze_files(files)
@@ -142,14 +168,14 @@ def analyze(files, as_json):
             else:
                 click.echo("\t".join([r["file"]] + [_fmt(r[c]) for c, _ in cols]))
     if any("error" in r for r in rows):
-        sys.exit(EXIT_FAILED)
+        sys.exit(EXIT_USAGE)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 def plugins(as_json):
     """List the registered plugins and every parameter spec."""
-    from plugins import REGISTRY
+    from automix.plugins import REGISTRY
 
     data = [{"plugin": p.name, "doc": p.doc, "params": [
         {"name": s.name, "min": s.minimum, "max": s.maximum, "default": s.default, "scale": s.scale, "doc": s.doc}
@@ -183,28 +209,32 @@ def settings_template(stems, extra_stems, sample_rate, output):
 
 
 @main.command()
-@click.option("--stems", multiple=True, help="Stem files (repeat, or list them after --stems).")
+@click.option("--stems", multiple=True, help="Stem files or one session folder (repeat, or list them after --stems).")
 @click.argument("extra_stems", nargs=-1, required=False)
 @click.option("--style", required=True, help="Preset name (see `automix styles`) or a style in --targets.")
 @click.option("--targets", type=click.Path(dir_okay=False), default=None, help="Your own style YAML.")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False), help="Mixed WAV (24-bit).")
-@click.option("--engine", type=click.Choice(["pedalboard", "torch"]), default="pedalboard", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), default=DEFAULT_ENGINE, show_default=True)
 @click.option("--optimize", type=click.IntRange(0, 10000), default=0, show_default=True,
               help="Gradient steps of refinement through the torch engine before the final render.")
 @click.option("--test-stems", type=click.IntRange(1, 64), default=None,
               help="Mix N synthetic stems (written next to the output) instead of --stems.")
 @click.option("--validate", is_flag=True, help="Print every target with pass/fail and the reason for misses.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display (it is shown only on a terminal anyway).")
 @_threads_option("Stems analysed and rendered concurrently, the master metered and written beside its chain")
-def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems, validate, threads):
+def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems, validate, quiet, threads):
     """Auto-mix and master stems to a style; writes OUT.wav, OUT.settings.json, OUT.report.json.
 
-    Exits 1 when a hard target (loudness, true-peak ceiling) is missed.
+    Give the stems as files, or a session folder (its audio files are the stems; a mix automix wrote
+    there earlier is left out). Exits 1 when a hard target (loudness, true-peak ceiling) is missed,
+    2 on a usage or input error.
     """
     from automix.session import mix_command
 
-    report, lines = mix_command(list(stems) + list(extra_stems), style=style, targets=targets, output=output,
-                                engine=engine, optimize_steps=optimize, test_stems=test_stems, threads=threads,
-                                verbose=validate)
+    with _Progress(enabled=not quiet) as show:
+        report, lines = mix_command(list(stems) + list(extra_stems), style=style, targets=targets, output=output,
+                                    engine=engine, optimize_steps=optimize, test_stems=test_stems, threads=threads,
+                                    verbose=validate, progress=show)
     for line in lines:
         click.echo(line)
     if report["status"] != "ok":
@@ -243,7 +273,9 @@ def demo(folder, style):
 
 @main.command("batch")
 @click.argument("in_dir", type=click.Path(file_okay=False))
-@click.option("--style", default=None, help="Style preset (or a style of --targets).")
+@click.option("--style", default=None,
+              help="Style preset (or a style of --targets). Required unless --targets holds one style or every "
+                   "session's automix.yaml names its own.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder (never inside IN_DIR): <session>/mix.wav, settings.json, report.json.")
 @click.option("--targets", type=click.Path(dir_okay=False), default=None, help="Targets YAML with your own styles.")
@@ -258,24 +290,21 @@ def demo(folder, style):
 @click.option("--force", is_flag=True, help="Redo every session, even those up to date.")
 @click.option("--fail-fast", is_flag=True, help="Stop (exit 2) if the up-front check finds unusable stems.")
 @click.option("--follow-links", is_flag=True, help="Use symbolic links that leave IN_DIR.")
+@click.option("--quiet", "-q", is_flag=True, help="Only problems: failures, crashes, warnings (no progress).")
 @click.option("--process", default=None, hidden=True, help="module:function replacing the mixer (tests, benchmarks).")
 def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, retries, timeout, force, fail_fast,
-                  follow_links, process):
+                  follow_links, quiet, process):
     """Render every session folder of IN_DIR into OUT_DIR; resumable, one session = one unit of failure.
 
     Exit codes: 0 all ok or skipped; 1 some sessions failed; 2 usage or style error (or --fail-fast with
     unusable stems); 3 infrastructure error; 130/143 interrupted (rerun to resume).
     """
-    from batch.errors import InfrastructureError
-    from batch.progress import ConsoleReporter
-    from batch.runner import run_batch
+    from automix.batch.progress import ConsoleReporter
+    from automix.batch.runner import run_batch
 
-    try:
-        result = run_batch(in_dir, out_dir, style=style, targets=targets, jobs=jobs, backend=backend,
-                           scheduler=scheduler, retries=retries, timeout=timeout, force=force, fail_fast=fail_fast,
-                           follow_links=follow_links, process=process, reporter=ConsoleReporter())
-    except InfrastructureError as e:
-        _fail(str(e), 3)
+    result = run_batch(in_dir, out_dir, style=style, targets=targets, jobs=jobs, backend=backend,
+                       scheduler=scheduler, retries=retries, timeout=timeout, force=force, fail_fast=fail_fast,
+                       follow_links=follow_links, process=process, reporter=ConsoleReporter(quiet=quiet))
     click.echo(result.table())
     sys.exit(result.exit_code)
 

@@ -8,16 +8,16 @@ One call, :func:`run_batch`, does the whole run:
 2. **Output folder** (errors exit 3): created, checked writable and locked
    (``OUT_DIR/.automix/lock``; a second runner on the same folder is refused);
    temp files left by a killed run (``*.<12 hex>.partial*``) are removed.
-3. **Discovery** (:mod:`batch.discovery`), then per session its effective
+3. **Discovery** (:mod:`automix.discovery`), then per session its effective
    style (``automix.yaml`` overrides) and fingerprint
-   (:mod:`batch.fingerprint`). **Resume**: a session whose ``report.json``
+   (:mod:`automix.batch.fingerprint`). **Resume**: a session whose ``report.json``
    says ``ok``, whose fingerprint matches and whose outputs have the recorded
    sizes is ``skipped`` (``force`` redoes all); everything else is redone.
 4. **Up-front pass**: every stem of every session to render is probed
    (header only); every unusable stem is listed before any rendering. With
    ``fail_fast`` the run stops there (exit 2); otherwise those sessions are
    ``failed`` with the stem's code and the others proceed.
-5. **Dispatch** through an executor (:mod:`batch.executors`), biggest
+5. **Dispatch** through an executor (:mod:`automix.batch.executors`), biggest
    sessions first. Each outcome is appended to ``ledger.jsonl`` as it
    arrives. SIGINT / SIGTERM stop dispatching, stop the workers, record
    ``interrupted`` and return exit 130 / 143; the rerun resumes.
@@ -46,21 +46,19 @@ import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
-from automix.errors import AutomixError, StyleError
-from batch.discovery import Session, discover_sessions
-from batch.errors import BatchUsageError, InfrastructureError
-from batch.fingerprint import input_records, process_name, session_fingerprint, weights_fingerprint
-from batch.ledger import Ledger, utc_now, write_json_atomic
-from batch.worker import (DEFAULT_PROCESS, MIX_NAME, REPORT_NAME, SETTINGS_NAME, STATE_DIR, build_report,
-                          write_report)
+from automix.constants import ENGINES
+from automix.errors import (EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_SIGNAL, EXIT_USAGE, AutomixError,
+                            InfrastructureError, StyleError, UsageError)
+from automix.discovery import Session, discover_sessions
+from automix.batch.fingerprint import input_records, process_name, session_fingerprint, weights_fingerprint
+from automix.batch.ledger import Ledger, utc_now, write_json_atomic
+from automix.batch.worker import (DEFAULT_PROCESS, MIX_NAME, REPORT_NAME, SETTINGS_NAME, STATE_DIR, BatchTask,
+                                  build_report, write_report)
 
-__all__ = ["run_batch", "BatchResult", "SessionOutcome", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INFRA",
-           "SUMMARY_SCHEMA", "is_up_to_date"]
+__all__ = ["run_batch", "BatchResult", "SessionOutcome", "SUMMARY_SCHEMA", "is_up_to_date"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 SUMMARY_SCHEMA = "automix.batch.summary/1"
 BACKENDS = ("loky", "dask")
 STATUSES = ("ok", "skipped", "missed", "failed", "crashed", "interrupted")
@@ -80,6 +78,8 @@ class SessionOutcome:
     warnings: int = 0
     #: soft targets missed by a rendered mix (its report.json says why); empty for other outcomes
     soft_missed: list[str] = field(default_factory=list)
+    #: the warning lines (discovery's and the mix's), shown on the console as the session finishes
+    warning_lines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -108,7 +108,7 @@ class BatchResult:
 
     def table(self) -> str:
         """The summary table printed on stdout."""
-        from batch.progress import summary_table
+        from automix.batch.progress import summary_table
 
         return summary_table(self)
 
@@ -280,20 +280,21 @@ class _Run:
     def stopped(self) -> bool:
         return self.flag.signum is not None
 
-    def result(self, task: dict, record: dict) -> None:
+    def result(self, task: BatchTask, record: dict) -> None:
         t = time.perf_counter()
-        self._record(task, SessionOutcome(task["session"], record["status"], record.get("code"), record.get("reason"),
-                                          record.get("seconds"), task.get("attempt", 1), record.get("warnings", 0),
-                                          list(record.get("soft_missed") or [])),
+        lines = list(record.get("warnings") or [])
+        self._record(task, SessionOutcome(task.session, record["status"], record.get("code"), record.get("reason"),
+                                          record.get("seconds"), max(task.attempt, 1), len(lines),
+                                          soft_missed=list(record.get("soft_missed") or []), warning_lines=lines),
                      extra={"process_seconds": record.get("process_seconds"),
                             "setup_seconds": record.get("setup_seconds"), "pid": record.get("pid"),
                             "host": record.get("host"), "peak_rss_mb": record.get("peak_rss_mb")})
         self.overhead_s += time.perf_counter() - t
 
-    def fail(self, task: dict, status: str, code: str, reason: str, detail: str | None = None) -> None:
-        out = Path(task["out_dir"])
+    def fail(self, task: BatchTask, status: str, code: str, reason: str, detail: str | None = None) -> None:
+        out = Path(task.out_dir)
         if code == "E_NAME":  # its folder may be another session's: touch nothing there
-            self._record(task, SessionOutcome(task["session"], status, code, reason))
+            self._record(task, SessionOutcome(task.session, status, code, reason))
             return
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -303,22 +304,22 @@ class _Run:
                                            detail=detail))
         except OSError as e:
             reason = f"{reason} (report.json not written: {e.strerror or e})"
-        self._record(task, SessionOutcome(task["session"], status, code, reason, None, task.get("attempt", 0),
-                                          len(task.get("warnings", []))))
+        self._record(task, SessionOutcome(task.session, status, code, reason, None, task.attempt,
+                                          len(task.warnings), warning_lines=list(task.warnings)))
 
-    def crash(self, task: dict, detail: str, alone: bool) -> None:
-        self.ledger.append("crash", session=task["session"], detail=detail, alone=alone,
-                           attempt=task.get("attempt", 1))
+    def crash(self, task: BatchTask, detail: str, alone: bool) -> None:
+        self.ledger.append("crash", session=task.session, detail=detail, alone=alone,
+                           attempt=max(task.attempt, 1))
         if self.reporter:
             how = "alone" if alone else "with others in flight; re-running them alone"
-            self.reporter.note(f"{task['session']}: worker died ({how})")
+            self.reporter.note(f"{task.session}: worker died ({how})")
 
     # -- bookkeeping -------------------------------------------------------
-    def _record(self, task: dict, outcome: SessionOutcome, extra: dict | None = None) -> None:
+    def _record(self, task: BatchTask, outcome: SessionOutcome, extra: dict | None = None) -> None:
         self.outcomes[outcome.session] = outcome
         self.ledger.append("result", session=outcome.session, status=outcome.status, code=outcome.code,
                            reason=outcome.reason, seconds=outcome.seconds, attempts=outcome.attempts,
-                           soft_missed=outcome.soft_missed, fingerprint=task["fingerprint"], **(extra or {}))
+                           soft_missed=outcome.soft_missed, fingerprint=task.fingerprint, **(extra or {}))
         if self.reporter:
             self.reporter.session_done(outcome, len(self.outcomes), self.total)
 
@@ -334,23 +335,23 @@ def _validate_options(jobs, backend, scheduler, retries, timeout, engine, optimi
     if backend is None:
         backend = "dask" if scheduler else "loky"
     if backend not in BACKENDS:
-        raise BatchUsageError(f"unknown backend {backend!r}; choose loky or dask")
+        raise UsageError(f"unknown backend {backend!r}; choose loky or dask")
     if scheduler and backend != "dask":
-        raise BatchUsageError("--scheduler needs --backend dask (or leave --backend out)")
+        raise UsageError("--scheduler needs --backend dask (or leave --backend out)")
     if scheduler and not re.match(r"^[a-z]+://", scheduler):
-        raise BatchUsageError(f"--scheduler {scheduler!r}: expected an address like tcp://HOST:PORT")
+        raise UsageError(f"--scheduler {scheduler!r}: expected an address like tcp://HOST:PORT")
     if jobs is None:
         jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if not isinstance(jobs, int) or jobs < 1:
-        raise BatchUsageError(f"--jobs must be a positive integer, got {jobs!r}")
+        raise UsageError(f"--jobs must be a positive integer, got {jobs!r}")
     if not isinstance(retries, int) or retries < 0:
-        raise BatchUsageError(f"--retries must be 0 or more, got {retries!r}")
+        raise UsageError(f"--retries must be 0 or more, got {retries!r}")
     if timeout is not None and not (timeout > 0):
-        raise BatchUsageError(f"--timeout must be a positive number of seconds, got {timeout!r}")
-    if engine not in ("pedalboard", "torch"):
-        raise BatchUsageError(f"unknown engine {engine!r}; choose pedalboard or torch")
+        raise UsageError(f"--timeout must be a positive number of seconds, got {timeout!r}")
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
     if not isinstance(optimize_steps, int) or optimize_steps < 0:
-        raise BatchUsageError(f"optimize_steps must be 0 or more, got {optimize_steps!r}")
+        raise UsageError(f"optimize_steps must be 0 or more, got {optimize_steps!r}")
     return jobs, backend
 
 
@@ -408,7 +409,7 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
             ``automix.mixer:mix_session``), a module-level callable or a
             ``"module:qualname"`` string importable on every worker.
         engine, optimize_steps: passed to the process.
-        reporter: progress sink (:class:`batch.progress.ConsoleReporter`) or None.
+        reporter: progress sink (:class:`automix.batch.progress.ConsoleReporter`) or None.
         handle_signals: install SIGINT/SIGTERM handlers (main thread only).
         connect_timeout: seconds to reach ``scheduler``.
 
@@ -416,7 +417,7 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
         :class:`BatchResult` (exit code 0, 1, 2 for ``fail_fast``, 130 or 143).
 
     Raises:
-        StyleError, BatchUsageError: before any work (exit 2).
+        StyleError, UsageError: before any work (exit 2).
         InfrastructureError: output not writable or locked, scheduler
             unreachable, workers that cannot see the paths (exit 3).
     """
@@ -430,17 +431,17 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
 
     in_abs, out_abs = os.path.abspath(in_dir), os.path.abspath(out_dir)
     if not os.path.isdir(in_abs):
-        raise BatchUsageError(f"{in_dir}: not a folder; point automix batch at a folder of sessions")
+        raise UsageError(f"{in_dir}: not a folder; point automix batch at a folder of sessions")
     in_real, out_real = os.path.realpath(in_abs), os.path.realpath(out_abs)
     if _inside(out_real, in_real):
-        raise BatchUsageError(f"--out {out_dir} is inside the input folder {in_dir}; automix never writes into "
+        raise UsageError(f"--out {out_dir} is inside the input folder {in_dir}; automix never writes into "
                               "the input folder, choose an output folder outside it")
     t = time.perf_counter()
     discovery = discover_sessions(in_abs, follow_links=follow_links, exclude=(out_abs,))
     timings = {"discovery_s": time.perf_counter() - t}
     for s in discovery.sessions:
         if _inside(os.path.realpath(os.path.join(out_abs, s.name)), in_real):
-            raise BatchUsageError(f"the output folder of session {s.name!r} would be {os.path.join(out_abs, s.name)}, "
+            raise UsageError(f"the output folder of session {s.name!r} would be {os.path.join(out_abs, s.name)}, "
                                   f"inside the input folder; choose another --out")
 
     state_dir = os.path.join(out_abs, STATE_DIR)
@@ -518,15 +519,15 @@ def _plan_sessions(plan: _Plan, sessions: list[Session], run: _Run):
         fp = session_fingerprint(inputs=inputs, style_fingerprint=st.fingerprint() if st else "invalid",
                                  engine_version=plan.version, weights=weights, process=pname, engine=plan.engine,
                                  optimize_steps=plan.optimize_steps, roles=s.config.roles)
-        task = {"index": 0, "session": s.name, "stems": list(s.stems), "out_dir": os.path.join(plan.out_abs, s.name),
-                "state_dir": plan.state_dir, "style_name": st.name if st else None,
-                "style_targets": st.to_dict() if st else None, "style_fingerprint": st.fingerprint() if st else None,
-                "roles": s.config.roles, "engine": plan.engine, "optimize_steps": plan.optimize_steps,
-                "process": plan.process, "fingerprint": fp, "inputs": inputs, "engine_version": plan.version,
-                "warnings": list(s.warnings)}
+        task = BatchTask(session=s.name, stems=list(s.stems), out_dir=os.path.join(plan.out_abs, s.name),
+                         state_dir=plan.state_dir, style_name=st.name if st else None,
+                         style_targets=st.to_dict() if st else None,
+                         style_fingerprint=st.fingerprint() if st else None, roles=s.config.roles,
+                         engine=plan.engine, optimize_steps=plan.optimize_steps, process=plan.process,
+                         fingerprint=fp, inputs=inputs, engine_version=plan.version, warnings=list(s.warnings))
         if problem:
             failures.append((task, *problem))
-        elif not plan.force and is_up_to_date(task["out_dir"], fp):
+        elif not plan.force and is_up_to_date(task.out_dir, fp):
             run.skipped(s.name, fp)
         else:
             tasks.append((task, s))
@@ -554,16 +555,16 @@ def _run(plan: _Plan, discovery, ledger: Ledger, run_id: str, removed: list[str]
 
     # -- up-front pass: every unusable stem of every session, before any rendering --------
     t = time.perf_counter()
-    problems = [f"{task['session']}: {code}: {reason}" for task, code, reason in failures]
+    problems = [f"{task.session}: {code}: {reason}" for task, code, reason in failures]
     ready = []
     for task, session in candidates:
         found = _preflight(session)
         if not found:
             ready.append(task)
             continue
-        problems += [f"{task['session']}: {code}: {msg}" for _, code, msg in found]
+        problems += [f"{task.session}: {code}: {msg}" for _, code, msg in found]
         reason = (found[0][2] if len(found) == 1 else
-                  f"{len(found)} of {len(task['stems'])} stems unusable "
+                  f"{len(found)} of {len(task.stems)} stems unusable "
                   f"({', '.join(f'{os.path.basename(p)}: {c}' for p, c, _ in found)}); first: {found[0][2]}")
         failures.append((task, found[0][1], _one_line(reason, 600)))
     timings["preflight_s"] = time.perf_counter() - t
@@ -576,11 +577,11 @@ def _run(plan: _Plan, discovery, ledger: Ledger, run_id: str, removed: list[str]
     else:
         for task, code, reason in failures:
             run.fail(task, "failed", code, reason,
-                     detail="\n".join(p for p in problems if p.startswith(task["session"] + ": ")))
+                     detail="\n".join(p for p in problems if p.startswith(task.session + ": ")))
         # biggest sessions first, so the last to start is a short one
-        ready.sort(key=lambda tk: (-sum(max(i["size"], 0) for i in tk["inputs"]), tk["session"]))
+        ready.sort(key=lambda tk: (-sum(max(i["size"], 0) for i in tk.inputs), tk.session))
         for i, task in enumerate(ready):
-            task["index"] = i
+            task.index = i
         unfinished = _dispatch(plan, ready, run, ledger) if ready else []
         _clear_markers(plan.state_dir)  # markers of workers that were killed (crash, timeout, signal)
         if run.signal is not None:
@@ -588,10 +589,10 @@ def _run(plan: _Plan, discovery, ledger: Ledger, run_id: str, removed: list[str]
             if reporter:
                 reporter.note(f"{interrupted_by}: stopped; finished sessions are kept, rerun to resume")
             for task in unfinished:
-                run.outcomes[task["session"]] = SessionOutcome(task["session"], "interrupted",
+                run.outcomes[task.session] = SessionOutcome(task.session, "interrupted",
                                                                reason=f"stopped by {interrupted_by}; rerun to resume")
-            ledger.append("interrupted", signal=interrupted_by, unfinished=[t["session"] for t in unfinished])
-            exit_code = EXIT_SIGNAL.get(run.signal, 130)
+            ledger.append("interrupted", signal=interrupted_by, unfinished=[t.session for t in unfinished])
+            exit_code = EXIT_SIGNAL.get(run.signal, EXIT_SIGNAL[signal.SIGINT])
         else:
             for task in unfinished:  # cannot happen without a signal; never lose a session silently
                 run.fail(task, "failed", "E_INTERNAL", "the executor returned without running it")
@@ -625,7 +626,7 @@ def _run(plan: _Plan, discovery, ledger: Ledger, run_id: str, removed: list[str]
 
 def _dispatch(plan: _Plan, tasks: list[dict], run: _Run, ledger: Ledger) -> list[dict]:
     """Run the tasks on an executor; returns the ones a signal left unfinished."""
-    from batch.executors import make_executor
+    from automix.batch.executors import make_executor
 
     executor = None
     if run.stopped():
@@ -636,9 +637,9 @@ def _dispatch(plan: _Plan, tasks: list[dict], run: _Run, ledger: Ledger) -> list
                                      timeout=plan.timeout, connect_timeout=plan.connect_timeout)
             if run.stopped():
                 return tasks
-            executor.preflight(plan.in_abs, plan.out_abs, tasks[0]["stems"][0] if tasks[0]["stems"] else None)
+            executor.preflight(plan.in_abs, plan.out_abs, tasks[0].stems[0] if tasks[0].stems else None)
         except InfrastructureError as e:
-            ledger.append("end", counts={}, exit_code=EXIT_INFRA, seconds=None, error=str(e))
+            ledger.append("end", counts={}, exit_code=EXIT_INTERNAL, seconds=None, error=str(e))
             raise
         return executor.run(tasks, run)
     finally:

@@ -39,10 +39,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pedalboard
 
 from automix.dsp import JUCE_SHELF_Q, as_batch_param, juce_clamp_cutoff_f32, juce_iir_f32, juce_iir_torch
-from plugins.spec import ParamSpec, Plugin, _is_tensor, specs
+from automix.plugins.spec import ParamSpec, Plugin, _is_tensor, specs
 
 if TYPE_CHECKING:
     import torch
@@ -190,6 +189,8 @@ def build(
     high_shelf_gain_db: float,
 ) -> list:
     """The production twin: seven pedalboard filters in the order of :func:`eq`."""
+    import pedalboard  # here, not at import: the specs (styles, settings, CLI) load without it
+
     hp = _highpass_cutoff(float(highpass_hz), float(sample_rate))
     return [
         pedalboard.HighpassFilter(cutoff_frequency_hz=hp),

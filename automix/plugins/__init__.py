@@ -7,8 +7,8 @@ with a module-level ``PLUGIN`` and listing it below.
 from __future__ import annotations
 
 from automix.errors import SettingsError
-from plugins import compressor, eq, gain, limiter, pan, polarity, saturation, stereo_width
-from plugins.spec import NumpyNode, ParamSpec, Plugin
+from automix.plugins import compressor, eq, gain, limiter, pan, polarity, saturation, stereo_width
+from automix.plugins.spec import NumpyNode, ParamSpec, Plugin
 
 REGISTRY: dict[str, Plugin] = {
     m.PLUGIN.name: m.PLUGIN

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from automix.dsp import as_batch_param
-from plugins.spec import NumpyNode, ParamSpec, Plugin, specs
+from automix.plugins.spec import NumpyNode, ParamSpec, Plugin, specs
 
 if TYPE_CHECKING:
     import torch

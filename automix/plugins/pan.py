@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from automix.dsp import as_batch_param
-from plugins.spec import NumpyNode, ParamSpec, Plugin, specs, _is_tensor
+from automix.plugins.spec import NumpyNode, ParamSpec, Plugin, specs, _is_tensor
 
 if TYPE_CHECKING:
     import torch

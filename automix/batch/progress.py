@@ -22,11 +22,13 @@ def _short(text: str, width: int) -> str:
 
 
 class ConsoleReporter:
-    """Progress on ``stream`` (stderr by default): a bar if it is a terminal, one line per event otherwise."""
+    """Progress on ``stream`` (stderr by default): a bar with an ETA if it is a terminal, one line per session
+    otherwise (a nightly job's log). ``quiet``: only problems (failures, crashes, warnings, notes)."""
 
-    def __init__(self, stream: TextIO | None = None, bar: bool | None = None, width: int = 30):
+    def __init__(self, stream: TextIO | None = None, bar: bool | None = None, width: int = 30, quiet: bool = False):
         self.stream = stream or sys.stderr
-        self.bar = self.stream.isatty() if bar is None else bar
+        self.quiet = quiet
+        self.bar = (self.stream.isatty() if bar is None else bar) and not quiet
         self.width = width
         self.total = 0
         self.counts: dict[str, int] = {}
@@ -44,8 +46,12 @@ class ConsoleReporter:
     def _draw(self, done: int) -> None:
         filled = int(self.width * done / max(self.total, 1))
         counts = " ".join(f"{k} {v}" for k, v in self.counts.items() if v)
+        elapsed = time.monotonic() - self.t0
+        # from the rendered sessions' pace: skipped ones cost nothing and would make the estimate far too short
+        worked = done - self.counts.get("skipped", 0)
+        eta = f", about {_duration(elapsed / worked * (self.total - done))} left" if 0 < worked and done < self.total else ""
         self.stream.write(f"\r\033[K[{'#' * filled}{'.' * (self.width - filled)}] {done}/{self.total} "
-                          f"{counts} {time.monotonic() - self.t0:.0f}s")
+                          f"{counts} {elapsed:.0f}s{eta}")
         self.stream.flush()
         self._bar_shown = True
 
@@ -53,7 +59,8 @@ class ConsoleReporter:
         self.total = total
         for n in notes:
             self._write(f"note: {n}")
-        self._write(f"{total} session{'s' if total != 1 else ''} found")
+        if not self.quiet:
+            self._write(f"{total} session{'s' if total != 1 else ''} found")
 
     def note(self, text: str) -> None:
         self._write(f"note: {text}")
@@ -65,6 +72,12 @@ class ConsoleReporter:
 
     def session_done(self, outcome, done: int, total: int) -> None:
         self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+        for w in outcome.warning_lines:
+            self._write(f"{outcome.session}: warning: {w}")
+        if self.quiet:
+            if outcome.status not in ("ok", "skipped"):
+                self._write(f"{outcome.session}: {_MARK[outcome.status]} {outcome.code or ''} {outcome.reason or ''}")
+            return
         if self.bar:
             if outcome.status not in ("ok", "skipped"):
                 self._write(f"{outcome.session}: {_MARK[outcome.status]} {outcome.code or ''} {outcome.reason or ''}")
@@ -80,6 +93,15 @@ class ConsoleReporter:
             self.stream.write("\n")
             self.stream.flush()
             self._bar_shown = False
+
+
+def _duration(seconds: float) -> str:
+    """``'42 s'``, ``'7 min'``, ``'2 h 05 min'``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 
 def _soft_note(outcome) -> str:

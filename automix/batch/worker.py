@@ -1,7 +1,7 @@
 """What runs on a worker: one session from paths to files, returning a small record.
 
-Workers receive a task (a small dict of paths and options, see
-:func:`batch.runner.run_batch`), read the stems and write the outputs
+Workers receive a :class:`BatchTask` (paths and options, built by
+:func:`automix.batch.runner.run_batch`), read the stems and write the outputs
 themselves, and send back a record of a few hundred bytes. Every error of the
 session is caught here and becomes ``status: failed`` with a stable code, so
 one bad session never aborts the pool; only a native crash (segfault, OOM
@@ -28,10 +28,11 @@ import socket
 import sys
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["run_session", "check_access", "build_report", "marker_path", "read_marker", "REPORT_SCHEMA",
+__all__ = ["BatchTask", "run_session", "check_access", "build_report", "marker_path", "read_marker", "REPORT_SCHEMA",
            "DEFAULT_PROCESS", "resolve_process"]
 
 REPORT_SCHEMA = "automix.batch.report/1"
@@ -40,6 +41,31 @@ MIX_NAME, SETTINGS_NAME, REPORT_NAME = "mix.wav", "settings.json", "report.json"
 STATE_DIR = ".automix"
 
 _STYLES: dict[str, Any] = {}
+
+
+@dataclass
+class BatchTask:
+    """One session's work order: everything a worker needs, and nothing it must look up (it may run on
+    another machine). Pickled to the worker; small (paths and options, never audio)."""
+
+    session: str  # the session's name (its folder's)
+    stems: list[str]  # absolute paths
+    out_dir: str  # OUT_DIR/<session>
+    state_dir: str  # OUT_DIR/.automix (markers of the sessions in flight)
+    style_name: str | None  # None when the session's style could not be resolved (it fails before dispatch)
+    style_targets: dict | None  # the style as data (StyleTargets.to_dict), so workers need no targets file
+    style_fingerprint: str | None
+    roles: dict[str, str] | None  # stem file name -> role, from the session's automix.yaml
+    engine: str
+    optimize_steps: int
+    process: str | None  # "module:function" run per session; None for the mixer
+    fingerprint: str  # the resume key: inputs, style, engine, weights, options
+    inputs: list[dict]  # size and modification time of every stem (fingerprint.input_records)
+    engine_version: str
+    warnings: list[str] = field(default_factory=list)  # discovery's, carried into the session's report
+    index: int = 0  # dispatch order, in the token
+    attempt: int = 0  # 1 on the first dispatch, more on retries after a crash
+    token: str = ""  # unique per attempt: names the in-flight marker
 
 
 def _one_line(text: str, limit: int = 400) -> str:
@@ -78,11 +104,11 @@ def _dask_worker_address() -> str | None:
         return None
 
 
-def _write_marker(task: dict) -> Path:
-    path = marker_path(task["state_dir"], task["token"])
+def _write_marker(task: BatchTask) -> Path:
+    path = marker_path(task.state_dir, task.token)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    data = {"session": task["session"], "token": task["token"], "pid": os.getpid(), "host": socket.gethostname(),
+    data = {"session": task.session, "token": task.token, "pid": os.getpid(), "host": socket.gethostname(),
             "worker": _dask_worker_address(), "started": time.time()}
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f)
@@ -101,20 +127,20 @@ def resolve_process(process: Callable | str | None) -> Callable:
     return obj
 
 
-def _style(task: dict):
+def _style(task: BatchTask):
     """Rebuild the driver's (already validated) style from its plain dict, checked by fingerprint.
 
     The constructor is used rather than ``StyleTargets.from_dict`` because
     validation pulls in the plugin registry (and torch): seconds per fresh
     worker, for a check the driver already made.
     """
-    fp = task["style_fingerprint"]
+    fp = task.style_fingerprint
     style = _STYLES.get(fp)
     if style is None:
         from automix.styles import FrequencyBalance, StyleTargets, Tolerances
 
-        d = dict(task["style_targets"])
-        style = StyleTargets(name=task["style_name"], lufs=d["lufs"], spectral_centroid_hz=d["spectral_centroid_hz"],
+        d = dict(task.style_targets)
+        style = StyleTargets(name=task.style_name, lufs=d["lufs"], spectral_centroid_hz=d["spectral_centroid_hz"],
                              stereo_ms_ratio=d["stereo_ms_ratio"],
                              frequency_balance=FrequencyBalance(**d["frequency_balance"]),
                              true_peak_ceiling_dbtp=d["true_peak_ceiling_dbtp"],
@@ -123,7 +149,7 @@ def _style(task: dict):
                              role_balance_db=d["role_balance_db"], role_pan=d["role_pan"],
                              role_width=d["role_width"], source=f"<batch style {fp[:12]}>")
         if style.fingerprint() != fp:  # the dict and the class drifted apart: validate the slow way
-            style = StyleTargets.from_dict(task["style_name"], task["style_targets"], source=style.source)
+            style = StyleTargets.from_dict(task.style_name, task.style_targets, source=style.source)
         _STYLES[fp] = style
     return style
 
@@ -154,25 +180,25 @@ def _soft_missed(report: dict | None) -> list[str]:
     return [name for name, t in targets.items() if isinstance(t, dict) and t.get("hard") is False and t.get("pass") is False]
 
 
-def build_report(task: dict, *, status: str, code: str | None, reason: str | None, seconds: float | None,
+def build_report(task: BatchTask, *, status: str, code: str | None, reason: str | None, seconds: float | None,
                  mix: dict | None = None, warnings: list[str] | None = None, outputs: dict | None = None,
                  worker: dict | None = None, detail: str | None = None) -> dict:
     """The ``report.json`` of a session (format in the README): batch envelope plus the mixer's report."""
     return {
         "schema": REPORT_SCHEMA,
-        "session": task["session"],
+        "session": task.session,
         "status": status,
         "code": code,
         "reason": reason,
-        "fingerprint": task["fingerprint"],
-        "engine_version": task["engine_version"],
-        "style": task["style_name"],
-        "style_fingerprint": task["style_fingerprint"],
-        "inputs": task["inputs"],
+        "fingerprint": task.fingerprint,
+        "engine_version": task.engine_version,
+        "style": task.style_name,
+        "style_fingerprint": task.style_fingerprint,
+        "inputs": task.inputs,
         "outputs": outputs or {},
-        "warnings": list(task.get("warnings", [])) + list(warnings or []),
+        "warnings": list(task.warnings) + list(warnings or []),
         "seconds": None if seconds is None else round(seconds, 3),
-        "attempt": task.get("attempt", 1),
+        "attempt": max(task.attempt, 1),
         "worker": worker or {},
         "finished": _utc_now(),
         "detail": detail,
@@ -187,22 +213,21 @@ def _utc_now() -> str:
 
 
 def write_report(out_dir: Path, report: dict) -> None:
-    from batch.ledger import write_json_atomic
+    from automix.batch.ledger import write_json_atomic
 
     write_json_atomic(out_dir / REPORT_NAME, report)
 
 
-def run_session(task: dict) -> dict:
+def run_session(task: BatchTask) -> dict:
     """Render one session on this worker; never raises for a session's own errors.
 
     Args:
-        task: ``session, token, attempt, stems, out_dir, state_dir, style_name,
-            style_targets, style_fingerprint, roles, engine, optimize_steps,
-            process, fingerprint, inputs, engine_version, warnings``.
+        task: the session's work order.
 
     Returns:
         ``{session, token, status, code, reason, seconds, process_seconds,
         setup_seconds, warnings, soft_missed, pid, host, peak_rss_mb, dask_worker}``
+        (``warnings``: the session's warning lines, discovery's and the mix's)
         (``setup_seconds``: importing the process function, first time per
         worker mostly) where status is ``ok``,
         ``missed`` (a hard target missed, mix kept) or ``failed``.
@@ -210,7 +235,7 @@ def run_session(task: dict) -> dict:
     from automix.errors import AutomixError
 
     t0 = time.perf_counter()
-    out = Path(task["out_dir"])
+    out = Path(task.out_dir)
     marker = None
     mix_report = None
     process_seconds = None
@@ -221,13 +246,13 @@ def run_session(task: dict) -> dict:
         marker = _write_marker(task)
         _remove(out / REPORT_NAME)
         t1 = time.perf_counter()
-        process = resolve_process(task.get("process"))
+        process = resolve_process(task.process)
         style = _style(task)
         setup_seconds = time.perf_counter() - t1
         t1 = time.perf_counter()
-        mix_report = process(list(task["stems"]), style=style, output=str(out / MIX_NAME),
-                             settings_out=str(out / SETTINGS_NAME), report_out=None, engine=task["engine"],
-                             optimize_steps=task["optimize_steps"], roles=task.get("roles"), threads=1)
+        mix_report = process(list(task.stems), style=style, output=str(out / MIX_NAME),
+                             settings_out=str(out / SETTINGS_NAME), report_out=None, engine=task.engine,
+                             optimize_steps=task.optimize_steps, roles=task.roles, threads=1)
         process_seconds = time.perf_counter() - t1
         if not isinstance(mix_report, dict):
             raise TypeError(f"the process returned {type(mix_report).__name__}, not a report dict")
@@ -262,11 +287,11 @@ def run_session(task: dict) -> dict:
     finally:
         if marker is not None:
             _remove(marker)
-    return {"session": task["session"], "token": task["token"], "status": status, "code": code, "reason": reason,
+    return {"session": task.session, "token": task.token, "status": status, "code": code, "reason": reason,
             "seconds": round(seconds, 4),
             "process_seconds": None if process_seconds is None else round(process_seconds, 4),
             "setup_seconds": None if setup_seconds is None else round(setup_seconds, 4),
-            "warnings": len(task.get("warnings", [])) + len(warnings),
+            "warnings": [_one_line(w) for w in list(task.warnings) + warnings],
             "soft_missed": _soft_missed(mix_report) if status != "failed" else [], **worker}
 
 

@@ -1,0 +1,4 @@
+"""``python -m automix``: the command line, as the ``automix`` script."""
+from automix.cli import main
+
+main()
