@@ -88,7 +88,7 @@ _GAIN_SLOT = next(i for i, s in enumerate(STEM_SLOTS) if s.key == "gain.gain_db"
 #: regulariser weight per unit-interval parameter, by (plugin, parameter) or plugin
 STEM_PULL = {"gain.gain_db": 40.0, "compressor.makeup_db": 10.0, "compressor": 2.0, "saturation": 2.0,
              "pan.pan": 40.0, "stereo_width.width": 0.5, "eq.highpass_hz": 2.0, "eq": 0.5}
-#: the master width's prior is solved from the strips (``predictor.solve_master_width``), not pulled toward
+#: the master width's prior is solved from the strips (``bus_estimate.solve_master_width``), not pulled toward
 MASTER_PULL = {"gain.gain_db": 0.0, "limiter": 0.0, "saturation": 0.0, "compressor": 2.0,
                "stereo_width.width": 0.0, "eq.highpass_hz": 4.0, "eq": 1.5}
 

@@ -10,7 +10,7 @@ strips' low/mid/high shares with each render (max abs share error, median and p9
   level histogram;
 - octaves only: the same without the compressor model;
 - full spectrum: each stem's Welch spectrum (4096 points) through its strip EQ's exact response
-  (:func:`automix.predictor.strip_eq_power`), same levels, pans and widths, no compressor model.
+  (:func:`automix.bus_estimate.strip_eq_power`), same levels, pans and widths, no compressor model.
 
 The gap between "octaves only" and the full spectrum on the linear render is what reading the EQ at one
 frequency per octave costs; the gain from the compressor model shows on the renders with compressors.
@@ -33,7 +33,7 @@ from automix.engines.torch_engine import load_stems, render_stems, stem_chain  #
 from automix.evaluate import find_sessions  # noqa: E402
 from automix.meters.differentiable import band_balance_torch  # noqa: E402
 from automix.mixer import Stages, load_predictor, mix_session  # noqa: E402
-from automix.predictor import bus_band_shares, strip_energies, strip_eq_power  # noqa: E402
+from automix.bus_estimate import bus_band_shares, strip_energies, strip_eq_power  # noqa: E402
 from automix.sessiongen import write_sessions  # noqa: E402
 from automix.settings import MixSettings  # noqa: E402
 from automix.styles import get_style  # noqa: E402

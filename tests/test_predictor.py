@@ -9,10 +9,11 @@ from automix.bounds import bounded_master, bounded_stems, is_mono, make_bounds
 from automix.features import INPUT_NAMES
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
 from automix.meters.spectral import OCTAVE_CENTRES_HZ, OCTAVE_EDGES_HZ
-from automix.predictor import (
-    MixingParameterPredictor, bus_band_shares, bus_centroid_octaves, bus_ms_ratio, compressor_power_gain,
-    master_band_shares, master_eq_power, solve_master_tone, solve_master_width, strip_eq_power, tone_cues,
+from automix.bus_estimate import (
+    bus_band_shares, bus_centroid_octaves, bus_ms_ratio, compressor_power_gain, master_band_shares, master_eq_power,
+    solve_master_tone, solve_master_width, strip_eq_power, tone_cues,
 )
+from automix.predictor import MixingParameterPredictor
 from automix.priors import side_from_name, stem_priors
 from automix.roles import ROLES, infer_role, role_from_name
 from automix.settings import STEM_CHAIN
@@ -215,7 +216,7 @@ def test_solve_master_tone_reaches_reachable_balances():
     start = master_band_shares(bus, master_u)
     want = start * torch.exp(0.25 * torch.randn(8, 3, generator=g, dtype=torch.float64))
     want = want / want.sum(-1, keepdim=True)
-    from automix.predictor import _MASTER_TONE_GAINS, logit
+    from automix.bus_estimate import _MASTER_TONE_GAINS, logit
 
     move = solve_master_tone(bus, master_u, want)
     solved = master_u.clone()
