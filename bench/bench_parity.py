@@ -59,14 +59,32 @@ def main() -> None:
             sf.write(p, (music_like(10 * sr, sr, 1 + i % 2, seed=i) * rng.uniform(0.2, 1)).T, sr, subtype="FLOAT")
             paths.append(p)
         res = []
-        for _ in range(max(3, args.n // 8)):
+        for _ in range(max(3, args.n // 4)):
             stems = [StemSettings(p, [PluginSettings(n, random_params(n, rng)) for n in STEM_CHAIN],
                                   float(rng.uniform(-12, 12))) for p in paths]
             master = [PluginSettings(n, random_params(n, rng)) for n in MASTER_CHAIN]
             s = MixSettings(sr, stems, master)
             res.append(null_residual_db(pedalboard_engine.render(s), torch_engine.render(s)))
-        rows.append(["whole chain, 8 stems x 10 s", len(res), f"{np.median(res):.1f}", f"{max(res):.1f}"])
-    write_table("parity", ["processor", "settings", "median residual dB", "worst residual dB"], rows)
+        rows.append(["whole chain, 8 stems x 10 s", len(res), _db(np.median(res)), _db(max(res))])
+    write_table("parity", ["processor", "settings", "median residual dB", "worst residual dB"], rows, notes=NOTES)
+
+
+#: why the whole chain matches: what the twins had to agree on beyond each processor alone
+NOTES = (
+    "Targets: whole chain median <= -90 dB, worst <= -60 dB. Each processor alone is bit-exact; the whole "
+    "chain adds the stem sum and the bus trim. An earlier whole-chain figure of -77 dB came from the sum: "
+    "the torch engine added the stems in groups of identical chain layout while the pedalboard engine adds "
+    "them one after another in stem order, and float32 addition is order-sensitive; the master's clipper and "
+    "limiter then turned that round-off into audible-level differences. Both engines now sum in stem order, "
+    "and saturation uses libm's tanhf as JUCE does, so the chain is bit-exact on most random settings. The "
+    "rare residual (about -100 dB) is pedalboard's own: the same plugins run inside one pedalboard.Pedalboard "
+    "(gain, saturation and the limiter together) differ in the last bit from the same plugins run one by one, "
+    "and the torch twin matches the one-by-one result exactly.",
+)
+
+
+def _db(x: float) -> str:
+    return "bit-exact" if not np.isfinite(x) else f"{x:.1f}"
 
 
 if __name__ == "__main__":
