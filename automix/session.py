@@ -109,7 +109,7 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
     if test_stems:
         if stems:
             raise SettingsError("give either --stems or --test-stems, not both")
-        from automix.synth import write_test_stems
+        from automix.sessiongen import write_test_stems
 
         folder = out.with_name(out.stem + ".test-stems")
         stems = [str(p) for p in write_test_stems(folder, test_stems)]

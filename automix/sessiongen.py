@@ -37,7 +37,7 @@ an evaluation can score the balance a mixer finds against the intended one.
 Seeds: training uses :data:`TRAIN_SEEDS`; held-out sessions use seeds from
 :data:`HELD_OUT_SEED_BASE` up (:func:`held_out_seeds`), never used in training.
 
-The small demo/test generator in :mod:`automix.synth` is separate and unchanged.
+:func:`generate_stems` serves tests, benchmarks and ``automix mix --test-stems`` from the same generator.
 """
 from __future__ import annotations
 
@@ -1045,6 +1045,60 @@ def generate(seed: int, *, duration_s: float = 10.0, sample_rate: int | None = N
         if s.role not in ROLES:
             raise RuntimeError(f"internal: role {s.role!r} not in automix.roles.ROLES")
     return GeneratedSession(seed, sr, round(song.bpm, 3), song.key, stems)
+
+
+#: the loudest sample :func:`generate_stems` leaves in a stem (-1 dBFS), so 24-bit files hold it unclipped
+STEM_PEAK_MAX = 10 ** (-1 / 20)
+
+
+def generate_stems(seed: int = 0, *, n_stems: int = 8, duration_s: float = 12.0,
+                   sample_rate: int = 44100) -> dict[str, np.ndarray]:
+    """Stems for tests, benchmarks and ``automix mix --test-stems``: ``{name: audio (channels, samples) float32}``.
+
+    The same generator as :func:`generate` (the balanced session: no level offsets), with its stem names
+    (so roles come from the names as they would in a real session), any count (1..64: past 16 stems further
+    sessions are drawn from ``seed + 1, ...`` and their names numbered), any length (material shorter than
+    :data:`MIN_DURATION_S` is cut from a longer draw) and any rate (rates other than 44.1 / 48 kHz are
+    resampled from 48 kHz with soxr). A stem peaking above :data:`STEM_PEAK_MAX` is turned down to it.
+    Deterministic in its arguments.
+    """
+    if not 1 <= n_stems <= 64:
+        raise ValueError(f"n_stems must be in 1..64, got {n_stems!r}")
+    native = sample_rate if sample_rate in (44100, 48000) else 48000
+    frames = int(round(duration_s * sample_rate))
+    out: dict[str, np.ndarray] = {}
+    round_ = 0
+    while len(out) < n_stems:
+        take = min(16, max(2, n_stems - len(out)))
+        session = generate(seed + round_, duration_s=max(float(duration_s), MIN_DURATION_S), sample_rate=native,
+                           n_stems=take, offsets=False)
+        for s in session.stems[: n_stems - len(out)]:
+            name = s.name if round_ == 0 else f"{s.name} {round_ + 1}"
+            x = s.audio
+            if native != sample_rate:
+                import soxr
+
+                x = np.ascontiguousarray(soxr.resample(x.T, native, sample_rate, quality="HQ").T, dtype=np.float32)
+            x = x[..., :frames]
+            peak = float(np.max(np.abs(x))) if x.size else 0.0
+            out[name] = (x * (STEM_PEAK_MAX / peak) if peak > STEM_PEAK_MAX else x).astype(np.float32)
+        round_ += 1
+    return out
+
+
+def write_test_stems(folder: str | os.PathLike, n: int, *, seed: int = 0, duration_s: float = 12.0,
+                     sample_rate: int = 44100) -> list[Path]:
+    """:func:`generate_stems` written as ``<name>.wav`` (24-bit) into ``folder`` (created); returns the paths."""
+    from automix.audio_io import AtomicWriter
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, x in generate_stems(seed, n_stems=n, duration_s=duration_s, sample_rate=sample_rate).items():
+        with AtomicWriter(folder / f"{name}.wav", sample_rate, x.shape[0], subtype="PCM_24") as w:
+            w.write(x)
+            paths.append(w.commit())
+    return paths
 
 
 def _rename(stems: list[GeneratedStem], rng: np.random.Generator) -> None:

@@ -6,7 +6,7 @@ Cases (deterministic, generated in a temporary folder, 4 or 6 stems):
 white_noise            white-noise stems at different levels, mono and stereo (basic function)
 bass_heavy             sub sine, low saw bass, low thumps, low-passed noise pad (< 300 Hz)
 bright                 high-passed hats and shaker, an airy noise pad, high bells (> 3 kHz)
-very_quiet             a 6-stem band (:mod:`automix.synth`) with every stem at -50 LUFS
+very_quiet             a 6-stem band (:func:`automix.sessiongen.generate_stems`) with every stem at -50 LUFS
 very_loud              the same band with every stem peaking at +6 dBFS (float WAV)
 heavily_compressed     the same band driven through tanh until each stem's crest is ~4 dB
 =====================  =====================================================================
@@ -82,11 +82,10 @@ def _case_stems(case: str, n: int, sr: int, rng: np.random.Generator) -> dict[st
                 "Shaker": _filtered_noise(n, sr, rng, "high", 5000.0, 2) * _bursts(n, sr, rng, 0.25, 0.05),
                 "Air Pad": 0.1 * _filtered_noise(n, sr, rng, "high", 3000.0, 2),
                 "Bells": (0.1 * bells)[None]}
-    from automix.synth import SessionSpec, generate_session
+    from automix.sessiongen import generate_stems
 
-    band = generate_session(SessionSpec(seed=int(rng.integers(1 << 30)), duration_s=n / sr, sample_rate=sr,
-                                        n_stems=6, level_spread_db=0.0))
-    return {role.capitalize(): x[..., :n] for role, x in band.items()}
+    band = generate_stems(int(rng.integers(1 << 30)), n_stems=6, duration_s=n / sr, sample_rate=sr)
+    return {name: x[..., :n] for name, x in band.items()}
 
 
 def _crest_db(x: np.ndarray) -> float:

@@ -15,14 +15,14 @@ CACHE = Path(os.environ.get("AUTOMIX_BENCH_CACHE", "/tmp/automix-bench"))
 
 def session(n_stems: int, seconds: float, sample_rate: int = 44100) -> list[str]:
     """8 stereo 24-bit stems of ``seconds`` (a 12 s synthetic session tiled), cached on disk."""
-    from automix.synth import SessionSpec, generate_session
+    from automix.sessiongen import generate_stems
 
     folder = CACHE / f"s{n_stems}_{seconds:g}s_{sample_rate}"
     paths = [folder / f"stem{i}.wav" for i in range(n_stems)]
     if all(p.exists() for p in paths):
         return [str(p) for p in paths]
     folder.mkdir(parents=True, exist_ok=True)
-    base = generate_session(SessionSpec(seed=3, duration_s=12.0, sample_rate=sample_rate, n_stems=n_stems))
+    base = generate_stems(3, duration_s=12.0, sample_rate=sample_rate, n_stems=n_stems)
     n = int(seconds * sample_rate)
     for p, x in zip(paths, base.values()):
         x = np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x

@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from automix.errors import ParameterError
-from automix.synth import SessionSpec, generate_session
+from automix.sessiongen import generate_stems
 from tests.conftest import SEED_TARGETS
 
 
 
 @pytest.fixture(scope="module")
 def session():
-    """Four short synthetic stems, (channels, samples) float32: kick, snare (mono), hats (stereo), bass (mono)."""
-    return generate_session(SessionSpec(seed=1, duration_s=6.0, n_stems=4))
+    """Four short generated stems, (channels, samples) float32: "Kit" and "Gtr" (stereo), "Bass" and "Vocal" (mono)."""
+    return generate_stems(24, duration_s=6.0, n_stems=4)
 
 
 def _check_mix(mixed, analysis, target_lufs, n):
@@ -65,7 +65,7 @@ def test_the_seed_targets_file_steers_a_mix(tmp_path, session):
         assert style.chain_defaults(role)["compressor"] == {"threshold_db": -18.0, "ratio": 4.0, "attack_ms": 10.0,
                                                            "release_ms": 100.0}
     # stereo tensors with 1-D and (1, n) mono stems, named so roles come from the names; a path works too
-    stems = [torch.from_numpy(x[0]) if x.shape[0] == 1 and name == "bass" else torch.from_numpy(x)
+    stems = [torch.from_numpy(x[0]) if x.shape[0] == 1 and name == "Bass" else torch.from_numpy(x)
              for name, x in session.items()]
     auto_mix = AutoMixChain(n_stems=4, style_targets=str(path))
     mixed, analysis = auto_mix(stems, style="rock_punk", names=list(session))
@@ -75,7 +75,7 @@ def test_the_seed_targets_file_steers_a_mix(tmp_path, session):
                                                                         abs=1e-4)
     assert report["targets"]["spectral_centroid_hz"]["target"] == 2800.0
     assert report["targets"]["ms_ratio"]["target"] == 0.6
-    assert sorted(s["role"] for s in report["stems"]) == ["bass", "kick", "overheads", "snare"]  # hats: overheads
+    assert sorted(s["role"] for s in report["stems"]) == ["bass", "drums", "guitar", "vocal"]
     assert analysis["targets"]["frequency_balance"]["low_energy"] == 0.25
 
 

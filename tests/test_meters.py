@@ -410,9 +410,9 @@ def _chord(n, sr, seed):
 
 def _mix(sr, seed):
     """A synthetic session's stems summed (drums, bass, keys, pads...), 6 s."""
-    from automix.synth import SessionSpec, generate_session
+    from automix.sessiongen import generate_stems
 
-    stems = generate_session(SessionSpec(seed=seed, duration_s=6.0, sample_rate=sr))
+    stems = generate_stems(seed, duration_s=6.0, sample_rate=sr)
     x = sum(np.broadcast_to(s, (2, s.shape[1])).astype(np.float64) for s in stems.values())
     return 0.5 * x / np.abs(x).max()
 

@@ -13,7 +13,7 @@ from automix.mixer import Stages, mix_session
 from automix.render import render_to_file
 from automix.settings import MixSettings
 from automix.styles import get_style
-from automix.synth import SessionSpec, generate_session
+from automix.sessiongen import generate_stems
 from tests.conftest import null_residual_db
 
 SR = 44100
@@ -22,7 +22,7 @@ SR = 44100
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     """Six synthetic stems, 8 s, unbalanced levels; returns {role: (channels, samples)}."""
-    return generate_session(SessionSpec(seed=11, duration_s=8.0, n_stems=6))
+    return generate_stems(11, duration_s=8.0, n_stems=6)
 
 
 def _write(folder, stems, *, offsets_db=None, subtype="FLOAT", rate=SR):

@@ -102,7 +102,7 @@ def test_an_ms_miss_names_the_loop_or_the_switched_off_solve():
 # ------------------------------------------------------------------------------------------------ the moves
 
 def _mixed(tmp_path):
-    from automix.synth import write_test_stems
+    from automix.sessiongen import write_test_stems
 
     stems = [str(p) for p in write_test_stems(tmp_path / "stems", 4, duration_s=3.0)]
     out = tmp_path / "mix.wav"

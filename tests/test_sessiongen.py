@@ -252,3 +252,18 @@ def test_cli_sessions_writes_held_out_folders_and_prints_one_line_each(tmp_path)
         truth = json.loads((folder / "truth.json").read_text())
         assert str(folder) in line and f"{len(truth['stems'])} stems" in line and str(truth["sample_rate"]) in line
         assert truth["seed"] == HELD_OUT_SEED_BASE + i
+
+
+@pytest.mark.parametrize("n, sr", [(1, 44100), (6, 22050), (20, 48000)])
+def test_generate_stems_any_count_and_rate_from_the_one_generator(n, sr):
+    from automix.roles import infer_role
+    from automix.sessiongen import STEM_PEAK_MAX, generate_stems
+
+    stems = generate_stems(5, n_stems=n, duration_s=1.5, sample_rate=sr)
+    assert len(stems) == n  # names are unique: a dict of n entries
+    for name, x in stems.items():
+        assert x.dtype == np.float32 and x.shape[0] in (1, 2) and x.shape[1] == round(1.5 * sr)
+        assert 0 < np.max(np.abs(x)) <= STEM_PEAK_MAX + 1e-6
+        assert infer_role(name + ".wav", None)[0] in ROLES  # the one role vocabulary
+    again = generate_stems(5, n_stems=n, duration_s=1.5, sample_rate=sr)
+    assert all(np.array_equal(stems[k], again[k]) for k in stems)  # deterministic
