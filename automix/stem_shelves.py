@@ -82,12 +82,17 @@ def apply_shelf_move(settings: MixSettings, move_db: float, style: StyleTargets)
             continue
         start = dict(eq)
         caps = _caps(start, style, sr, grid)
+        shelf_cap = style.envelope.stem_shelf_max_abs_db - EQ_MARGIN_DB
 
         def trial(share: float, keep: float) -> dict:
             """The move's ``share`` on the high shelf (at :data:`SHELF_HZ`); the other sections that work
             against it scaled by ``keep``."""
             out = {k: (v * keep if k in _OTHER_GAINS and v * move_db < 0 else v) for k, v in start.items()}
-            out["high_shelf_gain_db"] = float(start["high_shelf_gain_db"]) + share * move_db
+            # clamped: a move that fills the shelf's room exactly must not miss it by a float's last bit, which
+            # would send the search down the "no room" branch and drop the other sections for nothing
+            shelf = float(start["high_shelf_gain_db"]) + share * move_db
+            out["high_shelf_gain_db"] = min(max(shelf, -shelf_cap), shelf_cap) if abs(
+                float(start["high_shelf_gain_db"])) <= shelf_cap else shelf
             out["high_shelf_hz"] = SHELF_HZ
             return out
 

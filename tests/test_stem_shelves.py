@@ -64,3 +64,19 @@ def test_the_search_range_is_the_envelope_less_the_margin():
     style = get_style("rnb_ballad")
     lo, hi = shelf_range(style)
     assert lo == -hi and 5.9 < hi < style.envelope.stem_shelf_max_abs_db
+
+
+def test_a_move_filling_the_shelf_room_exactly_keeps_the_other_sections():
+    """The shelf lands on its limit for every start; a float's last bit past it must not count as "no room",
+    which would drop the stem's other sections (a discontinuity: the same session at another level, or its
+    settings rounded, mixed differently)."""
+    style = get_style("rnb_ballad")
+    lo, _ = shelf_range(style)
+    kept = []
+    for k in range(60):
+        start = -0.5 - k * 0.0417  # many start gains: the sum start + share * move meets the limit in floats
+        stem = _stem(low_shelf_hz=200.0, low_shelf_gain_db=1.0, high_shelf_hz=6000.0, high_shelf_gain_db=start)
+        apply_shelf_move(MixSettings(SR, [stem], []), -6.0, style)
+        assert _eq(stem)["high_shelf_gain_db"] == pytest.approx(lo, abs=1e-9)
+        kept.append(_eq(stem)["low_shelf_gain_db"])
+    assert kept == [1.0] * 60  # a low boost does not fight a high cut: it stays, every time
