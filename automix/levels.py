@@ -27,7 +27,7 @@ from typing import Sequence
 from automix.envelope import stem_level_db
 from automix.priors import role_levels_db
 from automix.constants import REFERENCE_LUFS
-from automix.settings import MixSettings
+from automix.settings import GAIN_DECIMALS, MixSettings
 from automix.styles import StyleTargets
 
 
@@ -72,6 +72,7 @@ def match_levels(settings: MixSettings, roles: Sequence[str], style: StyleTarget
     """
     from automix.engines.pedalboard_engine import strip_loudness
 
+    settings.quantize()  # measured and bounded as written and rendered
     measured = strip_loudness(settings, threads=threads)
     limit = style.envelope.stem_level_range_db
     out = []
@@ -84,6 +85,12 @@ def match_levels(settings: MixSettings, roles: Sequence[str], style: StyleTarget
         moves = stem_level_db(params) - level  # the strip's level moves against its role level now
         wanted = target - lufs
         change = min(max(wanted, -limit - moves), limit - moves)
-        params["gain"]["gain_db"] = float(params["gain"]["gain_db"]) + change
+        fader = round(float(params["gain"]["gain_db"]) + change, GAIN_DECIMALS)  # as the settings file writes it
+        # a clamped fader rounded outward would leave the level a few thousandths of a dB past the envelope
+        step = 10.0 ** -GAIN_DECIMALS
+        over = stem_level_db(dict(params, gain={"gain_db": fader})) - level
+        fader += -step if over > limit else step if over < -limit else 0.0
+        change = fader - float(params["gain"]["gain_db"])
+        params["gain"]["gain_db"] = round(fader, GAIN_DECIMALS)
         out.append(LevelMatch(lufs, target, change, abs(change - wanted) > 0.05))
     return out

@@ -98,9 +98,12 @@ def _soft_reason(name: str, targets: dict, tone: dict, settings: MixSettings, lo
         if envelope is not None and final > target and width <= envelope.master_width_min + 1e-3:
             return (f"M/S {final:.2f} against {target:.2f}: master width at its {envelope.master_width_min:g} "
                     "limit; the stems' own stereo is wider than the target")
-        if width >= 3.999 and final < target:
-            return f"master width is at its maximum (4.0); the stems are too narrow to reach {target:.2f}"
-        if width <= 1e-3 and final > target:
+        from automix.plugins import get_plugin
+
+        spec = get_plugin("stereo_width").spec("width")
+        if width >= spec.maximum - 1e-3 and final < target:
+            return f"master width is at its maximum ({spec.maximum:g}); the stems are too narrow to reach {target:.2f}"
+        if width <= spec.minimum + 1e-3 and final > target:
             return "master width is at its minimum (mono); the residual side comes from processing"
         if "skipped" in tone:
             return "the tonal match and width solve were off (tone_match=False), so the master width stayed as given"

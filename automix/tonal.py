@@ -50,7 +50,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from automix.meters.spectral import BAND_EDGES_HZ, analysis_tables
-from automix.settings import PluginSettings
+from automix.settings import GAIN_DECIMALS, PluginSettings
 from automix.styles import StyleTargets
 from automix.plugins import get_plugin
 
@@ -292,7 +292,8 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
         if met(both) > met(gains):
             gains = both
     after = predict(gains)
-    params = dict(base, **{k: round(float(v), 3) for k, v in zip(MOVED, gains)})
+    gains = _written(gains)
+    params = dict(base, **{k: float(v) for k, v in zip(MOVED, gains)})
     info = {
         **({"stem_shelf_db": round(float(gains[-1]), 2)} if stem_shelf is not None else {}),
         "centroid_before_hz": before[0], "centroid_predicted_hz": after[0],
@@ -319,11 +320,17 @@ def centroid_out_of_reach(info: dict, style: StyleTargets) -> bool:
     return target * (1 + tol) < lowest or target * (1 - tol) > highest
 
 
+def _written(gains) -> np.ndarray:
+    """``gains`` as the settings file writes them (0.01 dB, the EQ spec's resolution): the envelope is checked
+    on what is rendered, so the bound is kept on these."""
+    return np.array([round(float(g), GAIN_DECIMALS) for g in gains])
+
+
 def _inside(gains: np.ndarray, net_slack) -> np.ndarray:
-    """``gains`` scaled toward 0 dB just enough that the net response is inside the envelope (with the 0.001 dB
-    rounding of the settings to spare); unchanged when it already is. Bisection on the scale."""
+    """``gains`` scaled toward 0 dB just enough that the net response of the gains as written
+    (:func:`_written`) is inside the envelope; unchanged when it already is. Bisection on the scale."""
     def ok(g):
-        return bool(np.all(net_slack(g) >= 2e-3))
+        return bool(np.all(net_slack(_written(g)) >= 1e-6))
 
     if ok(gains) or not ok(np.zeros_like(gains)):  # the fixed sections alone out of the envelope: nothing to do
         return gains

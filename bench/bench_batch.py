@@ -1,4 +1,4 @@
-"""Batch runner benchmarks (issue section 5): throughput, dask vs loky, runner overhead, worker memory.
+"""Batch runner benchmarks: throughput, dask vs loky, runner overhead, worker memory.
 
 Run: ``python bench/bench_batch.py [--quick] [--process module:function]``.
 

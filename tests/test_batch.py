@@ -100,7 +100,7 @@ def statuses(result) -> dict:
 # -------------------------------------------------------------- the zoo --
 
 def build_zoo(root: Path, outside: Path) -> dict:
-    """One IN_DIR holding every bad input of the issue; returns {session: (status, code)} expected."""
+    """One IN_DIR holding every kind of bad input; returns {session: (status, code)} expected."""
     expect = {}
 
     def good(folder):

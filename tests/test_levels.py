@@ -85,6 +85,24 @@ def test_the_move_stops_at_the_envelope_and_says_so(session):
         assert -limit - 1e-9 <= moves <= limit + 1e-9
 
 
+def test_a_clamped_fader_is_written_inside_the_envelope(session):
+    """Faders, make-ups and trims are written at 0.01 dB; a level clamped at the envelope's edge must still be
+    inside it once every part is rounded (the checker has no rounding slack)."""
+    style = get_style("rock_punk")
+    limit = style.envelope.stem_level_range_db
+    roles = ["vocal", "bass", "guitar"]
+    levels = role_levels(style, roles)
+    for makeup in (0.3337, 0.3351, -0.1249, 0.0051):
+        s = MixSettings(SR, [StemSettings(p, _chain(0.0, 1.0, makeup_db=makeup, fader_db=lv + 0.0049), 0.0)
+                             for p, lv in zip(session, levels)], [])
+        out = match_levels(s, roles, style)
+        assert out[2].limited
+        for stem, lv in zip(s.stems, levels):
+            params = {p.plugin: p.params for p in stem.chain}
+            assert round(params["gain"]["gain_db"], 2) == params["gain"]["gain_db"]
+            assert -limit <= stem_level_db(params) - lv <= limit
+
+
 def test_a_silent_stem_is_left_alone(tmp_path):
     p = tmp_path / "silent.wav"
     sf.write(str(p), np.zeros((SR, 2)), SR)
