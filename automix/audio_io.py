@@ -55,7 +55,7 @@ def written_by_automix(path: str | os.PathLike) -> str | None:
     ``.report.json`` sidecar of the same name beside it, or automix's tag in its header (read without
     reading any samples)."""
     p = Path(path)
-    for suffix in (".settings.json", ".report.json"):
+    for suffix in (".settings.json", ".report.json", ".views.json"):
         if p.with_suffix(suffix).is_file():
             return f"{p.with_suffix(suffix).name} beside it"
     try:

@@ -210,7 +210,7 @@ class _BehindSink:
 def _render_premaster(settings: MixSettings, bus: _Bus, engine: str, threads: int) -> dict:
     from automix.meters import StreamingMeter
 
-    meter = StreamingMeter(settings.sample_rate, 2)
+    meter = StreamingMeter(settings.sample_rate, 2, spectrum=True)
     with sf.SoundFile(str(bus.path), "w", settings.sample_rate, 2, "FLOAT") as f:
         def sink(block):
             meter.process(block)
@@ -237,7 +237,8 @@ def _premaster(settings: MixSettings, bus: _Bus, renderer, engine: str, threads:
         SessionError: the strips sum to silence (``E_SILENT``).
     """
     settings.quantize()  # what is rendered is what the settings file says, to the digit
-    pre_m = _render_premaster(settings, bus, engine, threads).result()
+    renderer.premaster_meter = _render_premaster(settings, bus, engine, threads)
+    pre_m = renderer.premaster_meter.result()
     if not math.isfinite(pre_m["integrated_lufs"]) or pre_m["integrated_lufs"] < SILENCE_LUFS:
         raise SessionError(f"{Path(settings.stems[0].path).parent}: the stems cancel or are silent after "
                            "processing; nothing to master (check for polarity-inverted duplicates)", code="E_SILENT")
@@ -263,6 +264,9 @@ class _MasterRenderer:
         self._pre_key = None
         #: the master's input_gain_db (bus trim), set once the bus is measured
         self.trim_db = 0.0
+        #: the meters of the pre-master bus and of the candidate output (their curves feed the views file)
+        self.premaster_meter = None
+        self.candidate_meter = None
 
     def _stream(self, chain: list[PluginSettings], blocks, sink) -> None:
         sr = self.bus.sample_rate
@@ -337,7 +341,8 @@ class _MasterRenderer:
             self.candidate.abort()
             self.candidate = None
         writer = AtomicWriter(self.output, sr, 2, "PCM_24", protect=self.protect, tag=output_tag()) if final else None
-        meter = StreamingMeter(sr, 2) if final else StreamingMeter(sr, 2, spectral=False, true_peak=False)
+        meter = StreamingMeter(sr, 2, spectrum=True) if final else StreamingMeter(sr, 2, spectral=False,
+                                                                                   true_peak=False)
 
         def sink(block):
             meter.process(block)
@@ -361,6 +366,7 @@ class _MasterRenderer:
             raise
         if writer is not None:
             self.candidate = writer
+            self.candidate_meter = meter  # the delivered pass's meter: its curves go to the views file
         return meter.result()
 
     def commit(self) -> None:
@@ -422,11 +428,13 @@ class Stages:
 
 def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.PathLike,
                 settings_out: str | os.PathLike | None = None, report_out: str | os.PathLike | None = None,
+                views_out: str | os.PathLike | None = None,
                 engine: str = "pedalboard", optimize_steps: int = 0, roles: dict[str, str] | None = None,
                 threads: int = 1, predictor=None, max_iterations: int = 8, stages: Stages = Stages(),
                 progress: Callable[[str], None] | None = None) -> dict:
     """Mix and master one session; returns the report (also written to ``report_out`` if given).
 
+    ``views_out``: where to write the curves the browser views draw (:mod:`automix.views`).
     ``stages`` switches pipeline stages off, for baselines (:class:`Stages`; the default is the product).
     ``progress(text)`` is told each stage as it starts ("analysing 8 stems", "master loop pass 2"), for a
     display; it must not raise.
@@ -594,6 +602,18 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                                               s.input_gain_db) for s in settings.stems], settings.master,
                             master_input_gain_db=settings.master_input_gain_db)
         saved.save(settings_out)
+    if views_out is not None:
+        import json
+
+        from automix.audio_io import write_text_atomic
+        from automix.views import build_views
+
+        where = Path(views_out).resolve().parent  # stem paths as the settings file gives them
+        named = MixSettings(sr, [StemSettings(os.path.relpath(os.path.abspath(s.path), where), s.chain,
+                                              s.input_gain_db) for s in settings.stems], settings.master)
+        views = build_views(master_meter=renderer.candidate_meter, premaster_meter=renderer.premaster_meter,
+                            settings=named)
+        write_text_atomic(views_out, json.dumps(views, separators=(",", ":"), allow_nan=False) + "\n")
     lap("write_s")
     timings["total_s"] = round(time.perf_counter() - t_start, 3)
     from automix.report import build_report

@@ -15,6 +15,11 @@ def sidecar_paths(output: str | Path) -> tuple[Path, Path]:
     return out.with_suffix(".settings.json"), out.with_suffix(".report.json")
 
 
+def views_path(output: str | Path) -> Path:
+    """``mixed.wav`` -> ``mixed.views.json`` (the curves the browser views draw, :mod:`automix.views`)."""
+    return Path(output).with_suffix(".views.json")
+
+
 def expand_folders(paths: Sequence[str], style: str) -> tuple[list[str], list[str]]:
     """Stem paths with each session folder replaced by its stems, and the lines to print.
 
@@ -122,6 +127,8 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
 
     settings_path, report_path = sidecar_paths(out)
     report = mix_session(stems, style=chosen, output=out, settings_out=settings_path, report_out=report_path,
+                         views_out=views_path(out),
                          engine=engine, optimize_steps=optimize_steps, threads=threads, progress=progress)
-    lines.append(f"wrote {out}, {settings_path.name}, {report_path.name} ({chosen.name}, {engine} engine)")
+    lines.append(f"wrote {out}, {settings_path.name}, {report_path.name}, {views_path(out).name} ({chosen.name}, "
+                 f"{engine} engine)")
     return report, lines + summary_lines(report, verbose)

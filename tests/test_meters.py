@@ -620,3 +620,29 @@ def test_centroid_and_balance_in_one_pass_equal_the_two_meters():
     torch.testing.assert_close(b, band_balance_torch(x, 44100), rtol=1e-12, atol=1e-15)
     (c.sum() + b[:, 0].sum()).backward()
     assert torch.isfinite(x.grad).all() and float(x.grad.abs().max()) > 0
+
+
+def test_the_long_term_spectrum_nests_in_the_band_balance_and_finds_a_tone():
+    from automix.meters import StreamingMeter
+    from automix.meters.spectral import N_THIRDS, THIRD_EDGES_HZ
+
+    sr = 44100
+    x = _mix(sr, 3)
+    meter = StreamingMeter(sr, 2, spectrum=True)
+    for start in range(0, x.shape[1], 30000):  # streamed in odd blocks
+        meter.process(x[:, start:start + 30000])
+    shares, balance = meter.spectrum(), meter.result()["band_balance"]
+    assert len(shares) == N_THIRDS and sum(shares) == pytest.approx(1.0, abs=1e-12)
+    low = THIRD_EDGES_HZ.index(250.0) + 1  # bands below 250 Hz
+    mid = THIRD_EDGES_HZ.index(4000.0) + 1
+    assert sum(shares[:low]) == pytest.approx(balance["low"], abs=1e-9)
+    assert sum(shares[low:mid]) == pytest.approx(balance["mid"], abs=1e-9)
+    assert sum(shares[mid:]) == pytest.approx(balance["high"], abs=1e-9)
+    # a tone in the middle of the 1000-1260 Hz band: that band takes nearly all of the magnitude
+    t = np.arange(3 * sr) / sr
+    tone = StreamingMeter(sr, 1, spectrum=True)
+    tone.process(0.5 * np.sin(2 * np.pi * 1122.0 * t)[None])
+    got = tone.spectrum()
+    band = int(np.argmax(got))
+    assert got[band] > 0.95 and THIRD_EDGES_HZ[band - 1] == 1000.0
+    assert StreamingMeter(sr, 2).spectrum() is None

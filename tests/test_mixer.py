@@ -87,8 +87,8 @@ def test_settings_re_render_identically(tmp_path, session):
     paths = _write(tmp_path / "in", session)
     out = tmp_path / "mix.wav"
     stages = []
-    mix_session(paths, style=get_style("country_pop"), output=out, settings_out=tmp_path / "mix.settings.json",
-                progress=stages.append)
+    report = mix_session(paths, style=get_style("country_pop"), output=out, settings_out=tmp_path / "mix.settings.json",
+                         views_out=tmp_path / "mix.views.json", progress=stages.append)
     again = tmp_path / "again.wav"
     render_to_file(MixSettings.load(tmp_path / "mix.settings.json"), again)
     np.testing.assert_array_equal(_read(out), _read(again))
@@ -105,6 +105,24 @@ def test_settings_re_render_identically(tmp_path, session):
     # the progress display was told every stage, the master loop pass by pass
     assert stages[0] == f"checking {len(paths)} stems" and stages[-1] == "writing the settings and the report"
     assert "master loop pass 1" in stages and any(s.endswith("(final)") for s in stages)
+    # the views file: curves from the delivered pass's own meters, consistent with the report's numbers
+    from automix.meters.spectral import THIRD_EDGES_HZ
+    from automix.tonal import eq_magnitude
+
+    views = json.loads((tmp_path / "mix.views.json").read_text())
+    assert views["schema"] == "automix.views/1"
+    final = report["final_meters"]
+    momentary = [v for v in views["loudness"]["master"]["momentary_lufs"] if v is not None]
+    assert max(momentary) == pytest.approx(final["momentary_max_lufs"], abs=0.006)
+    spectrum, low, mid = views["spectrum"]["master"], THIRD_EDGES_HZ.index(250.0) + 1, THIRD_EDGES_HZ.index(4000.0) + 1
+    for part, band in ((spectrum[:low], "low"), (spectrum[low:mid], "mid"), (spectrum[mid:], "high")):
+        assert sum(part) == pytest.approx(final["band_balance"][band], abs=1e-3)
+    saved = MixSettings.load(tmp_path / "mix.settings.json")
+    master_eq = next(p.params for p in saved.master if p.plugin == "eq")
+    want = eq_magnitude(master_eq, SR, np.asarray(views["eq_curves"]["freqs_hz"][:60]))
+    np.testing.assert_allclose(views["eq_curves"]["master"][:60], want, atol=0.03)
+    assert [s["path"] for s in views["eq_curves"]["stems"]] == [
+        s["path"] for s in json.loads((tmp_path / "mix.settings.json").read_text())["stems"]]
 
 
 def test_level_invariance(tmp_path, session):

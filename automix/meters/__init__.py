@@ -143,6 +143,8 @@ class StreamingMeter:
             ``true_peak`` off.
         true_peak: ``False`` skips the true peak (its key is ``None``); for stem
             normalisation, where only loudness matters.
+        spectrum: also keep the long-term third-octave spectrum of :meth:`spectrum` (the
+            same frames and FFTs as the centroid; 27 numbers per 23 ms frame).
         filter_class: K-weighting design, ``"K-weighting"`` (pyloudnorm's default)
             or ``"DeMan"`` (ITU coefficients at 48 kHz); see :mod:`.loudness`.
 
@@ -160,7 +162,8 @@ class StreamingMeter:
     """
 
     def __init__(self, sample_rate: float, channels: int = 2, *, oversample: int = 4, spectral: bool = True,
-                 true_peak: bool = True, filter_class: str = "K-weighting", octaves: bool | None = None):
+                 true_peak: bool = True, filter_class: str = "K-weighting", octaves: bool | None = None,
+                 spectrum: bool = False):
         self.sample_rate = _check_rate(sample_rate)
         if isinstance(channels, bool) or channels not in (1, 2):
             raise ValueError(f"channels must be 1 or 2, got {channels!r}; downmix to stereo first")
@@ -169,7 +172,8 @@ class StreamingMeter:
         self._tp = TruePeakAccumulator(self.channels, oversample) if true_peak else None
         if octaves is None:
             octaves = spectral and not true_peak
-        self._spectral = SpectralAccumulator(sample_rate, self.channels, spectral, bool(octaves) and spectral)
+        self._spectral = SpectralAccumulator(sample_rate, self.channels, spectral, bool(octaves) and spectral,
+                                             thirds=spectrum)
         self._sample_peak = 0.0
         self._block_peak = 0.0
         self._pending: list[np.ndarray] = []
@@ -233,6 +237,13 @@ class StreamingMeter:
         unless the meter computes them (``octaves``)."""
         self._flush()
         return self._spectral.octave_balance()
+
+    def spectrum(self) -> list[float] | None:
+        """The long-term spectrum: the shares of the magnitude spectrum in the third-octave bands of
+        :data:`~automix.meters.spectral.THIRD_EDGES_HZ` (the centroid's frames; they sum to the band balance's
+        shares band by band); ``None`` unless the meter was made with ``spectrum=True``."""
+        self._flush()
+        return self._spectral.thirds_shares()
 
     def momentary_lufs(self) -> np.ndarray:
         """Momentary loudness (LUFS) of every 400 ms gating block, 10 per second."""

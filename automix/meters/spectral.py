@@ -69,6 +69,11 @@ OCTAVE_CENTRES_HZ = (44.0, 88.4, 176.8, 353.6, 707.1, 1414.2, 2828.4, 5656.9, 11
 N_OCTAVES = len(OCTAVE_EDGES_HZ) + 1
 #: columns of :func:`frame_stats`
 N_STATS = 6
+#: inner edges of the long-term spectrum's third-octave bands (Hz): thirds of an octave from 250 Hz, so they
+#: nest in the band balance's three bands (250 Hz and 4 kHz are edges); 31.25 Hz to 10.08 kHz, the outer
+#: bands open (the analysis rate's Nyquist is 11 025 Hz)
+THIRD_EDGES_HZ = tuple(250.0 * 2.0 ** (k / 3) for k in range(-9, 17))
+N_THIRDS = len(THIRD_EDGES_HZ) + 1
 
 
 def frame_size(sample_rate: float) -> int:
@@ -123,11 +128,25 @@ def frame_spectra(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return energy, np.sqrt(power)
 
 
-def frame_stats(frames: np.ndarray) -> np.ndarray:
+@lru_cache(maxsize=1)
+def third_tables() -> np.ndarray:
+    """Bin -> third-octave band indicator ``(1025, N_THIRDS)`` float32 of the analysis frames
+    (:data:`THIRD_EDGES_HZ`; a bin on an edge belongs to the band above it, as in the band balance)."""
+    _, f, _ = analysis_tables()
+    index = np.searchsorted(np.asarray(THIRD_EDGES_HZ), f, side="right")
+    table = np.zeros((f.size, N_THIRDS), dtype=np.float32)
+    table[np.arange(f.size), index] = 1.0
+    table.setflags(write=False)
+    return table
+
+
+def frame_stats(frames: np.ndarray, thirds: bool = False):
     """Per-frame ``[energy, sum f|X|, sum |X|, M_low, M_mid, M_high]`` ``(n_frames, 6)`` float64.
 
     ``frames`` as in :func:`frame_spectra`; ``M_*`` are the magnitude sums of the
-    three bands' bins (so ``M_low + M_mid + M_high = sum |X|``).
+    three bands' bins (so ``M_low + M_mid + M_high = sum |X|``). With ``thirds``, also
+    the magnitude sums of the third-octave bands ``(n_frames, N_THIRDS)`` float64, from
+    the same spectra: ``(stats, thirds)``.
     """
     freqs, k_mid, k_high = _float32_tables()
     energy, mag = frame_spectra(frames)
@@ -138,6 +157,8 @@ def frame_stats(frames: np.ndarray) -> np.ndarray:
     out[:, 4] = mag[:, k_mid:k_high].sum(axis=1)
     out[:, 5] = mag[:, k_high:].sum(axis=1)
     out[:, 2] = out[:, 3:6].sum(axis=1)
+    if thirds:
+        return out, (mag @ third_tables()).astype(np.float64)
     return out
 
 
@@ -149,6 +170,22 @@ def kept_frames(energy: np.ndarray) -> np.ndarray:
     if not loudest > 0.0:
         return np.zeros(energy.shape, dtype=bool)
     return energy >= loudest * 10.0 ** (FRAME_FLOOR_DB / 10.0)
+
+
+def summarize_thirds(stats: np.ndarray, thirds: np.ndarray) -> list[float]:
+    """The long-term spectrum: each third-octave band's share of the magnitude spectrum, frame by frame,
+    averaged over the frames :func:`summarize` keeps and normalised as it normalises the band balance, so the
+    bands below 250 Hz sum to its ``low`` share (and so on). All zeros for silence."""
+    kept_mask = kept_frames(stats[:, 0])
+    kept, parts = stats[kept_mask], thirds[kept_mask]
+    if kept.shape[0] == 0:
+        return [0.0] * N_THIRDS
+    total = kept[:, 2]
+    live = total > 0.0
+    safe = np.where(live, total, 1.0)
+    shares = np.where(live[:, None], parts / safe[:, None], 0.0).mean(axis=0)
+    s = float(shares.sum())
+    return [0.0] * N_THIRDS if not s > 0.0 else [float(v / s) for v in shares]
 
 
 def summarize(stats: np.ndarray) -> tuple[float, dict]:
@@ -301,11 +338,14 @@ class SpectralAccumulator:
     """Streaming centroid and band balance (analysis frames), octave balance (native frames, when ``octaves``)
     and the mid/side energies of ``(channels, n)`` blocks."""
 
-    def __init__(self, sample_rate: float, channels: int, spectral: bool = True, octaves: bool = False):
+    def __init__(self, sample_rate: float, channels: int, spectral: bool = True, octaves: bool = False,
+                 thirds: bool = False):
         self.sample_rate = sample_rate
         self.channels = channels
         self.spectral = spectral
         self.octaves = octaves
+        self.thirds = thirds and spectral
+        self._third_sums: list[np.ndarray] = []
         self._analysis = AnalysisFrames(sample_rate) if spectral else None
         self._stats: list[np.ndarray] = []
         self.frame = frame_size(sample_rate)
@@ -330,7 +370,7 @@ class SpectralAccumulator:
         if self._analysis is not None:
             frames = self._analysis.push(mid)
             if frames.shape[0]:
-                self._stats.append(frame_stats(frames))
+                self._add(frames)
         if self.octaves:
             self._octave_process(mid)
 
@@ -345,12 +385,34 @@ class SpectralAccumulator:
             buf = buf[count * self.hop:]
         self._left = buf.copy()
 
+    def _add(self, frames: np.ndarray) -> None:
+        if self.thirds:
+            stats, parts = frame_stats(frames, thirds=True)
+            self._third_sums.append(parts)
+        else:
+            stats = frame_stats(frames)
+        self._stats.append(stats)
+
     def _all_stats(self) -> np.ndarray:
         stats = list(self._stats)
         tail = self._analysis.tail()
         if tail.shape[0]:
             stats.append(frame_stats(tail))
         return np.concatenate(stats) if stats else np.zeros((0, N_STATS))
+
+    def thirds_shares(self) -> list[float] | None:
+        """The long-term spectrum (:func:`summarize_thirds`) of everything so far; None unless ``thirds``."""
+        if not self.thirds:
+            return None
+        stats, parts = list(self._stats), list(self._third_sums)
+        tail = self._analysis.tail()
+        if tail.shape[0]:
+            s, p = frame_stats(tail, thirds=True)
+            stats.append(s)
+            parts.append(p)
+        if not stats:
+            return [0.0] * N_THIRDS
+        return summarize_thirds(np.concatenate(stats), np.concatenate(parts))
 
     def result(self) -> dict:
         out = {"ms_ratio": ms_ratio(self._side_sq, self._mid_sq)}
