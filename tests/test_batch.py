@@ -689,3 +689,18 @@ def test_sessions_whose_output_folders_collide_on_case_insensitive_file_systems(
     result = run(root, out, targets)
     assert statuses(result) == {"Song": ("ok", None), "song": ("failed", "E_NAME")}
     assert not (out / "song").exists() and report(out, "Song")["status"] == "ok"
+
+
+def test_the_real_mixer_in_a_batch_writes_every_output(tmp_path):
+    """The default process (the mixer itself, not a stand-in): mix, settings, views and report per session."""
+    from automix.sessiongen import write_test_stems
+
+    root, out = tmp_path / "in", tmp_path / "out"
+    write_test_stems(root / "song", 3, duration_s=3.0)
+    result = run_batch(root, out, style="rock_punk", jobs=1, handle_signals=False)
+    assert result.exit_code == 0 and result.counts["ok"] == 1
+    folder = out / "song"
+    assert sorted(p.name for p in folder.iterdir()) == ["mix.wav", "report.json", "settings.json", "views.json"]
+    views = json.loads((folder / "views.json").read_text())
+    assert views["schema"] == "automix.views/1" and len(views["eq_curves"]["stems"]) == 3
+    assert report(out, "song")["mix"]["status"] == "ok"

@@ -34,8 +34,9 @@ from automix.errors import SessionError
 __all__ = ["sum_process", "render_process", "scripted_process"]
 
 
-def sum_process(stems, *, style, output, settings_out=None, report_out=None, engine="pedalboard",
+def sum_process(stems, *, style, output, settings_out=None, report_out=None, views_out=None, engine="pedalboard",
                 optimize_steps=0, roles=None, threads=1, _delay_per_block: float = 0.0) -> dict:
+    """A stand-in for the mixer: the stems summed at unity (writes no views file)."""
     t0 = time.perf_counter()
     if not stems:
         raise SessionError("no stems given", code="E_EMPTY")

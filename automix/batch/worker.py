@@ -38,6 +38,8 @@ __all__ = ["BatchTask", "run_session", "check_access", "build_report", "marker_p
 REPORT_SCHEMA = "automix.batch.report/1"
 DEFAULT_PROCESS = "automix.mixer:mix_session"
 MIX_NAME, SETTINGS_NAME, REPORT_NAME = "mix.wav", "settings.json", "report.json"
+#: the curves the browser views draw (:mod:`automix.views`)
+VIEWS_NAME = "views.json"
 STATE_DIR = ".automix"
 
 _STYLES: dict[str, Any] = {}
@@ -251,7 +253,8 @@ def run_session(task: BatchTask) -> dict:
         setup_seconds = time.perf_counter() - t1
         t1 = time.perf_counter()
         mix_report = process(list(task.stems), style=style, output=str(out / MIX_NAME),
-                             settings_out=str(out / SETTINGS_NAME), report_out=None, engine=task.engine,
+                             settings_out=str(out / SETTINGS_NAME), report_out=None,
+                             views_out=str(out / VIEWS_NAME), engine=task.engine,
                              optimize_steps=task.optimize_steps, roles=task.roles, threads=1)
         process_seconds = time.perf_counter() - t1
         if not isinstance(mix_report, dict):
@@ -276,6 +279,7 @@ def run_session(task: BatchTask) -> dict:
     if status == "failed":
         _remove(out / MIX_NAME)
         _remove(out / SETTINGS_NAME)
+        _remove(out / VIEWS_NAME)
     outputs = {k: r for k, r in (("mix", _output_record(out / MIX_NAME)),
                                  ("settings", _output_record(out / SETTINGS_NAME))) if r is not None}
     try:
