@@ -36,6 +36,9 @@ from automix.layout import MASTER_SLOTS, STEM_SLOTS
 #: how far inside each EQ limit the construction stays (dB): the checker reads the response at the session's
 #: rate; the construction may run at another (48 kHz when it is not known)
 EQ_MARGIN_DB = 0.05
+#: how far inside the level limit the construction stays (dB): the fader, make-up and trim are each written at
+#: 0.01 dB, so their sum can land up to 0.015 dB away from where the network put it
+LEVEL_MARGIN_DB = 0.02
 #: candidate EQ scales, largest first
 _ALPHAS = torch.linspace(1.0, 0.0, 11, dtype=torch.float64)
 #: bisection steps between the grid's last passing and first failing scale: 0.1 / 2^10, a 0.006 dB step at most
@@ -129,7 +132,7 @@ def make_bounds(envelopes: Sequence[Envelope], mono: torch.Tensor, stem_prior: t
     master_lo = torch.zeros(b, len(MASTER_SLOTS), dtype=torch.float64)
     master_hi = torch.ones(b, len(MASTER_SLOTS), dtype=torch.float64)
     level = STEM_SLOTS[_GAIN].spec.from_unit(stem_prior[..., _GAIN].double())
-    range_db = torch.tensor([e.stem_level_range_db for e in envelopes], dtype=torch.float64)[:, None]
+    range_db = torch.tensor([e.stem_level_range_db - LEVEL_MARGIN_DB for e in envelopes], dtype=torch.float64)[:, None]
     for i, env in enumerate(envelopes):
         _eq_boxes(STEM_SLOTS, _STEM_EQ, stem_lo[i], stem_hi[i], (env.stem_eq_cut_min_db, env.stem_eq_boost_max_db),
                   env.stem_shelf_max_abs_db)

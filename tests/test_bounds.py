@@ -49,6 +49,9 @@ def test_any_residual_gives_settings_inside_the_envelope(seed, sample_rate):
 
     found = check_settings(settings(stem_u, master_u), roles, style, mono)
     assert found["stems"] == [[]] * 12 and found["master"] == []
+    # and as written: every value rounded to what the settings file holds (0.01 dB ...) stays inside too
+    found = check_settings(settings(stem_u, master_u).quantize(), roles, style, mono)
+    assert found["stems"] == [[]] * 12 and found["master"] == []
     plain = check_settings(settings(torch.sigmoid(torch.logit(prior) + residual),
                                     torch.sigmoid(torch.logit(mprior) + mresidual)), roles, style, mono)
     assert sum(len(v) for v in plain["stems"]) > 12 and plain["master"]
