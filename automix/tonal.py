@@ -286,13 +286,14 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
         both = solve(cost_inside)
         if met(both) > met(gains):
             gains = both
+    minimax = None
     if met(gains) < 2:  # the penalised searches can stop short where a setting meeting both exists: the minimax finds it
-        _, both = both_best(predict, gains, bounds, target_b, constraints, (target_c, tol_c), tol_b)
+        minimax, both = both_best(predict, gains, bounds, target_b, constraints, (target_c, tol_c), tol_b)
         both = _inside(both, net_slack)
         if met(both) > met(gains):
             gains = both
+    gains = _written(gains)  # predicted as delivered
     after = predict(gains)
-    gains = _written(gains)
     params = dict(base, **{k: float(v) for k, v in zip(MOVED, gains)})
     info = {
         **({"stem_shelf_db": round(float(gains[-1]), 2)} if stem_shelf is not None else {}),
@@ -305,7 +306,7 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     # the EQ's reach or given up for the other target (a pass costs nothing extra).
     if abs(after[0] / target_c - 1) > tol_c or np.max(np.abs(after[1] - target_b)) > tol_b:
         info["reach"] = reach(predict, gains, bounds, target_b, constraints,
-                              centroid=(target_c, tol_c), balance_tolerance=tol_b)
+                              centroid=(target_c, tol_c), balance_tolerance=tol_b, both=minimax)
     return PluginSettings("eq", params), info
 
 
@@ -342,7 +343,8 @@ def _inside(gains: np.ndarray, net_slack) -> np.ndarray:
 
 
 def reach(predict, start: np.ndarray, bounds: list, target_balance: np.ndarray, constraints: Sequence = (),
-          centroid: tuple[float, float] | None = None, balance_tolerance: float | None = None) -> dict:
+          centroid: tuple[float, float] | None = None, balance_tolerance: float | None = None,
+          both: float | None = None) -> dict:
     """How far the moved master EQ gains can take each tonal target alone, every other goal ignored.
 
     ``predict(gains) -> (centroid Hz, shares)`` is the exact effect of the EQ on
@@ -361,7 +363,8 @@ def reach(predict, start: np.ndarray, bounds: list, target_balance: np.ndarray, 
     envelope, of the larger of the two errors in units of their tolerances
     (centroid in log ratio, balance as the max over bands). Above 1, no setting
     meets both targets at once, although each alone may be reachable: the
-    material's own tilt puts them on opposite sides.
+    material's own tilt puts them on opposite sides. ``both``: that value when the
+    caller has already solved it (it is not solved again).
     """
     def solve(cost):
         if constraints:
@@ -380,7 +383,9 @@ def reach(predict, start: np.ndarray, bounds: list, target_balance: np.ndarray, 
     out = {"centroid_range_hz": [round(float(lowest), 1), round(float(highest), 1)],
            "balance_best_error": round(float(np.max(np.abs(best - target_balance))), 4),
            "balance_limit": {"band": band, "share": float(f"{limit:.4g}")}}  # shares can be 1e-8
-    if centroid is not None and balance_tolerance is not None:
+    if both is not None:  # the caller's own minimax, already solved
+        out["both_best"] = round(both, 3)
+    elif centroid is not None and balance_tolerance is not None:
         value, _ = both_best(predict, start, bounds, target_balance, constraints, centroid, balance_tolerance)
         out["both_best"] = round(value, 3)
     return out
