@@ -215,3 +215,37 @@ def test_mix_prints_one_line_per_stem_with_a_legend(tmp_path, stems):
         report = json.loads(out.with_suffix(".report.json").read_text())
         for s, r in zip(report["stems"], rows):
             assert r.split()[0] == s["role"] and s["moves"]["pan"] in r.split()
+
+
+def _on_a_terminal(args) -> tuple[int, str]:
+    """Run ``args`` with stderr on a pseudo-terminal; returns (exit code, what the terminal showed)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=follower, timeout=300)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # drained
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    return proc.returncode, shown.decode()
+
+
+def test_mix_shows_its_stages_on_a_terminal_and_nothing_when_piped_or_quiet(tmp_path):
+    """stderr a terminal: one status line rewritten in place per stage, cleared at the end; stderr piped, or
+    --quiet on a terminal: not a byte of it."""
+    args = [sys.executable, "-m", "automix", "mix", "--test-stems", "2", "--style", "rock_punk", "--output"]
+    code, text = _on_a_terminal(args + [str(tmp_path / "tty.wav")])
+    assert code == 0
+    assert "\rautomix: analysing 2 stems" in text.replace("\x1b[K", "") and "master loop pass 1" in text
+    assert text.endswith("\r\x1b[K")  # the line is cleared when the work ends
+    code, text = _on_a_terminal(args + [str(tmp_path / "quiet.wav"), "--quiet"])
+    assert code == 0 and "automix:" not in text
+    piped = run("mix", "--test-stems", "2", "--style", "rock_punk", "--output", tmp_path / "p.wav")
+    assert piped.returncode == 0 and "automix:" not in piped.stderr and "\r" not in piped.stderr
