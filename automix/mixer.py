@@ -597,22 +597,15 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
 
     say("writing the settings and the report")
     if settings_out is not None:
-        out_dir = Path(settings_out).resolve().parent
-        saved = MixSettings(sr, [StemSettings(os.path.relpath(os.path.abspath(s.path), out_dir), s.chain,
-                                              s.input_gain_db) for s in settings.stems], settings.master,
-                            master_input_gain_db=settings.master_input_gain_db)
-        saved.save(settings_out)
+        settings.relative_to(Path(settings_out).resolve().parent).save(settings_out)
     if views_out is not None:
         import json
 
         from automix.audio_io import write_text_atomic
         from automix.views import build_views
 
-        where = Path(views_out).resolve().parent  # stem paths as the settings file gives them
-        named = MixSettings(sr, [StemSettings(os.path.relpath(os.path.abspath(s.path), where), s.chain,
-                                              s.input_gain_db) for s in settings.stems], settings.master)
         views = build_views(master_meter=renderer.candidate_meter, premaster_meter=renderer.premaster_meter,
-                            settings=named)
+                            settings=settings.relative_to(Path(views_out).resolve().parent))
         write_text_atomic(views_out, json.dumps(views, separators=(",", ":"), allow_nan=False) + "\n")
     lap("write_s")
     timings["total_s"] = round(time.perf_counter() - t_start, 3)

@@ -112,6 +112,13 @@ class MixSettings:
 
         write_text_atomic(path, self.to_json())
 
+    def relative_to(self, folder: str | os.PathLike) -> "MixSettings":
+        """A copy whose stem paths are relative to ``folder`` (as a file written there names them); the chains
+        are shared, not copied."""
+        stems = [StemSettings(os.path.relpath(os.path.abspath(s.path), os.path.abspath(folder)), s.chain,
+                              s.input_gain_db) for s in self.stems]
+        return MixSettings(self.sample_rate, stems, self.master, self.schema, self.master_input_gain_db)
+
     def with_stem_paths(self, paths: list[str]) -> "MixSettings":
         """A copy whose stems read ``paths`` instead (same order, same count)."""
         if len(paths) != len(self.stems):
