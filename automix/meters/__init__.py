@@ -71,6 +71,7 @@ import numpy as np
 
 from automix.meters.loudness import ABSOLUTE_GATE_LUFS, LoudnessAccumulator, energy_to_lufs
 from automix.meters.spectral import SpectralAccumulator
+from automix.meters.stereo import StereoBands
 from automix.meters.truepeak import TruePeakAccumulator
 
 __all__ = [
@@ -144,7 +145,10 @@ class StreamingMeter:
         true_peak: ``False`` skips the true peak (its key is ``None``); for stem
             normalisation, where only loudness matters.
         spectrum: also keep the long-term third-octave spectrum of :meth:`spectrum` (the
-            same frames and FFTs as the centroid; 27 numbers per 23 ms frame).
+            same frames and FFTs as the centroid; 27 numbers per 23 ms frame) and, on two
+            channels, the stereo image per band of :meth:`stereo_bands`.
+        over_dbtp: track where the true peak goes above this level (dBTP), for
+            :meth:`true_peak_overs_s`.
         filter_class: K-weighting design, ``"K-weighting"`` (pyloudnorm's default)
             or ``"DeMan"`` (ITU coefficients at 48 kHz); see :mod:`.loudness`.
 
@@ -163,17 +167,19 @@ class StreamingMeter:
 
     def __init__(self, sample_rate: float, channels: int = 2, *, oversample: int = 4, spectral: bool = True,
                  true_peak: bool = True, filter_class: str = "K-weighting", octaves: bool | None = None,
-                 spectrum: bool = False):
+                 spectrum: bool = False, over_dbtp: float | None = None):
         self.sample_rate = _check_rate(sample_rate)
         if isinstance(channels, bool) or channels not in (1, 2):
             raise ValueError(f"channels must be 1 or 2, got {channels!r}; downmix to stereo first")
         self.channels = int(channels)
         self._loudness = LoudnessAccumulator(sample_rate, self.channels, filter_class)
-        self._tp = TruePeakAccumulator(self.channels, oversample) if true_peak else None
+        over = None if over_dbtp is None else 10.0 ** (over_dbtp / 20.0)
+        self._tp = TruePeakAccumulator(self.channels, oversample, over) if true_peak else None
         if octaves is None:
             octaves = spectral and not true_peak
         self._spectral = SpectralAccumulator(sample_rate, self.channels, spectral, bool(octaves) and spectral,
                                              thirds=spectrum)
+        self._stereo = StereoBands(sample_rate) if spectrum and self.channels == 2 else None
         self._sample_peak = 0.0
         self._block_peak = 0.0
         self._pending: list[np.ndarray] = []
@@ -211,6 +217,8 @@ class StreamingMeter:
             self._tp.process(x, self._block_peak)
         self._block_peak = 0.0
         self._spectral.process(x)
+        if self._stereo is not None:
+            self._stereo.process(x)
 
     def result(self, *, level_invariant: bool = False) -> dict:
         """Meters of everything processed so far (the meter can keep going afterwards).
@@ -244,6 +252,20 @@ class StreamingMeter:
         shares band by band); ``None`` unless the meter was made with ``spectrum=True``."""
         self._flush()
         return self._spectral.thirds_shares()
+
+    def stereo_bands(self) -> dict | None:
+        """M/S ratio, correlation and mono fold-down loss per band (:class:`~automix.meters.stereo.StereoBands`);
+        ``None`` unless the meter was made with ``spectrum=True`` on two channels."""
+        self._flush()
+        return None if self._stereo is None else self._stereo.result()
+
+    def true_peak_overs_s(self) -> list[float] | None:
+        """Times (s, 10 ms resolution) where the true peak went above ``over_dbtp``; ``None`` unless the meter
+        was made with it."""
+        if self._tp is None or self._tp.over is None:
+            return None
+        self.result()  # the last samples, followed by silence
+        return sorted({round(p / self.sample_rate, 2) for p in self._tp.overs()})
 
     def momentary_lufs(self) -> np.ndarray:
         """Momentary loudness (LUFS) of every 400 ms gating block, 10 per second."""

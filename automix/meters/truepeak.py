@@ -57,16 +57,21 @@ def interpolator(oversample: int) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
-def _peak_kernel(buf, h, count, best, bound_gain):  # pragma: no cover - compiled
-    """Max |interpolated value| over outputs ``0..count-1`` of every channel of ``buf``.
+def _peak_kernel(buf, h, count, best, bound_gain, over, hits):  # pragma: no cover - compiled
+    """Max |interpolated value| over outputs ``0..count-1`` of every channel of ``buf``, and the number of
+    chunks written to ``hits``.
 
     Output ``i`` (between ``buf[c, i + T/2 - 1]`` and the next sample) uses
     ``buf[c, i : i + T]``. Rows ``1..L-1`` of ``h`` are evaluated; row 0 is the
     sample itself and is left to the caller's sample peak. A chunk is skipped
-    when ``bound_gain * max|buf|`` over its inputs cannot exceed ``best``.
+    when ``bound_gain * max|buf|`` over its inputs cannot exceed ``best`` (nor
+    ``over``). The first output of every chunk whose interpolated or sample
+    values exceed ``over`` goes to ``hits`` (as many as it holds).
     """
     n_phase, taps = h.shape
     acc = np.empty((n_phase, _CHUNK), np.float32)
+    n_hits = 0
+    half = taps // 2
     for c in range(buf.shape[0]):
         x = buf[c]
         for s in range(0, count, _CHUNK):
@@ -76,7 +81,7 @@ def _peak_kernel(buf, h, count, best, bound_gain):  # pragma: no cover - compile
                 a = abs(x[i])
                 if a > m:
                     m = a
-            if m * bound_gain <= best:
+            if m * bound_gain <= min(best, over):
                 continue
             # every phase from one pass over the taps (each input slice loaded once); each output
             # still sums its taps in order k = 0, 1, ... (5x faster than phase by phase, same values)
@@ -88,18 +93,29 @@ def _peak_kernel(buf, h, count, best, bound_gain):  # pragma: no cover - compile
                     row = acc[p]
                     for i in range(n):
                         row[i] += hk * xs[i]
+            top = np.float32(0.0)
             for p in range(1, n_phase):
                 for i in range(n):
                     a = abs(acc[p, i])
-                    if a > best:
-                        best = a
-    return best
+                    if a > top:
+                        top = a
+            if top > best:
+                best = top
+            if n_hits < hits.shape[0]:
+                for i in range(s + half - 1, s + half - 1 + n):
+                    a = abs(x[i])
+                    if a > top:
+                        top = a
+                if top > over:
+                    hits[n_hits] = s
+                    n_hits += 1
+    return best, n_hits
 
 
 class TruePeakAccumulator:
     """Streaming true peak (linear) over ``(channels, n)`` blocks of any size."""
 
-    def __init__(self, channels: int, oversample: int = 4):
+    def __init__(self, channels: int, oversample: int = 4, over: float | None = None, max_overs: int = 4096):
         if isinstance(oversample, bool) or not isinstance(oversample, (int, np.integer)) or not 1 <= oversample <= 64:
             raise ValueError(f"oversample must be an integer from 1 to 64, got {oversample!r}")
         self.oversample = int(oversample)
@@ -110,11 +126,26 @@ class TruePeakAccumulator:
         # holds x[M - T/2 + 1 ...], M = next output to compute; starts at M = -1 (before x[0])
         self._buf = np.zeros((channels, half), dtype=np.float32)
         self.peak = 0.0
+        #: linear level above which a chunk is an over (``None``: overs are not tracked)
+        self.over = over
+        self._hits = np.zeros(max_overs if over is not None else 0, dtype=np.int64)
+        self._emitted = 0  # outputs computed so far (output i sits just after sample i - 1)
+        self._overs: list[int] = []
 
     def _run(self, buf: np.ndarray, count: int, floor: float) -> float:
         if self.oversample == 1 or count <= 0:
             return max(self.peak, floor)
-        return float(_peak_kernel(buf, self._h, count, np.float32(max(self.peak, floor)), np.float32(self._bound)))
+        over = np.float32(np.inf if self.over is None else self.over)
+        room = self._hits[: max(0, self._hits.size - len(self._overs))]
+        best, n = _peak_kernel(buf, self._h, count, np.float32(max(self.peak, floor)), np.float32(self._bound),
+                               over, room)
+        self._overs.extend(int(self._emitted + i) for i in room[:n])
+        return float(best)
+
+    def overs(self) -> list[int]:
+        """Sample positions (the first of each 256-sample chunk, sorted, per channel merged) where the
+        interpolated waveform went above ``over``; at most ``max_overs`` of them."""
+        return sorted(set(self._overs))
 
     def process(self, block: np.ndarray, block_sample_peak: float) -> None:
         """Add a block; ``block_sample_peak`` (its max |x|) seeds the chunk skipping."""
@@ -124,6 +155,7 @@ class TruePeakAccumulator:
         count = buf.shape[1] - (TAPS_PER_PHASE - 1)
         self.peak = self._run(buf, count, block_sample_peak)
         if count > 0:
+            self._emitted += count
             buf = buf[:, count:]
         self._buf = np.ascontiguousarray(buf)
 
