@@ -221,9 +221,11 @@ def settings_template(stems, extra_stems, sample_rate, output):
               help="Mix N synthetic stems (written next to the output) instead of --stems.")
 @click.option("--validate", is_flag=True, help="Print every target with pass/fail and the reason for misses.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display (it is shown only on a terminal anyway).")
+@click.option("--no-html", is_flag=True, help="Skip the browser page (OUT.report.html).")
 @_threads_option("Stems analysed and rendered concurrently, the master metered and written beside its chain")
-def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems, validate, quiet, threads):
-    """Auto-mix and master stems to a style; writes OUT.wav, OUT.settings.json, OUT.report.json.
+def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems, validate, quiet, no_html, threads):
+    """Auto-mix and master stems to a style; writes OUT.wav, OUT.settings.json, OUT.report.json, OUT.views.json
+    and OUT.report.html (the report in a browser).
 
     Give the stems as files, or a session folder (its audio files are the stems; a mix automix wrote
     there earlier is left out). Exits 1 when a hard target (loudness, true-peak ceiling) is missed,
@@ -234,7 +236,7 @@ def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems
     with _Progress(enabled=not quiet) as show:
         report, lines = mix_command(list(stems) + list(extra_stems), style=style, targets=targets, output=output,
                                     engine=engine, optimize_steps=optimize, test_stems=test_stems, threads=threads,
-                                    verbose=validate, progress=show)
+                                    verbose=validate, progress=show, html=not no_html)
     for line in lines:
         click.echo(line)
     if report["status"] != "ok":
@@ -291,9 +293,10 @@ def demo(folder, style):
 @click.option("--fail-fast", is_flag=True, help="Stop (exit 2) if the up-front check finds unusable stems.")
 @click.option("--follow-links", is_flag=True, help="Use symbolic links that leave IN_DIR.")
 @click.option("--quiet", "-q", is_flag=True, help="Only problems: failures, crashes, warnings (no progress).")
+@click.option("--no-html", is_flag=True, help="Skip the browser pages (index.html, <session>/report.html).")
 @click.option("--process", default=None, hidden=True, help="module:function replacing the mixer (tests, benchmarks).")
 def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, retries, timeout, force, fail_fast,
-                  follow_links, quiet, process):
+                  follow_links, quiet, no_html, process):
     """Render every session folder of IN_DIR into OUT_DIR; resumable, one session = one unit of failure.
 
     Exit codes: 0 all ok or skipped; 1 some sessions failed; 2 usage or style error (or --fail-fast with
@@ -304,9 +307,51 @@ def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, ret
 
     result = run_batch(in_dir, out_dir, style=style, targets=targets, jobs=jobs, backend=backend,
                        scheduler=scheduler, retries=retries, timeout=timeout, force=force, fail_fast=fail_fast,
-                       follow_links=follow_links, process=process, reporter=ConsoleReporter(quiet=quiet))
+                       follow_links=follow_links, process=process, reporter=ConsoleReporter(quiet=quiet),
+                       html=not no_html)
     click.echo(result.table())
     sys.exit(result.exit_code)
+
+
+@main.command("report")
+@click.argument("path", type=click.Path())
+def report_command(path):
+    """Write the browser pages of automix's outputs: PATH is a batch --out folder (index.html, the dashboard,
+    and every session's report.html), a folder of automix mix outputs or one X.report.json (X.report.html).
+
+    The pages are self-contained HTML (app and data inlined): they open from disk, with no network.
+    """
+    from automix.pages import write_pages
+
+    for p in write_pages(path):
+        click.echo(p)
+
+
+@main.command("ui")
+@click.argument("path", required=False, default=".", type=click.Path())
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
+              help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; another than 127.0.0.1 makes the views reachable from the network.")
+@click.option("--no-browser", is_flag=True, help="Print the URL only; do not open a browser.")
+def ui_command(path, port, host, no_browser):
+    """Serve the browser views of PATH (a batch --out folder or a mix's outputs) on a local server, read-only.
+
+    The first line printed is the URL with this launch's token (every request needs it). While a batch runs
+    in PATH, its dashboard follows the ledger. Ctrl-C stops the server.
+    """
+    from automix.server import serve
+
+    def announce(url):
+        click.echo(url)
+        sys.stdout.flush()
+        click.echo("automix ui: serving (read-only); Ctrl-C stops", err=True)
+
+    try:
+        serve(path, host=host, port=port, open_browser=not no_browser, announce=announce)
+    except KeyboardInterrupt:
+        pass
+    click.echo("automix ui: stopped", err=True)
 
 
 @main.command("sessions")

@@ -23,3 +23,4 @@ def run_demo(folder: str, *, style: str = "rock_punk", n_stems: int = 8, duratio
                                 engine="pedalboard", optimize_steps=0, test_stems=None, threads=1, verbose=True)
     yield from lines
     yield f"listen: {root / 'mix.wav'}   re-render: automix render --settings {root / 'mix.settings.json'} --output again.wav"
+    yield f"look: open {root / 'mix.report.html'} in a browser, or serve it: automix ui {root}"

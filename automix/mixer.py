@@ -267,6 +267,8 @@ class _MasterRenderer:
         #: the meters of the pre-master bus and of the candidate output (their curves feed the views file)
         self.premaster_meter = None
         self.candidate_meter = None
+        #: the style's true-peak ceiling (dBTP): the delivered pass's meter marks where the master goes above it
+        self.ceiling_dbtp: float | None = None
 
     def _stream(self, chain: list[PluginSettings], blocks, sink) -> None:
         sr = self.bus.sample_rate
@@ -341,8 +343,8 @@ class _MasterRenderer:
             self.candidate.abort()
             self.candidate = None
         writer = AtomicWriter(self.output, sr, 2, "PCM_24", protect=self.protect, tag=output_tag()) if final else None
-        meter = StreamingMeter(sr, 2, spectrum=True) if final else StreamingMeter(sr, 2, spectral=False,
-                                                                                   true_peak=False)
+        meter = (StreamingMeter(sr, 2, spectrum=True, over_dbtp=self.ceiling_dbtp) if final else
+                 StreamingMeter(sr, 2, spectral=False, true_peak=False))
 
         def sink(block):
             meter.process(block)
@@ -526,6 +528,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
 
     bus = _Bus(output.parent, sr)
     renderer = _MasterRenderer(bus, output, engine, stems, threads)
+    renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
     try:
         say("rendering the pre-master bus")
         pre_m = _premaster(settings, bus, renderer, engine, threads)
@@ -616,6 +619,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                           output=str(output), settings_path=str(settings_out) if settings_out else None,
                           engine=engine, refinement=refinement, levels=levels)
     # which network made these settings: the shipped weights' sha256, or a caller's own model
+    report["duration_s"] = round(renderer.premaster_meter.samples / settings.sample_rate, 3)
     report["predictor"] = ("neutral settings" if not stages.predictor else
                            "custom" if predictor is not None else weights_fingerprint())
     if report_out is not None:

@@ -102,9 +102,10 @@ def summary_lines(report: dict, verbose: bool) -> list[str]:
 
 def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output: str, engine: str,
                 optimize_steps: int, test_stems: int | None, threads: int, verbose: bool,
-                progress=None) -> tuple[dict, list[str]]:
+                progress=None, html: bool = True) -> tuple[dict, list[str]]:
     """Library side of ``automix mix``; returns the report and the lines to print. ``progress(text)`` is told
-    each stage (see :func:`~automix.mixer.mix_session`)."""
+    each stage (see :func:`~automix.mixer.mix_session`); ``html`` also writes the browser page
+    (``OUT.report.html``, :mod:`automix.pages`)."""
     from automix.audio_io import check_output_format, probe
 
     check_output_format(output)  # before the style, the stems or any synthetic material
@@ -129,6 +130,10 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
     report = mix_session(stems, style=chosen, output=out, settings_out=settings_path, report_out=report_path,
                          views_out=views_path(out),
                          engine=engine, optimize_steps=optimize_steps, threads=threads, progress=progress)
-    lines.append(f"wrote {out}, {settings_path.name}, {report_path.name}, {views_path(out).name} ({chosen.name}, "
-                 f"{engine} engine)")
+    written = [out.name, settings_path.name, report_path.name, views_path(out).name]
+    if html:
+        from automix.pages import write_session_html
+
+        written.append(Path(write_session_html(report_path)).name)
+    lines.append(f"wrote {', '.join(written)} in {out.resolve().parent} ({chosen.name}, {engine} engine)")
     return report, lines + summary_lines(report, verbose)

@@ -10,6 +10,10 @@ in a page (tens of KB for a song):
 - ``spectrum``: the long-term spectrum of the master and of the pre-master, as the shares of the magnitude
   spectrum in third-octave bands (:data:`automix.meters.spectral.THIRD_EDGES_HZ`), on the frames the centroid
   and band balance are measured on, so the bands sum to the report's band-balance shares.
+- ``stereo``: M/S ratio, L/R correlation and mono fold-down loss of the master and the pre-master in five
+  bands (:mod:`automix.meters.stereo`), from the same meters.
+- ``loudness.master.true_peak_overs_s``: where the delivered master's true peak went above the style's ceiling
+  (s, first :data:`MAX_OVERS`).
 - ``eq_curves``: each stem's EQ and the master EQ as |H| in dB on a log frequency grid, from the EQ plugin's own
   section design (the filters the engines run).
 """
@@ -24,6 +28,8 @@ SCHEMA = "automix.views/1"
 MAX_POINTS = 1200
 #: frequencies of the EQ curves: log-spaced, 20 Hz to 20 kHz
 CURVE_HZ = tuple(float(f) for f in np.geomspace(20.0, 20000.0, 64))
+#: most true-peak overs listed (the first ones)
+MAX_OVERS = 500
 #: readings per second of the momentary and short-term loudness (BS.1770's 100 ms step)
 _READINGS_PER_S = 10
 
@@ -37,6 +43,14 @@ def _pooled(lufs: np.ndarray) -> tuple[list[float | None], float]:
         pad = (-x.size) % width
         x = np.concatenate([x, np.full(pad, -np.inf)]).reshape(-1, width).max(axis=1)
     return [round(float(v), 2) if math.isfinite(v) else None for v in x], width / _READINGS_PER_S
+
+
+def _rounded(bands: dict | None) -> dict | None:
+    """Per-band stereo values to 4 decimals (``None`` kept)."""
+    if bands is None:
+        return None
+    return {k: [None if v is None else round(v, 4) for v in vals] if k != "edges_hz" else vals
+            for k, vals in bands.items()}
 
 
 def loudness_history(meter) -> dict:
@@ -79,9 +93,14 @@ def eq_curves(settings) -> dict:
 
 def build_views(*, master_meter, premaster_meter, settings) -> dict:
     """The views file's content (see the module docstring); meters made with ``spectrum=True``."""
+    master = loudness_history(master_meter)
+    overs = master_meter.true_peak_overs_s()
+    master["true_peak_overs_s"] = overs[:MAX_OVERS] if overs is not None else None
     return {
         "schema": SCHEMA,
-        "loudness": {"master": loudness_history(master_meter), "pre_master": loudness_history(premaster_meter)},
+        "duration_s": round(master_meter.samples / settings.sample_rate, 3),
+        "loudness": {"master": master, "pre_master": loudness_history(premaster_meter)},
+        "stereo": {"master": _rounded(master_meter.stereo_bands()), "pre_master": _rounded(premaster_meter.stereo_bands())},
         "spectrum": {**spectrum_axis(),
                      "master": [round(v, 5) for v in master_meter.spectrum()],
                      "pre_master": [round(v, 5) for v in premaster_meter.spectrum()]},

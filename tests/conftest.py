@@ -59,3 +59,28 @@ def write_wav(tmp_path):
         return str(p)
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def ui_outputs(tmp_path_factory):
+    """Real outputs to view, made once per test run: a batch ``--out`` folder (three generated 4 s sessions
+    mixed to rock_punk, one session whose only stem is not audio) and a folder with one ``automix mix``
+    output (``mix.wav`` and its sidecars, no page yet). Tests copy what they change."""
+    from types import SimpleNamespace
+
+    from automix.batch.runner import run_batch
+    from automix.session import mix_command
+    from automix.sessiongen import write_sessions
+
+    root = tmp_path_factory.mktemp("ui_outputs")
+    write_sessions(root / "in", 3, seed=11, duration_s=4.0)
+    (root / "in" / "broken").mkdir()
+    (root / "in" / "broken" / "a.wav").write_bytes(b"not audio")
+    result = run_batch(root / "in", root / "out", style="rock_punk", jobs=2, handle_signals=False)
+    mixdir = root / "mix"
+    mixdir.mkdir()
+    first = sorted((root / "in").glob("session-*"))[0]
+    mix_command(sorted(str(p) for p in first.glob("*.wav")), style="rnb_ballad",
+                targets=None, output=str(mixdir / "mix.wav"), engine="pedalboard", optimize_steps=0,
+                test_stems=None, threads=1, verbose=False, html=False)
+    return SimpleNamespace(root=root, batch=root / "out", result=result, mix=mixdir)

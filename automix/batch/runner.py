@@ -381,13 +381,15 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
               scheduler: str | None = None, retries: int = 1, timeout: float | None = None, force: bool = False,
               fail_fast: bool = False, follow_links: bool = False, process: Callable | str | None = None,
               engine: str = "pedalboard", optimize_steps: int = 0, reporter=None, handle_signals: bool = True,
-              connect_timeout: float = 10.0) -> BatchResult:
+              connect_timeout: float = 10.0, html: bool = True) -> BatchResult:
     """Render every session of ``in_dir`` into ``out_dir`` (see the module docstring).
 
     Args:
         in_dir: folder of session folders, or one session folder.
         out_dir: where ``<session>/{mix.wav, settings.json, report.json}``,
             ``ledger.jsonl`` and ``summary.json`` go; never inside ``in_dir``.
+        html: also write the browser pages at the end (``index.html``, the
+            dashboard, and ``<session>/report.html``; :mod:`automix.pages`).
         style: style name (of ``targets`` or the built-in presets); ``None``
             if ``targets`` holds exactly one style.
         targets: a targets YAML file (``--targets``).
@@ -459,7 +461,7 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
                  timeout=timeout, force=force, fail_fast=fail_fast,
                  process=process if process is not None else DEFAULT_PROCESS, engine=engine,
                  optimize_steps=optimize_steps, reporter=reporter, handle_signals=handle_signals,
-                 connect_timeout=connect_timeout, version=__version__)
+                 connect_timeout=connect_timeout, version=__version__, html=html)
     lock = _Lock(state_dir, out_dir)
     try:
         removed = _clean_partials(out_abs, state_dir)
@@ -499,6 +501,7 @@ class _Plan:
     handle_signals: bool
     connect_timeout: float
     version: str
+    html: bool = True
 
 
 def _plan_sessions(plan: _Plan, sessions: list[Session], run: _Run):
@@ -619,6 +622,15 @@ def _run(plan: _Plan, discovery, ledger: Ledger, run_id: str, removed: list[str]
         ledger.append("end", counts=counts, exit_code=exit_code, seconds=round(seconds, 3))
     except (OSError, AutomixError) as e:
         raise InfrastructureError(f"{plan.out_abs}: cannot write the summary ({e})") from None
+    if plan.html:
+        t_html = time.perf_counter()
+        try:
+            from automix.pages import write_batch_html
+
+            write_batch_html(plan.out_abs)
+        except (OSError, AutomixError) as e:  # the pages are a view of the outputs: `automix report` redoes them
+            notes.append(f"the browser pages were not written ({e}); run automix report {plan.out_abs}")
+        result.timings["html_s"] = round(time.perf_counter() - t_html, 4)
     if reporter:
         reporter.finished(result)
     return result
