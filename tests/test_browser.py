@@ -1,0 +1,288 @@
+"""The pages in a real browser: Debian's headless Chromium driven by Selenium through chromedriver.
+
+What a person sees is asserted: rows and statuses, badges, the reason for a miss, channel strips, drawn charts,
+the numbers of the compliance table against the report JSON, and no console errors. Screenshots of both views
+go to ``test-artifacts/`` (or ``$AUTOMIX_ARTIFACTS``). Without Chromium the tests are skipped, unless
+``AUTOMIX_REQUIRE_BROWSER=1`` (CI) makes that a failure.
+"""
+import json
+import math
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = Path(os.environ.get("AUTOMIX_ARTIFACTS", ROOT / "test-artifacts"))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        if os.environ.get("AUTOMIX_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium and chromium-driver are required (apt-get install -y chromium chromium-driver)")
+        pytest.skip("chromium / chromedriver not installed")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1000",
+                "--disable-dev-shm-usage", "--allow-file-access-from-files"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def open_page(driver, url: str, ready: str):
+    """Load ``url`` and wait until an element with ``data-testid=ready`` is shown; returns the console log."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("browser")  # drop what an earlier page logged
+    driver.get(url)
+    WebDriverWait(driver, 20).until(ec.presence_of_element_located((By.CSS_SELECTOR, f'[data-testid="{ready}"]')))
+    return driver.get_log("browser")
+
+
+def by_testid(driver, testid: str, within=None):
+    from selenium.webdriver.common.by import By
+
+    return (within or driver).find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]')
+
+
+def problems_in(log: list[dict]) -> list[str]:
+    return [e["message"] for e in log if e["level"] in ("SEVERE", "WARNING")]
+
+
+def screenshot(driver, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(max(int(height), 800), 4000))
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1400, 1000)
+    return path
+
+
+def canvas_is_drawn(driver, el) -> bool:
+    """A canvas under ``el`` has a size and pixels that are not all the same."""
+    return driver.execute_script("""
+        for (const c of arguments[0].querySelectorAll('canvas')) {
+          if (!c.width || !c.height) continue;
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          for (let i = 4; i < d.length; i += 4)
+            if (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2] || d[i + 3] !== d[3]) return true;
+        }
+        return false;""", el)
+
+
+def test_dashboard_from_disk(browser, ui_outputs):
+    out = ui_outputs.batch
+    log = open_page(browser, (out / "index.html").as_uri(), "session-row")
+    assert problems_in(log) == []
+    summary = json.loads((out / "summary.json").read_text())
+    rows = by_testid(browser, "session-row")
+    assert len(rows) == len(summary["sessions"]) == 4
+    statuses = sorted(r.get_attribute("data-status") for r in rows)
+    assert statuses == sorted(s["status"] for s in summary["sessions"])
+    badges = [by_testid(browser, "badge", r)[0].text for r in rows]
+    assert sum("E_UNREADABLE" in b or "failed" in b.lower() for b in badges) == 1
+    reasons = [e.text for e in by_testid(browser, "row-reason")]
+    assert any("a.wav" in t and "not a readable audio file" in t for t in reasons)
+    totals = by_testid(browser, "totals")[0].text
+    assert "3" in totals and "1" in totals
+    screenshot(browser, "dashboard.png")
+
+
+def test_dashboard_sorts_and_filters(browser, ui_outputs):
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, (ui_outputs.batch / "index.html").as_uri(), "session-row")
+    box = by_testid(browser, "filter")[0]
+    box.send_keys("E_UNREADABLE")
+    rows = by_testid(browser, "session-row")
+    assert [r.get_attribute("data-status") for r in rows] == ["failed"]
+    from selenium.webdriver.common.keys import Keys
+
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.BACKSPACE)  # as a person clears it (React sees the key events)
+    assert len(by_testid(browser, "session-row")) == 4
+    header = next(h for h in browser.find_elements(By.CSS_SELECTOR, '[data-testid="sessions"] th')
+                  if h.text.strip().lower().startswith("session"))
+    names = [r.find_elements(By.CSS_SELECTOR, "td")[0].text for r in by_testid(browser, "session-row")]
+    header.click()
+    again = [r.find_elements(By.CSS_SELECTOR, "td")[0].text for r in by_testid(browser, "session-row")]
+    if again == names:
+        header.click()
+        again = [r.find_elements(By.CSS_SELECTOR, "td")[0].text for r in by_testid(browser, "session-row")]
+    assert len(again) == 4 and again == list(reversed(names))
+
+
+def _shown_number(text: str) -> float | None:
+    m = re.search(r"[-+]?\d+(?:\.\d+)?", text.replace("\u2212", "-"))
+    return float(m.group(0)) if m else None
+
+
+def _decimals(text: str) -> int:
+    m = re.search(r"\d+(?:\.(\d+))?", text)
+    return len(m.group(1) or "") if m else 0
+
+
+def _report_value(target: dict, name: str, band: str | None, field: str) -> float | None:
+    """The report's number behind a compliance cell, in the unit the page shows it in."""
+    key = {"wanted": "ceiling" if name == "true_peak_dbtp" else "target",
+           "tolerance": "tolerance_rel" if name == "spectral_centroid_hz" else "tolerance",
+           "pre_master": "pre_master", "final": "final",
+           "error": "error_rel" if name == "spectral_centroid_hz" else "error"}[field]
+    v = target.get(key)
+    if isinstance(v, dict):
+        v = v.get(band)
+    if v is None:
+        return None
+    percent = (name == "band_balance" and field != "tolerance") or (name == "spectral_centroid_hz"
+                                                                     and field in ("tolerance", "error"))
+    if name == "band_balance" and field == "tolerance":
+        percent = True
+    return 100 * v if percent else v
+
+
+def test_every_session_view_renders_and_shows_the_reports_numbers(browser, ui_outputs):
+    out = ui_outputs.batch
+    checked = 0
+    for report_path in sorted(out.glob("*/report.json")):
+        record = json.loads(report_path.read_text())
+        log = open_page(browser, (report_path.parent / "report.html").as_uri(), "status-badge")
+        assert problems_in(log) == [], report_path
+        mix = record["mix"]
+        if mix is None:
+            reason = by_testid(browser, "failure-reason")[0].text
+            assert record["code"] in reason or record["code"] in by_testid(browser, "status-badge")[0].text
+            assert "not a readable audio file" in reason
+            continue
+        settings = json.loads((report_path.parent / "settings.json").read_text())
+        assert len(by_testid(browser, "channel-strip")) == len(settings["stems"])
+        assert len(by_testid(browser, "master-strip")) == 1
+        for chart in ("chart-loudness", "chart-spectrum"):
+            el = by_testid(browser, chart)[0]
+            assert canvas_is_drawn(browser, el), chart
+        assert by_testid(browser, "chart-balance")[0].size["height"] > 50
+        curves = [e.get_attribute("d") for e in browser.find_elements("css selector", '[data-testid="eq-curve"] path')]
+        assert len([d for d in curves if d and len(d) > 20]) >= len(settings["stems"])
+        # the compliance table: each number is the report's, to the digits shown
+        cells = 0
+        for row in by_testid(browser, "target-row"):
+            target_name = row.get_attribute("data-target")
+            name, _, band = target_name.partition(".")
+            target = mix["targets"][name]
+            for cell in row.find_elements("css selector", "[data-field]"):
+                field = cell.get_attribute("data-field")
+                want = _report_value(target, name, band or None, field)
+                shown = _shown_number(cell.text)
+                if want is None:
+                    assert shown is None, (target_name, field, cell.text)
+                    continue
+                assert shown is not None, (target_name, field, cell.text)
+                assert abs(shown - want) <= 0.5 * 10 ** -_decimals(cell.text) + 1e-9, (target_name, field, cell.text,
+                                                                                       want)
+                cells += 1
+        assert cells >= 5 * 5
+        whys = [e.text for e in by_testid(browser, "why")]
+        for name, t in mix["targets"].items():
+            if "why" in t:
+                assert any(t["why"] in w for w in whys), name
+        badges = {r.get_attribute("data-target"): by_testid(browser, "badge", r)[0].text
+                  for r in by_testid(browser, "target-row") if by_testid(browser, "badge", r)}
+        for name, t in mix["targets"].items():
+            shown = badges.get(name) or badges.get(f"{name}.low")
+            want = "pass" if t["pass"] else ("FAIL" if t["hard"] else "miss")
+            assert shown is not None and shown.strip() == want, (name, shown)
+        stats = by_testid(browser, "loudness-stats")[0].text
+        lra = mix["final_meters"]["loudness_range_lu"]
+        assert f"{lra:.1f}" in stats
+        plr = mix["final_meters"]["true_peak_dbtp"] - mix["final_meters"]["integrated_lufs"]
+        assert f"{plr:.1f}" in stats
+        checked += 1
+        if checked == 1:
+            screenshot(browser, "session.png")
+    assert checked == 3
+
+
+def test_a_page_with_a_missing_views_file_says_so_and_draws_the_rest(browser, ui_outputs, tmp_path):
+    from automix.pages import write_session_html
+
+    name = next(p.parent.name for p in ui_outputs.batch.glob("*/views.json"))
+    s = tmp_path / name
+    shutil.copytree(ui_outputs.batch / name, s)
+    (s / "views.json").unlink()
+    write_session_html(s / "report.json")
+    log = open_page(browser, (s / "report.html").as_uri(), "compliance")
+    assert problems_in(log) == []
+    problems = [e.text for e in by_testid(browser, "problem")]
+    assert len(problems) == 1 and "views.json is missing" in problems[0]
+    assert len(by_testid(browser, "target-row")) >= 5
+    assert len(by_testid(browser, "channel-strip")) > 0
+
+
+def test_served_app_needs_its_token_and_keeps_to_its_root(browser, ui_outputs):
+    from tests.test_server import Served
+
+    s = Served(ui_outputs.batch)
+    try:
+        log = open_page(browser, s.url, "session-row")
+        assert problems_in(log) == []
+        assert len(by_testid(browser, "session-row")) == 4
+        link = by_testid(browser, "session-row")[1].find_element("css selector", "a")
+        href = link.get_attribute("href")
+        assert "/view/" in href and f"token={s.token}" in href
+        log = open_page(browser, href, "status-badge")
+        assert problems_in(log) == []
+        base = s.url.split("?")[0]
+        browser.get(base + "?token=wrong")
+        assert "403" in browser.find_element("css selector", "body").text
+        browser.get(base)
+        assert "403" in browser.find_element("css selector", "body").text
+        browser.get(base + f"files/%2e%2e/%2e%2e/%2e%2e/etc/passwd?token={s.token}")
+        body = browser.find_element("css selector", "body").text
+        assert "root:x:" not in body and ("404" in body or "Not Found" in body)
+    finally:
+        s.stop()
+
+
+def test_served_dashboard_follows_a_running_batch(browser, ui_outputs, tmp_path):
+    """A batch that is still running (its ledger has no end, its lock is held): the served dashboard polls and
+    shows a session as soon as the ledger records it."""
+    import fcntl
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.test_server import Served
+
+    out = tmp_path / "out"
+    shutil.copytree(ui_outputs.batch, out)
+    lines = (out / "ledger.jsonl").read_text().splitlines(keepends=True)
+    held_back = next(line for line in lines if '"event": "result"' in line and '"status": "ok"' in line)
+    (out / "ledger.jsonl").write_text("".join(line for line in lines
+                                              if line is not held_back and '"event": "end"' not in line))
+    (out / "summary.json").unlink()
+    with open(out / ".automix" / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        s = Served(out)
+        try:
+            log = open_page(browser, s.url, "session-row")
+            assert problems_in(log) == []
+            assert len(by_testid(browser, "session-row")) == 3
+            with open(out / "ledger.jsonl", "a") as f:
+                f.write(held_back)
+            WebDriverWait(browser, 15).until(lambda d: len(by_testid(d, "session-row")) == 4)
+        finally:
+            s.stop()

@@ -1,0 +1,254 @@
+import type { Num, Plugin, Report, ReportStem, Settings, SettingsStem, Views } from '../../lib/page';
+import { param } from '../../lib/page';
+import {
+  DASH,
+  fmtCompressor,
+  fmtDb,
+  fmtHz,
+  fmtMix,
+  fmtNum,
+  fmtPan,
+  fmtRatio,
+  fmtSigned,
+  isNum,
+  stemName,
+  withUnit,
+} from '../../lib/format';
+import { decadeTicks, dbToY, eqPath, freqToX } from '../../lib/eq';
+import { Badge, LimitChip, Section } from '../common';
+
+const EQ_W = 132;
+const EQ_H = 72;
+
+export function EqCurve({ freqs, db, label }: { freqs: readonly number[]; db: readonly Num[] | null; label: string }): JSX.Element {
+  const d = db ? eqPath(freqs, db, EQ_W, EQ_H) : '';
+  return (
+    <svg className="eq" viewBox={`0 0 ${EQ_W} ${EQ_H}`} width={EQ_W} height={EQ_H} data-testid="eq-curve"
+      role="img" aria-label={`EQ response of ${label}`}>
+      {decadeTicks().map((f) => (
+        <line key={`f-${f}`} x1={freqToX(f, EQ_W)} x2={freqToX(f, EQ_W)} y1={0} y2={EQ_H} className="eq-grid" />
+      ))}
+      {[-6, 6].map((g) => (
+        <line key={`g-${g}`} x1={0} x2={EQ_W} y1={dbToY(g, EQ_H)} y2={dbToY(g, EQ_H)} className="eq-grid" />
+      ))}
+      <line x1={0} x2={EQ_W} y1={EQ_H / 2} y2={EQ_H / 2} className="eq-zero" />
+      {d ? <path d={d} className="eq-line" /> : <text x={EQ_W / 2} y={EQ_H / 2 - 4} className="eq-none" textAnchor="middle">no curve</text>}
+      <text x={2} y={9} className="eq-axis">+12</text>
+      <text x={2} y={EQ_H - 2} className="eq-axis">-12 dB</text>
+    </svg>
+  );
+}
+
+const FADER_RANGE = 18;
+
+function Fader({ gain, title }: { gain: Num; title: string }): JSX.Element {
+  const pos = (v: number): number => 50 - (Math.max(-FADER_RANGE, Math.min(FADER_RANGE, v)) / FADER_RANGE) * 50;
+  const g = isNum(gain) ? pos(gain) : null;
+  return (
+    <div className="fader" title={title}>
+      <div className="fader-scale">
+        {[18, 12, 6, 0, -6, -12, -18].map((v) => (
+          <span key={`s-${v}`} style={{ top: `${pos(v)}%` }}>{v > 0 ? `+${v}` : v}</span>
+        ))}
+      </div>
+      <div className="fader-track">
+        <span className="fader-zero" style={{ top: '50%' }} />
+        {g !== null ? (
+          <>
+            <span className="fader-fill" style={{ top: `${Math.min(50, g)}%`, height: `${Math.abs(50 - g)}%` }} />
+            <span className="fader-cap" style={{ top: `${g}%` }} />
+          </>
+        ) : null}
+      </div>
+    </div>
+  );
+}
+
+function Row({ k, v, title, tone }: { k: string; v: string; title?: string; tone?: string }): JSX.Element {
+  return (
+    <div className="strip-row" title={title}>
+      <span className="strip-k">{k}</span>
+      <span className={`strip-v num ${tone ?? ''}`}>{v}</span>
+    </div>
+  );
+}
+
+interface StripData {
+  name: string;
+  path: string | null;
+  chain: Plugin[];
+  rs: ReportStem | null;
+  curve: Num[] | null;
+}
+
+export function joinStems(settings: Settings | null, report: Report | null, views: Views | null): StripData[] {
+  const ss: SettingsStem[] = settings?.stems ?? [];
+  const rs: ReportStem[] = report?.stems ?? [];
+  const cs = views?.eq_curves?.stems ?? [];
+  const n = Math.max(ss.length, rs.length, cs.length);
+  const out: StripData[] = [];
+  for (let i = 0; i < n; i++) {
+    const path = ss[i]?.path ?? rs[i]?.path ?? cs[i]?.path ?? null;
+    out.push({
+      name: path ? stemName(path) : `stem ${i + 1}`,
+      path,
+      chain: ss[i]?.chain ?? [],
+      rs: rs[i] ?? null,
+      curve: cs[i]?.db ?? null,
+    });
+  }
+  return out;
+}
+
+function ChannelStrip({ s, freqs }: { s: StripData; freqs: readonly number[] }): JSX.Element {
+  const ch = s.chain;
+  const rs = s.rs;
+  const hpf = param(ch, 'eq', 'highpass_hz') ?? rs?.highpass_hz ?? null;
+  const ratio = param(ch, 'compressor', 'ratio');
+  const thr = param(ch, 'compressor', 'threshold_db');
+  const comp = ratio !== null || thr !== null ? fmtCompressor(ratio, thr) : rs?.compressor?.split(',')[0]?.replace(' at ', ' @ ') ?? DASH;
+  const gr = rs?.moves.compressor_gr_db ?? null;
+  const drive = param(ch, 'saturation', 'drive_db') ?? rs?.moves.saturation_drive_db ?? null;
+  const mix = param(ch, 'saturation', 'mix') ?? rs?.saturation_mix ?? rs?.moves.saturation_mix ?? null;
+  const panValue = param(ch, 'pan', 'pan') ?? rs?.pan ?? null;
+  const pan = rs?.moves.pan ?? fmtPan(panValue);
+  const width = param(ch, 'stereo_width', 'width') ?? rs?.width ?? null;
+  const gain = param(ch, 'gain', 'gain_db') ?? rs?.gain_db ?? null;
+  const vsRole = rs?.moves.level_db_vs_role ?? null;
+  const limits = rs?.envelope_limits_hit ?? [];
+  return (
+    <div className={`strip${rs?.silent ? ' silent' : ''}`} data-testid="channel-strip" title={s.path ?? undefined}>
+      <div className="strip-name">{s.name}</div>
+      <div className="strip-role">
+        {rs?.role ? <Badge tone="neutral" testid="role">{rs.role}</Badge> : <span className="muted">{DASH}</span>}
+        {rs?.silent ? <Badge tone="miss" testid={null}>silent</Badge> : null}
+      </div>
+      <EqCurve freqs={freqs} db={s.curve} label={s.name} />
+      <Row k="HPF" v={withUnit(fmtHz(hpf), 'Hz')} />
+      <Row k="Comp" v={comp} />
+      <Row k="GR" v={withUnit(fmtNum(gr, 1), 'dB')} title="measured gain reduction" />
+      <Row k="Drive" v={drive === null && mix === null ? DASH : `${fmtNum(drive, 1)} dB · ${fmtMix(mix)}`}
+        title="saturation drive and wet mix" />
+      <Row k="Pan" v={pan} />
+      <Row k="Width" v={fmtRatio(width)} />
+      <div className="strip-fader">
+        <Fader gain={gain} title={`fader ${fmtSigned(gain, 2)} dB`} />
+        <div className="fader-read">
+          <div className="num fader-gain">{withUnit(fmtSigned(gain, 2), 'dB')}</div>
+          <div className="num muted" title="level against the role's prior level">
+            {isNum(vsRole) ? `${fmtSigned(vsRole, 1)} dB vs role` : DASH}
+          </div>
+        </div>
+      </div>
+      {limits.length ? (
+        <div className="chips">
+          {limits.map((h, i) => <LimitChip key={`${h.limit}-${i}`} hit={h} />)}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function MasterStrip({ report, settings, views }: { report: Report | null; settings: Settings | null; views: Views | null }): JSX.Element {
+  const m = report?.master ?? null;
+  const ch = settings?.master?.chain ?? [];
+  const ratio = param(ch, 'compressor', 'ratio');
+  const thr = param(ch, 'compressor', 'threshold_db');
+  const comp = m?.compressor ?? (ratio !== null || thr !== null ? fmtCompressor(ratio, thr) : DASH);
+  const width = m?.width ?? param(ch, 'stereo_width', 'width');
+  const gain = m?.gain_db ?? param(ch, 'gain', 'gain_db');
+  const ceiling = m?.limiter_ceiling_db ?? param(ch, 'limiter', 'ceiling_db');
+  const input = m?.input_gain_db ?? settings?.master?.input_gain_db ?? null;
+  const hpf = param(ch, 'eq', 'highpass_hz');
+  const limits = m?.envelope_limits_hit ?? [];
+  return (
+    <div className="strip master" data-testid="master-strip">
+      <div className="strip-name">Master</div>
+      <div className="strip-role"><Badge tone="info" testid={null}>bus</Badge></div>
+      <EqCurve freqs={views?.eq_curves?.freqs_hz ?? []} db={views?.eq_curves?.master ?? null} label="the master" />
+      <Row k="Input" v={withUnit(fmtSigned(input, 2), 'dB')} />
+      <Row k="HPF" v={withUnit(fmtHz(hpf), 'Hz')} />
+      <Row k="Comp" v={comp.replace(' at ', ' @ ')} />
+      <Row k="Width" v={fmtRatio(width)} />
+      <Row k="Ceiling" v={withUnit(fmtDb(ceiling), 'dB')} title="limiter ceiling" />
+      <div className="strip-fader">
+        <Fader gain={gain} title={`master gain ${fmtSigned(gain, 2)} dB`} />
+        <div className="fader-read">
+          <div className="num fader-gain">{withUnit(fmtSigned(gain, 2), 'dB')}</div>
+          <div className="num muted">into limiter</div>
+        </div>
+      </div>
+      {limits.length ? (
+        <div className="chips">
+          {limits.map((h, i) => <LimitChip key={`${h.limit}-${i}`} hit={h} />)}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function MasterPasses({ report }: { report: Report | null }): JSX.Element | null {
+  const m = report?.master;
+  if (!m) return null;
+  return (
+    <div className="passes" data-testid="master-passes">
+      <h3>
+        Master loop passes{' '}
+        {m.converged === null ? null : (
+          <Badge tone={m.converged ? 'pass' : 'miss'} testid="converged">
+            {m.converged ? 'converged: yes' : 'converged: no'}
+          </Badge>
+        )}
+      </h3>
+      {m.iterations.length ? (
+        <table className="grid">
+          <thead>
+            <tr>
+              <th scope="col" className="num">#</th>
+              <th scope="col" className="num">Gain (dB)</th>
+              <th scope="col" className="num">Ceiling (dB)</th>
+              <th scope="col" className="num">Width</th>
+              <th scope="col" className="num">LUFS</th>
+              <th scope="col" className="num">True peak (dBTP)</th>
+              <th scope="col" className="num">M/S</th>
+            </tr>
+          </thead>
+          <tbody>
+            {m.iterations.map((it, i) => (
+              <tr key={`pass-${i}`} data-testid="master-pass">
+                <td className="num">{i + 1}</td>
+                <td className="num">{fmtSigned(it.gain_db, 2)}</td>
+                <td className="num">{fmtDb(it.ceiling_db)}</td>
+                <td className="num">{fmtRatio(it.width)}</td>
+                <td className="num">{fmtDb(it.lufs)}</td>
+                <td className="num">{fmtDb(it.true_peak_dbtp)}</td>
+                <td className="num">{fmtRatio(it.ms_ratio)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p className="empty">No passes recorded.</p>
+      )}
+    </div>
+  );
+}
+
+export function Mixer({ report, settings, views }: { report: Report | null; settings: Settings | null; views: Views | null }): JSX.Element {
+  const strips = joinStems(settings, report, views);
+  const freqs = views?.eq_curves?.freqs_hz ?? [];
+  return (
+    <Section title="Mixer" testid="mixer" className="mixer"
+      aside={<span className="muted">{strips.length} stem{strips.length === 1 ? '' : 's'} · EQ ±12 dB, 20 Hz–20 kHz</span>}>
+      <div className="console">
+        <div className="strips">
+          {strips.length ? strips.map((s, i) => <ChannelStrip key={`strip-${i}`} s={s} freqs={freqs} />) : (
+            <p className="empty">No stems in this report.</p>
+          )}
+        </div>
+        <MasterStrip report={report} settings={settings} views={views} />
+      </div>
+      <MasterPasses report={report} />
+    </Section>
+  );
+}
