@@ -453,8 +453,8 @@ def test_leftover_temp_files_are_cleaned_and_lock_is_exclusive(tmp_path, targets
     (out / "a" / "notes.partial.txt").write_text("not ours")
     result = run(root, out, targets)
     assert result.exit_code == 0
-    assert sorted(p.name for p in (out / "a").iterdir()) == ["mix.wav", "notes.partial.txt", "report.json",
-                                                              "settings.json"]
+    assert sorted(p.name for p in (out / "a").iterdir()) == ["mix.wav", "notes.partial.txt", "report.html",
+                                                              "report.json", "settings.json"]
     assert any("removed 2 temp file" in n for n in result.notes)
     fd = os.open(out / ".automix" / "lock", os.O_RDWR)
     try:
@@ -523,7 +523,7 @@ def test_stale_outputs_are_removed_when_a_session_now_fails(tmp_path, targets):
     assert run(root, out, targets).exit_code == 0
     (root / "a" / "stem 1.wav").write_bytes(b"")
     assert statuses(run(root, out, targets)) == {"a": ("failed", "E_EMPTY")}
-    assert sorted(p.name for p in (out / "a").iterdir()) == ["report.json"]
+    assert sorted(p.name for p in (out / "a").iterdir()) == ["report.html", "report.json"]
 
 
 def test_crash_culprit_is_found_and_bystanders_complete(tmp_path, targets):
@@ -700,7 +700,26 @@ def test_the_real_mixer_in_a_batch_writes_every_output(tmp_path):
     result = run_batch(root, out, style="rock_punk", jobs=1, handle_signals=False)
     assert result.exit_code == 0 and result.counts["ok"] == 1
     folder = out / "song"
-    assert sorted(p.name for p in folder.iterdir()) == ["mix.wav", "report.json", "settings.json", "views.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["mix.wav", "report.html", "report.json", "settings.json",
+                                                        "views.json"]
     views = json.loads((folder / "views.json").read_text())
     assert views["schema"] == "automix.views/1" and len(views["eq_curves"]["stems"]) == 3
     assert report(out, "song")["mix"]["status"] == "ok"
+
+
+def test_pages_are_written_at_the_end_unless_told_not_to(tmp_path, targets):
+    """The dashboard and a page per session come with the outputs (also for a stand-in mixer's reports, which
+    hold no targets); --no-html writes none, and a session being redone loses its old page first."""
+    root, out = tmp_path / "in", tmp_path / "out"
+    session(root, "a")
+    session(root, "b")
+    result = run(root, out, targets)
+    assert result.exit_code == 0 and "html_s" in result.timings
+    assert (out / "index.html").is_file() and (out / "a" / "report.html").is_file()
+    bare = tmp_path / "bare"
+    run(root, bare, targets, html=False)
+    assert not list(bare.rglob("*.html"))
+    (root / "a" / "stem 1.wav").write_bytes(b"")  # a fails now; its page says so, not the old mix
+    run(root, bare, targets, html=False)
+    run(root, out, targets, html=False)
+    assert not (out / "a" / "report.html").exists() and (out / "b" / "report.html").is_file()

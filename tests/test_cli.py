@@ -165,6 +165,8 @@ def test_demo(tmp_path):
     proc = run("demo", tmp_path / "demo")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "demo" / "mix.wav").exists() and "LUFS" in proc.stdout
+    page = tmp_path / "demo" / "mix.report.html"
+    assert page.is_file() and f"open {page} in a browser" in proc.stdout
 
 
 def test_mix_takes_a_session_folder_and_points_a_folder_of_sessions_to_batch(tmp_path, stems):

@@ -54,8 +54,8 @@ from automix.errors import (EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_SIGNAL, EX
 from automix.discovery import Session, discover_sessions
 from automix.batch.fingerprint import input_records, process_name, session_fingerprint, weights_fingerprint
 from automix.batch.ledger import Ledger, utc_now, write_json_atomic
-from automix.batch.worker import (DEFAULT_PROCESS, MIX_NAME, REPORT_NAME, SETTINGS_NAME, STATE_DIR, VIEWS_NAME,
-                                  BatchTask, build_report, write_report)
+from automix.batch.worker import (DEFAULT_PROCESS, MIX_NAME, PAGE_NAME, REPORT_NAME, SETTINGS_NAME, STATE_DIR,
+                                  VIEWS_NAME, BatchTask, build_report, write_report)
 
 __all__ = ["run_batch", "BatchResult", "SessionOutcome", "SUMMARY_SCHEMA", "is_up_to_date"]
 
@@ -298,7 +298,7 @@ class _Run:
             return
         try:
             out.mkdir(parents=True, exist_ok=True)
-            for name in (MIX_NAME, SETTINGS_NAME, VIEWS_NAME):
+            for name in (MIX_NAME, SETTINGS_NAME, VIEWS_NAME, PAGE_NAME):
                 (out / name).unlink(missing_ok=True)
             write_report(out, build_report(task, status=status, code=code, reason=reason, seconds=None,
                                            detail=detail))

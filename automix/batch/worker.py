@@ -13,7 +13,9 @@ folder, fsync, ``os.replace``): the stale ``report.json`` is removed first
 ``mix.wav`` and ``settings.json``, then ``report.json`` is written last: it is
 the commit marker. A failed session leaves only its ``report.json`` (stale
 ``mix.wav`` / ``settings.json`` of an earlier run are removed, so a folder
-never holds a mix its report does not vouch for).
+never holds a mix its report does not vouch for). The session's page
+(``report.html``) is removed with the stale report and written again by the
+batch at its end, from the finished outputs.
 
 While a session runs, a marker ``OUT_DIR/.automix/running/<token>.json``
 (pid, host, dask worker address, start time) tells the driver which sessions
@@ -40,6 +42,8 @@ DEFAULT_PROCESS = "automix.mixer:mix_session"
 MIX_NAME, SETTINGS_NAME, REPORT_NAME = "mix.wav", "settings.json", "report.json"
 #: the curves the browser views draw (:mod:`automix.views`)
 VIEWS_NAME = "views.json"
+#: the session's browser page, written by the batch at its end (:mod:`automix.pages`)
+PAGE_NAME = "report.html"
 STATE_DIR = ".automix"
 
 _STYLES: dict[str, Any] = {}
@@ -247,6 +251,7 @@ def run_session(task: BatchTask) -> dict:
         out.mkdir(parents=True, exist_ok=True)
         marker = _write_marker(task)
         _remove(out / REPORT_NAME)
+        _remove(out / PAGE_NAME)  # a page of the earlier run would vouch for outputs being redone
         t1 = time.perf_counter()
         process = resolve_process(task.process)
         style = _style(task)
