@@ -1,4 +1,4 @@
-import type { Num, Plugin, Report, ReportStem, Settings, SettingsStem, Views } from '../../lib/page';
+import type { LimitHit, Num, Plugin, Report, ReportStem, Settings, SettingsStem, Views } from '../../lib/page';
 import { param } from '../../lib/page';
 import {
   DASH,
@@ -61,6 +61,28 @@ function Fader({ gain, title }: { gain: Num; title: string }): JSX.Element {
         ) : null}
       </div>
     </div>
+  );
+}
+
+/** The bottom of a strip: its fader with the reading and a note under it, then the envelope limits it sits at. */
+function FaderAndLimits({ gain, what, note, noteTitle, limits }: {
+  gain: Num; what: string; note: string; noteTitle?: string; limits: readonly LimitHit[];
+}): JSX.Element {
+  return (
+    <>
+      <div className="strip-fader">
+        <Fader gain={gain} title={`${what} ${fmtSigned(gain, 2)} dB`} />
+        <div className="fader-read">
+          <div className="num fader-gain">{withUnit(fmtSigned(gain, 2), 'dB')}</div>
+          <div className="num muted" title={noteTitle}>{note}</div>
+        </div>
+      </div>
+      {limits.length ? (
+        <div className="chips">
+          {limits.map((h, i) => <LimitChip key={`${h.limit}-${i}`} hit={h} />)}
+        </div>
+      ) : null}
+    </>
   );
 }
 
@@ -131,20 +153,8 @@ function ChannelStrip({ s, freqs }: { s: StripData; freqs: readonly number[] }):
         title="saturation drive and wet mix" />
       <Row k="Pan" v={pan} />
       <Row k="Width" v={fmtRatio(width)} />
-      <div className="strip-fader">
-        <Fader gain={gain} title={`fader ${fmtSigned(gain, 2)} dB`} />
-        <div className="fader-read">
-          <div className="num fader-gain">{withUnit(fmtSigned(gain, 2), 'dB')}</div>
-          <div className="num muted" title="level against the role's prior level">
-            {isNum(vsRole) ? `${fmtSigned(vsRole, 1)} dB vs role` : DASH}
-          </div>
-        </div>
-      </div>
-      {limits.length ? (
-        <div className="chips">
-          {limits.map((h, i) => <LimitChip key={`${h.limit}-${i}`} hit={h} />)}
-        </div>
-      ) : null}
+      <FaderAndLimits gain={gain} what="fader" note={isNum(vsRole) ? `${fmtSigned(vsRole, 1)} dB vs role` : DASH}
+        noteTitle="level against the role's prior level" limits={limits} />
     </div>
   );
 }
@@ -171,18 +181,7 @@ function MasterStrip({ report, settings, views }: { report: Report | null; setti
       <Row k="Comp" v={comp.replace(' at ', ' @ ')} />
       <Row k="Width" v={fmtRatio(width)} />
       <Row k="Ceiling" v={withUnit(fmtDb(ceiling), 'dB')} title="limiter ceiling" />
-      <div className="strip-fader">
-        <Fader gain={gain} title={`master gain ${fmtSigned(gain, 2)} dB`} />
-        <div className="fader-read">
-          <div className="num fader-gain">{withUnit(fmtSigned(gain, 2), 'dB')}</div>
-          <div className="num muted">into limiter</div>
-        </div>
-      </div>
-      {limits.length ? (
-        <div className="chips">
-          {limits.map((h, i) => <LimitChip key={`${h.limit}-${i}`} hit={h} />)}
-        </div>
-      ) : null}
+      <FaderAndLimits gain={gain} what="master gain" note="into limiter" limits={limits} />
     </div>
   );
 }
