@@ -174,9 +174,9 @@ def feature_axes() -> dict:
             "envelope_energy": {"unit": "energy share per bin", "bin_edges_db_re_loudness": list(ENVELOPE_EDGES_DB)}}
 
 
-def build_report(*, style, settings: MixSettings, features, roles, pre: dict, final: dict, loop, tone: dict,
-                 warnings: list[str], timings: dict, output: str, settings_path: str | None, engine: str,
-                 refinement: dict | None, levels=None) -> dict:
+def target_compliance(style, pre: dict, final: dict) -> dict[str, dict]:
+    """Each target of ``style`` with its tolerance, the pre-master and final meters, the error and ``pass``
+    (the report's ``targets`` without the reasons for soft misses)."""
     tol = style.tolerances
     targets: dict[str, dict] = {}
     lufs_err = final["integrated_lufs"] - style.lufs
@@ -202,6 +202,39 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
     targets["band_balance"] = {
         "hard": False, "target": want, "tolerance": tol.balance_abs, "pre_master": pre["band_balance"],
         "final": final["band_balance"], "error": errs, "pass": max(abs(e) for e in errs.values()) <= tol.balance_abs}
+    return targets
+
+
+def stem_summary(chain) -> dict:
+    """A strip's settings as the report lists them: fader, pan, width, high-pass and EQ moves of 0.5 dB or more,
+    the compressor in words and the saturation's mix."""
+    p = {x.plugin: x.params for x in chain}
+    eq = p["eq"]
+    moves = {k: round(v, 1) for k, v in eq.items() if k.endswith("gain_db") and abs(v) >= 0.5}
+    comp = p["compressor"]
+    return {"gain_db": p["gain"]["gain_db"], "pan": p["pan"]["pan"], "width": p["stereo_width"]["width"],
+            "eq": {"highpass_hz": round(eq["highpass_hz"], 1), **moves},
+            "compressor": f"{comp['ratio']:.1f}:1 at {comp['threshold_db']:.1f} dB, "
+                          f"{comp['attack_ms']:.0f}/{comp['release_ms']:.0f} ms, makeup {comp['makeup_db']:.1f} dB",
+            "saturation_mix": p["saturation"]["mix"]}
+
+
+def master_summary(settings: MixSettings) -> dict:
+    """The master chain as the report lists it (bus trim, compressor in words, gain, ceiling, width, EQ moves)."""
+    master = {x.plugin: x.params for x in settings.master}
+    return {
+        "input_gain_db": settings.master_input_gain_db,
+        "compressor": f"{master['compressor']['ratio']:.1f}:1 at {master['compressor']['threshold_db']:.1f} dB",
+        "gain_db": master["gain"]["gain_db"], "limiter_ceiling_db": master["limiter"]["ceiling_db"],
+        "width": master["stereo_width"]["width"],
+        "eq_moves_db": {k: round(v, 2) for k, v in master["eq"].items() if k.endswith("gain_db") and abs(v) >= 0.05},
+    }
+
+
+def build_report(*, style, settings: MixSettings, features, roles, pre: dict, final: dict, loop, tone: dict,
+                 warnings: list[str], timings: dict, output: str, settings_path: str | None, engine: str,
+                 refinement: dict | None, levels=None) -> dict:
+    targets = target_compliance(style, pre, final)
     for name in SOFT_TARGETS:
         t = targets[name]
         if not t["pass"]:
@@ -219,23 +252,14 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
                              heard_lufs=heard)
     stems = []
     for i, (s, f, (role, source), mv) in enumerate(zip(settings.stems, features, roles, engineer["stems"])):
-        p = {x.plugin: x.params for x in s.chain}
-        eq = p["eq"]
-        moves = {k: round(v, 1) for k, v in eq.items() if k.endswith("gain_db") and abs(v) >= 0.5}
-        comp = p["compressor"]
         stems.append({
             "path": s.path, "role": role, "role_source": source,
             "loudness_lufs": f.loudness_lufs, "input_gain_db": s.input_gain_db, "silent": f.silent,
-            "gain_db": p["gain"]["gain_db"], "pan": p["pan"]["pan"], "width": p["stereo_width"]["width"],
-            "eq": {"highpass_hz": round(eq["highpass_hz"], 1), **moves},
-            "compressor": f"{comp['ratio']:.1f}:1 at {comp['threshold_db']:.1f} dB, "
-                          f"{comp['attack_ms']:.0f}/{comp['release_ms']:.0f} ms, makeup {comp['makeup_db']:.1f} dB",
-            "saturation_mix": p["saturation"]["mix"],
+            **stem_summary(s.chain),
             "features": f.values,
             "moves": mv["moves"], "envelope_limits_hit": mv["envelope_limits_hit"],
             "level_match": levels[i].to_dict() if levels is not None else None,
         })
-    master = {x.plugin: x.params for x in settings.master}
     notes = list(loop.notes)
     if not loop.converged:
         notes.append(f"master loop stopped after {len(loop.iterations)} iterations without meeting every target")
@@ -251,11 +275,7 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
         "targets": targets,
         "stems": stems,
         "master": {
-            "input_gain_db": settings.master_input_gain_db,
-            "compressor": f"{master['compressor']['ratio']:.1f}:1 at {master['compressor']['threshold_db']:.1f} dB",
-            "gain_db": master["gain"]["gain_db"], "limiter_ceiling_db": master["limiter"]["ceiling_db"],
-            "width": master["stereo_width"]["width"],
-            "eq_moves_db": {k: round(v, 2) for k, v in master["eq"].items() if k.endswith("gain_db") and abs(v) >= 0.05},
+            **master_summary(settings),
             "tonal_match": tone,
             "iterations": [it.to_dict() for it in loop.iterations],
             "converged": loop.converged,
