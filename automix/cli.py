@@ -335,17 +335,19 @@ def report_command(path):
               help="Address to bind; another than 127.0.0.1 makes the views reachable from the network.")
 @click.option("--no-browser", is_flag=True, help="Print the URL only; do not open a browser.")
 def ui_command(path, port, host, no_browser):
-    """Serve the browser views of PATH (a batch --out folder or a mix's outputs) on a local server, read-only.
+    """Serve the browser views of PATH (a batch --out folder or a mix's outputs) on a local server, with the
+    studio: edit a session's moves and watch its targets follow, listen A/B, optimise, undo, save.
 
     The first line printed is the URL with this launch's token (every request needs it). While a batch runs
-    in PATH, its dashboard follows the ledger. Ctrl-C stops the server.
+    in PATH, its dashboard follows the ledger. The server writes only into a session's folder, and only when
+    the studio saves (and its scratch files in <session>/.automix-studio/). Ctrl-C stops the server.
     """
     from automix.server import serve
 
     def announce(url):
         click.echo(url)
         sys.stdout.flush()
-        click.echo("automix ui: serving (read-only); Ctrl-C stops", err=True)
+        click.echo("automix ui: serving; Ctrl-C stops", err=True)
 
     try:
         serve(path, host=host, port=port, open_browser=not no_browser, announce=announce)

@@ -151,7 +151,7 @@ def _finite(x):
 
 # ----------------------------------------------------------------------------- rendering
 
-class _Bus:
+class BusFile:
     """The pre-master bus as a float32 temp file next to the output (bounded memory)."""
 
     def __init__(self, folder: Path, sample_rate: int):
@@ -207,7 +207,7 @@ class _BehindSink:
                 self.pool.shutdown()
 
 
-def _render_premaster(settings: MixSettings, bus: _Bus, engine: str, threads: int) -> dict:
+def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads: int) -> dict:
     from automix.meters import StreamingMeter
 
     meter = StreamingMeter(settings.sample_rate, 2, spectrum=True)
@@ -230,7 +230,7 @@ def _render_premaster(settings: MixSettings, bus: _Bus, engine: str, threads: in
     return meter
 
 
-def _premaster(settings: MixSettings, bus: _Bus, renderer, engine: str, threads: int) -> dict:
+def _premaster(settings: MixSettings, bus: BusFile, renderer, engine: str, threads: int) -> dict:
     """Render the strips into ``bus``, and set the master trim from its loudness; returns the bus meters.
 
     Raises:
@@ -246,7 +246,7 @@ def _premaster(settings: MixSettings, bus: _Bus, renderer, engine: str, threads:
     return pre_m
 
 
-class _MasterRenderer:
+class MasterRenderer:
     """Streams the bus through a master chain for the loop; final passes write a candidate output.
 
     The chain is split at its ``stereo_width`` stage: the part before it (compressor, EQ) does not
@@ -256,11 +256,11 @@ class _MasterRenderer:
     meter loudness and M/S only and run the limiter with its sample-peak detector.
     """
 
-    def __init__(self, bus: _Bus, output: Path, engine: str, protect: Sequence[str], threads: int = 1):
+    def __init__(self, bus: BusFile, output: Path, engine: str, protect: Sequence[str], threads: int = 1):
         self.bus, self.output, self.engine, self.protect = bus, output, engine, tuple(protect)
         self.threads = threads
         self.candidate: AtomicWriter | None = None
-        self.pre_bus = _Bus(bus.path.parent, bus.sample_rate)
+        self.pre_bus = BusFile(bus.path.parent, bus.sample_rate)
         self._pre_key = None
         #: the master's input_gain_db (bus trim), set once the bus is measured
         self.trim_db = 0.0
@@ -526,8 +526,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         levels = match_levels(settings, role_names, style, threads=threads)
         lap("levels_s")
 
-    bus = _Bus(output.parent, sr)
-    renderer = _MasterRenderer(bus, output, engine, stems, threads)
+    bus = BusFile(output.parent, sr)
+    renderer = MasterRenderer(bus, output, engine, stems, threads)
     renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
     try:
         say("rendering the pre-master bus")

@@ -52,9 +52,23 @@ def _excerpt(settings: MixSettings, seconds: float) -> torch.Tensor:
     return torch.from_numpy(np.stack(stems))
 
 
+def _progress_entry(entry: dict, style: StyleTargets, loss: float) -> dict:
+    """One step as a progress report: the loss and each soft target's error."""
+    want = style.frequency_balance.as_tuple()
+    return {"step": entry["step"] + 1, "loss": round(loss, 5), "target_error": round(entry["target_error"], 5),
+            "centroid_error_rel": round(entry["centroid_hz"] / style.spectral_centroid_hz - 1.0, 5),
+            "ms_error": round(entry["ms_ratio"] - style.stereo_ms_ratio, 5),
+            "balance_error": round(max((b - w for b, w in zip(entry["balance"], want)), key=abs), 5)}
+
+
 def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, priors: Sequence[Sequence],
-                    mono: Sequence[bool], excerpt_s: float = 10.0, lr: float = 0.08) -> tuple[MixSettings, dict]:
+                    mono: Sequence[bool], excerpt_s: float = 10.0, lr: float = 0.08,
+                    progress=None) -> tuple[MixSettings, dict]:
     """Return refined settings and a summary (loss and soft-target errors before and after).
+
+    ``progress(step, entry)``, if given, is told each step's loss and measures (the entries of the summary's
+    history, with the relative centroid error, the M/S error and the largest band-balance error); returning
+    ``False`` stops the refinement after that step (the settings of the steps taken are returned).
 
     ``priors`` are the stems' prior chains and ``mono`` their no-side-signal flags, as the predictor was
     given them: the steps move residual logits inside the same envelope boxes
@@ -105,6 +119,8 @@ def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, p
         history.append({"step": step, "target_error": float(err.detach()), "centroid_hz": float(c.detach()), "ms_ratio": float(ms.detach()),
                         "balance": [float(v) for v in b.detach()]})
         opt.step()
+        if progress is not None and progress(step + 1, _progress_entry(history[-1], style, float(loss.detach()))) is False:
+            break
     with torch.no_grad():
         err, c, b, ms, u = measure()
     history.append({"step": steps, "target_error": float(err), "centroid_hz": float(c), "ms_ratio": float(ms),
@@ -112,6 +128,6 @@ def refine_settings(settings: MixSettings, style: StyleTargets, *, steps: int, p
     refined = [StemSettings(s.path, unflatten(u[i], STEM_SLOTS, STEM_CHAIN), s.input_gain_db)
                for i, s in enumerate(settings.stems)]
     return MixSettings(sr, refined, settings.master, master_input_gain_db=settings.master_input_gain_db), {
-        "steps": steps, "excerpt_s": round(x.shape[-1] / sr, 2),
+        "steps": len(history) - 1, "excerpt_s": round(x.shape[-1] / sr, 2),
         "before": history[0], "after": history[-1],
     }

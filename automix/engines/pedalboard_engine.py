@@ -251,3 +251,30 @@ def strip_loudness(settings: MixSettings, *, block_frames: int = BLOCK_FRAMES, t
         with ThreadPoolExecutor(max_workers=threads) as pool:
             return list(pool.map(one, settings.stems))
     return [one(s) for s in settings.stems]
+
+
+def render_strip(stem, sample_rate: int, frames: int, *, block_frames: int = BLOCK_FRAMES) -> np.ndarray:
+    """One stem through its strip (input gain and chain, no master) for ``frames`` frames (the session's length:
+    a shorter stem is padded with silence); ``(2, frames)`` float32.
+
+    The blocks and arithmetic are :func:`render_stream`'s, so summing the strips in stem order in float32 gives
+    its pre-master bus sample for sample (the studio caches strips this way and re-renders only the edited one).
+    """
+    info = probe(stem.path)
+    chain = StreamingChain(build_stages(sample_rate, stem.chain, stem.input_gain_db), sample_rate, block_frames)
+    out = np.empty((2, frames), np.float32)
+    pos = 0
+    with StemReader(info, sample_rate) as reader:
+        done = 0
+        while done < frames:
+            n = min(block_frames, frames - done)
+            block = _stereo(chain.process(reader.read(n)))
+            out[:, pos:pos + block.shape[1]] = block
+            pos += block.shape[1]
+            done += n
+        tail = _stereo(chain.flush())
+        out[:, pos:pos + tail.shape[1]] = tail
+        pos += tail.shape[1]
+    if pos != frames:
+        raise RuntimeError(f"{stem.path}: the strip produced {pos} frames for {frames}")
+    return out
