@@ -217,12 +217,14 @@ def build_app(root: str | os.PathLike, token: str, *, host: str = "127.0.0.1", p
             return answer_error(e)
 
         async def stream():
-            seen, idle = None, 0.0
+            seen, idle = -1, 0.0
             while not stopping.is_set():
-                event = studio.event()
-                if event != seen:
-                    seen, idle = event, 0.0
+                events = studio.events_since(seen)
+                for event in events:
+                    seen = event["version"]
                     yield f"data: {json.dumps(event, allow_nan=False, default=str)}\n\n"
+                if events:
+                    idle = 0.0
                 elif idle >= KEEPALIVE_S:
                     idle = 0.0
                     yield ": keep-alive\n\n"

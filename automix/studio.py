@@ -39,6 +39,8 @@ from automix.settings import GAIN_DECIMALS, MixSettings
 STATE_DIR = ".automix-studio"
 #: strips kept in memory beyond the current state's (undo and redo land on recent ones)
 SPARE_STRIPS = 16
+#: changes the event stream can replay to a page that fell behind
+EVENTS_KEPT = 256
 #: the studio's stages, as the page names them
 STAGES = ("strips", "bus", "master", "remix", "monitor")
 
@@ -96,8 +98,12 @@ class Studio:
         self.on_change = on_change or (lambda: None)
         self.state_dir = self.folder / STATE_DIR
         self.state_dir.mkdir(exist_ok=True)
+        for s in settings.stems:
+            s.path = os.path.abspath(s.path)
         self.inputs = tuple(s.path for s in settings.stems)
         self.history: list[tuple[MixSettings, object]] = [(settings, style)]
+        #: the settings of the state on the page, as rendered
+        self._rendered = copy.deepcopy(settings)
         self.position = 0
         self.saved_position = 0
         self.version = 0
@@ -112,6 +118,7 @@ class Studio:
         self._frames: int | None = None
         self._equal: dict | None = None
         self._lock = threading.RLock()
+        self._events: list[dict] = []
         self._generation = 0
         self._worker: threading.Thread | None = None
         # the strips of the session as it stands render in the background, so the first edit renders one
@@ -136,6 +143,8 @@ class Studio:
 
     def _changed(self) -> None:
         self.version += 1
+        self._events.append(self._event())
+        del self._events[:-EVENTS_KEPT]
         self.on_change()
 
     def state(self, audio_url: Callable[[str], str] = lambda name: name) -> dict:
@@ -178,12 +187,18 @@ class Studio:
                 "optimise": {k: v for k, v in self.optimise.items()},
             }
 
-    def event(self) -> dict:
-        """What the page's event stream carries: enough to know when to fetch the state again."""
+    def _event(self) -> dict:
+        return {"version": self.version, "status": self.status, "stage": self.stage,
+                "optimise": {k: v for k, v in self.optimise.items() if k != "history"}
+                | {"last": self.optimise["history"][-1] if self.optimise["history"] else None}}
+
+    def events_since(self, version: int) -> list[dict]:
+        """What the page's event stream carries, every change after ``version`` (the latest
+        :data:`EVENTS_KEPT`); enough to know when to fetch the state again. ``version`` -1: the state now."""
         with self._lock:
-            return {"version": self.version, "status": self.status, "stage": self.stage,
-                    "optimise": {k: v for k, v in self.optimise.items() if k != "history"}
-                    | {"last": self.optimise["history"][-1] if self.optimise["history"] else None}}
+            if version < 0:
+                return [self._event()]
+            return [e for e in self._events if e["version"] > version]
 
     def audio_path(self, name: str) -> Path | None:
         """The WAV behind ``state.audio`` entry ``name`` (``current``, ``previous``, ``equal``, ``monitor``)."""
@@ -203,11 +218,11 @@ class Studio:
             SettingsError, ParameterError: the settings are malformed or a value is out of its range.
         """
         settings = MixSettings.from_dict(data, source="edit")
-        for s, path in zip(settings.stems, self.inputs):
-            if os.path.abspath(os.path.join(self.files.settings.parent, s.path)) != path and s.path != path:
-                raise SettingsError(f"edit: stem paths cannot change in the studio (got {s.path!r})")
         if len(settings.stems) != len(self.inputs):
             raise SettingsError(f"edit: the session has {len(self.inputs)} stems, the edit {len(settings.stems)}")
+        for s, path in zip(settings.stems, self.inputs):
+            if os.path.abspath(os.path.join(self.folder, s.path)) != path:
+                raise SettingsError(f"edit: stem paths cannot change in the studio (got {s.path!r})")
         for s, path in zip(settings.stems, self.inputs):
             s.path = path
         return self._push(settings, self.style)
@@ -276,7 +291,7 @@ class Studio:
             self._stop_optimise.clear()
             self.optimise = {"running": True, "step": 0, "steps": steps, "history": [], "result": False}
             self._optimised = None
-            settings, style = copy.deepcopy(self.settings), self.style
+            settings, style = copy.deepcopy(self._rendered), self.style
             self._changed()
         threading.Thread(target=self._optimise, args=(settings, style, steps), daemon=True,
                          name="automix-optimise").start()
@@ -486,8 +501,9 @@ class Studio:
                 candidate.unlink(missing_ok=True)
                 raise Superseded()
             self._rotate("current", candidate, report["final_meters"]["integrated_lufs"])
-            # the state renders to what the loop set (gain, trim): the history holds what was heard
-            self.history[self.position] = (settings, style)
+            # the history keeps what was asked for (a re-render of it gives the same numbers); the page and a
+            # save take what was rendered: the loop's master gain and the bus trim
+            self._rendered = settings
             page = dict(self.base_page, report=report, settings=settings.relative_to(self.folder).to_dict(),
                         views=views, problems=[])
             page["links"] = dict(page["links"], audio=None)
@@ -548,7 +564,7 @@ class Studio:
         from automix.meters import StreamingMeter
 
         with self._lock:
-            settings = copy.deepcopy(self.settings)
+            settings = copy.deepcopy(self._rendered)
         sr = settings.sample_rate
         strips = self._strip_outputs(settings, gen)
         self._check(gen, "monitor")
@@ -596,6 +612,8 @@ class Studio:
             mix_session(list(self.inputs), style=style, output=work / "mix.wav",
                         settings_out=work / "settings.json", threads=self.threads)
             settings = MixSettings.load(work / "settings.json")
+            for s, path in zip(settings.stems, self.inputs):
+                s.path = path  # the same stems, named as the session names them (the work folder goes)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         self._check(gen)
@@ -650,7 +668,7 @@ class Studio:
         with self._lock:
             if self.status != "ready":
                 raise UsageError("save: the current state has not rendered (fix the error or undo first)")
-            settings = copy.deepcopy(self.settings)
+            settings = copy.deepcopy(self._rendered)
             page = self.page
             position = self.position
         mix_name = Path(self.base_report.get("output") or "mix.wav").name

@@ -1,0 +1,315 @@
+"""The studio: live edits of a real session, checked against the full render and the files ``automix render``
+writes; its HTTP API over a real server."""
+import copy
+import json
+import shutil
+import subprocess
+import sys
+import urllib.parse
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from automix.errors import SettingsError, StyleError, UsageError
+from automix.settings import MixSettings
+from automix.studio import STATE_DIR, Studio
+
+
+@pytest.fixture
+def session(ui_outputs, tmp_path):
+    """A copy of one mix's outputs with its stems (the studio writes into the session's folder)."""
+    folder = tmp_path / "mix"
+    shutil.copytree(ui_outputs.mix, folder)
+    settings = json.loads((folder / "mix.settings.json").read_text())
+    stems = tmp_path / "stems"
+    stems.mkdir()
+    for s in settings["stems"]:
+        src = (ui_outputs.mix / s["path"]).resolve()
+        shutil.copy(src, stems / src.name)
+        s["path"] = f"../stems/{src.name}"
+    (folder / "mix.settings.json").write_text(json.dumps(settings))
+    return folder
+
+
+def fader(settings: dict, stem: int) -> dict:
+    return next(p for p in settings["stems"][stem]["chain"] if p["plugin"] == "gain")["params"]
+
+
+def edited(studio: Studio, stem: int, delta_db: float) -> dict:
+    s = copy.deepcopy(studio.state()["page"]["settings"])
+    fader(s, stem)["gain_db"] = round(fader(s, stem)["gain_db"] + delta_db, 2)
+    return s
+
+
+def rendered(studio: Studio) -> dict:
+    studio.wait()
+    state = studio.state()
+    assert state["status"] == "ready", state["error"]
+    return state
+
+
+def test_a_fader_move_renders_one_strip_and_the_targets_follow(session, monkeypatch):
+    import automix.engines.pedalboard_engine as engine
+
+    studio = Studio(session / "mix.report.json", threads=2)
+    studio.wait()  # the warm-up renders every strip once
+    calls = []
+    real = engine.render_strip
+    monkeypatch.setattr(engine, "render_strip", lambda stem, *a, **k: calls.append(stem.path) or real(stem, *a, **k))
+    before = studio.state()["page"]["report"]
+    studio.edit(edited(studio, 0, 3.0))
+    state = rendered(studio)
+    after = state["page"]["report"]
+    assert len(calls) == 1 and calls[0].endswith(MixSettings.load(session / "mix.settings.json").stems[0].path
+                                                 .split("/")[-1])
+    assert after["targets"]["integrated_lufs"]["pre_master"] > before["targets"]["integrated_lufs"]["pre_master"]
+    assert after["targets"]["integrated_lufs"]["pass"] and after["targets"]["true_peak_dbtp"]["pass"]
+    assert after["stems"][0]["gain_db"] == pytest.approx(before["stems"][0]["gain_db"] + 3.0, abs=0.005)
+    # the level against the role's place moves with the fader (the strip soloed, as heard)
+    assert after["stems"][0]["moves"]["level_db_vs_role"] == pytest.approx(
+        before["stems"][0]["moves"]["level_db_vs_role"] + 3.0, abs=0.15)
+    assert state["dirty"] and state["can_undo"] and not state["can_redo"]
+    assert state["page"]["views"]["loudness"]["master"]["momentary_lufs"]
+
+
+def test_the_preview_is_what_automix_render_makes_of_the_state(session, tmp_path):
+    from automix.render import render_to_file
+
+    studio = Studio(session / "mix.report.json", threads=2)
+    studio.edit(edited(studio, 1, -2.0))
+    rendered(studio)
+    settings = MixSettings.from_dict(studio.state()["page"]["settings"])
+    for s in settings.stems:
+        s.path = str((session / s.path).resolve())
+    render_to_file(settings, tmp_path / "ref.wav")
+    preview, _ = sf.read(session / STATE_DIR / "current.wav", dtype="int32")
+    ref, _ = sf.read(tmp_path / "ref.wav", dtype="int32")
+    assert np.array_equal(preview, ref)
+
+
+def test_undo_and_redo_give_the_same_numbers_again(session):
+    studio = Studio(session / "mix.report.json", threads=2)
+    studio.edit(edited(studio, 0, 2.0))
+    first = rendered(studio)["page"]["report"]["targets"]
+    studio.edit(edited(studio, 2, -3.0))
+    second = rendered(studio)["page"]["report"]["targets"]
+    assert second != first
+    studio.undo()
+    assert rendered(studio)["page"]["report"]["targets"] == first
+    studio.redo()
+    assert rendered(studio)["page"]["report"]["targets"] == second
+    with pytest.raises(UsageError, match="nothing to redo"):
+        studio.redo()
+
+
+def test_a_newer_edit_supersedes_a_running_render(session):
+    studio = Studio(session / "mix.report.json", threads=1)
+    studio.wait()
+    studio.edit(edited(studio, 0, 1.0))
+    studio.edit(edited(studio, 0, 4.0))  # from the same base: the last one wins
+    state = rendered(studio)
+    base = MixSettings.load(session / "mix.settings.json")
+    gain0 = next(p for p in base.stems[0].chain if p.plugin == "gain").params["gain_db"]
+    assert fader(state["page"]["settings"], 0)["gain_db"] == pytest.approx(gain0 + 4.0, abs=0.005)
+    assert state["position"] == 2 and state["history_length"] == 3
+
+
+@pytest.mark.parametrize("change, error, match", [
+    (lambda s: fader(s, 0).update(gain_db=99.0), SettingsError, "gain_db=99 is out of range"),
+    (lambda s: fader(s, 0).update(volume=1.0), SettingsError, "volume"),
+    (lambda s: s.pop("sample_rate"), SettingsError, "sample_rate"),
+    (lambda s: s["stems"].pop(), SettingsError, "stems"),
+    (lambda s: s["stems"][0].update(path="/etc/passwd"), SettingsError, "stem paths cannot change"),
+])
+def test_an_invalid_edit_is_refused_with_the_settings_files_message(session, change, error, match):
+    studio = Studio(session / "mix.report.json", threads=1)
+    s = copy.deepcopy(studio.state()["page"]["settings"])
+    change(s)
+    with pytest.raises(error, match=match):
+        studio.edit(s)
+    assert studio.state()["version"] == 0 and studio.state()["history_length"] == 1
+
+
+def test_a_failed_render_keeps_the_last_good_state_and_says_why(session):
+    studio = Studio(session / "mix.report.json", threads=1)
+    studio.wait()
+    good = studio.state()["page"]
+    stem = MixSettings.load(session / "mix.settings.json").stems[1].path
+    assert stem.endswith("Kit.wav")
+    shutil.move(stem, stem + ".away")  # its strip must render again after the edit, and cannot
+    studio.edit(edited(studio, 1, 1.0))
+    studio.wait()
+    state = studio.state()
+    assert state["status"] == "failed" and "Kit.wav: file not found" in state["error"]
+    assert state["page"] == good
+
+
+def test_targets_and_style(session):
+    studio = Studio(session / "mix.report.json", threads=2)
+    studio.set_targets({"lufs": -14.0, "tolerances": {"lufs_lu": 0.5}})
+    state = rendered(studio)
+    t = state["page"]["report"]["targets"]["integrated_lufs"]
+    assert state["style"]["lufs"] == -14.0 and t["target"] == -14.0 and t["tolerance"] == 0.5
+    assert abs(t["final"] + 14.0) <= 0.5
+    with pytest.raises(StyleError):
+        studio.set_targets({"lufs": 3.0})
+    with pytest.raises(StyleError, match="unknown key"):
+        studio.set_targets({"loudness": -10})
+    studio.switch_style("rock_punk")
+    state = rendered(studio)
+    assert state["style"]["name"] == "rock_punk" and state["page"]["report"]["style"] == "rock_punk"
+    assert abs(state["page"]["report"]["targets"]["integrated_lufs"]["final"] + 9.5) <= 0.1
+
+
+def test_monitor_mutes_and_solos_without_an_edit(session):
+    studio = Studio(session / "mix.report.json", threads=2)
+    studio.wait()
+    studio.monitor([], [0])
+    state = rendered(studio)
+    mon = state["audio"]["monitor"]
+    assert mon["soloed"] == [0] and state["history_length"] == 1
+    assert (session / STATE_DIR / "monitor.wav").is_file() and mon["lufs"] < state["audio"]["current"]["lufs"]
+    with pytest.raises(UsageError, match="does not exist"):
+        studio.monitor([99], [])
+    studio.monitor([], [])
+    assert studio.state()["audio"]["monitor"] is None
+
+
+def test_save_writes_what_automix_render_writes_and_keeps_a_history(session, tmp_path):
+    studio = Studio(session / "mix.report.json", threads=2)
+    stems_before = {p: p.read_bytes() for p in (session.parent / "stems").iterdir()}
+    studio.edit(edited(studio, 0, 1.5))
+    rendered(studio)
+    saved = studio.save()
+    assert sorted(p.rsplit("/", 1)[1] for p in saved) == ["mix.report.html", "mix.report.json", "mix.settings.json",
+                                                           "mix.views.json", "mix.wav"]
+    proc = subprocess.run([sys.executable, "-m", "automix", "render", "--settings", str(session / "mix.settings.json"),
+                           "--output", str(tmp_path / "again.wav")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert (session / "mix.wav").read_bytes() == (tmp_path / "again.wav").read_bytes()
+    report = json.loads((session / "mix.report.json").read_text())
+    assert report["stems"][0]["gain_db"] == fader(json.loads((session / "mix.settings.json").read_text()), 0)["gain_db"]
+    assert len(list((session / STATE_DIR / "history").glob("*.settings.json"))) == 1
+    assert not studio.state()["dirty"]
+    assert {p: p.read_bytes() for p in (session.parent / "stems").iterdir()} == stems_before
+
+
+def test_optimise_reports_each_step_and_applies_as_an_edit(session):
+    studio = Studio(session / "mix.report.json", threads=2)
+    studio.start_optimise(3)
+    import time
+
+    deadline = time.monotonic() + 300
+    while studio.state()["optimise"]["running"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    opt = studio.state()["optimise"]
+    assert opt["result"] and [h["step"] for h in opt["history"]] == [1, 2, 3]
+    assert all(set(h) >= {"loss", "centroid_error_rel", "ms_error", "balance_error"} for h in opt["history"])
+    studio.apply_optimise()
+    state = rendered(studio)
+    assert state["position"] == 1 and state["can_undo"]
+
+
+def test_a_failed_session_has_no_studio(ui_outputs):
+    with pytest.raises(UsageError, match="no mix to edit"):
+        Studio(ui_outputs.batch / "broken" / "report.json")
+
+
+# ------------------------------------------------------------------------------------------------- HTTP
+
+
+@pytest.fixture
+def served_session(session):
+    from tests.test_server import Served
+
+    s = Served(session)
+    yield s
+    s.stop()
+
+
+def _post(served, path, body, *, content_type="application/json", token=True):
+    import http.client
+
+    conn = http.client.HTTPConnection(served.host, served.port, timeout=120)
+    try:
+        q = f"?token={served.token}" if token else ""
+        conn.request("POST", path + q, body=json.dumps(body), headers={
+            "Host": f"{served.host}:{served.port}", "Content-Type": content_type})
+        r = conn.getresponse()
+        body = r.read()
+        return r.status, json.loads(body) if r.getheader("content-type") == "application/json" else body.decode()
+    finally:
+        conn.close()
+
+
+def _wait_ready(served, api):
+    import time
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = json.loads(served.get(f"{api}/state")[2])
+        if state["status"] != "rendering":
+            return state
+        time.sleep(0.1)
+    raise TimeoutError
+
+
+def test_the_studio_api(served_session, session):
+    page = json.loads(served_session.get("/api/page")[2])
+    api = page["studio"]["api"]
+    assert api == "/api/studio/-"
+    state = _wait_ready(served_session, api)
+    s = copy.deepcopy(state["page"]["settings"])
+    fader(s, 0)["gain_db"] += 3
+    status, answer = _post(served_session, f"{api}/edit", {"settings": s})
+    assert status == 200 and answer["version"] > state["version"]
+    state = _wait_ready(served_session, api)
+    assert state["status"] == "ready" and state["page"]["report"]["targets"]["integrated_lufs"]["pass"]
+    status, err = _post(served_session, f"{api}/edit", {"settings": {"schema": "automix.settings/1"}})
+    assert status == 400 and err["code"] == "E_SETTINGS" and "sample_rate" in err["error"]
+    assert _post(served_session, f"{api}/edit", {"settings": s}, content_type="text/plain")[0] == 415
+    assert _post(served_session, f"{api}/undo", {}, token=False)[0] == 403
+    assert _post(served_session, f"{api}/redo", {})[0] == 409  # nothing to redo
+    status, body, = _post(served_session, f"{api}/undo", {})
+    assert status == 200
+    _wait_ready(served_session, api)
+    status, headers, wav = served_session.get(f"{api}/audio/current")
+    assert status == 200 and headers["content-type"] == "audio/wav" and wav[:4] == b"RIFF"
+    assert served_session.get(f"{api}/audio/nope")[0] == 404
+    assert served_session.get(f"{api}/audio/current", token=False)[0] == 403
+    status, saved = _post(served_session, f"{api}/save", {})
+    assert status == 200 and any(p.endswith("mix.wav") for p in saved["saved"])
+    assert json.loads(served_session.get("/api/studio/nope/state")[2])["code"] == "E_USAGE"
+
+
+def test_the_event_stream_tells_each_stage(served_session):
+    import http.client
+    import threading
+
+    api = json.loads(served_session.get("/api/page")[2])["studio"]["api"]
+    state = _wait_ready(served_session, api)
+    events = []
+    conn = http.client.HTTPConnection(served_session.host, served_session.port, timeout=60)
+    conn.request("GET", f"{api}/events?token={served_session.token}",
+                 headers={"Host": f"{served_session.host}:{served_session.port}"})
+    r = conn.getresponse()
+    assert r.status == 200 and r.getheader("content-type").startswith("text/event-stream")
+
+    def read():
+        for line in r:
+            if line.startswith(b"data: "):
+                events.append(json.loads(line[6:]))
+                if events[-1]["status"] == "ready" and len(events) > 1:
+                    return
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    s = copy.deepcopy(state["page"]["settings"])
+    fader(s, 1)["gain_db"] -= 2
+    _post(served_session, f"{api}/edit", {"settings": s})
+    t.join(60)
+    conn.close()
+    stages = [e["stage"] for e in events if e["status"] == "rendering"]
+    assert "bus" in stages and "master" in stages and events[-1]["status"] == "ready"
+    assert [e["version"] for e in events] == sorted(e["version"] for e in events)
