@@ -1,0 +1,99 @@
+"""The studio: how long from an edit to updated compliance.
+
+Run: ``python bench/bench_studio.py [--stems 8] [--seconds 180] [--repeat 5]``. One generated session (8 stems x
+3 minutes) is mixed with ``automix mix``, opened in a :class:`~automix.studio.Studio` (2 threads) and, once its
+strips are cached, edited ``--repeat`` times per kind: a stem's fader, a stem's EQ, a master-only edit (the
+limiter ceiling), an undo. Each time is from the edit call to the new state published (``status`` ready). The
+baseline in the same run is the full render of the same settings with ``render_to_file`` (what a re-render
+from scratch costs). Targets: a stem edit within 2 s, a master-only edit within 1 s. Writes
+``bench/results/studio.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import contention_note, contention_probe, write_table  # noqa: E402
+
+
+def _param(settings: dict, where, plugin: str) -> dict:
+    chain = settings["master"]["chain"] if where == "master" else settings["stems"][where]["chain"]
+    return next(p for p in chain if p["plugin"] == plugin)["params"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stems", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=180.0)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    from automix.mixer import mix_session
+    from automix.render import render_to_file
+    from automix.sessiongen import generate, write
+    from automix.settings import MixSettings
+    from automix.studio import Studio
+    from automix.styles import get_style
+
+    before = contention_probe()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        session = generate(9001, duration_s=args.seconds, n_stems=args.stems, sample_rate=44100)
+        stems = [str(p) for p in write(session, root / "stems") if p.suffix == ".wav"]
+        out = root / "mix"
+        out.mkdir()
+        mix_session(stems, style=get_style("rock_punk"), output=out / "mix.wav", settings_out=out / "mix.settings.json",
+                    report_out=out / "mix.report.json", views_out=out / "mix.views.json", threads=2)
+        t0 = time.perf_counter()
+        studio = Studio(out / "mix.report.json", threads=2)
+        studio.wait()
+        warm_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        render_to_file(MixSettings.load(out / "mix.settings.json"), root / "full.wav", threads=2)
+        full_s = time.perf_counter() - t0
+
+        def timed(request) -> float:
+            t = time.perf_counter()
+            request()
+            studio.wait()
+            took = time.perf_counter() - t
+            assert studio.state()["status"] == "ready", studio.state()["error"]
+            return took
+
+        def edit(change):
+            s = copy.deepcopy(studio.state()["page"]["settings"])
+            change(s)
+            return lambda: studio.edit(s)
+
+        kinds = {
+            "stem fader (+0.5 dB on stem 1)": lambda k: edit(lambda s: _param(s, 1, "gain").update(
+                gain_db=round(_param(s, 1, "gain")["gain_db"] + 0.5, 2))),
+            "stem EQ (peak 2 gain on stem 3)": lambda k: edit(lambda s: _param(s, 3, "eq").update(
+                peak2_gain_db=round(((k % 3) - 1) * 1.5, 2))),
+            "master only (limiter ceiling)": lambda k: edit(lambda s: _param(s, "master", "limiter").update(
+                ceiling_db=round(-1.1 - 0.1 * (k % 3), 2))),
+            "undo (strips cached)": lambda k: studio.undo,
+        }
+        rows = [["full render of the session (baseline, render_to_file, 2 threads)", f"{full_s:.2f}", f"{full_s:.2f}",
+                 "1.00", ""],
+                ["studio opened (every strip rendered and cached, equal-loudness reference)", f"{warm_s:.2f}",
+                 f"{warm_s:.2f}", f"{warm_s / full_s:.2f}", ""]]
+        for label, make in kinds.items():
+            times = [timed(make(k)) for k in range(args.repeat)]
+            target = "< 1 s" if label.startswith("master") else "< 2 s" if label.startswith("stem") else ""
+            rows.append([label, f"{statistics.median(times):.2f}", f"{max(times):.2f}",
+                         f"{statistics.median(times) / full_s:.2f}", target])
+    write_table("studio", ["edit (8 stems x 3 min unless noted)", "median s", "worst s", "median / full render",
+                           "target"], rows,
+                notes=(f"{args.stems} stems x {args.seconds:g} s, 44.1 kHz; {args.repeat} edits per kind, each timed "
+                       "from the request to the new state published",
+                       contention_note(before, contention_probe())))
+
+
+if __name__ == "__main__":
+    main()
