@@ -5,6 +5,7 @@ import { currentToken, withToken } from './lib/links';
 import { Problems } from './components/common';
 import { SessionView } from './components/session/SessionView';
 import { BatchView } from './components/BatchView';
+import { StudioApp } from './components/studio/Studio';
 
 export const POLL_MS = 2000;
 
@@ -48,7 +49,7 @@ export function App({ initial }: { initial: Page }): JSX.Element {
     <>
       {liveError ? <div className="live-error">{liveError}</div> : null}
       {page.kind === 'session' ? (
-        <SessionView page={page} />
+        page.studio ? <StudioApp page={page} /> : <SessionView page={page} />
       ) : page.kind === 'batch' ? (
         <BatchView page={page} />
       ) : (

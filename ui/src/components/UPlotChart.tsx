@@ -3,14 +3,18 @@ import uPlot from 'uplot';
 
 /** A uPlot canvas that fills its container's width and follows its resizes. `makeOptions` and `data` must be
  * memoised by the caller: the chart is rebuilt when either changes. */
-export function UPlotChart({ makeOptions, data, height, testid, label }: {
+export function UPlotChart({ makeOptions, data, height, testid, label, onPlot }: {
   makeOptions: (width: number, height: number) => uPlot.Options;
   data: uPlot.AlignedData;
   height: number;
   testid: string;
   label: string;
+  /** told of each plot made (and of null when it goes), e.g. to draw an overlay on `u.over` */
+  onPlot?: (u: uPlot | null) => void;
 }): JSX.Element {
   const box = useRef<HTMLDivElement | null>(null);
+  const onPlotRef = useRef(onPlot);
+  onPlotRef.current = onPlot;
 
   useEffect(() => {
     const el = box.current;
@@ -34,7 +38,9 @@ export function UPlotChart({ makeOptions, data, height, testid, label }: {
       });
       ro.observe(el);
     }
+    onPlotRef.current?.(plot);
     return () => {
+      onPlotRef.current?.(null);
       ro?.disconnect();
       plot?.destroy();
     };

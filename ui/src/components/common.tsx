@@ -51,15 +51,18 @@ export function statusTone(status: string | null | undefined): Tone {
   }
 }
 
-export function Section({ title, testid, children, aside, className }: {
+export function Section({ title, testid, children, aside, className, stale }: {
   title: string;
   testid?: string;
   children: ReactNode;
   aside?: ReactNode;
   className?: string;
+  /** studio pages only: the numbers wait for a render (dimmed, `data-stale="true"`); static pages leave it out */
+  stale?: boolean;
 }): JSX.Element {
   return (
-    <section className={`panel ${className ?? ''}`} data-testid={testid}>
+    <section className={`panel ${className ?? ''}${stale ? ' stale' : ''}`} data-testid={testid}
+      data-stale={stale === undefined ? undefined : String(stale)}>
       <header className="panel-head">
         <h2>{title}</h2>
         {aside ? <div className="panel-aside">{aside}</div> : null}

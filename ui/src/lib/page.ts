@@ -458,6 +458,8 @@ export interface SessionPage {
   bands: Bands;
   problems: string[];
   links: Links;
+  /** served session pages only: the studio's API base (docs/studio.md); null on static pages */
+  studio: { api: string } | null;
 }
 
 export interface RowTarget {
@@ -569,6 +571,12 @@ function counts(v: unknown): Record<string, number> {
   return out;
 }
 
+/** `{"api": "/api/studio/NAME"}` of a served session page; null when absent or not a server path. */
+function studioField(v: unknown): { api: string } | null {
+  const api = str(obj(v).api);
+  return api && api.startsWith('/') && !api.startsWith('//') ? { api: api.replace(/\/+$/, '') } : null;
+}
+
 /** Any value -> a page the app can draw (an error page when the data is not a page at all). */
 export function parsePage(raw: unknown): Page {
   if (!isObj(raw)) {
@@ -590,6 +598,7 @@ export function parsePage(raw: unknown): Page {
       bands: bands(raw.bands),
       problems,
       links: links(raw.links),
+      studio: studioField(raw.studio),
     };
   }
   if (raw.kind === 'batch') {

@@ -154,7 +154,7 @@ function bandRows(t: BandTarget, bands: Bands): JSX.Element {
   );
 }
 
-export function Compliance({ report, bands }: { report: Report; bands: Bands }): JSX.Element {
+export function Compliance({ report, bands, stale }: { report: Report; bands: Bands; stale?: boolean }): JSX.Element {
   const t = report.targets;
   const rows: JSX.Element[] = [];
   if (t.integrated_lufs) rows.push(scalarRow('integrated_lufs', t.integrated_lufs));
@@ -163,7 +163,7 @@ export function Compliance({ report, bands }: { report: Report; bands: Bands }):
   if (t.ms_ratio) rows.push(scalarRow('ms_ratio', t.ms_ratio));
   if (t.band_balance) rows.push(bandRows(t.band_balance, bands));
   return (
-    <Section title="Compliance" testid="compliance" className="compliance">
+    <Section title="Compliance" testid="compliance" className="compliance" stale={stale}>
       {rows.length === 0 ? (
         <p className="empty">The report holds no targets.</p>
       ) : (

@@ -1,10 +1,47 @@
-import { useCallback, useMemo } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type uPlot from 'uplot';
 import type { Report, Views } from '../../lib/page';
 import { curveMax, loudnessData } from '../../lib/charts';
 import { DASH, fmtDb, fmtNum, withUnit } from '../../lib/format';
 import { KV, Section } from '../common';
 import { AXIS, UPlotChart } from '../UPlotChart';
+import type { Playhead } from '../../lib/player';
+
+/** A vertical line on the chart's plot area at the player's position: a div on uPlot's overlay, moved by
+ * requestAnimationFrame while the player plays (no chart redraw). */
+function usePlayheadLine(plot: uPlot | null, playhead: Playhead | null | undefined): void {
+  useEffect(() => {
+    if (!plot || !playhead) return undefined;
+    const line = document.createElement('div');
+    line.className = 'playhead';
+    line.setAttribute('data-testid', 'playhead');
+    plot.over.appendChild(line);
+    let raf = 0;
+    const place = (): void => {
+      const t = playhead.position();
+      const x = t === null ? NaN : plot.valToPos(t, 'x');
+      if (Number.isFinite(x) && x >= 0 && x <= plot.over.clientWidth) {
+        line.style.display = 'block';
+        line.style.transform = `translateX(${Math.round(x)}px)`;
+      } else {
+        line.style.display = 'none';
+      }
+    };
+    const loop = (): void => {
+      place();
+      raf = playhead.isPlaying() ? requestAnimationFrame(loop) : 0;
+    };
+    const unsubscribe = playhead.subscribe(() => {
+      if (!raf) loop();
+    });
+    loop();
+    return () => {
+      unsubscribe();
+      if (raf) cancelAnimationFrame(raf);
+      line.remove();
+    };
+  }, [plot, playhead]);
+}
 
 const C = {
   momentary: '#5aa9e6',
@@ -40,8 +77,17 @@ function LoudnessStats({ report, views }: { report: Report | null; views: Views 
   );
 }
 
-export function Loudness({ report, views }: { report: Report | null; views: Views | null }): JSX.Element {
+export function Loudness({ report, views, stale, playhead }: {
+  report: Report | null;
+  views: Views | null;
+  /** studio pages: the numbers wait for a render */
+  stale?: boolean;
+  /** studio pages: the A/B player's position, drawn as a line */
+  playhead?: Playhead | null;
+}): JSX.Element {
   const d = useMemo(() => loudnessData(views, report), [views, report]);
+  const [plot, setPlot] = useState<uPlot | null>(null);
+  usePlayheadLine(plot, playhead);
   const data = useMemo<uPlot.AlignedData>(() => {
     if (!d) return [[]];
     const flat = (v: number | null): (number | null)[] => d.x.map(() => v);
@@ -115,12 +161,13 @@ export function Loudness({ report, views }: { report: Report | null; views: View
     <Section
       title="Loudness over time"
       className="loudness"
+      stale={stale}
       aside={<span className="muted">readings at the end of their window (momentary 400 ms, short-term 3 s)</span>}
     >
       <div className="chart-with-stats">
         {d ? (
           <UPlotChart makeOptions={makeOptions} data={data} height={300} testid="chart-loudness"
-            label="loudness of the master and the pre-master over time" />
+            label="loudness of the master and the pre-master over time" onPlot={playhead ? setPlot : undefined} />
         ) : (
           <div className="chart chart-empty" data-testid="chart-loudness">no loudness curves in this report</div>
         )}

@@ -14,30 +14,12 @@ import {
   stemName,
   withUnit,
 } from '../../lib/format';
-import { decadeTicks, dbToY, eqPath, freqToX } from '../../lib/eq';
 import { Badge, LimitChip, Section } from '../common';
+import { EqCurve } from './EqCurve';
+import type { MixerStudio } from './StudioStrips';
+import { StudioChannelStrip, StudioMasterStrip } from './StudioStrips';
 
-const EQ_W = 132;
-const EQ_H = 72;
-
-export function EqCurve({ freqs, db, label }: { freqs: readonly number[]; db: readonly Num[] | null; label: string }): JSX.Element {
-  const d = db ? eqPath(freqs, db, EQ_W, EQ_H) : '';
-  return (
-    <svg className="eq" viewBox={`0 0 ${EQ_W} ${EQ_H}`} width={EQ_W} height={EQ_H} data-testid="eq-curve"
-      role="img" aria-label={`EQ response of ${label}`}>
-      {decadeTicks().map((f) => (
-        <line key={`f-${f}`} x1={freqToX(f, EQ_W)} x2={freqToX(f, EQ_W)} y1={0} y2={EQ_H} className="eq-grid" />
-      ))}
-      {[-6, 6].map((g) => (
-        <line key={`g-${g}`} x1={0} x2={EQ_W} y1={dbToY(g, EQ_H)} y2={dbToY(g, EQ_H)} className="eq-grid" />
-      ))}
-      <line x1={0} x2={EQ_W} y1={EQ_H / 2} y2={EQ_H / 2} className="eq-zero" />
-      {d ? <path d={d} className="eq-line" /> : <text x={EQ_W / 2} y={EQ_H / 2 - 4} className="eq-none" textAnchor="middle">no curve</text>}
-      <text x={2} y={9} className="eq-axis">+12</text>
-      <text x={2} y={EQ_H - 2} className="eq-axis">-12 dB</text>
-    </svg>
-  );
-}
+export { EqCurve };
 
 const FADER_RANGE = 18;
 
@@ -95,7 +77,7 @@ function Row({ k, v, title, tone }: { k: string; v: string; title?: string; tone
   );
 }
 
-interface StripData {
+export interface StripData {
   name: string;
   path: string | null;
   chain: Plugin[];
@@ -186,11 +168,11 @@ function MasterStrip({ report, settings, views }: { report: Report | null; setti
   );
 }
 
-function MasterPasses({ report }: { report: Report | null }): JSX.Element | null {
+function MasterPasses({ report, stale }: { report: Report | null; stale?: boolean }): JSX.Element | null {
   const m = report?.master;
   if (!m) return null;
   return (
-    <div className="passes" data-testid="master-passes">
+    <div className={`passes${stale ? ' stale' : ''}`} data-testid="master-passes">
       <h3>
         Master loop passes{' '}
         {m.converged === null ? null : (
@@ -233,7 +215,13 @@ function MasterPasses({ report }: { report: Report | null }): JSX.Element | null
   );
 }
 
-export function Mixer({ report, settings, views }: { report: Report | null; settings: Settings | null; views: Views | null }): JSX.Element {
+export function Mixer({ report, settings, views, studio }: {
+  report: Report | null;
+  settings: Settings | null;
+  views: Views | null;
+  /** studio pages: every value editable, mute and solo per strip */
+  studio?: MixerStudio;
+}): JSX.Element {
   const strips = joinStems(settings, report, views);
   const freqs = views?.eq_curves?.freqs_hz ?? [];
   return (
@@ -241,13 +229,16 @@ export function Mixer({ report, settings, views }: { report: Report | null; sett
       aside={<span className="muted">{strips.length} stem{strips.length === 1 ? '' : 's'} · EQ ±12 dB, 20 Hz–20 kHz</span>}>
       <div className="console">
         <div className="strips">
-          {strips.length ? strips.map((s, i) => <ChannelStrip key={`strip-${i}`} s={s} freqs={freqs} />) : (
+          {strips.length ? strips.map((s, i) => (studio
+            ? <StudioChannelStrip key={`strip-${i}`} index={i} s={s} freqs={freqs} studio={studio} />
+            : <ChannelStrip key={`strip-${i}`} s={s} freqs={freqs} />)) : (
             <p className="empty">No stems in this report.</p>
           )}
         </div>
-        <MasterStrip report={report} settings={settings} views={views} />
+        {studio ? <StudioMasterStrip report={report} views={views} studio={studio} />
+          : <MasterStrip report={report} settings={settings} views={views} />}
       </div>
-      <MasterPasses report={report} />
+      <MasterPasses report={report} stale={studio?.stale} />
     </Section>
   );
 }

@@ -1,4 +1,7 @@
+import type { ReactNode } from 'react';
 import type { SessionPage } from '../../lib/page';
+import type { Playhead } from '../../lib/player';
+import type { MixerStudio } from './StudioStrips';
 import { DASH, fmtSeconds, fmtTimestamp, shortHash } from '../../lib/format';
 import { Problems, Section } from '../common';
 import { SessionHeader } from './Header';
@@ -25,25 +28,41 @@ function s(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
 }
 
-export function SessionView({ page }: { page: SessionPage }): JSX.Element {
+/** What a studio adds to a session page (docs/studio.md); static pages have none. */
+export interface SessionStudio {
+  /** the render-dependent numbers wait for a render */
+  stale: boolean;
+  /** the studio's bar, under the header */
+  top: ReactNode;
+  /** listening, targets, refinement: after the compliance table */
+  panels: ReactNode;
+  mixer: MixerStudio | undefined;
+  playhead: Playhead | null;
+}
+
+export function SessionView({ page, studio }: { page: SessionPage; studio?: SessionStudio }): JSX.Element {
   const r = page.report;
   const b = page.batch;
   const hasViews = page.views !== null;
   const batchWarnings = Array.isArray(b?.warnings) ? b.warnings.filter((w): w is string => typeof w === 'string') : [];
   const warnings = r ? r.warnings : batchWarnings;
   return (
-    <div className="page session">
+    <div className={`page session${studio ? ' studio' : ''}`}>
       <SessionHeader page={page} />
+      {studio?.top}
       <Problems problems={page.problems} />
-      {r ? <Compliance report={r} bands={page.bands} /> : null}
+      {r ? <Compliance report={r} bands={page.bands} stale={studio?.stale} /> : null}
+      {studio?.panels}
       {r || hasViews ? (
         <>
-          <Loudness report={r} views={page.views} />
-          <Tone report={r} views={page.views} bands={page.bands} />
-          <Stereo report={r} views={page.views} />
+          <Loudness report={r} views={page.views} stale={studio?.stale} playhead={studio?.playhead} />
+          <Tone report={r} views={page.views} bands={page.bands} stale={studio?.stale} />
+          <Stereo report={r} views={page.views} stale={studio?.stale} />
         </>
       ) : null}
-      {r || page.settings || hasViews ? <Mixer report={r} settings={page.settings} views={page.views} /> : null}
+      {r || page.settings || hasViews ? (
+        <Mixer report={r} settings={page.settings} views={page.views} studio={studio?.mixer} />
+      ) : null}
       <Warnings warnings={warnings} />
       <footer className="footer" data-testid="footer">
         <span>automix {r?.automix_version ?? s(b?.engine_version) ?? DASH}</span>

@@ -174,9 +174,11 @@ export function BalanceChart({ report, bands }: { report: Report | null; bands: 
   );
 }
 
-export function Tone({ report, views, bands }: { report: Report | null; views: Views | null; bands: Bands }): JSX.Element {
+export function Tone({ report, views, bands, stale }: {
+  report: Report | null; views: Views | null; bands: Bands; stale?: boolean;
+}): JSX.Element {
   return (
-    <Section title="Spectrum" className="tone">
+    <Section title="Spectrum" className="tone" stale={stale}>
       <div className="tone-grid">
         <SpectrumChart report={report} views={views} />
         <div>

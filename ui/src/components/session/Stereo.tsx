@@ -22,7 +22,7 @@ function CorrBar({ v }: { v: Num }): JSX.Element {
   );
 }
 
-export function Stereo({ report, views }: { report: Report | null; views: Views | null }): JSX.Element {
+export function Stereo({ report, views, stale }: { report: Report | null; views: Views | null; stale?: boolean }): JSX.Element {
   const m: StereoBands | null = views?.stereo.master ?? null;
   const p: StereoBands | null = views?.stereo.pre_master ?? null;
   const edges = m?.edges_hz.length ? m.edges_hz : p?.edges_hz ?? [];
@@ -31,7 +31,7 @@ export function Stereo({ report, views }: { report: Report | null; views: Views 
   const msResult = ms ? resultOf(ms.pass, ms.hard) : null;
   const loss = report?.master?.mono_folddown_loss_db ?? null;
   return (
-    <Section title="Stereo" testid="stereo" className="stereo">
+    <Section title="Stereo" testid="stereo" className="stereo" stale={stale}>
       <div className="stereo-grid">
         <div className="stats">
           <KV k="M/S ratio (final)" v={fmtRatio(ms?.final ?? report?.final_meters.ms_ratio ?? null)} testid="stereo-ms-final" />
