@@ -286,3 +286,72 @@ def test_served_dashboard_follows_a_running_batch(browser, ui_outputs, tmp_path)
             WebDriverWait(browser, 15).until(lambda d: len(by_testid(d, "session-row")) == 4)
         finally:
             s.stop()
+
+
+def test_studio_fader_move_undo_and_save(browser, ui_outputs, tmp_path):
+    """A person's path through the studio: move a stem's fader by +3 dB, watch the compliance update (the
+    pre-master loudness rises, the final loudness still meets its target), undo it, save, and find the saved
+    mix identical to what automix render makes of the saved settings."""
+    import subprocess
+    import sys
+
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.test_server import Served
+
+    session = tmp_path / "mix"
+    shutil.copytree(ui_outputs.mix, session)
+    settings = json.loads((session / "mix.settings.json").read_text())
+    for s in settings["stems"]:  # the stems stay where the fixture wrote them
+        s["path"] = str((ui_outputs.mix / s["path"]).resolve())
+    (session / "mix.settings.json").write_text(json.dumps(settings))
+    s = Served(session)
+
+    def ready(d):
+        status = by_testid(d, "studio-status")
+        comp = by_testid(d, "compliance")
+        return status and status[0].get_attribute("data-status") == "ready" and comp \
+            and comp[0].get_attribute("data-stale") == "false"
+
+    def cell(field, target="integrated_lufs"):
+        row = browser.find_element("css selector", f'[data-testid="target-row"][data-target="{target}"]')
+        return row.find_element("css selector", f'[data-field="{field}"]').text
+
+    try:
+        log = open_page(browser, s.url, "compliance")
+        WebDriverWait(browser, 60).until(ready)
+        before = cell("pre_master")
+        box = by_testid(browser, "fader-input")[0]
+        gain = float(box.get_attribute("value").replace("dB", "").strip())
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(f"{gain + 3:.2f}", Keys.ENTER)
+        WebDriverWait(browser, 10).until(
+            lambda d: by_testid(d, "compliance")[0].get_attribute("data-stale") == "true")
+        WebDriverWait(browser, 60).until(ready)
+        after = cell("pre_master")
+        assert float(after) > float(before) + 0.3, (before, after)
+        row = browser.find_element("css selector", '[data-testid="target-row"][data-target="integrated_lufs"]')
+        assert by_testid(browser, "badge", row)[0].text == "pass"
+        screenshot(browser, "studio.png")
+        by_testid(browser, "undo")[0].click()
+        WebDriverWait(browser, 10).until(lambda d: cell("pre_master") != after or
+                                         by_testid(d, "compliance")[0].get_attribute("data-stale") == "true")
+        WebDriverWait(browser, 60).until(ready)
+        assert cell("pre_master") == before
+        by_testid(browser, "save")[0].click()
+        WebDriverWait(browser, 120).until(lambda d: by_testid(d, "saved"))
+        proc = subprocess.run([sys.executable, "-m", "automix", "render", "--settings",
+                               str(session / "mix.settings.json"), "--output", str(tmp_path / "again.wav")],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert (session / "mix.wav").read_bytes() == (tmp_path / "again.wav").read_bytes()
+        # the page's own requests carry the token; the same request without it is refused
+        status = browser.execute_script(
+            "return fetch(arguments[0], {method: 'POST', headers: {'Content-Type': 'application/json'},"
+            " body: '{}'}).then(r => r.status)", "/api/studio/-/undo")
+        assert status == 403
+        problems = problems_in(log + browser.get_log("browser"))
+        assert [m for m in problems if "403 (Forbidden)" not in m] == [], "only the refused request is logged"
+    finally:
+        s.stop()
