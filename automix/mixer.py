@@ -19,6 +19,7 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -152,13 +153,33 @@ def _finite(x):
 # ----------------------------------------------------------------------------- rendering
 
 class BusFile:
-    """The pre-master bus as a float32 temp file next to the output (bounded memory)."""
+    """The pre-master bus as a float32 temp file next to the output (bounded memory), or with ``memory`` in
+    memory (the studio, which renders the same bus again and again). Either way :meth:`blocks` gives the same
+    ``BLOCK_FRAMES`` float32 blocks (a float file holds float32 exactly)."""
 
-    def __init__(self, folder: Path, sample_rate: int):
+    def __init__(self, folder: Path, sample_rate: int, memory: bool = False):
+        self.folder = folder
         self.path = folder / f".automix-bus.{uuid.uuid4().hex[:12]}.partial.wav"
         self.sample_rate = sample_rate
+        self.memory = memory
+        self._data: np.ndarray | None = None
+
+    @contextmanager
+    def writer(self):
+        """``with bus.writer() as write: write(block)`` for ``(2, n)`` float32 blocks, in order."""
+        if self.memory:
+            parts: list[np.ndarray] = []
+            yield lambda block: parts.append(np.array(block, dtype=np.float32))
+            self._data = np.concatenate(parts, axis=1) if parts else np.zeros((2, 0), np.float32)
+            return
+        with sf.SoundFile(str(self.path), "w", self.sample_rate, 2, "FLOAT") as f:
+            yield lambda block: f.write(block.T)
 
     def blocks(self):
+        if self.memory:
+            for start in range(0, self._data.shape[1], BLOCK_FRAMES):
+                yield np.ascontiguousarray(self._data[:, start:start + BLOCK_FRAMES])
+            return
         with sf.SoundFile(str(self.path)) as f:
             while True:
                 block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
@@ -167,6 +188,7 @@ class BusFile:
                 yield np.ascontiguousarray(block.T)
 
     def remove(self) -> None:
+        self._data = None
         if self.path.exists():
             self.path.unlink()
 
@@ -260,7 +282,7 @@ class MasterRenderer:
         self.bus, self.output, self.engine, self.protect = bus, output, engine, tuple(protect)
         self.threads = threads
         self.candidate: AtomicWriter | None = None
-        self.pre_bus = BusFile(bus.path.parent, bus.sample_rate)
+        self.pre_bus = BusFile(bus.folder, bus.sample_rate, memory=bus.memory)
         self._pre_key = None
         #: the master's input_gain_db (bus trim), set once the bus is measured
         self.trim_db = 0.0
@@ -317,9 +339,9 @@ class MasterRenderer:
             mid_meter, side_meter = LoudnessAccumulator(sr, 1), LoudnessAccumulator(sr, 1)
             sums = [0.0, 0.0]
 
-            with sf.SoundFile(str(self.pre_bus.path), "w", sr, 2, "FLOAT") as f:
+            with self.pre_bus.writer() as write:
                 def sink(block):
-                    f.write(block.T)
+                    write(block)
                     x = block.astype(np.float64)
                     mid, side = 0.5 * (x[0] + x[1]), 0.5 * (x[0] - x[1])
                     mid_meter.process(mid[None])

@@ -34,7 +34,7 @@ import numpy as np
 
 from automix.errors import AutomixError, SessionError, SettingsError, StyleError, UsageError
 from automix.pages import BATCH_REPORT_SCHEMA, SessionFiles, session_page
-from automix.settings import GAIN_DECIMALS, MixSettings
+from automix.settings import GAIN_DECIMALS, MixSettings, StemSettings
 
 STATE_DIR = ".automix-studio"
 #: strips kept in memory beyond the current state's (undo and redo land on recent ones)
@@ -114,6 +114,7 @@ class Studio:
         self._optimised: MixSettings | None = None
         self._stop_optimise = threading.Event()
         self._strips: dict[str, np.ndarray] = {}
+        self._prefader: dict[str, np.ndarray] = {}
         self._heard: dict[str, float] = {}
         self._frames: int | None = None
         self._equal: dict | None = None
@@ -376,7 +377,7 @@ class Studio:
 
     def _strip_outputs(self, settings: MixSettings, gen: int, check: bool = True) -> list[np.ndarray]:
         """Every strip's output, rendering only those not cached (in parallel); old strips are dropped."""
-        from automix.engines.pedalboard_engine import render_strip
+        from automix.engines.pedalboard_engine import fader_index, render_postfader, render_prefader
         from automix.meters.loudness import LoudnessAccumulator
 
         sr = settings.sample_rate
@@ -390,7 +391,13 @@ class Studio:
             def one(i):
                 if check:
                     self._check(gen)
-                out = render_strip(settings.stems[i], sr, frames)
+                stem = settings.stems[i]
+                cut = fader_index(stem.chain)
+                pre_key = _strip_key(StemSettings(stem.path, stem.chain[:cut], stem.input_gain_db))
+                pre = self._prefader.get(pre_key)
+                if pre is None:  # a fader, pan or width move keeps what comes before the fader
+                    pre = self._prefader[pre_key] = render_prefader(stem, sr, frames)
+                out = render_postfader(stem.chain[cut:], sr, pre)
                 meter = LoudnessAccumulator(sr, 2)
                 meter.process(out.astype(np.float64))
                 return i, out, meter.result()["integrated_lufs"]
@@ -399,15 +406,22 @@ class Studio:
                 for i, out, lufs in pool.map(one, missing):
                     self._strips[keys[i]] = out
                     self._heard[keys[i]] = lufs
-        # keep the current strips and the most recent others
+        # keep the current strips and the most recent others (dicts keep insertion order)
         extra = [k for k in self._strips if k not in keys]
         for k in extra[: max(0, len(extra) - SPARE_STRIPS)]:
             self._strips.pop(k, None)
             self._heard.pop(k, None)
+        current = {_strip_key(StemSettings(s.path, s.chain[:fader_index(s.chain)], s.input_gain_db))
+                   for s in settings.stems}
+        pre_extra = [k for k in self._prefader if k not in current]
+        for k in pre_extra[: max(0, len(pre_extra) - SPARE_STRIPS)]:
+            self._prefader.pop(k, None)
         return [self._strips[k] for k in keys]
 
     def _warm(self, settings: MixSettings) -> None:
         try:
+            import automix.mixer  # noqa: F401  (imports torch: once, here, rather than in the first edit)
+
             settings.quantize()
             self._strip_outputs(settings, self._generation, check=False)
             self._equal_reference()
@@ -415,9 +429,7 @@ class Studio:
             pass
 
     def _bus(self, strips: list[np.ndarray], sr: int):
-        """The summed strips written to a bus file, metered (``(BusFile, meter)``)."""
-        import soundfile as sf
-
+        """The summed strips as an in-memory bus, metered (``(BusFile, meter)``)."""
         from automix.audio_io import BLOCK_FRAMES
         from automix.meters import StreamingMeter
         from automix.mixer import BusFile
@@ -426,12 +438,12 @@ class Studio:
         for s in strips[1:]:
             bus += s
         meter = StreamingMeter(sr, 2, spectrum=True)
-        bus_file = BusFile(self.state_dir, sr)
-        with sf.SoundFile(str(bus_file.path), "w", sr, 2, "FLOAT") as f:
+        bus_file = BusFile(self.state_dir, sr, memory=True)
+        with bus_file.writer() as write:
             for start in range(0, bus.shape[1], BLOCK_FRAMES):
                 block = bus[:, start:start + BLOCK_FRAMES]
                 meter.process(block)
-                f.write(block.T)
+                write(block)
         return bus_file, meter
 
     def _render(self, gen: int) -> None:

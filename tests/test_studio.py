@@ -54,15 +54,16 @@ def test_a_fader_move_renders_one_strip_and_the_targets_follow(session, monkeypa
 
     studio = Studio(session / "mix.report.json", threads=2)
     studio.wait()  # the warm-up renders every strip once
-    calls = []
-    real = engine.render_strip
-    monkeypatch.setattr(engine, "render_strip", lambda stem, *a, **k: calls.append(stem.path) or real(stem, *a, **k))
+    pre, post = [], []
+    real_pre, real_post = engine.render_prefader, engine.render_postfader
+    monkeypatch.setattr(engine, "render_prefader", lambda stem, *a, **k: pre.append(stem.path) or real_pre(stem, *a, **k))
+    monkeypatch.setattr(engine, "render_postfader", lambda *a, **k: post.append(1) or real_post(*a, **k))
     before = studio.state()["page"]["report"]
     studio.edit(edited(studio, 0, 3.0))
     state = rendered(studio)
     after = state["page"]["report"]
-    assert len(calls) == 1 and calls[0].endswith(MixSettings.load(session / "mix.settings.json").stems[0].path
-                                                 .split("/")[-1])
+    # the fader sits after every stage with memory: only the fader, pan and width stages of that strip ran again
+    assert pre == [] and len(post) == 1
     assert after["targets"]["integrated_lufs"]["pre_master"] > before["targets"]["integrated_lufs"]["pre_master"]
     assert after["targets"]["integrated_lufs"]["pass"] and after["targets"]["true_peak_dbtp"]["pass"]
     assert after["stems"][0]["gain_db"] == pytest.approx(before["stems"][0]["gain_db"] + 3.0, abs=0.005)
@@ -71,6 +72,12 @@ def test_a_fader_move_renders_one_strip_and_the_targets_follow(session, monkeypa
         before["stems"][0]["moves"]["level_db_vs_role"] + 3.0, abs=0.15)
     assert state["dirty"] and state["can_undo"] and not state["can_redo"]
     assert state["page"]["views"]["loudness"]["master"]["momentary_lufs"]
+    # an EQ move renders that strip from its input
+    s = copy.deepcopy(state["page"]["settings"])
+    next(p for p in s["stems"][1]["chain"] if p["plugin"] == "eq")["params"]["peak2_gain_db"] = 1.5
+    studio.edit(s)
+    rendered(studio)
+    assert len(pre) == 1 and pre[0] == studio.inputs[1] and len(post) == 2
 
 
 def test_the_preview_is_what_automix_render_makes_of_the_state(session, tmp_path):
@@ -137,8 +144,10 @@ def test_a_failed_render_keeps_the_last_good_state_and_says_why(session):
     good = studio.state()["page"]
     stem = MixSettings.load(session / "mix.settings.json").stems[1].path
     assert stem.endswith("Kit.wav")
-    shutil.move(stem, stem + ".away")  # its strip must render again after the edit, and cannot
-    studio.edit(edited(studio, 1, 1.0))
+    shutil.move(stem, stem + ".away")  # its strip must render again from its input after an EQ edit, and cannot
+    s = copy.deepcopy(good["settings"])
+    next(p for p in s["stems"][1]["chain"] if p["plugin"] == "eq")["params"]["peak1_gain_db"] = -2.0
+    studio.edit(s)
     studio.wait()
     state = studio.state()
     assert state["status"] == "failed" and "Kit.wav: file not found" in state["error"]

@@ -253,28 +253,55 @@ def strip_loudness(settings: MixSettings, *, block_frames: int = BLOCK_FRAMES, t
     return [one(s) for s in settings.stems]
 
 
-def render_strip(stem, sample_rate: int, frames: int, *, block_frames: int = BLOCK_FRAMES) -> np.ndarray:
-    """One stem through its strip (input gain and chain, no master) for ``frames`` frames (the session's length:
-    a shorter stem is padded with silence); ``(2, frames)`` float32.
 
-    The blocks and arithmetic are :func:`render_stream`'s, so summing the strips in stem order in float32 gives
-    its pre-master bus sample for sample (the studio caches strips this way and re-renders only the edited one).
-    """
+def fader_index(chain: Sequence[PluginSettings]) -> int:
+    """Where a strip's fader (its ``gain`` stage) sits: the stages from there on (fader, pan, width) come after
+    every stage with memory, so a fader, pan or width move leaves what comes before it unchanged."""
+    return next((i for i, p in enumerate(chain) if p.plugin == "gain"), len(chain))
+
+
+def render_prefader(stem, sample_rate: int, frames: int, *, block_frames: int = BLOCK_FRAMES) -> np.ndarray:
+    """A stem through its strip up to the fader (input gain, EQ, compressor, saturation) for ``frames`` frames
+    (a shorter stem is padded with silence); ``(channels, frames)`` float32, the stem's own channel count."""
     info = probe(stem.path)
-    chain = StreamingChain(build_stages(sample_rate, stem.chain, stem.input_gain_db), sample_rate, block_frames)
-    out = np.empty((2, frames), np.float32)
-    pos = 0
+    chain = StreamingChain(build_stages(sample_rate, stem.chain[:fader_index(stem.chain)], stem.input_gain_db),
+                           sample_rate, block_frames)
+    parts = []
     with StemReader(info, sample_rate) as reader:
         done = 0
         while done < frames:
             n = min(block_frames, frames - done)
-            block = _stereo(chain.process(reader.read(n)))
-            out[:, pos:pos + block.shape[1]] = block
-            pos += block.shape[1]
+            parts.append(chain.process(reader.read(n)))
             done += n
-        tail = _stereo(chain.flush())
-        out[:, pos:pos + tail.shape[1]] = tail
-        pos += tail.shape[1]
-    if pos != frames:
-        raise RuntimeError(f"{stem.path}: the strip produced {pos} frames for {frames}")
+        parts.append(chain.flush())
+    out = np.concatenate([p for p in parts if p.shape[1]], axis=1)
+    if out.shape[1] != frames:
+        raise RuntimeError(f"{stem.path}: the strip produced {out.shape[1]} frames for {frames}")
     return out
+
+
+def render_postfader(chain: Sequence[PluginSettings], sample_rate: int, prefader: np.ndarray, *,
+                     block_frames: int = BLOCK_FRAMES) -> np.ndarray:
+    """The fader, pan and width stages (``chain`` from :func:`fader_index` on) over a strip's pre-fader output;
+    ``(2, frames)`` float32."""
+    stream = StreamingChain(build_stages(sample_rate, chain), sample_rate, block_frames)
+    out = np.empty((2, prefader.shape[1]), np.float32)
+    pos = 0
+    blocks = [prefader[:, s:s + block_frames] for s in range(0, prefader.shape[1], block_frames)]
+    for block in blocks + [None]:
+        y = _stereo(stream.process(np.ascontiguousarray(block)) if block is not None else stream.flush())
+        out[:, pos:pos + y.shape[1]] = y
+        pos += y.shape[1]
+    return out
+
+
+def render_strip(stem, sample_rate: int, frames: int, *, block_frames: int = BLOCK_FRAMES) -> np.ndarray:
+    """One stem through its strip (input gain and chain, no master) for ``frames`` frames (the session's length:
+    a shorter stem is padded with silence); ``(2, frames)`` float32.
+
+    The blocks and arithmetic are :func:`render_stream`'s (no stage before the fader holds latency, so the
+    fader stages see the same blocks either way), so summing the strips in stem order in float32 gives its
+    pre-master bus sample for sample. The studio caches both halves and re-renders only what an edit changed.
+    """
+    pre = render_prefader(stem, sample_rate, frames, block_frames=block_frames)
+    return render_postfader(stem.chain[fader_index(stem.chain):], sample_rate, pre, block_frames=block_frames)
