@@ -112,11 +112,21 @@ def _set(chain, plugin: str, name: str, value: float) -> None:
     next(p for p in chain if p.plugin == plugin).params[name] = float(np.clip(value, spec.minimum, spec.maximum))
 
 
+def limiter_loss_db(result: LoopResult, bus: BusModel, target_lufs: float) -> float | None:
+    """The loudness the limiter took in a finished loop: its final gain minus the gain the bus model alone
+    asks for at its width (dB); ``None`` when the loop did not converge."""
+    if not result.converged:
+        return None
+    width = _param(result.chain, "stereo_width", "width")
+    return _param(result.chain, "gain", "gain_db") - (target_lufs - bus.lufs(width))
+
+
 def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[PluginSettings], *,
         target_lufs: float, ceiling_dbtp: float, lufs_tolerance: float, target_ms: float | None,
         ms_tolerance: float, bus_lufs: float | None = None, bus: BusModel | None = None,
         max_iterations: int = 8, width_range: tuple[float, float] | None = None,
-        max_ms: float | None = None) -> LoopResult:
+        max_ms: float | None = None, limiter_loss_db: float | None = None,
+        limiter_margin_db: float = LIMITER_MARGIN_DB) -> LoopResult:
     """Iterate the master chain.
 
     Args:
@@ -133,6 +143,13 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         width_range: the master width's ``(min, max)`` (the engineer's envelope); default the plugin's range.
         max_ms: the largest M/S ratio the width may make (the envelope's mono fold-down limit): width scales
             the side exactly, so the cap is ``max_ms / (M/S at width 1)``.
+        limiter_loss_db: how much loudness the limiter took on a render of a similar bus (the final gain
+            minus what the bus model asked for, see :func:`limiter_loss_db`): the first guess adds it and
+            the first pass is a final one (the studio, where an edit changes the bus a little). A first pass
+            that misses is one more point for the search.
+        limiter_margin_db: how far under the style's ceiling the limiter starts (dB). The studio passes 0: its
+            chains already carry the margin from the mix (or the engineer's own ceiling), and re-rendering an
+            edit must not lower the ceiling again each time.
     """
     chain = [PluginSettings(p.plugin, dict(p.params)) for p in chain]
     result = LoopResult(chain, {})
@@ -153,12 +170,12 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
             _set(chain, "stereo_width", "width", allowed(target_ms / ms_in, ms_in, 1.0))
         bus_lufs = bus.lufs(_param(chain, "stereo_width", "width"))
     if bus_lufs is not None and math.isfinite(bus_lufs):
-        _set(chain, "gain", "gain_db", target_lufs - bus_lufs)
-    _set(chain, "limiter", "ceiling_db", min(_param(chain, "limiter", "ceiling_db"), ceiling_dbtp) - LIMITER_MARGIN_DB)
+        _set(chain, "gain", "gain_db", target_lufs - bus_lufs + (limiter_loss_db or 0.0))
+    _set(chain, "limiter", "ceiling_db", min(_param(chain, "limiter", "ceiling_db"), ceiling_dbtp) - limiter_margin_db)
     _set(chain, "limiter", "true_peak", 1.0)
     # (gain_db, measured LUFS) on the current gain-to-loudness curve
     history: list[tuple[float, float]] = []
-    final = False
+    final = limiter_loss_db is not None and bus_lufs is not None and math.isfinite(bus_lufs)
     # search passes meter the limiter's sample-peak detector; driven hard, the true-peak detector holds more
     # gain and the two loudness curves part by up to 2 dB: after a final pass misses, search on final passes only
     final_only = False

@@ -61,6 +61,14 @@ def _unit(name: str) -> str:
     return ""
 
 
+def _master_key(chain, style) -> str:
+    """A master chain without the stage the loop sets (gain), with the loudness target and ceiling."""
+    from automix.settings import PluginSettings
+
+    stages = [PluginSettings(p.plugin, dict(p.params)).quantize().to_dict() for p in chain if p.plugin != "gain"]
+    return json.dumps([stages, style.lufs, style.true_peak_ceiling_dbtp], sort_keys=True)
+
+
 def _strip_key(stem) -> str:
     return json.dumps([stem.path, stem.input_gain_db, [p.to_dict() for p in stem.chain]], sort_keys=True)
 
@@ -115,6 +123,8 @@ class Studio:
         self._stop_optimise = threading.Event()
         self._strips: dict[str, np.ndarray] = {}
         self._prefader: dict[str, np.ndarray] = {}
+        #: the limiter's loudness take per master chain (without its gain) and target: the loop's first guess
+        self._limiter_loss: dict[str, float] = {}
         self._heard: dict[str, float] = {}
         self._frames: int | None = None
         self._equal: dict | None = None
@@ -480,13 +490,19 @@ class Studio:
                 return renderer(chain, final)
 
             try:
+                model = renderer.prepare(settings.master)
                 loop = master_loop.run(checked, settings.master, target_lufs=style.lufs,
                                        ceiling_dbtp=style.true_peak_ceiling_dbtp,
                                        lufs_tolerance=style.tolerances.lufs_lu, target_ms=None,
-                                       ms_tolerance=style.tolerances.ms_abs, bus=renderer.prepare(settings.master),
+                                       ms_tolerance=style.tolerances.ms_abs, bus=model,
                                        width_range=(style.envelope.master_width_min, style.envelope.master_width_max),
-                                       max_ms=style.envelope.max_ms_for_folddown)
+                                       max_ms=style.envelope.max_ms_for_folddown,
+                                       limiter_loss_db=self._limiter_loss.get(_master_key(settings.master, style)),
+                                       limiter_margin_db=0.0)
                 self._check(gen)
+                loss = master_loop.limiter_loss_db(loop, model, style.lufs)
+                if loss is not None:  # the next edit of this master (as rendered) starts where this one landed
+                    self._limiter_loss[_master_key(loop.chain, style)] = loss
                 renderer.commit()
             except BaseException:
                 renderer.abort()

@@ -322,3 +322,21 @@ def test_the_event_stream_tells_each_stage(served_session):
     stages = [e["stage"] for e in events if e["status"] == "rendering"]
     assert "bus" in stages and "master" in stages and events[-1]["status"] == "ready"
     assert [e["version"] for e in events] == sorted(e["version"] for e in events)
+
+
+def test_repeated_edits_keep_the_ceiling_and_start_where_the_last_render_landed(session):
+    """Each render re-runs the master loop: it must not lower the limiter's ceiling again every time (the mix's
+    margin is already in the chain), and an edit that changes the bus a little lands on the first pass, from
+    what the limiter took last time."""
+    studio = Studio(session / "mix.report.json", threads=2)
+    ceiling = lambda st: next(p for p in st["page"]["settings"]["master"]["chain"]  # noqa: E731
+                              if p["plugin"] == "limiter")["params"]["ceiling_db"]
+    original = ceiling(studio.state())
+    studio.edit(edited(studio, 0, 0.5))
+    first = rendered(studio)
+    studio.edit(edited(studio, 0, 0.5))
+    second = rendered(studio)
+    assert ceiling(first) == ceiling(second) == original
+    passes = second["page"]["report"]["master"]["iterations"]
+    assert len(passes) == 1 and passes[0]["true_peak_dbtp"] is not None
+    assert second["page"]["report"]["targets"]["integrated_lufs"]["pass"]
