@@ -1,20 +1,12 @@
 // Server-side render of every fixture and of broken data: nothing throws, the test ids are there, React logs
 // no warning (missing keys, bad props). uPlot charts are created in effects, which do not run here.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { App } from './App';
 import { parsePage } from './lib/page';
-import { FIXTURE_NAMES, loadFixture } from './lib/fixtures';
+import { FIXTURE_NAMES, captureConsole, loadFixture } from './lib/fixtures';
 
-let logged: string[] = [];
-beforeEach(() => {
-  logged = [];
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void logged.push(a.map(String).join(' ')));
-  vi.spyOn(console, 'warn').mockImplementation((...a: unknown[]) => void logged.push(a.map(String).join(' ')));
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const logs = captureConsole();
 
 const render = (raw: unknown): string => renderToStaticMarkup(<App initial={parsePage(raw)} />);
 const count = (html: string, testid: string): number => html.split(`data-testid="${testid}"`).length - 1;
@@ -22,7 +14,7 @@ const count = (html: string, testid: string): number => html.split(`data-testid=
 describe('rendering', () => {
   it.each(FIXTURE_NAMES)('%s renders without warnings', (name) => {
     render(loadFixture(name));
-    expect(logged).toEqual([]);
+    expect(logs()).toEqual([]);
   });
 
   it('a session shows every section', () => {
@@ -82,7 +74,7 @@ describe('rendering', () => {
   ])('%s renders without throwing or warnings', (_name, raw) => {
     const html = render(raw);
     expect(html.length).toBeGreaterThan(0);
-    expect(logged).toEqual([]);
+    expect(logs()).toEqual([]);
   });
 
   it('an empty batch says "no sessions" and shows its problems', () => {

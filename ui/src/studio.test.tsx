@@ -1,22 +1,14 @@
 // Server-side render of the studio (a served session page with `studio`): the state's page with every control,
 // no React warning. Effects (state fetch, event stream, audio) do not run here.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { App } from './App';
 import { StudioApp } from './components/studio/Studio';
 import { parsePage, type SessionPage } from './lib/page';
 import { parseStudioState } from './lib/studio';
-import { loadFixture } from './lib/fixtures';
+import { captureConsole, loadFixture } from './lib/fixtures';
 
-let logged: string[] = [];
-beforeEach(() => {
-  logged = [];
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void logged.push(a.map(String).join(' ')));
-  vi.spyOn(console, 'warn').mockImplementation((...a: unknown[]) => void logged.push(a.map(String).join(' ')));
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-});
+const logs = captureConsole();
 
 const count = (html: string, testid: string): number => html.split(`data-testid="${testid}"`).length - 1;
 const raw = (): Record<string, unknown> => loadFixture('studio-state') as Record<string, unknown>;
@@ -33,7 +25,7 @@ describe('studio', () => {
     expect(count(html, 'studio-bar')).toBe(1);
     expect(html).toContain('data-testid="compliance" data-stale="true"');
     expect(count(html, 'channel-strip')).toBe(8);
-    expect(logged).toEqual([]);
+    expect(logs()).toEqual([]);
   });
 
   it('a ready state: every control, fresh numbers', () => {
@@ -63,7 +55,7 @@ describe('studio', () => {
     // the first strip's fader input holds its gain_db
     expect(html).toMatch(/value="4.75"[^>]*\/?>|data-testid="fader-input" value="4.75"/);
     expect(html).toContain('· gain -13.6 dB'); // current -9.5 LUFS against "equal" -23.1 LUFS
-    expect(logged).toEqual([]);
+    expect(logs()).toEqual([]);
   });
 
   it('rendering: stale numbers and the stage', () => {
@@ -71,7 +63,7 @@ describe('studio', () => {
     expect(html).toContain('data-testid="compliance" data-stale="true"');
     expect(html).toContain('rendering… (bus)');
     expect(html).toContain('panel loudness stale');
-    expect(logged).toEqual([]);
+    expect(logs()).toEqual([]);
   });
 
   it('failed: the error, the last numbers', () => {
@@ -79,7 +71,7 @@ describe('studio', () => {
     expect(count(html, 'studio-error')).toBe(1);
     expect(html).toContain('the bus clipped at 3.2 dBFS');
     expect(count(html, 'target-row')).toBe(8);
-    expect(logged).toEqual([]);
+    expect(logs()).toEqual([]);
   });
 
   it('the monitor and a running optimiser', () => {
@@ -92,19 +84,19 @@ describe('studio', () => {
     expect(count(html, 'optimise-chart')).toBe(1);
     expect(html).toMatch(/step (<!-- -->)?2(<!-- -->)? of (<!-- -->)?20/);
     expect(html).toMatch(/class="ms mute on"/);
-    expect(logged).toEqual([]);
+    expect(logs()).toEqual([]);
   });
 
   it('a finished optimiser offers its result', () => {
     const html = renderState({ optimise: { running: false, step: 20, steps: 20, history: [{ step: 1, loss: 0.5 }], result: true } });
     expect(count(html, 'optimise-apply')).toBe(1);
-    expect(logged).toEqual([]);
+    expect(logs()).toEqual([]);
   });
 
   it('garbage inside the state renders', () => {
     const html = renderState({ specs: null, style: 'x', styles: [3], audio: null, optimise: 'no',
       page: { kind: 'session', settings: { stems: [{ chain: [{ plugin: 'gain', params: { gain_db: 'x' } }] }] } } });
     expect(count(html, 'channel-strip')).toBe(1);
-    expect(logged).toEqual([]);
+    expect(logs()).toEqual([]);
   });
 });

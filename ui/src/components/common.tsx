@@ -73,6 +73,16 @@ export function Section({ title, testid, children, aside, className, stale }: {
 }
 
 /** An envelope limit the optimiser hit, as a small warning chip. */
+/** The envelope limits a strip sits at or crosses, as chips (nothing when there are none). */
+export function LimitChips({ limits }: { limits: readonly LimitHit[] }): JSX.Element | null {
+  if (!limits.length) return null;
+  return (
+    <div className="chips">
+      {limits.map((h, i) => <LimitChip key={`${h.limit}-${i}`} hit={h} />)}
+    </div>
+  );
+}
+
 export function LimitChip({ hit }: { hit: LimitHit }): JSX.Element {
   const range =
     hit.lo !== null && hit.hi !== null

@@ -14,7 +14,7 @@ import {
   stemName,
   withUnit,
 } from '../../lib/format';
-import { Badge, LimitChip, Section } from '../common';
+import { Badge, LimitChips, Section } from '../common';
 import { EqCurve } from './EqCurve';
 import type { MixerStudio } from './StudioStrips';
 import { StudioChannelStrip, StudioMasterStrip } from './StudioStrips';
@@ -59,11 +59,7 @@ function FaderAndLimits({ gain, what, note, noteTitle, limits }: {
           <div className="num muted" title={noteTitle}>{note}</div>
         </div>
       </div>
-      {limits.length ? (
-        <div className="chips">
-          {limits.map((h, i) => <LimitChip key={`${h.limit}-${i}`} hit={h} />)}
-        </div>
-      ) : null}
+      <LimitChips limits={limits} />
     </>
   );
 }

@@ -4,7 +4,7 @@ import type { Num, Report, Views } from '../../lib/page';
 import type { ParamRef, Specs, StripRef } from '../../lib/studio';
 import { clampToSpec, findChainEntry, getParam, specOf } from '../../lib/studio';
 import { DASH, fmtCompressor, fmtNum, fmtSigned, isNum } from '../../lib/format';
-import { Badge, LimitChip } from '../common';
+import { Badge, LimitChips } from '../common';
 import { EqCurve } from './EqCurve';
 import { EditError, ParamInput } from '../studio/ParamInput';
 import type { StripData } from './Mixer';
@@ -226,11 +226,7 @@ export function StudioChannelStrip({ s, index, freqs, studio }: {
       ) : null}
       <FaderBlock studio={studio} strip={strip} what="fader" testid="fader-input"
         note={isNum(vsRole) ? `${fmtSigned(vsRole, 1)} dB vs role` : DASH} noteTitle="level against the role's prior level" />
-      {limits.length ? (
-        <div className="chips">
-          {limits.map((h, i) => <LimitChip key={`${h.limit}-${i}`} hit={h} />)}
-        </div>
-      ) : null}
+      <LimitChips limits={limits} />
     </div>
   );
 }
@@ -259,11 +255,7 @@ export function StudioMasterStrip({ report, views, studio }: {
       {has('stereo_width') ? <P studio={studio} strip={strip} plugin="stereo_width" param="width" label="Width" testid="master-width" /> : null}
       {has('limiter') ? <P studio={studio} strip={strip} plugin="limiter" param="ceiling_db" label="Ceiling" testid="master-ceiling" /> : null}
       <FaderBlock studio={studio} strip={strip} what="master gain" testid="master-fader-input" note="into limiter" />
-      {limits.length ? (
-        <div className="chips">
-          {limits.map((h, i) => <LimitChip key={`${h.limit}-${i}`} hit={h} />)}
-        </div>
-      ) : null}
+      <LimitChips limits={limits} />
     </div>
   );
 }
