@@ -242,6 +242,15 @@ def build_app(root: str | os.PathLike, token: str, *, host: str = "127.0.0.1", p
             raise UsageError(f"the request needs {key!r} ({getattr(kind, '__name__', 'value')})")
         return value
 
+    def reference_path(rel: str) -> Path:
+        """A reference file the page names: only a file under the served folder."""
+        p = site.inside(rel.lstrip("/"))
+        if p is None:
+            raise UsageError(f"{rel}: not under the served folder; copy the reference there")
+        if not p.is_file():
+            raise UsageError(f"{rel}: no such file under the served folder")
+        return p
+
     post_routes = {
         "edit": lambda st, b: {"version": st.edit(need(b, "settings", dict))},
         "targets": lambda st, b: {"version": st.set_targets(need(b, "targets", dict))},
@@ -253,6 +262,7 @@ def build_app(root: str | os.PathLike, token: str, *, host: str = "127.0.0.1", p
         "optimise/stop": lambda st, b: (st.stop_optimise(), {"stopping": True})[1],
         "optimise/apply": lambda st, b: {"version": st.apply_optimise()},
         "save": lambda st, b: {"saved": st.save()},
+        "reference": lambda st, b: {"version": st.set_reference(reference_path(need(b, "path", str)))},
     }
 
     routes = [

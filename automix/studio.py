@@ -117,7 +117,7 @@ class Studio:
         self.version = 0
         self.status, self.stage, self.error = "ready", None, None
         self.page = page
-        self.audio: dict[str, dict | None] = {"current": None, "previous": None, "monitor": None}
+        self.audio: dict[str, dict | None] = {"current": None, "previous": None, "monitor": None, "user": None}
         self.optimise: dict = {"running": False, "step": 0, "steps": 0, "history": [], "result": False}
         self._optimised: MixSettings | None = None
         self._stop_optimise = threading.Event()
@@ -173,6 +173,9 @@ class Studio:
             if self.audio["previous"] is not None:
                 refs.append({"name": "previous", "label": "previous render", "url": audio_url("previous"),
                              "lufs": self.audio["previous"]["lufs"]})
+            if self.audio.get("user") is not None:
+                refs.append({"name": "user", "label": self.audio["user"]["label"], "url": audio_url("user"),
+                             "lufs": self.audio["user"]["lufs"]})
             cur, mon = self.audio["current"], self.audio["monitor"]
             return {
                 "version": self.version, "status": self.status, "stage": self.stage, "error": self.error,
@@ -291,6 +294,38 @@ class Studio:
                 self._changed()
                 return self.version
             return self._start(self._render_monitor, sorted(set(muted)), sorted(set(soloed)), replace=False)
+
+    def set_reference(self, path: str | os.PathLike) -> int:
+        """Make an audio file (WAV/FLAC/AIFF, any rate, mono or stereo) a reference for A/B: decoded at the
+        session's rate to ``.automix-studio/user.wav`` and metered. The caller checks where ``path`` may be.
+
+        Raises:
+            SessionError: the file is missing or not readable audio (the one-line reason).
+        """
+        import soundfile as sf
+
+        from automix.audio_io import BLOCK_FRAMES, StemReader, output_frames, probe
+        from automix.meters import StreamingMeter
+
+        info = probe(str(path))
+        sr = self.settings.sample_rate
+        frames = output_frames(info, sr)
+        meter = StreamingMeter(sr, 2, spectral=False, true_peak=False)
+        target = self.state_dir / "user.wav"
+        part = self.state_dir / "user.partial.wav"
+        with StemReader(info, sr) as reader, sf.SoundFile(str(part), "w", sr, 2, "FLOAT") as out:
+            for start in range(0, frames, BLOCK_FRAMES):
+                block = reader.read(min(BLOCK_FRAMES, frames - start))
+                block = np.repeat(block, 2, axis=0) if block.shape[0] == 1 else block
+                meter.process(block)
+                out.write(block.T)
+        os.replace(part, target)
+        lufs = meter.result()["integrated_lufs"]
+        with self._lock:
+            self.audio["user"] = {"path": str(target), "lufs": lufs if math.isfinite(lufs) else None,
+                                  "label": Path(path).name}
+            self._changed()
+            return self.version
 
     def start_optimise(self, steps: int) -> int:
         """Run the refinement (gradient steps through the torch engine) on the current state, live."""
@@ -683,9 +718,11 @@ class Studio:
     # ---------------------------------------------------------------------------------------------- saving
 
     def save(self) -> list[str]:
-        """Write the current state: settings, the mix as ``automix render`` renders it, report, views, page.
+        """Write the current state: the mix as ``automix render`` renders it, settings, views, report, page.
 
-        Waits for a running render first. Each write is atomic; the settings saved are also kept in
+        Waits for a running render first. Everything is written to temporary files first (the mix is the long
+        part) and then moved into place in one quick sequence, the report last: a save killed before that
+        leaves the previous files as they were. The settings saved are also kept in
         ``.automix-studio/history/``. Returns the paths written.
         """
         from automix.audio_io import write_text_atomic
@@ -703,28 +740,36 @@ class Studio:
         mix_path = self.folder / mix_name
         if str(mix_path) in self.inputs:
             raise UsageError(f"{mix_path}: the mix would overwrite a stem; nothing saved")
-        written = []
         history = self.state_dir / "history"
         history.mkdir(exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{self.version:04d}"
         relative = settings.relative_to(self.folder)
-        relative.save(history / f"{stamp}.settings.json")
-        render_to_file(settings, mix_path, threads=self.threads)
-        written.append(str(mix_path))
-        relative.save(self.files.settings)
-        written.append(str(self.files.settings))
-        if page.get("views") is not None:
-            write_text_atomic(self.files.views, json.dumps(page["views"], separators=(",", ":"),
-                                                           allow_nan=False) + "\n")
-            written.append(str(self.files.views))
         report = dict(page["report"], output=str(mix_path), settings=str(self.files.settings))
         record = json.loads(self.files.report.read_text(encoding="utf-8"))
         if record.get("schema") == BATCH_REPORT_SCHEMA:
             record["mix"] = report
         else:
             record = report
-        write_text_atomic(self.files.report, json.dumps(record, indent=2, allow_nan=False) + "\n")
-        written.append(str(self.files.report))
+        texts = [(self.files.settings, relative.to_json())]
+        if page.get("views") is not None:
+            texts.append((self.files.views, json.dumps(page["views"], separators=(",", ":"), allow_nan=False) + "\n"))
+        texts.append((self.files.report, json.dumps(record, indent=2, allow_nan=False) + "\n"))
+        staged = self.state_dir / f"save-{stamp}.wav"
+        parked: list[tuple[Path, Path]] = []
+        try:
+            render_to_file(settings, staged, threads=self.threads)
+            for final, text in texts:
+                part = self.state_dir / f"save-{stamp}-{final.name}"
+                write_text_atomic(part, text)
+                parked.append((part, final))
+            relative.save(history / f"{stamp}.settings.json")
+            # the commit: the mix, then the sidecars, the report (the session's commit marker) last
+            for part, final in [(staged, mix_path)] + parked:
+                os.replace(part, final)
+        finally:
+            for part in [staged] + [p for p, _ in parked]:
+                part.unlink(missing_ok=True)
+        written = [str(mix_path)] + [str(final) for final, _ in texts]
         written.append(write_session_html(self.files.report))
         with self._lock:
             self.saved_position = position

@@ -340,3 +340,46 @@ def test_repeated_edits_keep_the_ceiling_and_start_where_the_last_render_landed(
     passes = second["page"]["report"]["master"]["iterations"]
     assert len(passes) == 1 and passes[0]["true_peak_dbtp"] is not None
     assert second["page"]["report"]["targets"]["integrated_lufs"]["pass"]
+
+
+def test_a_save_that_fails_midway_leaves_the_previous_files(session, monkeypatch):
+    import automix.render as render
+
+    studio = Studio(session / "mix.report.json", threads=2)
+    studio.edit(edited(studio, 0, 1.0))
+    rendered(studio)
+    before = {p.name: p.read_bytes() for p in session.iterdir() if p.is_file()}
+
+    def dies(settings, output, **kw):
+        open(output, "wb").write(b"RIFF half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(render, "render_to_file", dies)
+    with pytest.raises(OSError, match="disk full"):
+        studio.save()
+    assert {p.name: p.read_bytes() for p in session.iterdir() if p.is_file()} == before
+    assert not list((session / STATE_DIR).glob("save-*")), "nothing staged is left behind"
+    assert studio.state()["dirty"]
+
+
+def test_a_reference_of_your_own(session, served_session, write_wav):
+    from tests.conftest import music_like
+
+    api = "/api/studio/-"
+    ref = session / "refs"
+    ref.mkdir()
+    import soundfile as sf
+
+    sf.write(ref / "song.wav", music_like(48000 * 3, 48000, 1).T, 48000)  # mono, another rate
+    status, answer = _post(served_session, f"{api}/reference", {"path": "refs/song.wav"})
+    assert status == 200, answer
+    state = json.loads(served_session.get(f"{api}/state")[2])
+    user = next(r for r in state["audio"]["references"] if r["name"] == "user")
+    assert user["label"] == "song.wav" and user["lufs"] < 0
+    status, headers, wav = served_session.get(user["url"])
+    info = sf.info(__import__("io").BytesIO(wav))
+    assert status == 200 and info.channels == 2 and info.samplerate == 44100
+    assert abs(info.frames - 3 * 44100) <= 1
+    for bad, code in (("../../etc/passwd", 409), ("refs/nope.wav", 409), ("mix.report.json", 400)):
+        status, err = _post(served_session, f"{api}/reference", {"path": bad})
+        assert status == code and "error" in err, (bad, err)
