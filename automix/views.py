@@ -83,7 +83,8 @@ def eq_curves(settings) -> dict:
         eq = next((p.params for p in chain if p.plugin == "eq"), None)
         if eq is None:
             return None
-        db = eq_magnitude(eq, settings.sample_rate, np.minimum(freqs, 0.999 * nyquist))
+        magnitude = eq_magnitude(eq, settings.sample_rate, np.minimum(freqs, 0.999 * nyquist))
+        db = 20.0 * np.log10(np.maximum(magnitude, 1e-6))  # |H| is linear; the views draw dB (floor -120)
         return [round(float(v), 2) for v in db]
 
     return {"freqs_hz": [round(f, 1) for f in CURVE_HZ],

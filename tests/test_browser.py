@@ -355,3 +355,44 @@ def test_studio_fader_move_undo_and_save(browser, ui_outputs, tmp_path):
         assert [m for m in problems if "403 (Forbidden)" not in m] == [], "only the refused request is logged"
     finally:
         s.stop()
+
+
+def test_studio_eq_by_dragging_the_curve(browser, ui_outputs, tmp_path):
+    """Drag a peak's handle up on the EQ editor: one edit, the band's gain rises, and the page renders it."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.test_server import Served
+
+    session = tmp_path / "mix"
+    shutil.copytree(ui_outputs.mix, session)
+    settings = json.loads((session / "mix.settings.json").read_text())
+    for s in settings["stems"]:
+        s["path"] = str((ui_outputs.mix / s["path"]).resolve())
+    (session / "mix.settings.json").write_text(json.dumps(settings))
+    served = Served(session)
+
+    def ready(d):
+        status = by_testid(d, "studio-status")
+        return status and status[0].get_attribute("data-status") == "ready" and \
+            by_testid(d, "compliance")[0].get_attribute("data-stale") == "false"
+
+    def peak2():
+        state = json.loads(served.get("/api/studio/-/state")[2])
+        eq = next(p for p in state["page"]["settings"]["stems"][0]["chain"] if p["plugin"] == "eq")
+        return state["version"], eq["params"]["peak2_gain_db"]
+
+    try:
+        log = open_page(browser, served.url, "compliance")
+        WebDriverWait(browser, 60).until(ready)
+        version, before = peak2()
+        by_testid(browser, "eq-open")[0].click()
+        editor = WebDriverWait(browser, 10).until(lambda d: by_testid(d, "eq-drag-editor"))[0]
+        handle = editor.find_element("css selector", '[data-testid="eq-handle"][data-band="peak2"]')
+        ActionChains(browser).click_and_hold(handle).move_by_offset(0, -10).move_by_offset(0, -30).release().perform()
+        WebDriverWait(browser, 60).until(lambda d: peak2()[0] > version and ready(d))
+        _, after = peak2()
+        assert after > before + 1.0, (before, after)
+        assert [m for m in problems_in(log + browser.get_log("browser"))] == []
+    finally:
+        served.stop()

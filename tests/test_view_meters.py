@@ -133,3 +133,29 @@ def test_overs_between_samples_count_not_just_sample_peaks():
     m = StreamingMeter(SR, 2, over_dbtp=-2.0)
     m.process(x)
     assert m.true_peak_overs_s()
+
+
+def test_eq_curves_are_in_db_against_closed_forms():
+    """A lone +6 dB peak reads +6 dB at its centre; a 100 Hz high-pass (two first-order stages) -6.02 dB at
+    its corner; far from every band the curve is flat."""
+    from automix.settings import MixSettings, PluginSettings, StemSettings
+    from automix.views import eq_curves
+
+    flat = {"highpass_hz": 10.0, "low_shelf_hz": 100.0, "low_shelf_gain_db": 0.0, "peak1_hz": 1000.0,
+            "peak1_gain_db": 6.0, "peak1_q": 1.0, "peak2_hz": 3000.0, "peak2_gain_db": 0.0, "peak2_q": 1.0,
+            "peak3_hz": 6000.0, "peak3_gain_db": 0.0, "peak3_q": 1.0, "high_shelf_hz": 8000.0,
+            "high_shelf_gain_db": 0.0}
+    hp = dict(flat, highpass_hz=100.0, peak1_gain_db=0.0)
+    settings = MixSettings(48000, [StemSettings("a.wav", [PluginSettings("eq", flat)]),
+                                   StemSettings("b.wav", [PluginSettings("eq", hp)])], [])
+    views = eq_curves(settings)
+    f = np.asarray(views["freqs_hz"])
+    peak, high = np.asarray(views["stems"][0]["db"]), np.asarray(views["stems"][1]["db"])
+    i = int(np.argmin(np.abs(np.log(f / 1000.0))))
+    # the grid's nearest point to 1 kHz, and the bell's own closed form there (RBJ, Q 1)
+    assert peak[i] == pytest.approx(6.0, abs=0.15) and abs(f[i] - 1000.0) < 60
+    assert abs(peak[-1]) < 0.1
+    assert peak[0] == pytest.approx(2 * -10 * np.log10(1 + (10.0 / f[0]) ** 2), abs=0.05)  # the 10 Hz high-pass
+    j = int(np.argmin(np.abs(np.log(f / 100.0))))
+    assert high[j] == pytest.approx(2 * -10 * np.log10(1 + (100.0 / f[j]) ** 2), abs=0.2)
+    assert views["master"] is None

@@ -7,6 +7,8 @@ import { StudioApp } from './components/studio/Studio';
 import { parsePage, type SessionPage } from './lib/page';
 import { parseStudioState } from './lib/studio';
 import { captureConsole, loadFixture } from './lib/fixtures';
+import { EqDragEditor } from './components/studio/EqEditor';
+import type { MixerStudio } from './components/session/StudioStrips';
 
 const logs = captureConsole();
 
@@ -20,7 +22,7 @@ const renderState = (over: Record<string, unknown> = {}): string => {
 describe('studio', () => {
   it('a served page before its state: the page, stale, no warnings', () => {
     const page = parsePage(raw().page) as SessionPage;
-    expect(page.studio).toEqual({ api: '/api/studio/demo' });
+    expect(page.studio).toEqual({ api: '/api/studio/-' });
     const html = renderToStaticMarkup(<App initial={page} />);
     expect(count(html, 'studio-bar')).toBe(1);
     expect(html).toContain('data-testid="compliance" data-stale="true"');
@@ -97,6 +99,33 @@ describe('studio', () => {
     const html = renderState({ specs: null, style: 'x', styles: [3], audio: null, optimise: 'no',
       page: { kind: 'session', settings: { stems: [{ chain: [{ plugin: 'gain', params: { gain_db: 'x' } }] }] } } });
     expect(count(html, 'channel-strip')).toBe(1);
+    expect(logs()).toEqual([]);
+  });
+
+  it('the EQ drag editor: opened from the mini curves, one handle per band, the reference file input', () => {
+    const html = renderState();
+    expect(count(html, 'eq-open')).toBe(9); // 8 stems and the master
+    expect(count(html, 'eq-drag-editor')).toBe(0); // closed until a curve is clicked
+    expect(count(html, 'reference-path')).toBe(1);
+    expect(count(html, 'reference-use')).toBe(1);
+    expect(html).toContain('placeholder="path under the served folder, e.g. refs/song.wav"');
+    expect(count(html, 'reference-error')).toBe(0);
+
+    const st = parseStudioState(raw())!;
+    const mixer: MixerStudio = { settings: st.settings, specs: st.specs, edit: async () => null, editParams: async () => null,
+      muted: [], soloed: [], toggle: () => {}, stale: false };
+    const eq = st.page.views?.eq_curves;
+    for (const strip of [{ kind: 'stem', index: 0 } as const, { kind: 'master' } as const]) {
+      const ed = renderToStaticMarkup(
+        <EqDragEditor studio={mixer} strip={strip} title="x" freqs={eq?.freqs_hz ?? []}
+          curve={strip.kind === 'master' ? eq?.master ?? null : eq?.stems[0]?.db ?? null} onClose={() => {}} />,
+      );
+      expect(count(ed, 'eq-drag-editor')).toBe(1);
+      expect(count(ed, 'eq-handle')).toBe(6);
+      for (const b of ['highpass', 'low_shelf', 'peak1', 'peak2', 'peak3', 'high_shelf']) expect(ed).toContain(`data-band="${b}"`);
+      expect(count(ed, 'eq-drag-curve')).toBe(1);
+      expect(count(ed, 'eq-preview')).toBe(0);
+    }
     expect(logs()).toEqual([]);
   });
 });

@@ -15,7 +15,11 @@ import {
   parseSpec,
   parseSpecs,
   parseStudioState,
+  quantisedChanges,
+  referenceRequest,
+  referenceUrl,
   setParam,
+  setParams,
   setTarget,
   studioReducer,
   toggleIndex,
@@ -42,7 +46,7 @@ describe('parseStudioState', () => {
     expect(s.dirty).toBe(true);
     expect(s.page.kind).toBe('session');
     expect(s.page.report?.stems).toHaveLength(8);
-    expect(s.page.studio).toEqual({ api: '/api/studio/demo' });
+    expect(s.page.studio).toEqual({ api: '/api/studio/-' });
     expect((s.settings?.stems as unknown[]).length).toBe(8);
     expect(s.settings?.schema).toBe('automix.settings/1');
     expect(s.style?.name).toBe('rock_punk');
@@ -311,5 +315,53 @@ describe('labels', () => {
   it('turns error answers into a sentence', () => {
     expect(errorSentence({ error: 'gain_db 45 is above 30.', code: 'E_RANGE' }, 400)).toBe('gain_db 45 is above 30. (E_RANGE)');
     expect(errorSentence('x', 500)).toBe('the studio answered HTTP 500');
+  });
+});
+
+describe('the EQ drag edit', () => {
+  it('setParams: several parameters of one plugin in one copy, every other field kept', () => {
+    const s = state();
+    const strip = { kind: 'stem', index: 0 } as const;
+    const next = setParams(s.settings, strip, 'eq', { peak1_hz: 900, peak1_gain_db: -1.5, peak1_q: 2 });
+    expect(getParam(next, { strip, plugin: 'eq', param: 'peak1_hz' })).toBe(900);
+    expect(getParam(next, { strip, plugin: 'eq', param: 'peak1_gain_db' })).toBe(-1.5);
+    expect(getParam(next, { strip, plugin: 'eq', param: 'peak1_q' })).toBe(2);
+    expect(getParam(next, { strip, plugin: 'eq', param: 'peak2_hz' })).toBe(5813.8);
+    expect(getParam(s.settings, { strip, plugin: 'eq', param: 'peak1_hz' })).toBe(1280.1); // untouched
+    const m = setParams(s.settings, { kind: 'master' }, 'eq', { highpass_hz: 30 });
+    expect(getParam(m, { strip: { kind: 'master' }, plugin: 'eq', param: 'highpass_hz' })).toBe(30);
+    expect(JSON.stringify({ ...m, master: null })).toBe(JSON.stringify({ ...s.settings, master: null }));
+    expect(() => setParams(s.settings, { kind: 'stem', index: 99 }, 'eq', {})).toThrow('stem 100 is not in the settings');
+    expect(() => setParams(null, strip, 'eq', {})).toThrow();
+  });
+  it('quantisedChanges: clamped, rounded to the spec decimals, only what changed', () => {
+    const specs = state().specs;
+    const cur = { peak1_hz: 1280.1, peak1_gain_db: -3.28, peak1_q: 0.605 };
+    expect(quantisedChanges(specs, 'eq', cur, { peak1_hz: 1280.1234, peak1_gain_db: -3.2812, peak1_q: 0.6049 })).toEqual({});
+    expect(quantisedChanges(specs, 'eq', cur, { peak1_hz: 999.987, peak1_gain_db: -20, peak1_q: 1.23456 }))
+      .toEqual({ peak1_hz: 1000, peak1_gain_db: -15, peak1_q: 1.235 });
+    expect(quantisedChanges(specs, 'eq', { highpass_hz: null }, { highpass_hz: 41.66 })).toEqual({ highpass_hz: 41.7 });
+    expect(quantisedChanges(specs, 'eq', {}, { highpass_hz: Number.NaN })).toEqual({});
+  });
+});
+
+describe('the user reference', () => {
+  it('the request body', () => {
+    expect(referenceRequest(' refs/song.wav ')).toEqual({ ok: true, body: { path: 'refs/song.wav' } });
+    expect(referenceRequest('./refs\\a b.flac')).toEqual({ ok: true, body: { path: 'refs/a b.flac' } });
+    const e = referenceRequest('   ');
+    expect(e.ok).toBe(false);
+  });
+  it('the URL B loads', () => {
+    const r = (name: string, label = name, lufs: number | null = -14) => ({ name, label, url: '/b/audio/x', lufs });
+    expect(referenceUrl(r('equal'), 4)).toBe('/b/audio/x');
+    expect(referenceUrl(r('previous'), 4)).toBe('/b/audio/x?v=4');
+    expect(referenceUrl(r('user', 'song.wav'), 4)).toBe('/b/audio/x?v=song.wav%7C-14');
+    expect(referenceUrl(r('user', 'song.wav'), 9)).toBe(referenceUrl(r('user', 'song.wav'), 4));
+    expect(referenceUrl(r('user', 'other.wav'), 4)).not.toBe(referenceUrl(r('user', 'song.wav'), 4));
+  });
+  it('a state with a user reference keeps it', () => {
+    const audio = { ...(fixture().audio as object), references: [{ name: 'user', label: 'song.wav', url: '/u', lufs: -8.2 }] };
+    expect(state({ audio }).audio.references).toEqual([{ name: 'user', label: 'song.wav', url: '/u', lufs: -8.2 }]);
   });
 });

@@ -184,6 +184,41 @@ export function setParam(settings: unknown, ref: ParamRef, value: number): Obj {
   return copy;
 }
 
+/** A deep copy of raw settings with several parameters of one plugin changed at once (one edit: the EQ drag); the
+ * input is never touched. Throws like setParam. */
+export function setParams(settings: unknown, strip: StripRef, plugin: string, values: Readonly<Record<string, number>>): Obj {
+  if (!isObj(settings)) throw new Error('no settings to edit');
+  const copy = deepCopy(settings);
+  const st = stripOf(copy, strip);
+  const where = strip.kind === 'master' ? 'the master' : `stem ${strip.index + 1}`;
+  if (!st) throw new Error(`${where} is not in the settings`);
+  const i = findChainEntry(copy, strip, plugin);
+  if (i < 0) throw new Error(`${where} has no ${plugin} in its chain`);
+  const entry = arr(st.chain)[i] as Obj;
+  entry.params = { ...obj(entry.params), ...values };
+  return copy;
+}
+
+/** The values of a drag to post: each clamped into its spec and rounded to its decimals, only those that differ
+ * from the current ones (after the same rounding). Empty when nothing changed. */
+export function quantisedChanges(
+  specs: Specs,
+  plugin: string,
+  current: Readonly<Record<string, Num>>,
+  next: Readonly<Record<string, number>>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [param, v] of Object.entries(next)) {
+    if (!Number.isFinite(v)) continue;
+    const spec = specOf(specs, plugin, param);
+    const q = clampToSpec(v, spec);
+    const c = current[param];
+    if (isNum(c) && roundTo(c, spec.decimals) === q) continue;
+    out[param] = q;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- listening
 /** Loudness match of two sides: each side's gain = (the quieter side's LUFS) - its own, so the louder is turned
  * down and never wins by level; 0 dB for both when a loudness is unknown. */
@@ -200,6 +235,22 @@ export function withVersion(url: string, key: string | number): string {
   const hashAt = url.indexOf('#');
   const base = hashAt >= 0 ? url.slice(0, hashAt) : url;
   return `${base}${base.includes('?') ? '&' : '?'}v=${encodeURIComponent(String(key))}${hashAt >= 0 ? url.slice(hashAt) : ''}`;
+}
+
+/** The body of POST B/reference from the typed path (trimmed, a leading "./" dropped, backslashes as slashes);
+ * an empty path is one sentence instead. */
+export function referenceRequest(text: string): { ok: true; body: { path: string } } | { ok: false; error: string } {
+  const path = text.trim().replace(/\\/g, '/').replace(/^(\.\/)+/, '');
+  if (!path) return { ok: false, error: 'Type the path of a WAV, FLAC or AIFF file under the served folder.' };
+  return { ok: true, body: { path } };
+}
+
+/** The URL B loads for a reference: "equal" never changes, a user file changes when another file is chosen (its
+ * label and loudness), "previous" with every state version. */
+export function referenceUrl(ref: AudioSource, version: number): string {
+  if (ref.name === 'equal') return ref.url;
+  if (ref.name === 'user') return withVersion(ref.url, `${ref.label}|${ref.lufs ?? ''}`);
+  return withVersion(ref.url, version);
 }
 
 /** "0:42.3" */

@@ -17,7 +17,7 @@ import {
 import { Badge, LimitChips, Section } from '../common';
 import { EqCurve } from './EqCurve';
 import type { MixerStudio } from './StudioStrips';
-import { StudioChannelStrip, StudioMasterStrip } from './StudioStrips';
+import { StudioConsole } from './StudioStrips';
 
 export { EqCurve };
 
@@ -223,17 +223,16 @@ export function Mixer({ report, settings, views, studio }: {
   return (
     <Section title="Mixer" testid="mixer" className="mixer"
       aside={<span className="muted">{strips.length} stem{strips.length === 1 ? '' : 's'} · EQ ±12 dB, 20 Hz–20 kHz</span>}>
-      <div className="console">
-        <div className="strips">
-          {strips.length ? strips.map((s, i) => (studio
-            ? <StudioChannelStrip key={`strip-${i}`} index={i} s={s} freqs={freqs} studio={studio} />
-            : <ChannelStrip key={`strip-${i}`} s={s} freqs={freqs} />)) : (
-            <p className="empty">No stems in this report.</p>
-          )}
+      {studio ? <StudioConsole strips={strips} freqs={freqs} report={report} views={views} studio={studio} /> : (
+        <div className="console">
+          <div className="strips">
+            {strips.length ? strips.map((s, i) => <ChannelStrip key={`strip-${i}`} s={s} freqs={freqs} />) : (
+              <p className="empty">No stems in this report.</p>
+            )}
+          </div>
+          <MasterStrip report={report} settings={settings} views={views} />
         </div>
-        {studio ? <StudioMasterStrip report={report} views={views} studio={studio} />
-          : <MasterStrip report={report} settings={settings} views={views} />}
-      </div>
+      )}
       <MasterPasses report={report} stale={studio?.stale} />
     </Section>
   );

@@ -1,4 +1,4 @@
-import { useRef, useState } from 'react';
+import { useCallback, useRef, useState } from 'react';
 import type { KeyboardEvent, PointerEvent, ReactNode } from 'react';
 import type { Num, Report, Views } from '../../lib/page';
 import type { ParamRef, Specs, StripRef } from '../../lib/studio';
@@ -7,6 +7,7 @@ import { DASH, fmtCompressor, fmtNum, fmtSigned, isNum } from '../../lib/format'
 import { Badge, LimitChips } from '../common';
 import { EqCurve } from './EqCurve';
 import { EditError, ParamInput } from '../studio/ParamInput';
+import { EqDragEditor } from '../studio/EqEditor';
 import type { StripData } from './Mixer';
 
 /** What the mixer needs to edit: the raw settings, the specs, the edit itself and the monitor's strips. */
@@ -15,6 +16,8 @@ export interface MixerStudio {
   specs: Specs;
   /** commit one value: null when the server took it, else its sentence */
   edit: (ref: ParamRef, value: number) => Promise<string | null>;
+  /** several parameters of one plugin in one edit (the EQ drag): null when taken, else its sentence */
+  editParams: (strip: StripRef, plugin: string, values: Readonly<Record<string, number>>) => Promise<string | null>;
   muted: readonly number[];
   soloed: readonly number[];
   toggle: (kind: 'mute' | 'solo', index: number) => void;
@@ -186,8 +189,24 @@ function satSummary(studio: MixerStudio, strip: StripRef): string {
   return `Sat ${fmtNum(c('drive_db'), 1)} dB · ${fmtNum(c('mix'), 2)}`;
 }
 
-export function StudioChannelStrip({ s, index, freqs, studio }: {
-  s: StripData; index: number; freqs: readonly number[]; studio: MixerStudio;
+/** The strip's mini EQ curve as the button opening the large drag editor (when the chain has an EQ). */
+function EqOpen({ studio, strip, freqs, db, label, open, onOpen }: {
+  studio: MixerStudio; strip: StripRef; freqs: readonly number[]; db: readonly Num[] | null; label: string;
+  open: boolean; onOpen?: (strip: StripRef) => void;
+}): JSX.Element {
+  const curve = <EqCurve freqs={freqs} db={db} label={label} />;
+  if (!onOpen || findChainEntry(studio.settings, strip, 'eq') < 0) return <div className={studio.stale ? 'stale' : undefined}>{curve}</div>;
+  return (
+    <button type="button" className={`eq-open${open ? ' open' : ''}${studio.stale ? ' stale' : ''}`} data-testid="eq-open"
+      aria-expanded={open} title={`edit the EQ of ${label} by dragging its curve`} onClick={() => onOpen(strip)}>
+      {curve}
+    </button>
+  );
+}
+
+export function StudioChannelStrip({ s, index, freqs, studio, eqOpen, onOpenEq }: {
+  s: StripData; index: number; freqs: readonly number[]; studio: MixerStudio; eqOpen?: boolean;
+  onOpenEq?: (strip: StripRef) => void;
 }): JSX.Element {
   const rs = s.rs;
   const strip: StripRef = { kind: 'stem', index };
@@ -210,9 +229,7 @@ export function StudioChannelStrip({ s, index, freqs, studio }: {
             title="solo this strip in the monitor mix" onClick={() => studio.toggle('solo', index)}>S</button>
         </span>
       </div>
-      <div className={studio.stale ? 'stale' : undefined}>
-        <EqCurve freqs={freqs} db={s.curve} label={s.name} />
-      </div>
+      <EqOpen studio={studio} strip={strip} freqs={freqs} db={s.curve} label={s.name} open={!!eqOpen} onOpen={onOpenEq} />
       <Group studio={studio} strip={strip} plugin="eq" params={EQ_PARAMS} testid="eq-editor" summary="EQ" />
       <Group studio={studio} strip={strip} plugin="compressor" params={COMP_PARAMS} testid="comp-editor"
         summary={<>{compSummary(studio, strip)}{isNum(gr) ? <span className={`muted${studio.stale ? ' stale' : ''}`}> · GR {fmtNum(gr, 1)}</span> : null}</>} />
@@ -231,8 +248,8 @@ export function StudioChannelStrip({ s, index, freqs, studio }: {
   );
 }
 
-export function StudioMasterStrip({ report, views, studio }: {
-  report: Report | null; views: Views | null; studio: MixerStudio;
+export function StudioMasterStrip({ report, views, studio, eqOpen, onOpenEq }: {
+  report: Report | null; views: Views | null; studio: MixerStudio; eqOpen?: boolean; onOpenEq?: (strip: StripRef) => void;
 }): JSX.Element {
   const strip: StripRef = { kind: 'master' };
   const limits = report?.master?.envelope_limits_hit ?? [];
@@ -241,9 +258,8 @@ export function StudioMasterStrip({ report, views, studio }: {
     <div className="strip master studio-strip" data-testid="master-strip">
       <div className="strip-name">Master</div>
       <div className="strip-role"><Badge tone="info" testid={null}>bus</Badge></div>
-      <div className={studio.stale ? 'stale' : undefined}>
-        <EqCurve freqs={views?.eq_curves?.freqs_hz ?? []} db={views?.eq_curves?.master ?? null} label="the master" />
-      </div>
+      <EqOpen studio={studio} strip={strip} freqs={views?.eq_curves?.freqs_hz ?? []} db={views?.eq_curves?.master ?? null}
+        label="the master" open={!!eqOpen} onOpen={onOpenEq} />
       {getParam(studio.settings, { strip, plugin: null, param: 'input_gain_db' }) !== null ? (
         <P studio={studio} strip={strip} plugin={null} param="input_gain_db" label="Input" testid="master-input" />
       ) : null}
@@ -257,5 +273,39 @@ export function StudioMasterStrip({ report, views, studio }: {
       <FaderBlock studio={studio} strip={strip} what="master gain" testid="master-fader-input" note="into limiter" />
       <LimitChips limits={limits} />
     </div>
+  );
+}
+
+const sameStrip = (a: StripRef | null, b: StripRef): boolean =>
+  !!a && a.kind === b.kind && (a.kind === 'master' || (b.kind === 'stem' && a.index === b.index));
+
+/** The studio's console: the strips and the master, and above them the large EQ editor of the strip whose mini
+ * curve was clicked (clicking it again closes it). */
+export function StudioConsole({ strips, freqs, report, views, studio }: {
+  strips: readonly StripData[]; freqs: readonly number[]; report: Report | null; views: Views | null; studio: MixerStudio;
+}): JSX.Element {
+  const [open, setOpen] = useState<StripRef | null>(null);
+  const toggle = useCallback((r: StripRef) => setOpen((o) => (sameStrip(o, r) ? null : r)), []);
+  const close = useCallback(() => setOpen(null), []);
+  const openStem = open?.kind === 'stem' ? strips[open.index] ?? null : null;
+  const showEditor = open !== null && (open.kind === 'master' || openStem !== null)
+    && findChainEntry(studio.settings, open, 'eq') >= 0;
+  return (
+    <>
+      {showEditor && open ? (
+        <EqDragEditor key={open.kind === 'master' ? 'master' : `stem-${open.index}`} studio={studio} strip={open}
+          title={open.kind === 'master' ? 'Master' : openStem?.name ?? ''} freqs={freqs}
+          curve={open.kind === 'master' ? views?.eq_curves?.master ?? null : openStem?.curve ?? null} onClose={close} />
+      ) : null}
+      <div className="console">
+        <div className="strips">
+          {strips.length ? strips.map((s, i) => (
+            <StudioChannelStrip key={`strip-${i}`} index={i} s={s} freqs={freqs} studio={studio}
+              eqOpen={sameStrip(open, { kind: 'stem', index: i })} onOpenEq={toggle} />
+          )) : <p className="empty">No stems in this report.</p>}
+        </div>
+        <StudioMasterStrip report={report} views={views} studio={studio} eqOpen={open?.kind === 'master'} onOpenEq={toggle} />
+      </div>
+    </>
   );
 }

@@ -1,6 +1,6 @@
 import { useEffect, useReducer, useState } from 'react';
 import type { AbPlayer, Side } from '../../lib/player';
-import { fmtClock, matchedGains, withVersion } from '../../lib/studio';
+import { fmtClock, matchedGains, referenceRequest, referenceUrl, withVersion } from '../../lib/studio';
 import { fmtDb, fmtSigned, withUnit } from '../../lib/format';
 import { Section } from '../common';
 import type { Studio } from './useStudio';
@@ -73,11 +73,37 @@ export function ListenPanel({ studio, player, monitorText, monitorError }: {
   useEffect(() => {
     if (active && aUrl && settled) load('A', aUrl);
   }, [active, aUrl, settled]);
-  // B: the reference ("equal" does not change with an edit; "previous" does)
-  const bUrl = ref ? (ref.name === 'equal' ? ref.url : withVersion(ref.url, version)) : null;
+  // B: the reference ("equal" does not change with an edit, "previous" does, a user file when another is chosen)
+  const bUrl = ref ? referenceUrl(ref, version) : null;
   useEffect(() => {
     if (active && bUrl && settled) load('B', bUrl);
   }, [active, bUrl, settled]);
+
+  // a user-chosen reference file: POST B/reference, then B selects it when the state lists it
+  const [refPath, setRefPath] = useState('');
+  const [refBusy, setRefBusy] = useState(false);
+  const [refError, setRefError] = useState<string | null>(null);
+  const [wantUser, setWantUser] = useState<string | null>(null); // the label (or '') awaited
+  const userRef = refs.find((r) => r.name === 'user') ?? null;
+  useEffect(() => {
+    if (wantUser === null || !userRef) return;
+    setRefName('user');
+    setWantUser(null);
+  }, [wantUser, userRef]);
+  const chooseReference = (): void => {
+    const req = referenceRequest(refPath);
+    if (!req.ok) {
+      setRefError(req.error);
+      return;
+    }
+    setRefBusy(true);
+    setRefError(null);
+    void studio.post('/reference', req.body, false).then((answer) => {
+      setRefBusy(false);
+      if (answer.ok) setWantUser(req.body.path);
+      else setRefError(answer.error);
+    });
+  };
 
   const side = player.currentSide();
   const toggleSide = (): void => player.setSide(side === 'A' ? 'B' : 'A');
@@ -147,6 +173,17 @@ export function ListenPanel({ studio, player, monitorText, monitorError }: {
           <span className="num gain-applied" data-testid="gain-b"> · gain {withUnit(fmtSigned(gains.b, 1), 'dB')}</span>
         </div>
       </div>
+      <form className="ref-file" onSubmit={(e) => { e.preventDefault(); chooseReference(); }}>
+        <label>
+          <span className="muted">reference file</span>
+          <input type="text" data-testid="reference-path" value={refPath} spellCheck={false}
+            placeholder="path under the served folder, e.g. refs/song.wav" aria-label="reference file"
+            aria-invalid={refError ? true : undefined} onChange={(e) => setRefPath(e.target.value)} />
+        </label>
+        <button type="submit" data-testid="reference-use" disabled={refBusy || !refPath.trim()}
+          title="make this WAV, FLAC or AIFF file reference B">{refBusy ? 'Loading…' : 'Use'}</button>
+      </form>
+      {refError ? <div className="edit-error" data-testid="reference-error" role="alert">{refError}</div> : null}
       <p className="note muted">Loudness-matched: the louder side is turned down to the quieter one, so level never wins.
         Keys: A, B, space.</p>
       {error ? <div className="edit-error" data-testid="ab-error">{error}</div> : null}

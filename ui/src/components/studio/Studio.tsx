@@ -175,9 +175,10 @@ export function StudioApp({ page, initialState }: { page: SessionPage; initialSt
   const mixer = useMemo<MixerStudio | undefined>(
     () =>
       s
-        ? { settings: s.settings, specs: s.specs, edit: studio.edit, muted: monitor.muted, soloed: monitor.soloed, toggle, stale }
+        ? { settings: s.settings, specs: s.specs, edit: studio.edit, editParams: studio.editParams, muted: monitor.muted,
+          soloed: monitor.soloed, toggle, stale }
         : undefined,
-    [s, studio.edit, monitor, toggle, stale],
+    [s, studio.edit, studio.editParams, monitor, toggle, stale],
   );
 
   const top = (

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
-import type { ParamRef, StudioState } from '../../lib/studio';
-import { errorSentence, needsFetch, parseEvent, parseStudioState, setParam, studioReducer } from '../../lib/studio';
+import type { ParamRef, StripRef, StudioState } from '../../lib/studio';
+import { errorSentence, needsFetch, parseEvent, parseStudioState, setParam, setParams, studioReducer } from '../../lib/studio';
 import { currentToken, withToken } from '../../lib/links';
 
 export type Answer = { ok: true; body: unknown } | { ok: false; error: string };
@@ -15,6 +15,8 @@ export interface Studio {
   post: (path: string, body: unknown, changes?: boolean) => Promise<Answer>;
   /** one parameter edited: POST B/edit with the whole settings (null when taken, else its sentence) */
   edit: (ref: ParamRef, value: number) => Promise<string | null>;
+  /** several parameters of one plugin in ONE edit (the EQ drag) */
+  editParams: (strip: StripRef, plugin: string, values: Readonly<Record<string, number>>) => Promise<string | null>;
   url: (path: string) => string;
   token: string | null;
   /** the newest state known (also between renders) */
@@ -153,6 +155,14 @@ export function useStudio(api: string, initial?: StudioState | null): Studio {
     [post],
   );
 
+  const editParams = useCallback(
+    async (strip: StripRef, plugin: string, values: Readonly<Record<string, number>>): Promise<string | null> => {
+      const a = await post('/edit', () => ({ settings: setParams(stateRef.current?.settings, strip, plugin, values) }));
+      return a.ok ? null : a.error;
+    },
+    [post],
+  );
+
   const current = useCallback(() => stateRef.current, []);
-  return { state, pending: pendingCount > 0, connection, post, edit, url, token, current };
+  return { state, pending: pendingCount > 0, connection, post, edit, editParams, url, token, current };
 }
