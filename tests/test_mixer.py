@@ -120,7 +120,7 @@ def test_settings_re_render_identically(tmp_path, session):
     saved = MixSettings.load(tmp_path / "mix.settings.json")
     master_eq = next(p.params for p in saved.master if p.plugin == "eq")
     want = 20 * np.log10(eq_magnitude(master_eq, SR, np.asarray(views["eq_curves"]["freqs_hz"][:60])))
-    np.testing.assert_allclose(views["eq_curves"]["master"][:60], want, atol=0.006)
+    np.testing.assert_allclose(views["eq_curves"]["master"][:60], want, atol=0.01)  # 0.01 dB, Hz to 0.1
     assert [s["path"] for s in views["eq_curves"]["stems"]] == [
         s["path"] for s in json.loads((tmp_path / "mix.settings.json").read_text())["stems"]]
 
