@@ -35,6 +35,8 @@ from automix.pages import batch_page, error_page, find_reports, is_batch_dir, re
 TOKEN_HEADER = "x-automix-token"
 #: the studio name of the root folder's own session (a batch session is named by its folder)
 ROOT_SESSION = "-"
+#: studios that keep their strips cached (each holds its session's strips in memory, ~130 MB per 3-minute stem)
+LIVE_STUDIOS = 2
 #: how often the event stream looks for a change (s), and sends a keep-alive comment when idle
 EVENT_POLL_S = 0.05
 KEEPALIVE_S = 15.0
@@ -101,6 +103,10 @@ class Site:
                 if report is None:
                     raise UsageError(f"{name}: no session of this folder has that name")
                 self.studios[name] = Studio(report)
+            # most recently used last; beyond LIVE_STUDIOS the older ones give their strip caches back
+            self.studios[name] = self.studios.pop(name)
+            for old in list(self.studios.values())[:-LIVE_STUDIOS]:
+                old.drop_caches()
             return self.studios[name]
 
 

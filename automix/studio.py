@@ -123,6 +123,8 @@ class Studio:
         self._stop_optimise = threading.Event()
         self._strips: dict[str, np.ndarray] = {}
         self._prefader: dict[str, np.ndarray] = {}
+        #: the last bus (strip keys, bus, its meter, the master renderer holding the master's head rendered)
+        self._bus_cache: tuple | None = None
         #: the limiter's loudness take per master chain (without its gain) and target: the loop's first guess
         self._limiter_loss: dict[str, float] = {}
         self._heard: dict[str, float] = {}
@@ -465,6 +467,14 @@ class Studio:
             self._prefader.pop(k, None)
         return [self._strips[k] for k in keys]
 
+    def drop_caches(self) -> None:
+        """Free the cached strips (hundreds of MB for a long session); the history stays, the next render of
+        this studio renders its strips again."""
+        with self._lock:
+            self._strips.clear()
+            self._prefader.clear()
+            self._heard.clear()
+
     def _warm(self, settings: MixSettings) -> None:
         try:
             import automix.mixer  # noqa: F401  (imports torch: once, here, rather than in the first edit)
@@ -476,22 +486,36 @@ class Studio:
             pass
 
     def _bus(self, strips: list[np.ndarray], sr: int):
-        """The summed strips as an in-memory bus, metered (``(BusFile, meter)``)."""
+        """The summed strips as an in-memory bus: ``(BusFile, integrated LUFS, meter)``. The loudness (for the
+        bus trim) is measured at once; the full meter (spectrum, stereo, true peak: the pre-master column and
+        views) runs on its own thread while the master renders, and is a future."""
         from automix.audio_io import BLOCK_FRAMES
         from automix.meters import StreamingMeter
+        from automix.meters.loudness import LoudnessAccumulator
         from automix.mixer import BusFile
 
         bus = strips[0].copy()
         for s in strips[1:]:
             bus += s
-        meter = StreamingMeter(sr, 2, spectrum=True)
+        loudness = LoudnessAccumulator(sr, 2)
         bus_file = BusFile(self.state_dir, sr, memory=True)
         with bus_file.writer() as write:
             for start in range(0, bus.shape[1], BLOCK_FRAMES):
                 block = bus[:, start:start + BLOCK_FRAMES]
-                meter.process(block)
+                loudness.process(block.astype(np.float64))
                 write(block)
-        return bus_file, meter
+
+        def full_meter():
+            meter = StreamingMeter(sr, 2, spectrum=True)
+            for block in bus_file.blocks():
+                meter.process(block)
+            meter.result()
+            return meter
+
+        pool = ThreadPoolExecutor(max_workers=1)
+        meter = pool.submit(full_meter)
+        pool.shutdown(wait=False)
+        return bus_file, loudness.result()["integrated_lufs"], meter
 
     def _render(self, gen: int) -> None:
         """Render the current state (see the module docstring) and publish it."""
@@ -506,51 +530,61 @@ class Studio:
         settings.quantize()
         sr = settings.sample_rate
         strips = self._strip_outputs(settings, gen)
-        heard = [self._heard[_strip_key(s)] for s in settings.stems]
+        keys = tuple(_strip_key(s) for s in settings.stems)
+        heard = [self._heard[k] for k in keys]
         self._check(gen, "bus")
-        bus, pre_meter = self._bus(strips, sr)
+        cached = self._bus_cache
+        if cached is None or cached[0] != keys:
+            # a new bus: its meters, and a master renderer that keeps the master's head rendered across edits
+            # of what follows it (gain, width, limiter)
+            bus, bus_lufs, pre_meter = self._bus(strips, sr)
+            renderer = MasterRenderer(bus, self.state_dir / "unused.wav", "pedalboard", self.inputs, self.threads)
+            self._drop_bus()
+            self._bus_cache = cached = (keys, bus, bus_lufs, pre_meter, renderer)
+        _, bus, bus_lufs, pre_meter, renderer = cached
+        if not math.isfinite(bus_lufs) or bus_lufs < SILENCE_LUFS:
+            raise SessionError("the strips sum to silence: nothing to master (unmute or raise a fader)",
+                               code="E_SILENT")
+        settings.master_input_gain_db = round(bus_trim_db(bus_lufs), GAIN_DECIMALS)
+        self._check(gen, "master")
+        candidate = self.state_dir / f"render-{gen}.wav"
+        renderer.output, renderer.candidate, renderer.candidate_meter = candidate, None, None
+        renderer.trim_db = settings.master_input_gain_db
+        renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
+
+        def checked(chain, final):
+            self._check(gen)
+            return renderer(chain, final)
+
         try:
-            pre = pre_meter.result()
-            if not math.isfinite(pre["integrated_lufs"]) or pre["integrated_lufs"] < SILENCE_LUFS:
-                raise SessionError("the strips sum to silence: nothing to master (unmute or raise a fader)",
-                                   code="E_SILENT")
-            settings.master_input_gain_db = round(bus_trim_db(pre["integrated_lufs"]), GAIN_DECIMALS)
-            self._check(gen, "master")
-            candidate = self.state_dir / f"render-{gen}.wav"
-            renderer = MasterRenderer(bus, candidate, "pedalboard", self.inputs, self.threads)
-            renderer.trim_db = settings.master_input_gain_db
-            renderer.premaster_meter = pre_meter
-            renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
+            model = renderer.prepare(settings.master)
+            loop = master_loop.run(checked, settings.master, target_lufs=style.lufs,
+                                   ceiling_dbtp=style.true_peak_ceiling_dbtp,
+                                   lufs_tolerance=style.tolerances.lufs_lu, target_ms=None,
+                                   ms_tolerance=style.tolerances.ms_abs, bus=model,
+                                   width_range=(style.envelope.master_width_min, style.envelope.master_width_max),
+                                   max_ms=style.envelope.max_ms_for_folddown,
+                                   limiter_loss_db=self._limiter_loss.get(_master_key(settings.master, style)),
+                                   limiter_margin_db=0.0)
+            self._check(gen)
+            loss = master_loop.limiter_loss_db(loop, model, style.lufs)
+            if loss is not None:  # the next edit of this master (as rendered) starts where this one landed
+                self._limiter_loss[_master_key(loop.chain, style)] = loss
+            renderer.commit()
+        except BaseException:
+            renderer.abort()
+            raise
+        settings.master = loop.chain
+        meter = pre_meter.result()
+        self._publish(gen, settings, style, meter.result(), loop, renderer, meter, heard, candidate,
+                      time.perf_counter() - t0)
 
-            def checked(chain, final):
-                self._check(gen)
-                return renderer(chain, final)
-
-            try:
-                model = renderer.prepare(settings.master)
-                loop = master_loop.run(checked, settings.master, target_lufs=style.lufs,
-                                       ceiling_dbtp=style.true_peak_ceiling_dbtp,
-                                       lufs_tolerance=style.tolerances.lufs_lu, target_ms=None,
-                                       ms_tolerance=style.tolerances.ms_abs, bus=model,
-                                       width_range=(style.envelope.master_width_min, style.envelope.master_width_max),
-                                       max_ms=style.envelope.max_ms_for_folddown,
-                                       limiter_loss_db=self._limiter_loss.get(_master_key(settings.master, style)),
-                                       limiter_margin_db=0.0)
-                self._check(gen)
-                loss = master_loop.limiter_loss_db(loop, model, style.lufs)
-                if loss is not None:  # the next edit of this master (as rendered) starts where this one landed
-                    self._limiter_loss[_master_key(loop.chain, style)] = loss
-                renderer.commit()
-            except BaseException:
-                renderer.abort()
-                raise
-            finally:
-                renderer.close()
-            settings.master = loop.chain
-            self._publish(gen, settings, style, pre, loop, renderer, pre_meter, heard, candidate,
-                          time.perf_counter() - t0)
-        finally:
+    def _drop_bus(self) -> None:
+        if self._bus_cache is not None:
+            _, bus, _, _, renderer = self._bus_cache
+            renderer.close()
             bus.remove()
+            self._bus_cache = None
 
     def _publish(self, gen, settings, style, pre, loop, renderer, pre_meter, heard, candidate, seconds) -> None:
         from automix.envelope import folddown_loss_file

@@ -383,3 +383,15 @@ def test_a_reference_of_your_own(session, served_session, write_wav):
     for bad, code in (("../../etc/passwd", 409), ("refs/nope.wav", 409), ("mix.report.json", 400)):
         status, err = _post(served_session, f"{api}/reference", {"path": bad})
         assert status == code and "error" in err, (bad, err)
+
+
+def test_dropped_caches_render_the_same_numbers(session):
+    studio = Studio(session / "mix.report.json", threads=2)
+    studio.edit(edited(studio, 0, 1.0))
+    first = rendered(studio)["page"]["report"]["targets"]
+    studio.edit(edited(studio, 0, 1.0))
+    rendered(studio)
+    studio.drop_caches()
+    assert not studio._strips and not studio._prefader
+    studio.undo()
+    assert rendered(studio)["page"]["report"]["targets"] == first
