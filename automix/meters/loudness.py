@@ -150,6 +150,11 @@ def loudness_range(short_term_lufs: np.ndarray, absolute_gate_lufs: float = ABSO
     return float(high - low)
 
 
+#: samples between flushes of the filter states, and the level under which a state is taken as zero
+_FLUSH_EVERY = 2048
+_FLUSH_BELOW = 1e-200
+
+
 @numba.njit(nogil=True, cache=True)
 def _k_weighted_power(sos, x, zi, weight, out):  # pragma: no cover - compiled
     """``out[n] = weight * sum_c y[c, n]^2``, ``y`` = ``x`` through the sections ``sos``; ``zi`` updated in place.
@@ -159,10 +164,22 @@ def _k_weighted_power(sos, x, zi, weight, out):  # pragma: no cover - compiled
     overlaps their dependency chains and nothing is allocated per sample (measured 3-5x faster
     than scipy's channel-after-channel loop plus the numpy squares).
     Shapes: sos ``(S, 6)``, x ``(C, N)``, zi ``(S, C, 2)``, out ``(N,)``; all float64.
+
+    In digital silence the states decay towards subnormal numbers, where every operation is about 100x
+    slower (a stem that is silent half the time metered 12x slower). Every :data:`_FLUSH_EVERY` samples
+    states under :data:`_FLUSH_BELOW` are set to zero: they are 190 orders of magnitude under any audible
+    sample, their squares underflow to zero anyway and adding them to a normal value changes nothing, so the
+    output stays scipy's.
     """
     n_sections = sos.shape[0]
     channels, n = x.shape
     for i in range(n):
+        if i % _FLUSH_EVERY == 0:
+            for s in range(n_sections):
+                for c in range(channels):
+                    for k in range(2):
+                        if abs(zi[s, c, k]) < _FLUSH_BELOW:
+                            zi[s, c, k] = 0.0
         acc = 0.0
         for c in range(channels):
             x_cur = x[c, i]
