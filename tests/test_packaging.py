@@ -51,11 +51,14 @@ def test_the_wheel_adds_only_the_automix_import_name(wheel, tmp_path):
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
                    check=True, capture_output=True)
     assert _top_level(python) - before == {"automix"}
-    # the presets and the weights are package data inside it
+    # the presets, the weights and the app's bundle are package data inside it
     # found without importing it: the fresh venv has none of its dependencies
     files = subprocess.run([str(python), "-c", "import importlib.util, pathlib; "
                             "p = pathlib.Path(importlib.util.find_spec('automix').origin).parent; "
                             "print(sorted(f.name for f in (p / 'styles').glob('*.yaml')), "
-                            "sorted(f.suffix for f in (p / 'weights').iterdir() if f.suffix != '.py'))"],
+                            "sorted(f.suffix for f in (p / 'weights').iterdir() if f.suffix != '.py'), "
+                            "sorted(f.name for f in (p / 'web').iterdir()))"],
                            capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert "rock_punk.yaml" in files and "envelope.yaml" in files and ".safetensors" in files
+    # and the browser app's bundle: the pages work on a machine without Node
+    assert "['app.css', 'app.js', 'build.json']" in files
