@@ -41,8 +41,7 @@ STATE_DIR = ".automix-studio"
 SPARE_STRIPS = 16
 #: changes the event stream can replay to a page that fell behind
 EVENTS_KEPT = 256
-#: the studio's stages, as the page names them
-STAGES = ("strips", "bus", "master", "remix", "monitor")
+#: the studio's stages, as its events name them: "strips", "bus", "master", "remix", "monitor"
 
 
 class Superseded(Exception):

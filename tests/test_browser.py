@@ -6,7 +6,6 @@ go to ``test-artifacts/`` (or ``$AUTOMIX_ARTIFACTS``). Without Chromium the test
 ``AUTOMIX_REQUIRE_BROWSER=1`` (CI) makes that a failure.
 """
 import json
-import math
 import os
 import re
 import shutil

@@ -5,7 +5,6 @@ import json
 import shutil
 import subprocess
 import sys
-import urllib.parse
 
 import numpy as np
 import pytest
