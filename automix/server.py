@@ -168,13 +168,22 @@ def build_app(root: str | os.PathLike, token: str, *, host: str = "127.0.0.1", p
         status = 409 if isinstance(e, UsageError) else 400
         return JSONResponse({"error": str(e), "code": code}, status)
 
+    async def open_studio(request):
+        """``(studio, None)`` for a request that passes the checks, else ``(None, the answer to send)``."""
+        bad = refuse(request)
+        if bad is not None:
+            return None, bad
+        try:
+            return await run_in_threadpool(studio_of, request), None
+        except AutomixError as e:
+            return None, answer_error(e)
+
     def studio_get(handler):
         async def endpoint(request):
-            bad = refuse(request)
-            if bad is not None:
-                return bad
+            studio, answer = await open_studio(request)
+            if studio is None:
+                return answer
             try:
-                studio = await run_in_threadpool(studio_of, request)
                 return await run_in_threadpool(handler, studio, request)
             except AutomixError as e:
                 return answer_error(e)
@@ -193,8 +202,10 @@ def build_app(root: str | os.PathLike, token: str, *, host: str = "127.0.0.1", p
                 return JSONResponse({"error": "the request body is not JSON", "code": "E_USAGE"}, 400)
             if not isinstance(body, dict):
                 return JSONResponse({"error": "the request body must be a JSON object", "code": "E_USAGE"}, 400)
+            studio, answer = await open_studio(request)
+            if studio is None:
+                return answer
             try:
-                studio = await run_in_threadpool(studio_of, request)
                 return JSONResponse(await run_in_threadpool(handler, studio, body))
             except AutomixError as e:
                 return answer_error(e)
@@ -214,13 +225,9 @@ def build_app(root: str | os.PathLike, token: str, *, host: str = "127.0.0.1", p
         return FileResponse(path, media_type="audio/wav", headers={"Cache-Control": "no-store"})
 
     async def events(request):
-        bad = refuse(request)
-        if bad is not None:
-            return bad
-        try:
-            studio = await run_in_threadpool(studio_of, request)
-        except AutomixError as e:
-            return answer_error(e)
+        studio, answer = await open_studio(request)
+        if studio is None:
+            return answer
 
         async def stream():
             seen, idle = -1, 0.0

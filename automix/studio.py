@@ -27,6 +27,7 @@ import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -66,6 +67,23 @@ def _master_key(chain, style) -> str:
 
     stages = [PluginSettings(p.plugin, dict(p.params)).quantize().to_dict() for p in chain if p.plugin != "gain"]
     return json.dumps([stages, style.lufs, style.true_peak_ceiling_dbtp], sort_keys=True)
+
+
+@lru_cache(maxsize=1)
+def _specs() -> dict:
+    """Every plugin parameter's range, default, unit and written resolution (what the page validates against)."""
+    from automix.plugins import REGISTRY
+
+    return {name: {s.name: {"min": s.minimum, "max": s.maximum, "default": s.default, "unit": _unit(s.name),
+                            "decimals": s.decimals, "scale": s.scale} for s in plugin.params}
+            for name, plugin in REGISTRY.items()}
+
+
+@lru_cache(maxsize=1)
+def _preset_names() -> tuple[str, ...]:
+    from automix.styles import describe_styles
+
+    return tuple(sorted(r["name"] for r in describe_styles()))
 
 
 def _strip_key(stem) -> str:
@@ -161,9 +179,6 @@ class Studio:
 
     def state(self, audio_url: Callable[[str], str] = lambda name: name) -> dict:
         """The studio's state as the page reads it (see ``docs/studio.md``)."""
-        from automix.plugins import REGISTRY
-        from automix.styles import describe_styles
-
         with self._lock:
             style = self.style
             refs = []
@@ -189,11 +204,8 @@ class Studio:
                           "stereo_ms_ratio": style.stereo_ms_ratio,
                           "frequency_balance": style.frequency_balance.to_dict(),
                           "tolerances": style.tolerances.to_dict()},
-                "styles": sorted(r["name"] for r in describe_styles()),
-                "specs": {name: {s.name: {"min": s.minimum, "max": s.maximum, "default": s.default,
-                                          "unit": _unit(s.name), "decimals": s.decimals, "scale": s.scale}
-                                 for s in plugin.params}
-                          for name, plugin in REGISTRY.items()},
+                "styles": list(_preset_names()),
+                "specs": _specs(),
                 "envelope": {"stem_level_range_db": style.envelope.stem_level_range_db},
                 "audio": {"current": None if cur is None else {"url": audio_url("current"), "lufs": cur["lufs"]},
                           "references": refs,
