@@ -35,6 +35,8 @@ ERROR_CODES = {
     "E_PARAM": "a plugin parameter is unknown, missing, non-numeric or out of range",
     "E_STYLE": "a style or targets file is malformed, or names an unknown style",
     "E_OUTPUT": "an output cannot be written (format, folder, or it would overwrite an input)",
+    "E_EXISTS": "an export's output exists already (pass --force to replace it)",
+    "E_STEM_CHANGED": "a stem differs from the file the settings were mixed from (size or content hash)",
     "E_WEIGHTS": "a weights file is missing, corrupt, or made for another parameter layout",
     "E_TRAIN": "training cannot start or resume as asked",
     "E_USAGE": "the command line or the folders are unusable as given",

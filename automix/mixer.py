@@ -622,6 +622,9 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
 
     say("writing the settings and the report")
     if settings_out is not None:
+        from automix.provenance import record_stems
+
+        record_stems(settings)  # exports later check they describe these very files
         settings.relative_to(Path(settings_out).resolve().parent).save(settings_out)
     if views_out is not None:
         import json

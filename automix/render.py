@@ -14,6 +14,7 @@ from automix.audio_io import (BLOCK_FRAMES, AtomicWriter, StemReader, check_outp
                               probe)
 from automix.constants import BUS_REFERENCE_LUFS, ENGINES, REFERENCE_LUFS, SILENCE_LUFS
 from automix.errors import AutomixError, SettingsError
+from automix.provenance import stem_record
 from automix.settings import MASTER_CHAIN, STEM_CHAIN, MixSettings, StemSettings, neutral_chain
 
 
@@ -58,7 +59,7 @@ def settings_template(paths: Sequence[str], *, sample_rate: int | None = None,
     for info in infos:
         gain = round(normalisation_gain_db(stem_loudness(info.path, sr)), 4)
         path = os.path.relpath(os.path.abspath(info.path), os.path.abspath(relative_to)) if relative_to else os.path.abspath(info.path)
-        stems.append(StemSettings(path, neutral_chain(STEM_CHAIN), gain))
+        stems.append(StemSettings(path, neutral_chain(STEM_CHAIN), gain, stem_record(info.path)))
     return MixSettings(sr, stems, neutral_chain(MASTER_CHAIN))
 
 

@@ -67,10 +67,16 @@ class StemSettings:
     path: str
     chain: list[PluginSettings] = field(default_factory=list)
     input_gain_db: float = 0.0
+    #: the stem file these settings were made for, ``{"bytes": int, "sha256": hex}`` (see
+    #: :mod:`automix.provenance`); ``None`` when unknown (hand-written settings)
+    source: dict | None = None
 
     def to_dict(self) -> dict:
-        return {"path": self.path, "input_gain_db": round(self.input_gain_db, GAIN_DECIMALS),
-                "chain": [p.to_dict() for p in self.chain]}
+        out = {"path": self.path, "input_gain_db": round(self.input_gain_db, GAIN_DECIMALS),
+               "chain": [p.to_dict() for p in self.chain]}
+        if self.source is not None:
+            out["source"] = dict(self.source)
+        return out
 
 
 @dataclass
@@ -116,11 +122,11 @@ class MixSettings:
         """A copy whose stem paths are relative to ``folder`` (as a file written there names them); the chains
         are shared, not copied."""
         stems = [StemSettings(os.path.relpath(os.path.abspath(s.path), os.path.abspath(folder)), s.chain,
-                              s.input_gain_db) for s in self.stems]
+                              s.input_gain_db, s.source) for s in self.stems]
         return MixSettings(self.sample_rate, stems, self.master, self.schema, self.master_input_gain_db)
 
     def with_stem_paths(self, paths: list[str]) -> "MixSettings":
-        """A copy whose stems read ``paths`` instead (same order, same count)."""
+        """A copy whose stems read ``paths`` instead (same order, same count; the files' records are dropped)."""
         if len(paths) != len(self.stems):
             raise SettingsError(f"--stems gave {len(paths)} files but the settings have {len(self.stems)} stems")
         stems = [StemSettings(str(p), s.chain, s.input_gain_db) for p, s in zip(paths, self.stems)]
@@ -196,15 +202,28 @@ def _parse(data, source: str) -> MixSettings:
     stems = []
     for i, s in enumerate(data["stems"]):
         where = f"{source}: stem {i}"
-        _keys(s, {"path", "chain", "input_gain_db"}, {"path", "chain"}, where)
+        _keys(s, {"path", "chain", "input_gain_db", "source"}, {"path", "chain"}, where)
         if not isinstance(s["path"], str) or not s["path"]:
             raise SettingsError(f"{where}: path must be a file name")
         where = f"{source}: stem {i} ({s['path']})"
-        stems.append(StemSettings(s["path"], _chain(s["chain"], where), _input_gain(s, where)))
+        stems.append(StemSettings(s["path"], _chain(s["chain"], where), _input_gain(s, where),
+                                  _source(s.get("source"), where)))
     master = data.get("master", {"chain": []})
     where = f"{source}: master"
     _keys(master, {"chain", "input_gain_db"}, {"chain"}, where)
     return MixSettings(sr, stems, _chain(master["chain"], where), master_input_gain_db=_input_gain(master, where))
+
+
+def _source(record, where: str) -> dict | None:
+    if record is None:
+        return None
+    _keys(record, {"bytes", "sha256"}, {"bytes", "sha256"}, f"{where} source")
+    size, digest = record["bytes"], record["sha256"]
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise SettingsError(f"{where} source: bytes must be a whole number >= 0, got {size!r}")
+    if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise SettingsError(f"{where} source: sha256 must be 64 lower-case hex digits")
+    return {"bytes": size, "sha256": digest}
 
 
 def _input_gain(obj: dict, where: str) -> float:
