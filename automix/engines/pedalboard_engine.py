@@ -127,6 +127,8 @@ def render_stream(
     *,
     block_frames: int = BLOCK_FRAMES,
     threads: int = 1,
+    strip_sink: Callable[[int, np.ndarray], None] | None = None,
+    bus_sink: Callable[[np.ndarray], None] | None = None,
 ) -> StreamResult:
     """Render ``settings`` block by block, handing each ``(2, n)`` float32 output block to ``sink``.
 
@@ -134,6 +136,9 @@ def render_stream(
         sink: called with consecutive output blocks (e.g. a writer and a meter).
         block_frames: frames read per stem per step.
         threads: stems rendered concurrently (pedalboard releases the GIL).
+        strip_sink: if given, called as ``strip_sink(k, block)`` with stem ``k``'s strip output (stereo), the
+            very blocks summed into the bus, aligned with it (printed stems).
+        bus_sink: if given, called with each block of the summed strips before the master chain.
     """
     sr = settings.sample_rate
     infos = [probe(s.path) for s in settings.stems]
@@ -156,9 +161,15 @@ def render_stream(
         ready = min(f.size for f in fifos)
         if ready == 0:
             return None
-        bus = fifos[0].pop(ready).copy()
-        for f in fifos[1:]:
-            bus += f.pop(ready)
+        parts = [f.pop(ready) for f in fifos]
+        bus = parts[0].copy()
+        for part in parts[1:]:
+            bus += part
+        if strip_sink is not None:
+            for k, part in enumerate(parts):
+                strip_sink(k, part)
+        if bus_sink is not None:
+            bus_sink(bus)
         return bus
 
     def master_step(bus: np.ndarray | None, final: bool) -> None:
