@@ -222,8 +222,11 @@ def settings_template(stems, extra_stems, sample_rate, output):
 @click.option("--validate", is_flag=True, help="Print every target with pass/fail and the reason for misses.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display (it is shown only on a terminal anyway).")
 @click.option("--no-html", is_flag=True, help="Skip the browser page (OUT.report.html).")
+@click.option("--print-stems", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="Also print every stem through its strip into DIR, with premaster.wav and master.wav.")
 @_threads_option("Stems analysed and rendered concurrently, the master metered and written beside its chain")
-def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems, validate, quiet, no_html, threads):
+def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems, validate, quiet, no_html,
+        print_stems, threads):
     """Auto-mix and master stems to a style; writes OUT.wav, OUT.settings.json, OUT.report.json, OUT.views.json
     and OUT.report.html (the report in a browser).
 
@@ -236,7 +239,7 @@ def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems
     with _Progress(enabled=not quiet) as show:
         report, lines = mix_command(list(stems) + list(extra_stems), style=style, targets=targets, output=output,
                                     engine=engine, optimize_steps=optimize, test_stems=test_stems, threads=threads,
-                                    verbose=validate, progress=show, html=not no_html)
+                                    verbose=validate, progress=show, html=not no_html, print_stems=print_stems)
     for line in lines:
         click.echo(line)
     if report["status"] != "ok":
@@ -294,9 +297,11 @@ def demo(folder, style):
 @click.option("--follow-links", is_flag=True, help="Use symbolic links that leave IN_DIR.")
 @click.option("--quiet", "-q", is_flag=True, help="Only problems: failures, crashes, warnings (no progress).")
 @click.option("--no-html", is_flag=True, help="Skip the browser pages (index.html, <session>/report.html).")
+@click.option("--export", "exports", default=None, metavar="KINDS",
+              help="Also write, per session, any of stems,dawproject,reaper,csv (comma-separated).")
 @click.option("--process", default=None, hidden=True, help="module:function replacing the mixer (tests, benchmarks).")
 def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, retries, timeout, force, fail_fast,
-                  follow_links, quiet, no_html, process):
+                  follow_links, quiet, no_html, exports, process):
     """Render every session folder of IN_DIR into OUT_DIR; resumable, one session = one unit of failure.
 
     Exit codes: 0 all ok or skipped; 1 some sessions failed; 2 usage or style error (or --fail-fast with
@@ -304,11 +309,12 @@ def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, ret
     """
     from automix.batch.progress import ConsoleReporter
     from automix.batch.runner import run_batch
+    from automix.export import parse_kinds
 
     result = run_batch(in_dir, out_dir, style=style, targets=targets, jobs=jobs, backend=backend,
                        scheduler=scheduler, retries=retries, timeout=timeout, force=force, fail_fast=fail_fast,
                        follow_links=follow_links, process=process, reporter=ConsoleReporter(quiet=quiet),
-                       html=not no_html)
+                       html=not no_html, exports=parse_kinds(exports) if exports else ())
     click.echo(result.table())
     sys.exit(result.exit_code)
 
@@ -325,6 +331,90 @@ def report_command(path):
 
     for p in write_pages(path):
         click.echo(p)
+
+
+@main.group("export", cls=_Group)
+def export_group():
+    """Write the moves of a mix for other tools: printed stems, a DAWproject, a REAPER project, a CSV table.
+
+    SETTINGS is a mix's settings file. Its stems must be the files the mix was made from (size and hash
+    recorded in the settings): a changed or missing stem stops the export before anything is written.
+    An existing output is kept unless --force.
+    """
+
+
+def _export_options(f):
+    f = click.option("--force", is_flag=True, help="Replace existing outputs.")(f)
+    f = click.option("--unchecked", is_flag=True,
+                     help="Export even if the settings hold no size and hash for a stem (hand-written settings).")(f)
+    return f
+
+
+def _exported(paths) -> None:
+    for p in paths:
+        click.echo(f"wrote {p}")
+
+
+@export_group.command("stems")
+@click.argument("settings_path", type=click.Path(dir_okay=False))
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["float", "24"]), default="float", show_default=True,
+              help="32-bit float (keeps peaks over 0 dBFS) or 24-bit PCM.")
+@_export_options
+@_threads_option("Stems rendered concurrently")
+def export_stems(settings_path, folder, fmt, force, unchecked, threads):
+    """Print every stem through its channel strip into FOLDER, with premaster.wav and master.wav (all
+    sample-aligned from time zero, one length: the printed stems sum to the pre-master)."""
+    from automix.export import export
+
+    _exported(export("stems", settings_path, folder, force=force, checked=not unchecked, threads=threads, fmt=fmt))
+
+
+@export_group.command("dawproject")
+@click.argument("settings_path", type=click.Path(dir_okay=False))
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--reference-media", is_flag=True,
+              help="Reference the stems where they are (relative paths) instead of embedding copies.")
+@click.option("--tempo", type=click.FloatRange(20, 666), default=None, help="The session's tempo in BPM.")
+@_export_options
+def export_dawproject(settings_path, out, reference_media, tempo, force, unchecked):
+    """A .dawproject (Bitwig Studio, Studio One, Cubase): a track per stem with its clip, fader and pan, the
+    EQ, compressor and limiter as built-in devices, the other moves as named device parameters."""
+    from automix.export import export
+
+    _exported(export("dawproject", settings_path, out, force=force, checked=not unchecked,
+                     reference_media=reference_media, tempo_bpm=tempo))
+
+
+@export_group.command("reaper")
+@click.argument("settings_path", type=click.Path(dir_okay=False))
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--prints", type=click.Path(file_okay=False), default=None,
+              help="A folder of printed stems (automix export stems) to add beside each stem's item.")
+@click.option("--tempo", type=click.FloatRange(20, 666), default=None, help="The session's tempo in BPM.")
+@_export_options
+def export_reaper(settings_path, out, prints, tempo, force, unchecked):
+    """A REAPER project (.RPP): a track per stem with its item, volume and pan; media paths relative to it."""
+    from automix.export import export
+
+    _exported(export("reaper", settings_path, out, force=force, checked=not unchecked, prints=prints,
+                     tempo_bpm=tempo))
+
+
+@export_group.command("csv")
+@click.argument("settings_path", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write here instead of stdout.")
+@_export_options
+def export_csv(settings_path, output, force, unchecked):
+    """The settings as a table: one row per stem (role, level, pan, width, every EQ band, compressor,
+    saturation) and one for the master, units in the column names."""
+    from automix.export import export
+
+    result = export("csv", settings_path, output, force=force, checked=not unchecked)
+    if output is None:
+        click.echo(result[0], nl=False)
+    else:
+        _exported(result)
 
 
 @main.command("ui")

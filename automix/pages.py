@@ -90,6 +90,27 @@ def _rel(target: str | os.PathLike | None, base: Path) -> str | None:
     return Path(os.path.relpath(target, base)).as_posix()
 
 
+#: how a page names each export kind (:data:`automix.export.KINDS`)
+EXPORT_LABELS = {"stems": "printed stems", "dawproject": "DAWproject", "reaper": "REAPER project",
+                 "csv": "settings table (CSV)"}
+
+
+def _export_links(batch: dict | None, base: Path, link: Callable[[Path], str | None]) -> list[dict]:
+    """``[{kind, label, href}]`` of the exports a batch session's report records (``outputs`` keyed
+    ``kind:path``) that are still there; printed stems link their folder."""
+    seen, out = set(), []
+    for key, rec in ((batch or {}).get("outputs") or {}).items():
+        kind, _, rel = str(key).partition(":")
+        if not rel or kind in seen or kind not in EXPORT_LABELS:
+            continue
+        target = base / rel
+        href = link(target.parent if kind == "stems" else target)
+        if href:
+            seen.add(kind)
+            out.append({"kind": kind, "label": EXPORT_LABELS[kind], "href": href})
+    return out
+
+
 def _bands() -> dict:
     from automix.meters.spectral import BAND_EDGES_HZ
 
@@ -148,7 +169,8 @@ def session_page(report_path: str | os.PathLike, *, dashboard: str | None = None
         "problems": problems,
         "links": {"audio": link(output) if output else None,
                   "report": link(files.report), "settings": link(files.settings) if settings else None,
-                  "views": link(files.views) if views else None, "dashboard": dashboard},
+                  "views": link(files.views) if views else None, "dashboard": dashboard,
+                  "exports": _export_links(batch, base, link)},
     }
 
 

@@ -275,6 +275,8 @@ def build_app(root: str | os.PathLike, token: str, *, host: str = "127.0.0.1", p
         "optimise/stop": lambda st, b: (st.stop_optimise(), {"stopping": True})[1],
         "optimise/apply": lambda st, b: {"version": st.apply_optimise()},
         "save": lambda st, b: {"saved": st.save()},
+        "export": lambda st, b: {"files": [site.file_link(Path(p)) for p in st.export(
+            need(b, "kind", str), list(b.get("muted") or []), list(b.get("soloed") or []))]},
         "reference": lambda st, b: {"version": st.set_reference(reference_path(need(b, "path", str)))},
     }
 

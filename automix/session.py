@@ -102,13 +102,18 @@ def summary_lines(report: dict, verbose: bool) -> list[str]:
 
 def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output: str, engine: str,
                 optimize_steps: int, test_stems: int | None, threads: int, verbose: bool,
-                progress=None, html: bool = True) -> tuple[dict, list[str]]:
+                progress=None, html: bool = True, print_stems: str | None = None) -> tuple[dict, list[str]]:
     """Library side of ``automix mix``; returns the report and the lines to print. ``progress(text)`` is told
     each stage (see :func:`~automix.mixer.mix_session`); ``html`` also writes the browser page
-    (``OUT.report.html``, :mod:`automix.pages`)."""
+    (``OUT.report.html``, :mod:`automix.pages`); ``print_stems`` a folder that receives the printed stems
+    (:mod:`automix.export.printing`, replacing earlier prints there as the mix replaces its output)."""
     from automix.audio_io import check_output_format, probe
 
     check_output_format(output)  # before the style, the stems or any synthetic material
+    if print_stems is not None:
+        from automix.export.common import ensure_folder
+
+        ensure_folder(print_stems, create=False)
     chosen = get_style(style, load_style_targets(targets) if targets else None)
     out = Path(output)
     stems, lines = expand_folders(stems, style)
@@ -136,4 +141,11 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
 
         written.append(Path(write_session_html(report_path)).name)
     lines.append(f"wrote {', '.join(written)} in {out.resolve().parent} ({chosen.name}, {engine} engine)")
+    if print_stems is not None:
+        from automix.export import export
+
+        if progress:
+            progress("printing the stems")
+        files = export("stems", settings_path, print_stems, force=True, threads=threads)
+        lines.append(f"printed {len(files) - 2} stems, premaster.wav and master.wav to {print_stems}")
     return report, lines + summary_lines(report, verbose)

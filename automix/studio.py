@@ -762,6 +762,37 @@ class Studio:
                 self.optimise = dict(self.optimise, running=False, result=False, error=str(e))
                 self._changed()
 
+    # ---------------------------------------------------------------------------------------------- exports
+
+    def export(self, kind: str, muted: list[int] = (), soloed: list[int] = ()) -> list[str]:
+        """Export the state on screen (as rendered, saved or not) for a DAW: ``kind`` of
+        :data:`automix.export.KINDS`, written into ``.automix-studio/exports/`` (replacing the last export of that
+        kind); ``muted``/``soloed`` strips are marked so in a DAWproject. Returns the files written.
+
+        A stem without a size and hash in the settings (an older mix) is exported as it is; one that changed
+        since the mix is refused (``E_STEM_CHANGED``)."""
+        from automix.errors import AutomixError
+        from automix.export import KINDS, export
+
+        if kind not in KINDS:  # a bad request (400), not a state conflict (UsageError, 409)
+            raise AutomixError(f"export: unknown kind {kind!r}; choose from {', '.join(KINDS)}", code="E_USAGE")
+        n = len(self.inputs)
+        for i in list(muted) + list(soloed):
+            if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < n:
+                raise UsageError(f"export: strip {i!r} does not exist (0 to {n - 1})")
+        with self._lock:
+            if self.status != "ready":
+                raise UsageError("export: the current state has not rendered (fix the error or undo first)")
+            settings = copy.deepcopy(self._rendered)
+        folder = self.state_dir / "exports"
+        folder.mkdir(exist_ok=True)
+        title = self.base_page.get("title") or "mix"
+        out = {"stems": folder / "stems", "dawproject": folder / f"{title}.dawproject",
+               "reaper": folder / f"{title}.RPP", "csv": folder / "settings.csv"}[kind]
+        # REAPER without prints: prints in the folder may be of an earlier state
+        return export(kind, self.files.settings, out, force=True, checked=False, threads=self.threads,
+                      settings=settings, muted=muted, soloed=soloed)
+
     # ---------------------------------------------------------------------------------------------- saving
 
     def save(self) -> list[str]:

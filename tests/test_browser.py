@@ -345,6 +345,13 @@ def test_studio_fader_move_undo_and_save(browser, ui_outputs, tmp_path):
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         assert (session / "mix.wav").read_bytes() == (tmp_path / "again.wav").read_bytes()
+        # export the state on screen for a DAW: the page links the file the server wrote
+        by_testid(browser, "export-dawproject")[0].click()
+        WebDriverWait(browser, 60).until(lambda d: by_testid(d, "exported") or by_testid(d, "export-error"))
+        assert not by_testid(browser, "export-error")
+        href = by_testid(browser, "exported")[0].find_element("css selector", "a").get_attribute("href")
+        assert href.split("?")[0].endswith(".dawproject")
+        assert (session / ".automix-studio" / "exports" / "mix.dawproject").is_file()
         # the page's own requests carry the token; the same request without it is refused
         status = browser.execute_script(
             "return fetch(arguments[0], {method: 'POST', headers: {'Content-Type': 'application/json'},"

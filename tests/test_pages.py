@@ -93,7 +93,7 @@ def test_mix_writes_its_page_unless_told_not_to_and_report_rewrites_it(ui_output
     assert page["kind"] == "session" and page["title"] == "mix"
     assert page["report"] == json.loads((mix / "mix.report.json").read_text())
     assert page["links"] == {"audio": "mix.wav", "report": "mix.report.json", "settings": "mix.settings.json",
-                             "views": "mix.views.json", "dashboard": None}
+                             "views": "mix.views.json", "dashboard": None, "exports": []}
     # the same from the report file itself
     (mix / "mix.report.html").unlink()
     assert cli("report", mix / "mix.report.json").returncode == 0

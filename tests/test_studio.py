@@ -394,3 +394,29 @@ def test_dropped_caches_render_the_same_numbers(session):
     assert not studio._strips and not studio._prefader
     studio.undo()
     assert rendered(studio)["page"]["report"]["targets"] == first
+
+
+def test_the_studio_exports_the_state_on_screen(served_session, session):
+    from automix.export.dawproject import read_dawproject
+
+    api = json.loads(served_session.get("/api/page")[2])["studio"]["api"]
+    state = _wait_ready(served_session, api)
+    s = copy.deepcopy(state["page"]["settings"])
+    fader(s, 0)["gain_db"] = round(fader(s, 0)["gain_db"] - 2.5, 2)
+    assert _post(served_session, f"{api}/edit", {"settings": s})[0] == 200
+    state = _wait_ready(served_session, api)
+    status, answer = _post(served_session, f"{api}/export", {"kind": "dawproject", "muted": [1]})
+    assert status == 200 and len(answer["files"]) == 1
+    link = answer["files"][0]
+    assert link.startswith("/files/") and link.endswith(".dawproject")
+    status, _, data = served_session.get(link)
+    assert status == 200 and data[:2] == b"PK"
+    back = read_dawproject(session / link[len("/files/"):], media_folder=session.parent / "media")
+    assert [fader(back.to_dict(), 0)] == [fader(state["page"]["settings"], 0)]
+    assert fader(back.to_dict(), 0)["gain_db"] != fader(json.loads((session / "mix.settings.json").read_text()), 0)[
+        "gain_db"], "the export is the edit on screen, not the saved settings"
+    status, answer = _post(served_session, f"{api}/export", {"kind": "csv"})
+    assert status == 200 and answer["files"][0].endswith("settings.csv")
+    status, err = _post(served_session, f"{api}/export", {"kind": "protools"})
+    assert status == 400 and err["code"] == "E_USAGE" and "dawproject" in err["error"]
+    assert _post(served_session, f"{api}/export", {"kind": "csv"}, token=False)[0] == 403

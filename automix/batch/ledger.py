@@ -15,7 +15,8 @@ id) and ``event``, one of:
 ``result``
     ``session, status, code, reason, seconds, attempts, fingerprint``, and for
     a session a worker finished ``process_seconds, setup_seconds, pid, host,
-    peak_rss_mb`` (``status``: ok, missed, failed, crashed)
+    peak_rss_mb, exports`` (``status``: ok, missed, failed, crashed; ``exports``: files written per export
+    kind)
 ``crash``
     ``session, detail, alone, attempt`` (a worker died while the session ran)
 ``interrupted``

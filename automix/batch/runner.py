@@ -46,7 +46,7 @@ import unicodedata
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from automix.constants import ENGINES
 from automix.errors import (EXIT_FAILED, EXIT_INTERNAL, EXIT_OK, EXIT_SIGNAL, EXIT_USAGE, AutomixError,
@@ -158,7 +158,9 @@ def _clean_partials(out_dir: str, state_dir: str) -> list[str]:
         try:
             with os.scandir(folder) as it:
                 for e in it:
-                    if e.is_file(follow_symlinks=False) and _PARTIAL.search(e.name):
+                    if e.is_dir(follow_symlinks=False) and folder != out_dir:
+                        folders.append(e.path)  # a session's printed stems folder
+                    elif e.is_file(follow_symlinks=False) and _PARTIAL.search(e.name):
                         os.unlink(e.path)
                         removed.append(os.path.relpath(e.path, out_dir))
         except OSError:
@@ -288,7 +290,8 @@ class _Run:
                                           soft_missed=list(record.get("soft_missed") or []), warning_lines=lines),
                      extra={"process_seconds": record.get("process_seconds"),
                             "setup_seconds": record.get("setup_seconds"), "pid": record.get("pid"),
-                            "host": record.get("host"), "peak_rss_mb": record.get("peak_rss_mb")})
+                            "host": record.get("host"), "peak_rss_mb": record.get("peak_rss_mb"),
+                            "exports": record.get("exports") or {}})
         self.overhead_s += time.perf_counter() - t
 
     def fail(self, task: BatchTask, status: str, code: str, reason: str, detail: str | None = None) -> None:
@@ -381,7 +384,7 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
               scheduler: str | None = None, retries: int = 1, timeout: float | None = None, force: bool = False,
               fail_fast: bool = False, follow_links: bool = False, process: Callable | str | None = None,
               engine: str = "pedalboard", optimize_steps: int = 0, reporter=None, handle_signals: bool = True,
-              connect_timeout: float = 10.0, html: bool = True) -> BatchResult:
+              connect_timeout: float = 10.0, html: bool = True, exports: Sequence[str] = ()) -> BatchResult:
     """Render every session of ``in_dir`` into ``out_dir`` (see the module docstring).
 
     Args:
@@ -411,6 +414,8 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
             ``automix.mixer:mix_session``), a module-level callable or a
             ``"module:qualname"`` string importable on every worker.
         engine, optimize_steps: passed to the process.
+        exports: export kinds (:data:`automix.export.KINDS`) each session writes beside its mix, before its
+            report (:func:`automix.batch.worker.write_exports`).
         reporter: progress sink (:class:`automix.batch.progress.ConsoleReporter`) or None.
         handle_signals: install SIGINT/SIGTERM handlers (main thread only).
         connect_timeout: seconds to reach ``scheduler``.
@@ -427,6 +432,10 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
     from automix.styles import get_style, load_style_targets
 
     t_start = time.perf_counter()
+    if exports:
+        from automix.export import parse_kinds
+
+        exports = parse_kinds(",".join(exports))
     jobs, backend = _validate_options(jobs, backend, scheduler, retries, timeout, engine, optimize_steps)
     base_targets = load_style_targets(targets) if targets is not None else None
     base_style = get_style(style, base_targets)
@@ -461,7 +470,7 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
                  timeout=timeout, force=force, fail_fast=fail_fast,
                  process=process if process is not None else DEFAULT_PROCESS, engine=engine,
                  optimize_steps=optimize_steps, reporter=reporter, handle_signals=handle_signals,
-                 connect_timeout=connect_timeout, version=__version__, html=html)
+                 connect_timeout=connect_timeout, version=__version__, html=html, exports=tuple(exports))
     lock = _Lock(state_dir, out_dir)
     try:
         removed = _clean_partials(out_abs, state_dir)
@@ -502,6 +511,7 @@ class _Plan:
     connect_timeout: float
     version: str
     html: bool = True
+    exports: tuple[str, ...] = ()
 
 
 def _plan_sessions(plan: _Plan, sessions: list[Session], run: _Run):
@@ -521,13 +531,14 @@ def _plan_sessions(plan: _Plan, sessions: list[Session], run: _Run):
         inputs = input_records(s.stems)
         fp = session_fingerprint(inputs=inputs, style_fingerprint=st.fingerprint() if st else "invalid",
                                  engine_version=plan.version, weights=weights, process=pname, engine=plan.engine,
-                                 optimize_steps=plan.optimize_steps, roles=s.config.roles)
+                                 optimize_steps=plan.optimize_steps, roles=s.config.roles, exports=plan.exports)
         task = BatchTask(session=s.name, stems=list(s.stems), out_dir=os.path.join(plan.out_abs, s.name),
                          state_dir=plan.state_dir, style_name=st.name if st else None,
                          style_targets=st.to_dict() if st else None,
                          style_fingerprint=st.fingerprint() if st else None, roles=s.config.roles,
                          engine=plan.engine, optimize_steps=plan.optimize_steps, process=plan.process,
-                         fingerprint=fp, inputs=inputs, engine_version=plan.version, warnings=list(s.warnings))
+                         fingerprint=fp, inputs=inputs, engine_version=plan.version, warnings=list(s.warnings),
+                         exports=list(plan.exports))
         if problem:
             failures.append((task, *problem))
         elif not plan.force and is_up_to_date(task.out_dir, fp):

@@ -10,8 +10,10 @@ kill) or a hang escapes, and the driver handles those.
 Order of writes in ``OUT_DIR/<session>/`` (each atomic: temp file in the same
 folder, fsync, ``os.replace``): the stale ``report.json`` is removed first
 (a half-redone session must never look done), then the process writes
-``mix.wav`` and ``settings.json``, then ``report.json`` is written last: it is
-the commit marker. A failed session leaves only its ``report.json`` (stale
+``mix.wav`` and ``settings.json``, then the exports asked for (``stems/``,
+``<session>.dawproject``, ``<session>.RPP``, ``settings.csv``), then ``report.json`` is written last: it is
+the commit marker, and it records every output's size, exports included (a deleted export makes the
+session out of date). A failed session leaves only its ``report.json`` (stale
 ``mix.wav`` / ``settings.json`` of an earlier run are removed, so a folder
 never holds a mix its report does not vouch for). The session's page
 (``report.html``) is removed with the stale report and written again by the
@@ -72,6 +74,7 @@ class BatchTask:
     index: int = 0  # dispatch order, in the token
     attempt: int = 0  # 1 on the first dispatch, more on retries after a crash
     token: str = ""  # unique per attempt: names the in-flight marker
+    exports: list[str] = field(default_factory=list)  # export kinds written beside the mix (automix.export)
 
 
 def _one_line(text: str, limit: int = 400) -> str:
@@ -167,9 +170,9 @@ def _remove(path: Path) -> None:
         pass
 
 
-def _output_record(path: Path) -> dict | None:
+def _output_record(path: Path, folder: Path) -> dict | None:
     try:
-        return {"file": path.name, "bytes": path.stat().st_size}
+        return {"file": path.relative_to(folder).as_posix(), "bytes": path.stat().st_size}
     except OSError:
         return None
 
@@ -224,6 +227,36 @@ def write_report(out_dir: Path, report: dict) -> None:
     write_json_atomic(out_dir / REPORT_NAME, report)
 
 
+def export_paths(task: BatchTask) -> dict[str, Path]:
+    """Where each export of the session goes, in its output folder."""
+    out = Path(task.out_dir)
+    names = {"stems": out / "stems", "dawproject": out / f"{task.session}.dawproject",
+             "reaper": out / f"{task.session}.RPP", "csv": out / "settings.csv"}
+    return {k: names[k] for k in task.exports}
+
+
+def write_exports(task: BatchTask) -> dict[str, list[Path]]:
+    """Write the session's exports from its settings (the stems checked against them); the files per kind."""
+    from automix.export import export
+
+    out, written = Path(task.out_dir), {}
+    paths = export_paths(task)
+    for kind, path in paths.items():
+        written[kind] = [Path(p) for p in export(kind, out / SETTINGS_NAME, path, force=True, threads=1,
+                                                 prints=paths.get("stems"))]
+    return written
+
+
+def _remove_exports(task: BatchTask) -> None:
+    import shutil
+
+    for kind, path in export_paths(task).items():
+        if kind == "stems":
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            _remove(path)
+
+
 def run_session(task: BatchTask) -> dict:
     """Render one session on this worker; never raises for a session's own errors.
 
@@ -242,6 +275,7 @@ def run_session(task: BatchTask) -> dict:
 
     t0 = time.perf_counter()
     out = Path(task.out_dir)
+    exported: dict[str, list[Path]] = {}
     marker = None
     mix_report = None
     process_seconds = None
@@ -266,6 +300,7 @@ def run_session(task: BatchTask) -> dict:
             raise TypeError(f"the process returned {type(mix_report).__name__}, not a report dict")
         if not (out / MIX_NAME).is_file():
             raise RuntimeError("the process reported success but wrote no mix.wav")
+        exported = write_exports(task)
         if mix_report.get("status", "ok") == "ok":
             status, code, reason = "ok", None, None
         else:
@@ -285,8 +320,11 @@ def run_session(task: BatchTask) -> dict:
         _remove(out / MIX_NAME)
         _remove(out / SETTINGS_NAME)
         _remove(out / VIEWS_NAME)
-    outputs = {k: r for k, r in (("mix", _output_record(out / MIX_NAME)),
-                                 ("settings", _output_record(out / SETTINGS_NAME))) if r is not None}
+        _remove_exports(task)
+        exported = {}
+    records = [("mix", out / MIX_NAME), ("settings", out / SETTINGS_NAME)]
+    records += [(f"{kind}:{p.relative_to(out).as_posix()}", p) for kind, paths in exported.items() for p in paths]
+    outputs = {k: r for k, r in ((k, _output_record(p, out)) for k, p in records) if r is not None}
     try:
         write_report(out, build_report(task, status=status, code=code, reason=reason, seconds=seconds,
                                        mix=mix_report, warnings=warnings, outputs=outputs, worker=worker,
@@ -301,7 +339,8 @@ def run_session(task: BatchTask) -> dict:
             "process_seconds": None if process_seconds is None else round(process_seconds, 4),
             "setup_seconds": None if setup_seconds is None else round(setup_seconds, 4),
             "warnings": [_one_line(w) for w in list(task.warnings) + warnings],
-            "soft_missed": _soft_missed(mix_report) if status != "failed" else [], **worker}
+            "soft_missed": _soft_missed(mix_report) if status != "failed" else [],
+            "exports": {kind: len(paths) for kind, paths in exported.items()}, **worker}
 
 
 def check_access(in_dir: str, out_dir: str, sample: str | None) -> dict:

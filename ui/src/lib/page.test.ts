@@ -91,8 +91,26 @@ describe('parsePage with stripped or garbage data', () => {
     expect(p.title).toBe('automix');
     expect(p.report).toBeNull();
     expect(p.problems).toEqual([]);
-    expect(p.links).toEqual({ audio: null, report: null, settings: null, views: null, dashboard: null });
+    expect(p.links).toEqual({ audio: null, report: null, settings: null, views: null, dashboard: null, exports: [] });
     expect(p.bands.low).toEqual([null, 250]);
+  });
+
+  it('keeps the export links that name a kind and a target, and drops the rest', () => {
+    const p = parsePage({
+      kind: 'session',
+      links: {
+        exports: [
+          { kind: 'dawproject', label: 'DAWproject', href: 's.dawproject' },
+          { kind: 'csv', href: 'settings.csv' },
+          { kind: 'reaper' },
+          'junk',
+        ],
+      },
+    }) as SessionPage;
+    expect(p.links.exports).toEqual([
+      { kind: 'dawproject', label: 'DAWproject', href: 's.dawproject' },
+      { kind: 'csv', label: 'csv', href: 'settings.csv' },
+    ]);
   });
 
   it('a session with garbage inside keeps what it can', () => {

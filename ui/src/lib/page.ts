@@ -431,12 +431,20 @@ export function parseViews(v: unknown): Views | null {
 }
 
 // ---------------------------------------------------------------- pages
+/** An export of the session for other tools (a DAWproject, a REAPER project, printed stems, a CSV table). */
+export interface ExportLink {
+  kind: string;
+  label: string;
+  href: string;
+}
+
 export interface Links {
   audio: string | null;
   report: string | null;
   settings: string | null;
   views: string | null;
   dashboard: string | null;
+  exports: ExportLink[];
 }
 
 export interface ErrorPage {
@@ -517,6 +525,12 @@ function links(v: unknown): Links {
     settings: str(o.settings),
     views: str(o.views),
     dashboard: str(o.dashboard),
+    exports: (Array.isArray(o.exports) ? o.exports : []).flatMap((e): ExportLink[] => {
+      const x = obj(e);
+      const kind = str(x.kind);
+      const href = str(x.href);
+      return kind && href ? [{ kind, label: str(x.label) ?? kind, href }] : [];
+    }),
   };
 }
 

@@ -70,6 +70,11 @@ export function SessionHeader({ page }: { page: SessionPage }): JSX.Element {
         {l.report ? <A href={l.report} testid="link-report">report.json</A> : null}
         {l.settings ? <A href={l.settings} testid="link-settings">settings.json</A> : null}
         {l.views ? <A href={l.views} testid="link-views">views.json</A> : null}
+        {l.exports.map((e) => (
+          <A key={e.kind} href={e.href} testid={`link-export-${e.kind}`}>
+            {e.label}
+          </A>
+        ))}
       </div>
     </header>
   );

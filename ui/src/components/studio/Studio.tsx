@@ -52,7 +52,56 @@ function downloadSettings(s: StudioState): void {
   window.setTimeout(() => URL.revokeObjectURL(href), 1000);
 }
 
-function StudioBar({ studio, stale }: { studio: Studio; stale: boolean }): JSX.Element {
+/** The exports the studio offers for the state on screen, in the order a DAW user reaches for them. */
+const STUDIO_EXPORTS: readonly { kind: string; label: string; title: string }[] = [
+  { kind: 'dawproject', label: 'DAWproject', title: 'Bitwig, Studio One, Cubase: tracks, clips, faders, the moves as devices' },
+  { kind: 'reaper', label: 'REAPER', title: 'a REAPER project: tracks, items, volumes and pans' },
+  { kind: 'stems', label: 'printed stems', title: 'every stem through its strip, the pre-master and the master (float WAV)' },
+  { kind: 'csv', label: 'CSV', title: 'the settings as a table, one row per stem and the master' },
+];
+
+function ExportButtons({ studio, monitor }: { studio: Studio; monitor: { muted: number[]; soloed: number[] } }): JSX.Element {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [files, setFiles] = useState<{ kind: string; links: string[] } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const run = async (kind: string): Promise<void> => {
+    setBusy(kind);
+    setError(null);
+    setFiles(null);
+    const a = await studio.post('/export', { kind, muted: monitor.muted, soloed: monitor.soloed }, false);
+    setBusy(null);
+    if (!a.ok) {
+      setError(a.error);
+      return;
+    }
+    const body = a.body as { files?: unknown } | null;
+    const links = Array.isArray(body?.files) ? body.files.filter((x): x is string => typeof x === 'string') : [];
+    setFiles({ kind, links });
+  };
+  return (
+    <span className="bar-group exports" data-testid="studio-exports">
+      <span className="bar-label">export</span>
+      {STUDIO_EXPORTS.map((e) => (
+        <button type="button" key={e.kind} data-testid={`export-${e.kind}`} disabled={!studio.state || busy !== null}
+          title={e.title} onClick={() => void run(e.kind)}>
+          {busy === e.kind ? `${e.label}…` : e.label}
+        </button>
+      ))}
+      {files ? (
+        <span className="exported" data-testid="exported" data-kind={files.kind}>
+          {files.links.map((href) => (
+            <A key={href} href={href}>{decodeURIComponent(href.split('/').pop() ?? href)}</A>
+          ))}
+        </span>
+      ) : null}
+      {error ? <span className="bar-error" data-testid="export-error">{error}</span> : null}
+    </span>
+  );
+}
+
+function StudioBar({ studio, stale, monitor }: {
+  studio: Studio; stale: boolean; monitor: { muted: number[]; soloed: number[] };
+}): JSX.Element {
   const s = studio.state;
   const [saving, setSaving] = useState(false);
   const [saved, setSaved] = useState<string[] | null>(null);
@@ -96,6 +145,7 @@ function StudioBar({ studio, stale }: { studio: Studio; stale: boolean }): JSX.E
         <button type="button" className="linkish" data-testid="download-settings" disabled={!s?.settings}
           onClick={() => s && downloadSettings(s)}>download current settings</button>
       </span>
+      <ExportButtons studio={studio} monitor={monitor} />
       {saved ? (
         <span className="saved" data-testid="saved">
           saved: {saved.length ? saved.join(', ') : 'nothing to write'}
@@ -183,7 +233,7 @@ export function StudioApp({ page, initialState }: { page: SessionPage; initialSt
 
   const top = (
     <>
-      <StudioBar studio={studio} stale={stale} />
+      <StudioBar studio={studio} stale={stale} monitor={monitor} />
       {s?.status === 'failed' ? (
         <div className="studio-error" data-testid="studio-error" role="alert">
           <b>The render failed; the numbers below are the last good ones.</b> {s.error ?? 'no reason given'}
