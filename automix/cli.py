@@ -100,6 +100,9 @@ def _fmt(v) -> str:
 @click.version_option(package_name="automix")
 def main():
     """automix: auto-mixing and mastering with twin torch / pedalboard engines."""
+    from automix.runtime import prefer_small_pages
+
+    prefer_small_pages()
 
 
 @main.command()

@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
+from automix.runtime import prefer_small_pages
+
+prefer_small_pages()  # as the automix command does for its processes (and the ones the benches start)
+
+import numpy as np  # noqa: E402
+import soundfile as sf  # noqa: E402
 
 CACHE = Path(os.environ.get("AUTOMIX_BENCH_CACHE", "/tmp/automix-bench"))
 
