@@ -12,6 +12,12 @@ its next stage):
 3. the master chain and the closed loop on loudness and true peak (:mod:`automix.master_loop`; the width stays
    as set): its final pass is the preview mix ``.automix-studio/current.wav``, its meters the new compliance.
 
+The loudness arrives first: the loop's first search pass that lands where the loop aims (or, when the loop
+starts on a final pass, one search pass before it) publishes ``state.provisional``: the integrated loudness before and
+after the master and the final M/S of that render. It differs from the final pass only in the limiter's peak
+detector (sample peaks instead of 4x true peaks), which moves the loudness by about 0.01 LU; every other number
+stays marked stale until the final pass lands and replaces it.
+
 A render that fails leaves the last good state in place and says why. :meth:`Studio.save` writes the settings
 and renders the mix with :func:`automix.render.render_to_file` (what ``automix render`` runs: the same bytes),
 then the report, views and page; each saved settings file is kept in ``.automix-studio/history/``. Nothing is
@@ -47,6 +53,26 @@ EVENTS_KEPT = 256
 
 class Superseded(Exception):
     """A newer request took over; the render stops without publishing anything."""
+
+
+class _Later:
+    """A job run on its own thread once :meth:`start` is called (or :meth:`result` asks for it)."""
+
+    def __init__(self, job: Callable[[], object]):
+        self.job = job
+        self.future = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self.future is None:
+                pool = ThreadPoolExecutor(max_workers=1)
+                self.future = pool.submit(self.job)
+                pool.shutdown(wait=False)
+
+    def result(self):
+        self.start()
+        return self.future.result()
 
 
 def _cores() -> int:
@@ -133,6 +159,8 @@ class Studio:
         self.saved_position = 0
         self.version = 0
         self.status, self.stage, self.error = "ready", None, None
+        #: the first numbers of a render in progress (see the module docstring), else None
+        self.provisional: dict | None = None
         self.page = page
         self.audio: dict[str, dict | None] = {"current": None, "previous": None, "monitor": None, "user": None}
         self.optimise: dict = {"running": False, "step": 0, "steps": 0, "history": [], "result": False}
@@ -195,7 +223,7 @@ class Studio:
             cur, mon = self.audio["current"], self.audio["monitor"]
             return {
                 "version": self.version, "status": self.status, "stage": self.stage, "error": self.error,
-                "can_undo": self.position > 0, "can_redo": self.position < len(self.history) - 1,
+                "provisional": self.provisional, "can_undo": self.position > 0, "can_redo": self.position < len(self.history) - 1,
                 "position": self.position, "history_length": len(self.history),
                 "dirty": self.position != self.saved_position, "page": self.page,
                 "style": {"name": style.name, "lufs": style.lufs,
@@ -216,7 +244,7 @@ class Studio:
 
     def _event(self) -> dict:
         return {"version": self.version, "status": self.status, "stage": self.stage,
-                "optimise": {k: v for k, v in self.optimise.items() if k != "history"}
+                "provisional": self.provisional is not None, "optimise": {k: v for k, v in self.optimise.items() if k != "history"}
                 | {"last": self.optimise["history"][-1] if self.optimise["history"] else None}}
 
     def events_since(self, version: int) -> list[dict]:
@@ -381,6 +409,7 @@ class Studio:
             self._generation += 1
             gen = self._generation
             self.status, self.stage, self.error = "rendering", None, None
+            self.provisional = None
             self._changed()
             version = self.version
         previous = self._worker
@@ -405,6 +434,7 @@ class Studio:
         with self._lock:
             if gen == self._generation:
                 self.status, self.stage, self.error = "failed", None, message
+                self.provisional = None
                 self._changed()
 
     def _check(self, gen: int, stage: str | None = None) -> None:
@@ -523,10 +553,7 @@ class Studio:
             meter.result()
             return meter
 
-        pool = ThreadPoolExecutor(max_workers=1)
-        meter = pool.submit(full_meter)
-        pool.shutdown(wait=False)
-        return bus_file, loudness.result()["integrated_lufs"], meter
+        return bus_file, loudness.result()["integrated_lufs"], _Later(full_meter)
 
     def _render(self, gen: int) -> None:
         """Render the current state (see the module docstring) and publish it."""
@@ -563,9 +590,22 @@ class Studio:
         renderer.trim_db = settings.master_input_gain_db
         renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
 
+        first = []  # the provisional numbers are published once per render
+
         def checked(chain, final):
             self._check(gen)
-            return renderer(chain, final)
+            if first:
+                return renderer(chain, final)
+            search = renderer(chain, False)
+            # the pass the loop itself settles on before its final pass (or one just before a final pass)
+            if final or abs(search["integrated_lufs"] - style.lufs) <= master_loop.AIM_FRACTION * style.tolerances.lufs_lu:
+                first.append(search)
+                self._publish_provisional(gen, style, bus_lufs, search)
+                pre_meter.start()  # the pre-master's full meter: after the first numbers, beside the final pass
+            if not final:
+                return search
+            self._check(gen)
+            return renderer(chain, True)
 
         try:
             model = renderer.prepare(settings.master)
@@ -589,6 +629,23 @@ class Studio:
         meter = pre_meter.result()
         self._publish(gen, settings, style, meter.result(), loop, renderer, meter, heard, candidate,
                       time.perf_counter() - t0)
+
+    def _publish_provisional(self, gen: int, style, bus_lufs: float, search: dict) -> None:
+        """``state.provisional``: the loudness before and after the master and the final M/S of a search pass."""
+        from automix.report import BANDS, target_compliance
+
+        unknown = {"integrated_lufs": math.nan, "true_peak_dbtp": math.nan, "spectral_centroid_hz": math.nan,
+                   "ms_ratio": math.nan, "band_balance": {b: math.nan for b in BANDS}}
+        rows = target_compliance(style, dict(unknown, integrated_lufs=bus_lufs),
+                                 dict(unknown, integrated_lufs=search["integrated_lufs"], ms_ratio=search["ms_ratio"]))
+        provisional = {"targets": {name: rows[name] for name in ("integrated_lufs", "ms_ratio")},
+                       "measured": "a pass with the limiter's sample-peak detector; the final pass follows"}
+        provisional = json.loads(json.dumps(provisional, default=float), parse_constant=lambda c: None)
+        with self._lock:
+            if gen != self._generation:
+                raise Superseded()
+            self.provisional = provisional
+            self._changed()
 
     def _drop_bus(self) -> None:
         if self._bus_cache is not None:
@@ -619,6 +676,7 @@ class Studio:
             page["links"] = dict(page["links"], audio=None)
             self.page = page
             self.status, self.stage, self.error = "ready", None, None
+            self.provisional = None
             self.audio["monitor"] = None
             self._changed()
 

@@ -420,3 +420,23 @@ def test_the_studio_exports_the_state_on_screen(served_session, session):
     status, err = _post(served_session, f"{api}/export", {"kind": "protools"})
     assert status == 400 and err["code"] == "E_USAGE" and "dawproject" in err["error"]
     assert _post(served_session, f"{api}/export", {"kind": "csv"}, token=False)[0] == 403
+
+
+def test_the_loudness_arrives_first_and_the_final_pass_confirms_it(session):
+    seen = []
+    studio = Studio(session / "mix.report.json", threads=2,
+                    on_change=lambda: seen.append((studio.status, copy.deepcopy(studio.provisional))))
+    studio.wait()
+    for delta in (2.0, -1.0):  # the first edit of a master searches; the next starts on a final pass
+        seen.clear()
+        studio.edit(edited(studio, 0, delta))
+        state = rendered(studio)
+        early = [p for status, p in seen if status == "rendering" and p is not None]
+        assert len(early) == 1, "one provisional publish per render"
+        first, final = early[0]["targets"], state["page"]["report"]["targets"]
+        assert set(first) == {"integrated_lufs", "ms_ratio"}
+        assert first["integrated_lufs"]["pre_master"] == pytest.approx(final["integrated_lufs"]["pre_master"], abs=1e-6)
+        assert first["integrated_lufs"]["final"] == pytest.approx(final["integrated_lufs"]["final"], abs=0.05)
+        assert first["ms_ratio"]["final"] == pytest.approx(final["ms_ratio"]["final"], abs=0.01)
+        assert first["ms_ratio"]["pre_master"] is None
+        assert state["provisional"] is None and studio.events_since(-1)[0]["provisional"] is False

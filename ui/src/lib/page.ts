@@ -167,7 +167,7 @@ export interface Report {
   warnings: string[];
 }
 
-function scalarTarget(v: unknown): ScalarTarget | null {
+export function scalarTarget(v: unknown): ScalarTarget | null {
   if (!isObj(v)) return null;
   return {
     hard: v.hard === true,

@@ -23,6 +23,7 @@ import {
   setTarget,
   studioReducer,
   toggleIndex,
+  withProvisional,
   withVersion,
   type StudioState,
 } from './studio';
@@ -35,6 +36,30 @@ const state = (over: Record<string, unknown> = {}): StudioState => {
   if (!s) throw new Error('fixture is not a studio state');
   return s;
 };
+
+describe('provisional numbers', () => {
+  const row = {
+    hard: true, target: -9.5, tolerance: 0.1, pre_master: -18.4, final: -9.52, error: -0.02, pass: true,
+  };
+  it('are read while a render runs and dropped otherwise', () => {
+    const running = state({ status: 'rendering', provisional: { targets: { integrated_lufs: row, ms_ratio: 'junk' } } });
+    expect(Object.keys(running.provisional ?? {})).toEqual(['integrated_lufs']);
+    expect(running.provisional?.integrated_lufs?.final).toBe(-9.52);
+    expect(state({ status: 'ready', provisional: { targets: { integrated_lufs: row } } }).provisional).toBeNull();
+    expect(state({ status: 'rendering', provisional: null }).provisional).toBeNull();
+  });
+  it('replace what they measured and keep the rest of the row', () => {
+    const reported = state().page.report?.targets.ms_ratio;
+    if (!reported) throw new Error('fixture has no ms_ratio');
+    const merged = withProvisional(reported, {
+      ...reported, pre_master: null, final: 0.42, error: 0.02, pass: true, why: null,
+    });
+    expect(merged.final).toBe(0.42);
+    expect(merged.pre_master).toBe(reported.pre_master);
+    expect(merged.target).toBe(reported.target);
+    expect(merged.why).toBe(reported.why);
+  });
+});
 
 describe('parseStudioState', () => {
   it('reads the fixture', () => {

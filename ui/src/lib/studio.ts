@@ -1,8 +1,8 @@
 /** The studio's non-UI logic (docs/studio.md): its state JSON parsed with safe defaults, settings edited
  * immutably, values validated against the plugin specs, loudness-matched listening gains, the history label
  * and the ordering of states and server events. Unit-tested in studio.test.ts. */
-import type { Num, SessionPage, Shares } from './page';
-import { isObj, parsePage } from './page';
+import type { Num, ScalarTarget, SessionPage, Shares } from './page';
+import { isObj, parsePage, scalarTarget } from './page';
 import { fmtNum, isNum, roundTo } from './format';
 
 type Obj = Record<string, unknown>;
@@ -328,8 +328,34 @@ export interface StudioState {
   envelope: Record<string, number>;
   audio: { current: AudioSource | null; references: AudioSource[]; monitor: Monitor | null };
   optimise: Optimise;
+  /** the first numbers of a render in progress (loudness before and after the master, the final M/S), by
+   * target name; null when no render is running or it has not got that far */
+  provisional: Record<string, ScalarTarget> | null;
   /** a server event announced a newer version than this state (it is being fetched) */
   behind: boolean;
+}
+
+/** `state.provisional` -> its targets (null when there are none). */
+export function parseProvisional(v: unknown): Record<string, ScalarTarget> | null {
+  const out: Record<string, ScalarTarget> = {};
+  for (const [name, t] of Object.entries(obj(obj(v).targets))) {
+    const parsed = scalarTarget(t);
+    if (parsed) out[name] = parsed;
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+/** A target row as the page shows it while a render runs: the provisional numbers over the last report's
+ * (a number the provisional pass did not measure keeps the report's). */
+export function withProvisional(t: ScalarTarget, p: ScalarTarget): ScalarTarget {
+  return {
+    ...t,
+    pre_master: p.pre_master ?? t.pre_master,
+    final: p.final ?? t.final,
+    error: p.error ?? t.error,
+    error_rel: p.error_rel ?? t.error_rel,
+    pass: p.pass ?? t.pass,
+  };
 }
 
 const TOLERANCE_KEYS = ['lufs_lu', 'true_peak_db', 'centroid_rel', 'ms_abs', 'balance_abs'] as const;
@@ -427,6 +453,7 @@ export function parseStudioState(raw: unknown): StudioState | null {
       monitor: monUrl ? { url: monUrl, lufs: num(mon.lufs), muted: indices(mon.muted), soloed: indices(mon.soloed) } : null,
     },
     optimise: parseOptimise(raw.optimise),
+    provisional: raw.status === 'rendering' ? parseProvisional(raw.provisional) : null,
     behind: false,
   };
 }

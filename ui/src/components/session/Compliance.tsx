@@ -19,6 +19,7 @@ import {
   targetLabel,
 } from '../../lib/format';
 import { Badge, Section } from '../common';
+import { withProvisional } from '../../lib/studio';
 
 type Result = 'pass' | 'miss' | 'FAIL' | null;
 
@@ -48,7 +49,7 @@ interface Cells {
   error: string;
 }
 
-function Row({ name, label, unit, cells, result, hard, sub, errTone }: {
+function Row({ name, label, unit, cells, result, hard, sub, errTone, fresh }: {
   name: string;
   label: string;
   unit: string;
@@ -57,13 +58,22 @@ function Row({ name, label, unit, cells, result, hard, sub, errTone }: {
   hard: boolean;
   sub?: boolean;
   errTone?: string;
+  /** measured by the render still running (its first pass): shown at once, the rest of the table waits */
+  fresh?: boolean;
 }): JSX.Element {
+  const cls = [sub ? 'sub-row' : '', fresh ? 'fresh' : ''].filter(Boolean).join(' ');
   return (
-    <tr data-testid="target-row" data-target={name} className={sub ? 'sub-row' : undefined}>
+    <tr data-testid="target-row" data-target={name} className={cls || undefined}
+      data-fresh={fresh ? 'true' : undefined}>
       <th scope="row">
         <span className="target-name">{label}</span>
         {unit ? <span className="unit">{unit}</span> : null}
         {hard ? <span className="hard-tag" title="hard target: the mix fails when it is missed">hard</span> : null}
+        {fresh ? (
+          <span className="fresh-tag" title="from the render's first pass (limiter's sample-peak detector); the final pass follows">
+            first pass
+          </span>
+        ) : null}
       </th>
       <td className="num" data-field="wanted">{cells.wanted}</td>
       <td className="num" data-field="tolerance">{cells.tolerance}</td>
@@ -91,7 +101,8 @@ function tone(result: Result): string {
   return result === 'miss' ? 'tone-miss' : result === 'FAIL' ? 'tone-fail' : '';
 }
 
-function scalarRow(name: string, t: ScalarTarget): JSX.Element {
+function scalarRow(name: string, reported: ScalarTarget, provisional?: ScalarTarget): JSX.Element {
+  const t = provisional ? withProvisional(reported, provisional) : reported;
   const result = resultOf(t.pass, t.hard);
   let unit = '';
   let cells: Cells;
@@ -121,7 +132,7 @@ function scalarRow(name: string, t: ScalarTarget): JSX.Element {
   return (
     <Fragment key={name}>
       <Row name={name} label={targetLabel(name)} unit={unit} cells={cells} result={result} hard={t.hard}
-        errTone={tone(result)} />
+        errTone={tone(result)} fresh={provisional !== undefined} />
       {t.why ? <Why text={t.why} name={name} /> : null}
     </Fragment>
   );
@@ -154,13 +165,20 @@ function bandRows(t: BandTarget, bands: Bands): JSX.Element {
   );
 }
 
-export function Compliance({ report, bands, stale }: { report: Report; bands: Bands; stale?: boolean }): JSX.Element {
+export function Compliance({ report, bands, stale, provisional }: {
+  report: Report;
+  bands: Bands;
+  stale?: boolean;
+  /** studio: the first numbers of the render running (by target), shown over the report's while it is stale */
+  provisional?: Readonly<Record<string, ScalarTarget>> | null;
+}): JSX.Element {
   const t = report.targets;
+  const p = stale && provisional ? provisional : {};
   const rows: JSX.Element[] = [];
-  if (t.integrated_lufs) rows.push(scalarRow('integrated_lufs', t.integrated_lufs));
-  if (t.true_peak_dbtp) rows.push(scalarRow('true_peak_dbtp', t.true_peak_dbtp));
-  if (t.spectral_centroid_hz) rows.push(scalarRow('spectral_centroid_hz', t.spectral_centroid_hz));
-  if (t.ms_ratio) rows.push(scalarRow('ms_ratio', t.ms_ratio));
+  if (t.integrated_lufs) rows.push(scalarRow('integrated_lufs', t.integrated_lufs, p.integrated_lufs));
+  if (t.true_peak_dbtp) rows.push(scalarRow('true_peak_dbtp', t.true_peak_dbtp, p.true_peak_dbtp));
+  if (t.spectral_centroid_hz) rows.push(scalarRow('spectral_centroid_hz', t.spectral_centroid_hz, p.spectral_centroid_hz));
+  if (t.ms_ratio) rows.push(scalarRow('ms_ratio', t.ms_ratio, p.ms_ratio));
   if (t.band_balance) rows.push(bandRows(t.band_balance, bands));
   return (
     <Section title="Compliance" testid="compliance" className="compliance" stale={stale}>

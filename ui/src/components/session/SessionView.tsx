@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import type { SessionPage } from '../../lib/page';
+import type { ScalarTarget, SessionPage } from '../../lib/page';
 import type { Playhead } from '../../lib/player';
 import type { MixerStudio } from './StudioStrips';
 import { DASH, fmtSeconds, fmtTimestamp, shortHash } from '../../lib/format';
@@ -32,6 +32,8 @@ function s(v: unknown): string | null {
 export interface SessionStudio {
   /** the render-dependent numbers wait for a render */
   stale: boolean;
+  /** the render's first numbers by target (loudness, M/S), shown while the rest waits */
+  provisional?: Readonly<Record<string, ScalarTarget>> | null;
   /** the studio's bar, under the header */
   top: ReactNode;
   /** listening, targets, refinement: after the compliance table */
@@ -51,7 +53,7 @@ export function SessionView({ page, studio }: { page: SessionPage; studio?: Sess
       <SessionHeader page={page} />
       {studio?.top}
       <Problems problems={page.problems} />
-      {r ? <Compliance report={r} bands={page.bands} stale={studio?.stale} /> : null}
+      {r ? <Compliance report={r} bands={page.bands} stale={studio?.stale} provisional={studio?.provisional} /> : null}
       {studio?.panels}
       {r || hasViews ? (
         <>

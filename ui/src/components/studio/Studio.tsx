@@ -251,7 +251,8 @@ export function StudioApp({ page, initialState }: { page: SessionPage; initialSt
   ) : (
     <Section title="Studio" className="studio-loading"><p className="empty">connecting to the studio…</p></Section>
   );
-  return <SessionView page={shown} studio={{ stale, top, panels, mixer, playhead: player }} />;
+  const provisional = s && !studio.pending && s.status === 'rendering' ? s.provisional : null;
+  return <SessionView page={shown} studio={{ stale, provisional, top, panels, mixer, playhead: player }} />;
 }
 
 async function fetchBytes(url: string, token: string | null): Promise<ArrayBuffer> {
