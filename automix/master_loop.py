@@ -126,7 +126,7 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         ms_tolerance: float, bus_lufs: float | None = None, bus: BusModel | None = None,
         max_iterations: int = 8, width_range: tuple[float, float] | None = None,
         max_ms: float | None = None, limiter_loss_db: float | None = None,
-        limiter_margin_db: float = LIMITER_MARGIN_DB) -> LoopResult:
+        limiter_margin_db: float = LIMITER_MARGIN_DB, search_first: bool = False) -> LoopResult:
     """Iterate the master chain.
 
     Args:
@@ -150,6 +150,8 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         limiter_margin_db: how far under the style's ceiling the limiter starts (dB). The studio passes 0: its
             chains already carry the margin from the mix (or the engineer's own ceiling), and re-rendering an
             edit must not lower the ceiling again each time.
+        search_first: start on a search pass even with ``limiter_loss_db`` (then only a better first guess): for
+            a loss carried over from a different master, which may be off by more than the tolerance.
     """
     chain = [PluginSettings(p.plugin, dict(p.params)) for p in chain]
     result = LoopResult(chain, {})
@@ -175,7 +177,7 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
     _set(chain, "limiter", "true_peak", 1.0)
     # (gain_db, measured LUFS) on the current gain-to-loudness curve
     history: list[tuple[float, float]] = []
-    final = limiter_loss_db is not None and bus_lufs is not None and math.isfinite(bus_lufs)
+    final = limiter_loss_db is not None and bus_lufs is not None and math.isfinite(bus_lufs) and not search_first
     # search passes meter the limiter's sample-peak detector; driven hard, the true-peak detector holds more
     # gain and the two loudness curves part by up to 2 dB: after a final pass misses, search on final passes only
     final_only = False

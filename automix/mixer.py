@@ -365,7 +365,7 @@ class MasterRenderer:
             self.candidate.abort()
             self.candidate = None
         writer = AtomicWriter(self.output, sr, 2, "PCM_24", protect=self.protect, tag=output_tag()) if final else None
-        meter = (StreamingMeter(sr, 2, spectrum=True, over_dbtp=self.ceiling_dbtp) if final else
+        meter = (StreamingMeter(sr, 2, spectrum=True, over_dbtp=self.ceiling_dbtp, folddown=True) if final else
                  StreamingMeter(sr, 2, spectral=False, true_peak=False))
 
         def sink(block):
@@ -642,7 +642,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     report = build_report(style=style, settings=settings, features=features, roles=role_info, pre=pre_m,
                           final=loop.measured, loop=loop, tone=tone, warnings=warnings, timings=timings,
                           output=str(output), settings_path=str(settings_out) if settings_out else None,
-                          engine=engine, refinement=refinement, levels=levels)
+                          engine=engine, refinement=refinement, levels=levels,
+                          folddown_db=renderer.candidate_meter.folddown_loss_db() if renderer.candidate_meter else None)
     # which network made these settings: the shipped weights' sha256, or a caller's own model
     report["duration_s"] = round(renderer.premaster_meter.samples / settings.sample_rate, 3)
     report["predictor"] = ("neutral settings" if not stages.predictor else

@@ -233,7 +233,9 @@ def master_summary(settings: MixSettings) -> dict:
 
 def build_report(*, style, settings: MixSettings, features, roles, pre: dict, final: dict, loop, tone: dict,
                  warnings: list[str], timings: dict, output: str, settings_path: str | None, engine: str,
-                 refinement: dict | None, levels=None) -> dict:
+                 refinement: dict | None, levels=None, folddown_db=None) -> dict:
+    """The mix report. ``folddown_db``: the master's mono fold-down loss as the final pass metered it
+    (:meth:`~automix.meters.StreamingMeter.folddown_loss_db`); when ``None`` it is measured on ``output``."""
     targets = target_compliance(style, pre, final)
     for name in SOFT_TARGETS:
         t = targets[name]
@@ -243,7 +245,7 @@ def build_report(*, style, settings: MixSettings, features, roles, pre: dict, fi
 
     # the moves as an engineer reads them, and the envelope limits each sits at or crosses (an independent
     # check of the finished settings); the master's mono fold-down loss is measured on the delivered file
-    folddown, fold_note = _folddown(output)
+    folddown, fold_note = (folddown_db, None) if folddown_db is not None else _folddown(output)
     if fold_note:
         warnings = warnings + [fold_note]
     # the level match measured each strip: its loudness after the fader move is the stem as heard

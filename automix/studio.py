@@ -170,8 +170,10 @@ class Studio:
         self._prefader: dict[str, np.ndarray] = {}
         #: the last bus (strip keys, bus, its meter, the master renderer holding the master's head rendered)
         self._bus_cache: tuple | None = None
-        #: the limiter's loudness take per master chain (without its gain) and target: the loop's first guess
-        self._limiter_loss: dict[str, float] = {}
+        #: the limiter's loudness take per state rendered (strips, master chain without its gain, target): the
+        #: loop's first guess, exact for a state rendered before
+        self._limiter_loss: dict[tuple, float] = {}
+        self._last_limiter_loss: float | None = None
         self._heard: dict[str, float] = {}
         self._frames: int | None = None
         self._equal: dict | None = None
@@ -485,7 +487,9 @@ class Studio:
                 pre_key = _strip_key(StemSettings(stem.path, stem.chain[:cut], stem.input_gain_db))
                 pre = self._prefader.get(pre_key)
                 if pre is None:  # a fader, pan or width move keeps what comes before the fader
-                    pre = self._prefader[pre_key] = render_prefader(stem, sr, frames)
+                    # threads the strips rendered side by side leave free pipeline one strip's chain
+                    pre = self._prefader[pre_key] = render_prefader(stem, sr, frames,
+                                                                    threads=max(1, self.threads // len(missing)))
                 out = render_postfader(stem.chain[cut:], sr, pre)
                 meter = LoudnessAccumulator(sr, 2)
                 for start in range(0, frames, BLOCK_FRAMES):  # blocks: 10x faster than one 3-minute call
@@ -607,6 +611,9 @@ class Studio:
             self._check(gen)
             return renderer(chain, True)
 
+        # a state rendered before (undo, redo) starts on a final pass where it landed, so it lands there again;
+        # another starts with a search pass from the last loss the limiter took
+        exact = self._limiter_loss.get((keys, _master_key(settings.master, style)))
         try:
             model = renderer.prepare(settings.master)
             loop = master_loop.run(checked, settings.master, target_lufs=style.lufs,
@@ -615,12 +622,13 @@ class Studio:
                                    ms_tolerance=style.tolerances.ms_abs, bus=model,
                                    width_range=(style.envelope.master_width_min, style.envelope.master_width_max),
                                    max_ms=style.envelope.max_ms_for_folddown,
-                                   limiter_loss_db=self._limiter_loss.get(_master_key(settings.master, style)),
-                                   limiter_margin_db=0.0)
+                                   limiter_loss_db=exact if exact is not None else self._last_limiter_loss,
+                                   limiter_margin_db=0.0, search_first=exact is None)
             self._check(gen)
             loss = master_loop.limiter_loss_db(loop, model, style.lufs)
-            if loss is not None:  # the next edit of this master (as rendered) starts where this one landed
-                self._limiter_loss[_master_key(loop.chain, style)] = loss
+            if loss is not None:
+                self._limiter_loss[(keys, _master_key(loop.chain, style))] = loss
+                self._last_limiter_loss = loss
             renderer.commit()
         except BaseException:
             renderer.abort()
@@ -655,13 +663,11 @@ class Studio:
             self._bus_cache = None
 
     def _publish(self, gen, settings, style, pre, loop, renderer, pre_meter, heard, candidate, seconds) -> None:
-        from automix.envelope import folddown_loss_file
         from automix.views import build_views
 
         views = build_views(master_meter=renderer.candidate_meter, premaster_meter=pre_meter,
                             settings=settings.relative_to(self.folder))
-        loss = folddown_loss_file(str(candidate))
-        report = self._live_report(settings, style, pre, loop, heard, loss if math.isfinite(loss) else None,
+        report = self._live_report(settings, style, pre, loop, heard, renderer.candidate_meter.folddown_loss_db(),
                                    candidate, seconds)
         with self._lock:
             if gen != self._generation:

@@ -81,3 +81,27 @@ def test_loop_does_not_deliver_on_the_edge_of_the_tolerance():
               ms_tolerance=0.1, bus_lufs=-20.0)
     assert out.converged and calls == [False, True]
     assert abs(out.measured["integrated_lufs"] + 9.0) <= 0.05, out.iterations
+
+
+def test_a_known_limiter_loss_starts_on_a_final_pass_unless_told_to_search_first():
+    """With the loss the limiter took, the first guess lands: a final pass at once; ``search_first`` keeps the
+    guess but meters it with a search pass first (a loss carried over from another master may be off)."""
+    chain = [PluginSettings(n, get_plugin(n).defaults()) for n in MASTER_CHAIN]
+
+    def loop(**kw):
+        calls = []
+
+        def render(ch, final):
+            gain = next(c for c in ch if c.plugin == "gain").params["gain_db"]
+            calls.append((final, round(gain, 6)))
+            return {"integrated_lufs": -20.0 + gain - 1.5, "true_peak_dbtp": -1.5 if final else None, "ms_ratio": 0.5}
+
+        out = run(render, chain, target_lufs=-9.0, ceiling_dbtp=-1.0, lufs_tolerance=0.1, target_ms=None,
+                  ms_tolerance=0.1, bus_lufs=-20.0, **kw)
+        assert out.converged
+        return calls
+
+    assert loop(limiter_loss_db=1.5) == [(True, 12.5)]
+    assert loop(limiter_loss_db=1.5, search_first=True) == [(False, 12.5), (True, 12.5)]
+    wrong = loop(limiter_loss_db=0.5, search_first=True)  # 1 LU short: the search corrects before the final pass
+    assert wrong[0] == (False, 11.5) and wrong[-1] == (True, 12.5) and [f for f, _ in wrong].count(True) == 1

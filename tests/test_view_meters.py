@@ -159,3 +159,23 @@ def test_eq_curves_are_in_db_against_closed_forms():
     j = int(np.argmin(np.abs(np.log(f / 100.0))))
     assert high[j] == pytest.approx(2 * -10 * np.log10(1 + (100.0 / f[j]) ** 2), abs=0.2)
     assert views["master"] is None
+
+
+def test_the_fold_down_metered_in_the_stream_is_the_files(tmp_path):
+    """StreamingMeter(folddown=True) gives what envelope.folddown_loss_file reads from the written file."""
+    import soundfile as sf
+
+    from automix.envelope import folddown_loss_file
+    from tests.conftest import music_like
+
+    sr = 44100
+    x = music_like(6 * sr, sr, channels=2, seed=3)
+    x[1] = 0.3 * x[1] - 0.5 * np.roll(x[0], 441)  # a wide, partly anti-phase image: a real fold-down loss
+    meter = StreamingMeter(sr, 2, spectrum=True, folddown=True)
+    for s in range(0, x.shape[1], 10000):
+        meter.process(x[:, s:s + 10000])
+    sf.write(tmp_path / "w.wav", x.T, sr, subtype="FLOAT")
+    expected = folddown_loss_file(str(tmp_path / "w.wav"))
+    assert expected > 0.5
+    assert meter.folddown_loss_db() == pytest.approx(expected, abs=1e-9)
+    assert StreamingMeter(sr, 2).folddown_loss_db() is None

@@ -149,6 +149,7 @@ class StreamingMeter:
             channels, the stereo image per band of :meth:`stereo_bands`.
         over_dbtp: track where the true peak goes above this level (dBTP), for
             :meth:`true_peak_overs_s`.
+        folddown: also meter the mono fold-down ``(L + R) / 2`` for :meth:`folddown_loss_db` (two channels).
         filter_class: K-weighting design, ``"K-weighting"`` (pyloudnorm's default)
             or ``"DeMan"`` (ITU coefficients at 48 kHz); see :mod:`.loudness`.
 
@@ -167,7 +168,7 @@ class StreamingMeter:
 
     def __init__(self, sample_rate: float, channels: int = 2, *, oversample: int = 4, spectral: bool = True,
                  true_peak: bool = True, filter_class: str = "K-weighting", octaves: bool | None = None,
-                 spectrum: bool = False, over_dbtp: float | None = None):
+                 spectrum: bool = False, over_dbtp: float | None = None, folddown: bool = False):
         self.sample_rate = _check_rate(sample_rate)
         if isinstance(channels, bool) or channels not in (1, 2):
             raise ValueError(f"channels must be 1 or 2, got {channels!r}; downmix to stereo first")
@@ -180,6 +181,8 @@ class StreamingMeter:
         self._spectral = SpectralAccumulator(sample_rate, self.channels, spectral, bool(octaves) and spectral,
                                              thirds=spectrum)
         self._stereo = StereoBands(sample_rate) if spectrum and self.channels == 2 else None
+        # one channel counts as dual mono: exactly (L+R)/2 on both speakers, as envelope.folddown_loss_file meters it
+        self._mono = LoudnessAccumulator(sample_rate, 1, filter_class) if folddown and self.channels == 2 else None
         self._sample_peak = 0.0
         self._block_peak = 0.0
         self._pending: list[np.ndarray] = []
@@ -219,6 +222,17 @@ class StreamingMeter:
         self._spectral.process(x)
         if self._stereo is not None:
             self._stereo.process(x)
+        if self._mono is not None:
+            self._mono.process(0.5 * (x[0:1] + x[1:2]))
+
+    def folddown_loss_db(self) -> float | None:
+        """Integrated loudness lost when the two channels are folded down to mono (LU; positive = quieter in
+        mono); ``None`` unless made with ``folddown`` or when either loudness is below the gate."""
+        if self._mono is None:
+            return None
+        self._flush()
+        stereo, mono = self._loudness.result()["integrated_lufs"], self._mono.result()["integrated_lufs"]
+        return float(stereo - mono) if math.isfinite(stereo) and math.isfinite(mono) else None
 
     def result(self, *, level_invariant: bool = False) -> dict:
         """Meters of everything processed so far (the meter can keep going afterwards).
