@@ -105,6 +105,17 @@ def main():
     prefer_small_pages()
 
 
+def _delivery_options(f):
+    f = click.option("--rate", type=int, default=None,
+                     help="Sample rate of the output (Hz; converted with soxr VHQ); default: the session's.")(f)
+    f = click.option("--bits", type=click.Choice(["16", "24", "32f"]), default=None,
+                     help="Word length of the output (16 with TPDF dither); default 24.")(f)
+    f = click.option("--deliver", default=None, metavar="SPECS",
+                     help="Master to delivery specs (spotify, apple_music, cd, ...; automix deliver --list): the output "
+                          "meets the first, OUT.<spec>.<ext> each further one.")(f)
+    return f
+
+
 @main.command()
 @click.option("--settings", "settings_path", required=True, type=click.Path(dir_okay=False),
               help="Settings JSON (automix.settings/1).")
@@ -116,9 +127,14 @@ def main():
 @click.option("--targets", type=click.Path(dir_okay=False), default=None, help="Your own style YAML (with --style).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the moves and envelope limits hit, per stem and master, as JSON here.")
+@_delivery_options
 @click.argument("extra_stems", nargs=-1, required=False)
-def render(settings_path, stems, engine, output, threads, style, targets, report_path, extra_stems):
-    """Render a settings file to a mixed stereo WAV; prints each stem's moves against the envelope."""
+def render(settings_path, stems, engine, output, threads, style, targets, report_path, deliver, bits, rate,
+           extra_stems):
+    """Render a settings file to a mixed stereo WAV; prints each stem's moves against the envelope.
+
+    With --deliver the master loop runs again for each delivery spec (the output meets the first,
+    OUT.<spec>.<ext> each further one); a spec that leaves its loudness to the style (cd) needs --style."""
     from automix.moves import render_report, table_lines
     from automix.render import render_to_file
     from automix.settings import MixSettings
@@ -132,7 +148,16 @@ def render(settings_path, stems, engine, output, threads, style, targets, report
         from automix.styles import get_style, load_style_targets
 
         chosen = get_style(style, load_style_targets(targets) if targets else None)
-    result = render_to_file(settings, output, engine=engine, threads=threads)
+    if deliver:
+        _render_delivery(settings, output, deliver, chosen, bits, rate, engine, threads, report_path)
+        return
+    if bits or rate:
+        from automix.finish import OutputFormat
+
+        deliver_fmt = OutputFormat(bits or "24", rate)
+    else:
+        deliver_fmt = None
+    result = render_to_file(settings, output, engine=engine, threads=threads, out_format=deliver_fmt)
     click.echo(f"wrote {output}: {result['integrated_lufs']:.2f} LUFS, true peak {result['true_peak_dbtp']:.2f} dBTP")
     report = render_report(settings, output, result, chosen, threads=threads)
     for line in table_lines(report["stems"], report["master"]):
@@ -144,6 +169,32 @@ def render(settings_path, stems, engine, output, threads, style, targets, report
 
         write_text_atomic(report_path, json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n")
         click.echo(f"wrote {report_path}")
+
+
+def _render_delivery(settings, output, deliver, style, bits, rate, engine, threads, report_path) -> None:
+    from automix.delivery import parse_specs
+    from automix.errors import UsageError
+    from automix.render import deliver_render
+    from automix.session import delivery_lines
+
+    specs = parse_specs(deliver)
+    if style is None:
+        needs = [s.name for s in specs if s.lufs is None or s.true_peak_dbtp is None]
+        if needs:
+            raise UsageError(f"--deliver {', '.join(needs)} keeps the style's loudness or ceiling; give --style")
+        from automix.styles import get_style
+
+        style = get_style("rock_punk")  # the envelope only: every spec sets its own loudness and ceiling
+    report = deliver_render(settings, output, specs, style, bits=bits, rate=rate, engine=engine, threads=threads)
+    for line in delivery_lines(report):
+        click.echo(line)
+    if report_path:
+        from automix.audio_io import write_text_atomic
+
+        write_text_atomic(report_path, json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n")
+        click.echo(f"wrote {report_path}")
+    if not all(d["pass"] for d in report["delivery"]):
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -227,9 +278,10 @@ def settings_template(stems, extra_stems, sample_rate, output):
 @click.option("--no-html", is_flag=True, help="Skip the browser page (OUT.report.html).")
 @click.option("--print-stems", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Also print every stem through its strip into DIR, with premaster.wav and master.wav.")
+@_delivery_options
 @_threads_option("Stems analysed and rendered concurrently, the master metered and written beside its chain")
 def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems, validate, quiet, no_html,
-        print_stems, threads):
+        print_stems, deliver, bits, rate, threads):
     """Auto-mix and master stems to a style; writes OUT.wav, OUT.settings.json, OUT.report.json, OUT.views.json
     and OUT.report.html (the report in a browser).
 
@@ -242,7 +294,8 @@ def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems
     with _Progress(enabled=not quiet) as show:
         report, lines = mix_command(list(stems) + list(extra_stems), style=style, targets=targets, output=output,
                                     engine=engine, optimize_steps=optimize, test_stems=test_stems, threads=threads,
-                                    verbose=validate, progress=show, html=not no_html, print_stems=print_stems)
+                                    verbose=validate, progress=show, html=not no_html, print_stems=print_stems,
+                                    deliver=deliver, bits=bits, rate=rate)
     for line in lines:
         click.echo(line)
     if report["status"] != "ok":
@@ -266,6 +319,26 @@ def styles(targets, as_json):
         click.echo(f"{r['name']:<14} {r['lufs']:>6.1f} {r['true_peak_ceiling_dbtp']:>8.1f} "
                    f"{r['spectral_centroid_hz']:>9.0f} {r['stereo_ms_ratio']:>5.2f}  {bal:<15} "
                    f"{r['character']}")
+
+
+@main.command("deliver")
+@click.option("--list", "as_list", is_flag=True, help="List the delivery specs with their numbers and sources.")
+@click.option("--json", "as_json", is_flag=True)
+def deliver_command(as_list, as_json):
+    """The delivery specs --deliver knows: loudness, tolerance, true-peak ceiling, format, and where each number
+    comes from."""
+    from automix.delivery import specs
+
+    rows = [s.to_dict() for s in specs().values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'spec':<13} {'loudness':>14} {'ceiling':>9} {'format':>14}  source")
+    for r in rows:
+        loud = "style's" if r["lufs"] is None else f"{r['lufs']:.1f}±{r['tolerance_lu']:g} LUFS"
+        ceil = "style's" if r["true_peak_dbtp"] is None else f"{r['true_peak_dbtp']:.1f} dBTP"
+        fmt = f"{r['bits']}-bit {r['rate']} Hz" if r["bits"] else "any"
+        click.echo(f"{r['name']:<13} {loud:>14} {ceil:>9} {fmt:>14}  {r['source']}")
 
 
 @main.command()
@@ -302,9 +375,10 @@ def demo(folder, style):
 @click.option("--no-html", is_flag=True, help="Skip the browser pages (index.html, <session>/report.html).")
 @click.option("--export", "exports", default=None, metavar="KINDS",
               help="Also write, per session, any of stems,dawproject,reaper,csv (comma-separated).")
+@_delivery_options
 @click.option("--process", default=None, hidden=True, help="module:function replacing the mixer (tests, benchmarks).")
 def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, retries, timeout, force, fail_fast,
-                  follow_links, quiet, no_html, exports, process):
+                  follow_links, quiet, no_html, exports, deliver, bits, rate, process):
     """Render every session folder of IN_DIR into OUT_DIR; resumable, one session = one unit of failure.
 
     Exit codes: 0 all ok or skipped; 1 some sessions failed; 2 usage or style error (or --fail-fast with
@@ -317,7 +391,8 @@ def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, ret
     result = run_batch(in_dir, out_dir, style=style, targets=targets, jobs=jobs, backend=backend,
                        scheduler=scheduler, retries=retries, timeout=timeout, force=force, fail_fast=fail_fast,
                        follow_links=follow_links, process=process, reporter=ConsoleReporter(quiet=quiet),
-                       html=not no_html, exports=parse_kinds(exports) if exports else ())
+                       html=not no_html, exports=parse_kinds(exports) if exports else (), deliver=deliver, bits=bits,
+                       rate=rate)
     click.echo(result.table())
     sys.exit(result.exit_code)
 

@@ -278,9 +278,14 @@ class MasterRenderer:
     meter loudness and M/S only and run the limiter with its sample-peak detector.
     """
 
-    def __init__(self, bus: BusFile, output: Path, engine: str, protect: Sequence[str], threads: int = 1):
+    def __init__(self, bus: BusFile, output: Path, engine: str, protect: Sequence[str], threads: int = 1,
+                 out_format=None):
+        from automix.finish import OutputFormat
+
         self.bus, self.output, self.engine, self.protect = bus, output, engine, tuple(protect)
         self.threads = threads
+        #: the delivered word length and rate (:mod:`automix.finish`): final passes write and meter that
+        self.out_format = out_format or OutputFormat()
         self.candidate: AtomicWriter | None = None
         self.pre_bus = BusFile(bus.folder, bus.sample_rate, memory=bus.memory)
         self._pre_key = None
@@ -356,6 +361,7 @@ class MasterRenderer:
         return self.model
 
     def __call__(self, chain: list[PluginSettings], final: bool) -> dict:
+        from automix.finish import Finisher
         from automix.meters import StreamingMeter
 
         self.prepare(chain)
@@ -364,11 +370,17 @@ class MasterRenderer:
         if self.candidate is not None and final:
             self.candidate.abort()
             self.candidate = None
-        writer = AtomicWriter(self.output, sr, 2, "PCM_24", protect=self.protect, tag=output_tag()) if final else None
-        meter = (StreamingMeter(sr, 2, spectrum=True, over_dbtp=self.ceiling_dbtp, folddown=True) if final else
+        # a final pass is the delivered file: converted to its rate and word length, then metered as written
+        finisher = Finisher(sr, self.out_format) if final else None
+        out_rate = finisher.out_rate if final else sr
+        writer = (AtomicWriter(self.output, out_rate, 2, self.out_format.subtype, protect=self.protect,
+                               tag=output_tag()) if final else None)
+        meter = (StreamingMeter(out_rate, 2, spectrum=True, over_dbtp=self.ceiling_dbtp, folddown=True) if final else
                  StreamingMeter(sr, 2, spectral=False, true_peak=False))
 
         def sink(block):
+            if finisher is not None:
+                block = finisher.process(block)
             meter.process(block)
             if writer is not None:
                 writer.write(block)
@@ -384,6 +396,10 @@ class MasterRenderer:
         try:
             with _BehindSink(sink, self.threads) as behind:
                 self._stream(tail, self.pre_bus.blocks(), behind)
+            if finisher is not None:
+                rest = finisher.flush()
+                meter.process(rest)
+                writer.write(rest)
         except BaseException:
             if writer is not None:
                 writer.abort()
@@ -404,6 +420,26 @@ class MasterRenderer:
 
     def close(self) -> None:
         self.pre_bus.remove()
+
+
+def remaster(renderer: MasterRenderer, settings: MixSettings, style: StyleTargets, output: Path, out_format,
+                  max_iterations: int, name: str) -> dict:
+    """One more master of the finished mix (a delivery spec): the loop again from the master chain as it
+    landed, to ``style``'s loudness and ceiling, written to ``output`` in ``out_format``."""
+    from automix import master_loop
+
+    renderer.output, renderer.out_format = output, out_format
+    renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
+    loop = master_loop.run(renderer, settings.master, target_lufs=style.lufs,
+                           ceiling_dbtp=style.true_peak_ceiling_dbtp, lufs_tolerance=style.tolerances.lufs_lu,
+                           target_ms=None, ms_tolerance=style.tolerances.ms_abs, bus=renderer.prepare(settings.master),
+                           max_iterations=max_iterations, max_ms=style.envelope.max_ms_for_folddown)
+    renderer.commit()
+    p = {x.plugin: x.params for x in loop.chain}
+    return {"name": name, "output": str(output), "format": out_format.describe(settings.sample_rate),
+            "meters": loop.measured, "converged": loop.converged, "passes": len(loop.iterations),
+            "gain_db": p["gain"]["gain_db"], "limiter_ceiling_db": p["limiter"]["ceiling_db"],
+            "notes": list(loop.notes)}
 
 
 def _plain_gain_pass(renderer: Callable[[list[PluginSettings], bool], dict], chain: list[PluginSettings], style: StyleTargets):
@@ -455,8 +491,15 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                 views_out: str | os.PathLike | None = None,
                 engine: str = "pedalboard", optimize_steps: int = 0, roles: dict[str, str] | None = None,
                 threads: int = 1, predictor=None, max_iterations: int = 8, stages: Stages = Stages(),
-                progress: Callable[[str], None] | None = None) -> dict:
+                progress: Callable[[str], None] | None = None, out_format=None,
+                extra_masters: Sequence[tuple] = (), report_hook: Callable[[dict], dict] | None = None) -> dict:
     """Mix and master one session; returns the report (also written to ``report_out`` if given).
+
+    ``out_format``: the output's word length and rate (:class:`automix.finish.OutputFormat`; default 24-bit at
+    the session rate). ``extra_masters``: ``(name, style, output, out_format)`` per further master of the same
+    mix, each to its own loudness and ceiling (delivery specs): only the master loop runs again, from the
+    finished master chain, and ``report["masters"]`` lists each (output, format, meters, gain, ceiling).
+    ``report_hook(report)`` may add to the report before it is written (the delivery checks).
 
     ``views_out``: where to write the curves the browser views draw (:mod:`automix.views`).
     ``stages`` switches pipeline stages off, for baselines (:class:`Stages`; the default is the product).
@@ -487,6 +530,12 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         raise SessionError("no stems given; pass at least one audio file", code="E_EMPTY")
     output = Path(output)
     _check_output(output, stems)
+    from automix.finish import OutputFormat, check_format
+
+    check_format(output, out_format or OutputFormat())
+    for _, _, path, fmt in extra_masters:  # every output answered before any work
+        _check_output(Path(path), stems)
+        check_format(path, fmt)
     say(f"checking {len(stems)} stems")
     infos = [probe(p) for p in stems]
     sr = session_rate([i.sample_rate for i in infos])
@@ -549,7 +598,9 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         lap("levels_s")
 
     bus = BusFile(output.parent, sr)
-    renderer = MasterRenderer(bus, output, engine, stems, threads)
+    renderer = MasterRenderer(bus, output, engine, stems, threads, out_format)
+    main_format = renderer.out_format
+    masters: list[dict] = []
     renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
     try:
         say("rendering the pre-master bus")
@@ -613,6 +664,13 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         settings.master = loop.chain
         lap("master_s")
         renderer.commit()
+        main_meter = renderer.candidate_meter
+        for name, other, path, fmt in extra_masters:
+            say(f"mastering for {name}")
+            masters.append(remaster(renderer, settings, other, Path(path), fmt, max_iterations, name))
+        renderer.candidate_meter = main_meter  # the views and the report are the main output's
+        if extra_masters:
+            lap("deliver_s")
     except BaseException:
         renderer.abort()
         raise
@@ -646,8 +704,13 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                           folddown_db=renderer.candidate_meter.folddown_loss_db() if renderer.candidate_meter else None)
     # which network made these settings: the shipped weights' sha256, or a caller's own model
     report["duration_s"] = round(renderer.premaster_meter.samples / settings.sample_rate, 3)
+    report["format"] = main_format.describe(settings.sample_rate)
+    if masters:
+        report["masters"] = masters
     report["predictor"] = ("neutral settings" if not stages.predictor else
                            "custom" if predictor is not None else weights_fingerprint())
+    if report_hook is not None:
+        report = report_hook(_finite(report))
     if report_out is not None:
         from automix.audio_io import write_text_atomic
         import json

@@ -64,23 +64,32 @@ def settings_template(paths: Sequence[str], *, sample_rate: int | None = None,
 
 
 def render_to_file(settings: MixSettings, output: str | os.PathLike, *, engine: str = "pedalboard",
-                   threads: int = 1, subtype: str = "PCM_24") -> dict:
-    """Render ``settings`` to a 24-bit WAV at the session rate; returns the output's meters.
+                   threads: int = 1, subtype: str = "PCM_24", out_format=None) -> dict:
+    """Render ``settings`` to a 24-bit WAV at the session rate (or ``out_format``'s word length and rate,
+    :mod:`automix.finish`); returns the output's meters.
 
     Every stem is validated first; on any error nothing is left at ``output``.
     """
+    from automix.finish import Finisher, check_format
     from automix.meters import StreamingMeter
 
     if engine not in ENGINES:
         raise SettingsError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
     check_output_format(output)
+    if out_format is not None:
+        check_format(output, out_format)
     for s in settings.stems:
         probe(s.path)
     sr = settings.sample_rate
-    writer = AtomicWriter(output, sr, 2, subtype, protect=tuple(s.path for s in settings.stems), tag=output_tag())
-    meter = StreamingMeter(sr, 2)
+    finisher = Finisher(sr, out_format) if out_format is not None else None
+    out_rate = finisher.out_rate if finisher is not None else sr
+    writer = AtomicWriter(output, out_rate, 2, out_format.subtype if out_format is not None else subtype,
+                          protect=tuple(s.path for s in settings.stems), tag=output_tag())
+    meter = StreamingMeter(out_rate, 2)
     try:
         def sink(block: np.ndarray) -> None:
+            if finisher is not None:
+                block = finisher.process(block)
             meter.process(block)
             writer.write(block)
 
@@ -94,6 +103,10 @@ def render_to_file(settings: MixSettings, output: str | os.PathLike, *, engine: 
             mix = render(settings)
             for start in range(0, mix.shape[1], BLOCK_FRAMES):
                 sink(mix[:, start:start + BLOCK_FRAMES])
+        if finisher is not None:
+            rest = finisher.flush()
+            meter.process(rest)
+            writer.write(rest)
         result = meter.result()
         writer.commit()
     except BaseException:
@@ -119,3 +132,45 @@ def analyze_files(paths: Sequence[str]) -> list[dict]:
         except AutomixError as e:
             rows.append({"file": p, "error": str(e), "code": e.code})
     return rows
+
+
+def deliver_render(settings: MixSettings, output: str | os.PathLike, specs, style, *, bits: str | None = None,
+                   rate: int | None = None, engine: str = "pedalboard", threads: int = 1) -> dict:
+    """``automix render --deliver``: the settings' strips summed once, then the master loop for each delivery
+    spec (:mod:`automix.delivery`) from the settings' master chain, the output meeting the first spec and
+    ``OUT.<spec>.<ext>`` each further one. ``style`` supplies what a spec leaves to the style (the CD's
+    loudness and ceiling) and the envelope. Returns a report: ``output``, ``final_meters``, ``format``,
+    ``masters``, ``delivery`` (every rule checked) and ``playback``.
+    """
+    from pathlib import Path
+
+    from automix.delivery import attach_report, plan
+    from automix.finish import check_format
+    from automix.mixer import BusFile, MasterRenderer, _render_premaster, remaster
+
+    if engine not in ENGINES:
+        raise SettingsError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
+    output = Path(output)
+    check_output_format(output)
+    main_style, main_format, extras = plan(style, specs, output, bits=bits, rate=rate)
+    targets = [(specs[0].name, main_style, output, main_format)] + list(extras)
+    for _, _, path, fmt in targets:
+        check_output_format(path)
+        check_format(path, fmt)
+    for s in settings.stems:
+        probe(s.path)
+    settings.quantize()
+    bus = BusFile(output.parent if str(output.parent) else Path("."), settings.sample_rate)
+    renderer = MasterRenderer(bus, output, engine, [s.path for s in settings.stems], threads, main_format)
+    try:
+        renderer.premaster_meter = _render_premaster(settings, bus, engine, threads)
+        renderer.trim_db = settings.master_input_gain_db
+        masters = [remaster(renderer, settings, st, path, fmt, 8, name) for name, st, path, fmt in targets]
+    finally:
+        renderer.abort()
+        renderer.close()
+        bus.remove()
+    first = masters[0]
+    report = {"output": str(output), "final_meters": first["meters"], "format": first["format"],
+              "masters": masters[1:]}
+    return attach_report(report, style, specs)

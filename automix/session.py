@@ -62,6 +62,33 @@ def _fmt(v, unit="", digits=2):
     return "n/a" if v is None else f"{v:.{digits}f}{unit}"
 
 
+def _gain_words(p: dict) -> str:
+    """What a service's normalisation does, in a few words ("down 4.5 dB", "up 2.0 dB (peaks allow 1.2)")."""
+    g = p["gain_db"]
+    if abs(g) < 0.05 and p["wanted_gain_db"] <= 0.05:
+        return "as is"
+    if g <= 0 and p["wanted_gain_db"] > 0:
+        return "not turned up"
+    words = f"{'down' if g < 0 else 'up'} {abs(g):.1f} dB"
+    if p["capped_by_peaks"]:
+        words += f" (wanted +{p['wanted_gain_db']:.1f}, the peaks stop it)"
+    return words
+
+
+def delivery_lines(report: dict) -> list[str]:
+    """One line per delivered master (every rule of its spec) and one of what the services do with the output."""
+    lines = []
+    for d in report.get("delivery") or []:
+        checks = "; ".join(f"{k} {c['measured']:.2f} ({'pass' if c['pass'] else 'MISS'})"
+                           for k, c in d["checks"].items() if c["measured"] is not None)
+        lines.append(f"delivered {d['label']}: {Path(d['output']).name}, {d['format']}: {checks}"
+                     + (f"  ({d['why']})" if d.get("why") else ""))
+    plays = report.get("playback") or []
+    if plays:
+        lines.append("played as: " + "; ".join(f"{p['label']} {_gain_words(p)}" for p in plays))
+    return lines
+
+
 def summary_lines(report: dict, verbose: bool) -> list[str]:
     t = report["targets"]
     # warnings first: a resampled or padded stem is what a user must not scroll past
@@ -95,6 +122,7 @@ def summary_lines(report: dict, verbose: bool) -> list[str]:
         mst = report["master"]
         lines.append(f"master: gain {mst['gain_db']:+.2f} dB, ceiling {mst['limiter_ceiling_db']:.2f} dB, width "
                      f"{mst['width']:.2f}, EQ {mst['eq_moves_db']}, {len(mst['iterations'])} loop iterations")
+    lines += delivery_lines(report)
     status = "all hard targets met" if report["status"] == "ok" else "HARD TARGET MISSED (see report)"
     lines.append(f"{status}; {report['timings']['total_s']:.1f} s")
     return lines
@@ -102,20 +130,32 @@ def summary_lines(report: dict, verbose: bool) -> list[str]:
 
 def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output: str, engine: str,
                 optimize_steps: int, test_stems: int | None, threads: int, verbose: bool,
-                progress=None, html: bool = True, print_stems: str | None = None) -> tuple[dict, list[str]]:
+                progress=None, html: bool = True, print_stems: str | None = None, deliver: str | None = None,
+                bits: str | None = None, rate: int | None = None) -> tuple[dict, list[str]]:
     """Library side of ``automix mix``; returns the report and the lines to print. ``progress(text)`` is told
     each stage (see :func:`~automix.mixer.mix_session`); ``html`` also writes the browser page
     (``OUT.report.html``, :mod:`automix.pages`); ``print_stems`` a folder that receives the printed stems
-    (:mod:`automix.export.printing`, replacing earlier prints there as the mix replaces its output)."""
+    (:mod:`automix.export.printing`, replacing earlier prints there as the mix replaces its output);
+    ``deliver`` names delivery specs (``"spotify,cd"``, :mod:`automix.delivery`): the output meets the first,
+    ``OUT.<spec>.<ext>`` each further one; ``bits``/``rate`` set the output's word length and rate."""
     from automix.audio_io import check_output_format, probe
 
     check_output_format(output)  # before the style, the stems or any synthetic material
+    from automix.delivery import attach_report, parse_specs, plan
+    from automix.finish import check_format
+
+    specs = parse_specs(deliver)
     if print_stems is not None:
         from automix.export.common import ensure_folder
 
         ensure_folder(print_stems, create=False)
     chosen = get_style(style, load_style_targets(targets) if targets else None)
     out = Path(output)
+    main_style, main_format, extras = plan(chosen, specs, out, bits=bits, rate=rate)
+    check_format(out, main_format)
+    for _, _, path, fmt in extras:
+        check_output_format(path)
+        check_format(path, fmt)
     stems, lines = expand_folders(stems, style)
     if test_stems:
         if stems:
@@ -132,10 +172,13 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
     from automix.mixer import mix_session
 
     settings_path, report_path = sidecar_paths(out)
-    report = mix_session(stems, style=chosen, output=out, settings_out=settings_path, report_out=report_path,
+    report = mix_session(stems, style=main_style, output=out, settings_out=settings_path, report_out=report_path,
                          views_out=views_path(out),
-                         engine=engine, optimize_steps=optimize_steps, threads=threads, progress=progress)
-    written = [out.name, settings_path.name, report_path.name, views_path(out).name]
+                         engine=engine, optimize_steps=optimize_steps, threads=threads, progress=progress,
+                         out_format=main_format, extra_masters=extras,
+                         report_hook=lambda r: attach_report(r, chosen, specs))
+    written = [out.name] + [Path(p).name for _, _, p, _ in extras] + [settings_path.name, report_path.name,
+                                                                       views_path(out).name]
     if html:
         from automix.pages import write_session_html
 

@@ -5,7 +5,7 @@ exist with the sizes the report recorded, and this fingerprint is unchanged.
 The fingerprint covers the engine version (``automix.__version__``), the
 effective style (:meth:`StyleTargets.fingerprint`), the predictor weights
 (``weights_fingerprint()`` of the process's module, ``"none"`` if it has
-none), the process function, the engine and refinement options, the roles, the exports asked for,
+none), the process function, the engine and refinement options, the roles, the exports and delivery asked for,
 and each input's path, size and modification time (ns). Content is not
 hashed: stat is instant, hashing hours of audio is not.
 """
@@ -53,11 +53,12 @@ def weights_fingerprint(process: Callable | str) -> str:
 
 def session_fingerprint(*, inputs: list[dict], style_fingerprint: str, engine_version: str, weights: str,
                         process: str, engine: str, optimize_steps: int, roles: dict | None,
-                        exports: list[str] = ()) -> str:
+                        exports: list[str] = (), delivery: dict | None = None) -> str:
     """SHA-256 over everything the session's outputs depend on (see the module docstring)."""
     blob = json.dumps({
         "engine_version": engine_version, "style": style_fingerprint, "weights": weights, "process": process,
         "engine": engine, "optimize_steps": optimize_steps, "roles": roles or {}, "inputs": inputs,
         **({"exports": list(exports)} if exports else {}),  # absent when none: earlier runs' keys still match
+        **({"delivery": delivery} if delivery else {}),
     }, sort_keys=True, ensure_ascii=True, allow_nan=False)
     return hashlib.sha256(blob.encode()).hexdigest()

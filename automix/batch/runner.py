@@ -384,7 +384,8 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
               scheduler: str | None = None, retries: int = 1, timeout: float | None = None, force: bool = False,
               fail_fast: bool = False, follow_links: bool = False, process: Callable | str | None = None,
               engine: str = "pedalboard", optimize_steps: int = 0, reporter=None, handle_signals: bool = True,
-              connect_timeout: float = 10.0, html: bool = True, exports: Sequence[str] = ()) -> BatchResult:
+              connect_timeout: float = 10.0, html: bool = True, exports: Sequence[str] = (),
+              deliver: str | None = None, bits: str | None = None, rate: int | None = None) -> BatchResult:
     """Render every session of ``in_dir`` into ``out_dir`` (see the module docstring).
 
     Args:
@@ -416,6 +417,8 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
         engine, optimize_steps: passed to the process.
         exports: export kinds (:data:`automix.export.KINDS`) each session writes beside its mix, before its
             report (:func:`automix.batch.worker.write_exports`).
+        deliver, bits, rate: delivery specs (``"spotify,cd"``) and the output's word length and rate, as for
+            ``automix mix``: ``mix.wav`` meets the first spec, ``mix.<spec>.wav`` each further one.
         reporter: progress sink (:class:`automix.batch.progress.ConsoleReporter`) or None.
         handle_signals: install SIGINT/SIGTERM handlers (main thread only).
         connect_timeout: seconds to reach ``scheduler``.
@@ -436,6 +439,14 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
         from automix.export import parse_kinds
 
         exports = parse_kinds(",".join(exports))
+    delivery = None
+    if deliver or bits or rate:
+        from automix.delivery import parse_specs
+        from automix.finish import OutputFormat, check_format
+
+        chosen = parse_specs(deliver)  # usage errors before any work
+        check_format("mix.wav", OutputFormat(bits or "24", rate))
+        delivery = {"deliver": ",".join(s.name for s in chosen) or None, "bits": bits, "rate": rate}
     jobs, backend = _validate_options(jobs, backend, scheduler, retries, timeout, engine, optimize_steps)
     base_targets = load_style_targets(targets) if targets is not None else None
     base_style = get_style(style, base_targets)
@@ -470,7 +481,8 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
                  timeout=timeout, force=force, fail_fast=fail_fast,
                  process=process if process is not None else DEFAULT_PROCESS, engine=engine,
                  optimize_steps=optimize_steps, reporter=reporter, handle_signals=handle_signals,
-                 connect_timeout=connect_timeout, version=__version__, html=html, exports=tuple(exports))
+                 connect_timeout=connect_timeout, version=__version__, html=html, exports=tuple(exports),
+                 delivery=delivery)
     lock = _Lock(state_dir, out_dir)
     try:
         removed = _clean_partials(out_abs, state_dir)
@@ -512,6 +524,7 @@ class _Plan:
     version: str
     html: bool = True
     exports: tuple[str, ...] = ()
+    delivery: dict | None = None
 
 
 def _plan_sessions(plan: _Plan, sessions: list[Session], run: _Run):
@@ -531,14 +544,15 @@ def _plan_sessions(plan: _Plan, sessions: list[Session], run: _Run):
         inputs = input_records(s.stems)
         fp = session_fingerprint(inputs=inputs, style_fingerprint=st.fingerprint() if st else "invalid",
                                  engine_version=plan.version, weights=weights, process=pname, engine=plan.engine,
-                                 optimize_steps=plan.optimize_steps, roles=s.config.roles, exports=plan.exports)
+                                 optimize_steps=plan.optimize_steps, roles=s.config.roles, exports=plan.exports,
+                                 delivery=plan.delivery)
         task = BatchTask(session=s.name, stems=list(s.stems), out_dir=os.path.join(plan.out_abs, s.name),
                          state_dir=plan.state_dir, style_name=st.name if st else None,
                          style_targets=st.to_dict() if st else None,
                          style_fingerprint=st.fingerprint() if st else None, roles=s.config.roles,
                          engine=plan.engine, optimize_steps=plan.optimize_steps, process=plan.process,
                          fingerprint=fp, inputs=inputs, engine_version=plan.version, warnings=list(s.warnings),
-                         exports=list(plan.exports))
+                         exports=list(plan.exports), delivery=plan.delivery)
         if problem:
             failures.append((task, *problem))
         elif not plan.force and is_up_to_date(task.out_dir, fp):

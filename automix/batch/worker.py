@@ -75,6 +75,7 @@ class BatchTask:
     attempt: int = 0  # 1 on the first dispatch, more on retries after a crash
     token: str = ""  # unique per attempt: names the in-flight marker
     exports: list[str] = field(default_factory=list)  # export kinds written beside the mix (automix.export)
+    delivery: dict | None = None  # {"deliver": "spotify,cd" or None, "bits", "rate"} (automix.delivery)
 
 
 def _one_line(text: str, limit: int = 400) -> str:
@@ -227,6 +228,29 @@ def write_report(out_dir: Path, report: dict) -> None:
     write_json_atomic(out_dir / REPORT_NAME, report)
 
 
+def _delivery_kwargs(task: BatchTask, style) -> dict:
+    """The mixer's delivery arguments for the task (none when it delivers nothing special)."""
+    if not task.delivery:
+        return {}
+    from automix.delivery import attach_report, parse_specs, plan
+
+    chosen = parse_specs(task.delivery.get("deliver"))
+    main_style, fmt, extras = plan(style, chosen, Path(task.out_dir) / MIX_NAME, bits=task.delivery.get("bits"),
+                                   rate=task.delivery.get("rate"))
+    return {"style": main_style, "out_format": fmt, "extra_masters": extras,
+            "report_hook": lambda r: attach_report(r, style, chosen)}
+
+
+def master_paths(task: BatchTask) -> dict[str, Path]:
+    """The further masters of the session (``mix.<spec>.wav`` per delivery spec after the first)."""
+    if not task.delivery or not task.delivery.get("deliver"):
+        return {}
+    from automix.delivery import output_for, parse_specs
+
+    chosen = parse_specs(task.delivery["deliver"])
+    return {s.name: output_for(Path(task.out_dir) / MIX_NAME, s, False) for s in chosen[1:]}
+
+
 def export_paths(task: BatchTask) -> dict[str, Path]:
     """Where each export of the session goes, in its output folder."""
     out = Path(task.out_dir)
@@ -293,10 +317,11 @@ def run_session(task: BatchTask) -> dict:
         style = _style(task)
         setup_seconds = time.perf_counter() - t1
         t1 = time.perf_counter()
-        mix_report = process(list(task.stems), style=style, output=str(out / MIX_NAME),
+        delivering = _delivery_kwargs(task, style)
+        mix_report = process(list(task.stems), style=delivering.pop("style", style), output=str(out / MIX_NAME),
                              settings_out=str(out / SETTINGS_NAME), report_out=None,
                              views_out=str(out / VIEWS_NAME), engine=task.engine,
-                             optimize_steps=task.optimize_steps, roles=task.roles, threads=1)
+                             optimize_steps=task.optimize_steps, roles=task.roles, threads=1, **delivering)
         process_seconds = time.perf_counter() - t1
         if not isinstance(mix_report, dict):
             raise TypeError(f"the process returned {type(mix_report).__name__}, not a report dict")
@@ -323,8 +348,11 @@ def run_session(task: BatchTask) -> dict:
         _remove(out / SETTINGS_NAME)
         _remove(out / VIEWS_NAME)
         _remove_exports(task)
+        for path in master_paths(task).values():
+            _remove(path)
         exported = {}
     records = [("mix", out / MIX_NAME), ("settings", out / SETTINGS_NAME)]
+    records += [(f"master:{name}", path) for name, path in master_paths(task).items()]
     records += [(f"{kind}:{p.relative_to(out).as_posix()}", p) for kind, paths in exported.items() for p in paths]
     outputs = {k: r for k, r in ((k, _output_record(p, out)) for k, p in records) if r is not None}
     try:
