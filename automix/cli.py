@@ -15,7 +15,7 @@ import time
 import click
 
 from automix.constants import DEFAULT_ENGINE, ENGINES
-from automix.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_SIGNAL, EXIT_USAGE, AutomixError
+from automix.errors import EXIT_FAILED, EXIT_INTERNAL, EXIT_SIGNAL, EXIT_USAGE, AutomixError, UsageError
 
 
 def _cores() -> int:
@@ -110,6 +110,9 @@ def _delivery_options(f):
                      help="Sample rate of the output (Hz; converted with soxr VHQ); default: the session's.")(f)
     f = click.option("--bits", type=click.Choice(["16", "24", "32f"]), default=None,
                      help="Word length of the output (16 with TPDF dither); default 24.")(f)
+    f = click.option("--codec-check", default=None, metavar="CODECS",
+                     help="Encode each master (mp3, aac, opus), decode, and master again until every decode's true "
+                          "peak meets the ceiling; the encodes are written beside the master.")(f)
     f = click.option("--deliver", default=None, metavar="SPECS",
                      help="Master to delivery specs (spotify, apple_music, cd, ...; automix deliver --list): the output "
                           "meets the first, OUT.<spec>.<ext> each further one.")(f)
@@ -130,7 +133,7 @@ def _delivery_options(f):
 @_delivery_options
 @click.argument("extra_stems", nargs=-1, required=False)
 def render(settings_path, stems, engine, output, threads, style, targets, report_path, deliver, bits, rate,
-           extra_stems):
+           codec_check, extra_stems):
     """Render a settings file to a mixed stereo WAV; prints each stem's moves against the envelope.
 
     With --deliver the master loop runs again for each delivery spec (the output meets the first,
@@ -148,8 +151,10 @@ def render(settings_path, stems, engine, output, threads, style, targets, report
         from automix.styles import get_style, load_style_targets
 
         chosen = get_style(style, load_style_targets(targets) if targets else None)
-    if deliver:
-        _render_delivery(settings, output, deliver, chosen, bits, rate, engine, threads, report_path)
+    if deliver or codec_check:
+        if not deliver:
+            raise UsageError("render --codec-check masters again, so it needs --deliver (the spec to master to)")
+        _render_delivery(settings, output, deliver, chosen, bits, rate, engine, threads, report_path, codec_check)
         return
     if bits or rate:
         from automix.finish import OutputFormat
@@ -171,13 +176,14 @@ def render(settings_path, stems, engine, output, threads, style, targets, report
         click.echo(f"wrote {report_path}")
 
 
-def _render_delivery(settings, output, deliver, style, bits, rate, engine, threads, report_path) -> None:
+def _render_delivery(settings, output, deliver, style, bits, rate, engine, threads, report_path, codec_check) -> None:
+    from automix.codecs import parse_codecs
     from automix.delivery import parse_specs
-    from automix.errors import UsageError
     from automix.render import deliver_render
     from automix.session import delivery_lines
 
     specs = parse_specs(deliver)
+    codecs = parse_codecs(codec_check)
     if style is None:
         needs = [s.name for s in specs if s.lufs is None or s.true_peak_dbtp is None]
         if needs:
@@ -185,7 +191,8 @@ def _render_delivery(settings, output, deliver, style, bits, rate, engine, threa
         from automix.styles import get_style
 
         style = get_style("rock_punk")  # the envelope only: every spec sets its own loudness and ceiling
-    report = deliver_render(settings, output, specs, style, bits=bits, rate=rate, engine=engine, threads=threads)
+    report = deliver_render(settings, output, specs, style, bits=bits, rate=rate, engine=engine, threads=threads,
+                            codecs=codecs)
     for line in delivery_lines(report):
         click.echo(line)
     if report_path:
@@ -281,7 +288,7 @@ def settings_template(stems, extra_stems, sample_rate, output):
 @_delivery_options
 @_threads_option("Stems analysed and rendered concurrently, the master metered and written beside its chain")
 def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems, validate, quiet, no_html,
-        print_stems, deliver, bits, rate, threads):
+        print_stems, deliver, bits, rate, codec_check, threads):
     """Auto-mix and master stems to a style; writes OUT.wav, OUT.settings.json, OUT.report.json, OUT.views.json
     and OUT.report.html (the report in a browser).
 
@@ -295,7 +302,7 @@ def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems
         report, lines = mix_command(list(stems) + list(extra_stems), style=style, targets=targets, output=output,
                                     engine=engine, optimize_steps=optimize, test_stems=test_stems, threads=threads,
                                     verbose=validate, progress=show, html=not no_html, print_stems=print_stems,
-                                    deliver=deliver, bits=bits, rate=rate)
+                                    deliver=deliver, bits=bits, rate=rate, codec_check=codec_check)
     for line in lines:
         click.echo(line)
     if report["status"] != "ok":
@@ -378,7 +385,7 @@ def demo(folder, style):
 @_delivery_options
 @click.option("--process", default=None, hidden=True, help="module:function replacing the mixer (tests, benchmarks).")
 def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, retries, timeout, force, fail_fast,
-                  follow_links, quiet, no_html, exports, deliver, bits, rate, process):
+                  follow_links, quiet, no_html, exports, deliver, bits, rate, codec_check, process):
     """Render every session folder of IN_DIR into OUT_DIR; resumable, one session = one unit of failure.
 
     Exit codes: 0 all ok or skipped; 1 some sessions failed; 2 usage or style error (or --fail-fast with
@@ -392,7 +399,7 @@ def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, ret
                        scheduler=scheduler, retries=retries, timeout=timeout, force=force, fail_fast=fail_fast,
                        follow_links=follow_links, process=process, reporter=ConsoleReporter(quiet=quiet),
                        html=not no_html, exports=parse_kinds(exports) if exports else (), deliver=deliver, bits=bits,
-                       rate=rate)
+                       rate=rate, codec_check=codec_check)
     click.echo(result.table())
     sys.exit(result.exit_code)
 

@@ -422,24 +422,77 @@ class MasterRenderer:
         self.pre_bus.remove()
 
 
-def remaster(renderer: MasterRenderer, settings: MixSettings, style: StyleTargets, output: Path, out_format,
-                  max_iterations: int, name: str) -> dict:
-    """One more master of the finished mix (a delivery spec): the loop again from the master chain as it
-    landed, to ``style``'s loudness and ceiling, written to ``output`` in ``out_format``."""
+#: extra dB the limiter's ceiling drops below a decode's overshoot (the next encode overshoots a little differently)
+CODEC_MARGIN_DB = 0.1
+#: codec checks after the first before a master is reported as missing its ceiling when decoded
+CODEC_PASSES = 3
+
+
+def _loop_to(renderer: MasterRenderer, chain: list[PluginSettings], style: StyleTargets, max_iterations: int):
+    """The master loop from ``chain`` (width as set) to ``style``'s loudness and ceiling; its final pass is written
+    to ``renderer.output`` (committed)."""
     from automix import master_loop
 
-    renderer.output, renderer.out_format = output, out_format
     renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
-    loop = master_loop.run(renderer, settings.master, target_lufs=style.lufs,
-                           ceiling_dbtp=style.true_peak_ceiling_dbtp, lufs_tolerance=style.tolerances.lufs_lu,
-                           target_ms=None, ms_tolerance=style.tolerances.ms_abs, bus=renderer.prepare(settings.master),
+    loop = master_loop.run(renderer, chain, target_lufs=style.lufs, ceiling_dbtp=style.true_peak_ceiling_dbtp,
+                           lufs_tolerance=style.tolerances.lufs_lu, target_ms=None,
+                           ms_tolerance=style.tolerances.ms_abs, bus=renderer.prepare(chain),
                            max_iterations=max_iterations, max_ms=style.envelope.max_ms_for_folddown)
     renderer.commit()
+    return loop
+
+
+def codec_safe(renderer: MasterRenderer, loop, style: StyleTargets, codecs, max_iterations: int):
+    """Encode the master just written (``renderer.output``) with each codec (:mod:`automix.codecs`), decode it and
+    meter its true peak; while a decode is over the ceiling, drop the limiter's ceiling by the overshoot (plus
+    :data:`CODEC_MARGIN_DB`) and master again, at most :data:`CODEC_PASSES` times. Returns the final loop and a
+    record: each pass's ceiling and decoded peaks, the encodes written, the headroom taken, ``pass``."""
+    import copy
+
+    from automix.codecs import decoded_true_peak, encode, encoded_path
+
+    output = Path(renderer.output)
+    start = next(p.params["ceiling_db"] for p in loop.chain if p.plugin == "limiter")
+    passes = []
+    for attempt in range(CODEC_PASSES + 1):
+        ceiling = next(p.params["ceiling_db"] for p in loop.chain if p.plugin == "limiter")
+        peaks = {}
+        for codec in codecs:
+            path = encoded_path(output, codec)
+            encode(output, path, codec)
+            peaks[codec.name] = decoded_true_peak(path)
+        over = max(peaks.values()) - style.true_peak_ceiling_dbtp
+        passes.append({"limiter_ceiling_db": ceiling, "master_true_peak_dbtp": loop.measured["true_peak_dbtp"],
+                       "decoded_true_peak_dbtp": peaks})
+        if over <= 0 or attempt == CODEC_PASSES:
+            break
+        chain = copy.deepcopy(loop.chain)
+        limiter = next(p for p in chain if p.plugin == "limiter")
+        limiter.params["ceiling_db"] = round(ceiling - over - CODEC_MARGIN_DB, 2)
+        loop = _loop_to(renderer, chain, style, max_iterations)
+    final = next(p.params["ceiling_db"] for p in loop.chain if p.plugin == "limiter")
+    return loop, {"codecs": [c.name for c in codecs], "files": [str(encoded_path(output, c)) for c in codecs],
+                  "passes": passes, "headroom_taken_db": round(start - final, 3), "pass": over <= 0}
+
+
+def remaster(renderer: MasterRenderer, settings: MixSettings, style: StyleTargets, output: Path, out_format,
+             max_iterations: int, name: str, codecs=()) -> dict:
+    """One more master of the finished mix (a delivery spec): the loop again from the master chain as it
+    landed, to ``style``'s loudness and ceiling, written to ``output`` in ``out_format`` (then made safe for
+    ``codecs``, :func:`codec_safe`)."""
+    renderer.output, renderer.out_format = output, out_format
+    loop = _loop_to(renderer, settings.master, style, max_iterations)
+    codec = None
+    if codecs:
+        loop, codec = codec_safe(renderer, loop, style, codecs, max_iterations)
     p = {x.plugin: x.params for x in loop.chain}
-    return {"name": name, "output": str(output), "format": out_format.describe(settings.sample_rate),
-            "meters": loop.measured, "converged": loop.converged, "passes": len(loop.iterations),
-            "gain_db": p["gain"]["gain_db"], "limiter_ceiling_db": p["limiter"]["ceiling_db"],
-            "notes": list(loop.notes)}
+    record = {"name": name, "output": str(output), "format": out_format.describe(settings.sample_rate),
+              "meters": loop.measured, "converged": loop.converged, "passes": len(loop.iterations),
+              "gain_db": p["gain"]["gain_db"], "limiter_ceiling_db": p["limiter"]["ceiling_db"],
+              "notes": list(loop.notes)}
+    if codec is not None:
+        record["codec_check"] = codec
+    return record
 
 
 def _plain_gain_pass(renderer: Callable[[list[PluginSettings], bool], dict], chain: list[PluginSettings], style: StyleTargets):
@@ -492,14 +545,17 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                 engine: str = "pedalboard", optimize_steps: int = 0, roles: dict[str, str] | None = None,
                 threads: int = 1, predictor=None, max_iterations: int = 8, stages: Stages = Stages(),
                 progress: Callable[[str], None] | None = None, out_format=None,
-                extra_masters: Sequence[tuple] = (), report_hook: Callable[[dict], dict] | None = None) -> dict:
+                extra_masters: Sequence[tuple] = (), report_hook: Callable[[dict], dict] | None = None,
+                codecs: Sequence = ()) -> dict:
     """Mix and master one session; returns the report (also written to ``report_out`` if given).
 
     ``out_format``: the output's word length and rate (:class:`automix.finish.OutputFormat`; default 24-bit at
     the session rate). ``extra_masters``: ``(name, style, output, out_format)`` per further master of the same
     mix, each to its own loudness and ceiling (delivery specs): only the master loop runs again, from the
     finished master chain, and ``report["masters"]`` lists each (output, format, meters, gain, ceiling).
-    ``report_hook(report)`` may add to the report before it is written (the delivery checks).
+    ``report_hook(report)`` may add to the report before it is written (the delivery checks). ``codecs``
+    (:mod:`automix.codecs`): every master is encoded, decoded and mastered again until each decode meets its
+    ceiling (:func:`codec_safe`); ``report["codec_check"]`` says how.
 
     ``views_out``: where to write the curves the browser views draw (:mod:`automix.views`).
     ``stages`` switches pipeline stages off, for baselines (:class:`Stages`; the default is the product).
@@ -601,6 +657,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     renderer = MasterRenderer(bus, output, engine, stems, threads, out_format)
     main_format = renderer.out_format
     masters: list[dict] = []
+    codec_record = None
     renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
     try:
         say("rendering the pre-master bus")
@@ -661,13 +718,16 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                                    max_ms=style.envelope.max_ms_for_folddown)
         else:
             loop = _plain_gain_pass(counted, settings.master, style)
+        renderer.commit()
+        if codecs:
+            say(f"checking the {', '.join(c.name for c in codecs)} encodes")
+            loop, codec_record = codec_safe(renderer, loop, style, codecs, max_iterations)
         settings.master = loop.chain
         lap("master_s")
-        renderer.commit()
         main_meter = renderer.candidate_meter
         for name, other, path, fmt in extra_masters:
             say(f"mastering for {name}")
-            masters.append(remaster(renderer, settings, other, Path(path), fmt, max_iterations, name))
+            masters.append(remaster(renderer, settings, other, Path(path), fmt, max_iterations, name, codecs))
         renderer.candidate_meter = main_meter  # the views and the report are the main output's
         if extra_masters:
             lap("deliver_s")
@@ -707,6 +767,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     report["format"] = main_format.describe(settings.sample_rate)
     if masters:
         report["masters"] = masters
+    if codec_record is not None:
+        report["codec_check"] = codec_record
     report["predictor"] = ("neutral settings" if not stages.predictor else
                            "custom" if predictor is not None else weights_fingerprint())
     if report_hook is not None:

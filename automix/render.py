@@ -135,7 +135,7 @@ def analyze_files(paths: Sequence[str]) -> list[dict]:
 
 
 def deliver_render(settings: MixSettings, output: str | os.PathLike, specs, style, *, bits: str | None = None,
-                   rate: int | None = None, engine: str = "pedalboard", threads: int = 1) -> dict:
+                   rate: int | None = None, engine: str = "pedalboard", threads: int = 1, codecs=()) -> dict:
     """``automix render --deliver``: the settings' strips summed once, then the master loop for each delivery
     spec (:mod:`automix.delivery`) from the settings' master chain, the output meeting the first spec and
     ``OUT.<spec>.<ext>`` each further one. ``style`` supplies what a spec leaves to the style (the CD's
@@ -165,7 +165,7 @@ def deliver_render(settings: MixSettings, output: str | os.PathLike, specs, styl
     try:
         renderer.premaster_meter = _render_premaster(settings, bus, engine, threads)
         renderer.trim_db = settings.master_input_gain_db
-        masters = [remaster(renderer, settings, st, path, fmt, 8, name) for name, st, path, fmt in targets]
+        masters = [remaster(renderer, settings, st, path, fmt, 8, name, codecs) for name, st, path, fmt in targets]
     finally:
         renderer.abort()
         renderer.close()
@@ -173,4 +173,6 @@ def deliver_render(settings: MixSettings, output: str | os.PathLike, specs, styl
     first = masters[0]
     report = {"output": str(output), "final_meters": first["meters"], "format": first["format"],
               "masters": masters[1:]}
+    if "codec_check" in first:
+        report["codec_check"] = first["codec_check"]
     return attach_report(report, style, specs)

@@ -78,6 +78,11 @@ def _gain_words(p: dict) -> str:
 def delivery_lines(report: dict) -> list[str]:
     """One line per delivered master (every rule of its spec) and one of what the services do with the output."""
     lines = []
+    codec = report.get("codec_check")
+    if codec is not None and not report.get("delivery"):
+        last = codec["passes"][-1]["decoded_true_peak_dbtp"]
+        lines.append("decoded " + ", ".join(f"{k} {v:.2f} dBTP" for k, v in last.items())
+                     + f" ({'pass' if codec['pass'] else 'MISS'}; headroom taken {codec['headroom_taken_db']:.2f} dB)")
     for d in report.get("delivery") or []:
         checks = "; ".join(f"{k} {c['measured']:.2f} ({'pass' if c['pass'] else 'MISS'})"
                            for k, c in d["checks"].items() if c["measured"] is not None)
@@ -131,20 +136,26 @@ def summary_lines(report: dict, verbose: bool) -> list[str]:
 def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output: str, engine: str,
                 optimize_steps: int, test_stems: int | None, threads: int, verbose: bool,
                 progress=None, html: bool = True, print_stems: str | None = None, deliver: str | None = None,
-                bits: str | None = None, rate: int | None = None) -> tuple[dict, list[str]]:
+                bits: str | None = None, rate: int | None = None,
+                codec_check: str | None = None) -> tuple[dict, list[str]]:
     """Library side of ``automix mix``; returns the report and the lines to print. ``progress(text)`` is told
     each stage (see :func:`~automix.mixer.mix_session`); ``html`` also writes the browser page
     (``OUT.report.html``, :mod:`automix.pages`); ``print_stems`` a folder that receives the printed stems
     (:mod:`automix.export.printing`, replacing earlier prints there as the mix replaces its output);
     ``deliver`` names delivery specs (``"spotify,cd"``, :mod:`automix.delivery`): the output meets the first,
-    ``OUT.<spec>.<ext>`` each further one; ``bits``/``rate`` set the output's word length and rate."""
+    ``OUT.<spec>.<ext>`` each further one; ``bits``/``rate`` set the output's word length and rate;
+    ``codec_check`` (``"mp3,aac"``, :mod:`automix.codecs`) writes each master's encodes beside it and masters
+    again until every decode meets the ceiling."""
     from automix.audio_io import check_output_format, probe
 
     check_output_format(output)  # before the style, the stems or any synthetic material
     from automix.delivery import attach_report, parse_specs, plan
     from automix.finish import check_format
 
+    from automix.codecs import parse_codecs
+
     specs = parse_specs(deliver)
+    codecs = parse_codecs(codec_check)
     if print_stems is not None:
         from automix.export.common import ensure_folder
 
@@ -175,10 +186,12 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
     report = mix_session(stems, style=main_style, output=out, settings_out=settings_path, report_out=report_path,
                          views_out=views_path(out),
                          engine=engine, optimize_steps=optimize_steps, threads=threads, progress=progress,
-                         out_format=main_format, extra_masters=extras,
+                         out_format=main_format, extra_masters=extras, codecs=codecs,
                          report_hook=lambda r: attach_report(r, chosen, specs))
     written = [out.name] + [Path(p).name for _, _, p, _ in extras] + [settings_path.name, report_path.name,
                                                                        views_path(out).name]
+    written += [Path(f).name for m in [report] + list(report.get("masters") or [])
+                for f in (m.get("codec_check") or {}).get("files", [])]
     if html:
         from automix.pages import write_session_html
 

@@ -385,7 +385,8 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
               fail_fast: bool = False, follow_links: bool = False, process: Callable | str | None = None,
               engine: str = "pedalboard", optimize_steps: int = 0, reporter=None, handle_signals: bool = True,
               connect_timeout: float = 10.0, html: bool = True, exports: Sequence[str] = (),
-              deliver: str | None = None, bits: str | None = None, rate: int | None = None) -> BatchResult:
+              deliver: str | None = None, bits: str | None = None, rate: int | None = None,
+              codec_check: str | None = None) -> BatchResult:
     """Render every session of ``in_dir`` into ``out_dir`` (see the module docstring).
 
     Args:
@@ -419,6 +420,7 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
             report (:func:`automix.batch.worker.write_exports`).
         deliver, bits, rate: delivery specs (``"spotify,cd"``) and the output's word length and rate, as for
             ``automix mix``: ``mix.wav`` meets the first spec, ``mix.<spec>.wav`` each further one.
+        codec_check: codecs (``"mp3,aac"``) every master is made safe for, its encodes written beside it.
         reporter: progress sink (:class:`automix.batch.progress.ConsoleReporter`) or None.
         handle_signals: install SIGINT/SIGTERM handlers (main thread only).
         connect_timeout: seconds to reach ``scheduler``.
@@ -440,13 +442,16 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
 
         exports = parse_kinds(",".join(exports))
     delivery = None
-    if deliver or bits or rate:
+    if deliver or bits or rate or codec_check:
+        from automix.codecs import parse_codecs
         from automix.delivery import parse_specs
         from automix.finish import OutputFormat, check_format
 
         chosen = parse_specs(deliver)  # usage errors before any work
+        codecs = parse_codecs(codec_check)
         check_format("mix.wav", OutputFormat(bits or "24", rate))
-        delivery = {"deliver": ",".join(s.name for s in chosen) or None, "bits": bits, "rate": rate}
+        delivery = {"deliver": ",".join(s.name for s in chosen) or None, "bits": bits, "rate": rate,
+                    "codec_check": ",".join(c.name for c in codecs) or None}
     jobs, backend = _validate_options(jobs, backend, scheduler, retries, timeout, engine, optimize_steps)
     base_targets = load_style_targets(targets) if targets is not None else None
     base_style = get_style(style, base_targets)

@@ -232,23 +232,32 @@ def _delivery_kwargs(task: BatchTask, style) -> dict:
     """The mixer's delivery arguments for the task (none when it delivers nothing special)."""
     if not task.delivery:
         return {}
+    from automix.codecs import parse_codecs
     from automix.delivery import attach_report, parse_specs, plan
 
     chosen = parse_specs(task.delivery.get("deliver"))
     main_style, fmt, extras = plan(style, chosen, Path(task.out_dir) / MIX_NAME, bits=task.delivery.get("bits"),
                                    rate=task.delivery.get("rate"))
     return {"style": main_style, "out_format": fmt, "extra_masters": extras,
+            "codecs": parse_codecs(task.delivery.get("codec_check")),
             "report_hook": lambda r: attach_report(r, style, chosen)}
 
 
 def master_paths(task: BatchTask) -> dict[str, Path]:
-    """The further masters of the session (``mix.<spec>.wav`` per delivery spec after the first)."""
-    if not task.delivery or not task.delivery.get("deliver"):
+    """The session's further masters (``mix.<spec>.wav`` per delivery spec after the first) and every master's
+    encodes (``--codec-check``), by name."""
+    if not task.delivery:
         return {}
+    from automix.codecs import encoded_path, parse_codecs
     from automix.delivery import output_for, parse_specs
 
-    chosen = parse_specs(task.delivery["deliver"])
-    return {s.name: output_for(Path(task.out_dir) / MIX_NAME, s, False) for s in chosen[1:]}
+    main = Path(task.out_dir) / MIX_NAME
+    chosen = parse_specs(task.delivery.get("deliver"))
+    masters = {"mix": main} | {s.name: output_for(main, s, False) for s in chosen[1:]}
+    out = {name: path for name, path in masters.items() if name != "mix"}
+    for codec in parse_codecs(task.delivery.get("codec_check")):
+        out |= {f"{name}.{codec.name}": encoded_path(path, codec) for name, path in masters.items()}
+    return out
 
 
 def export_paths(task: BatchTask) -> dict[str, Path]:

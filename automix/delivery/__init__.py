@@ -183,17 +183,29 @@ def attach_report(report: dict, style, chosen: list[DeliverySpec]) -> dict:
     ``playback`` (what each service's normalisation does to the output) to a mix report; a spec missed makes
     the report's status ``missed``. Returns the report."""
     report["playback"] = playback_report(report["final_meters"])
+    codec = report.get("codec_check")
+    if codec is not None and not codec["pass"]:
+        report["status"] = "missed"  # a decode over the ceiling is a hard miss, as the master's own would be
     if not chosen:
         return report
-    masters = [{"name": chosen[0].name, "output": report["output"], "format": report.get("format"),
-                "meters": report["final_meters"]}] + list(report.get("masters") or [])
+    main = {"name": chosen[0].name, "output": report["output"], "format": report.get("format"),
+            "meters": report["final_meters"]}
+    if codec is not None:
+        main["codec_check"] = codec
+    masters = [main] + list(report.get("masters") or [])
     delivery = []
     for spec, m in zip(chosen, masters):
         checks = spec_checks(spec, m["meters"], style)
+        if m.get("codec_check"):
+            last = m["codec_check"]["passes"][-1]["decoded_true_peak_dbtp"]
+            ceiling = checks["true_peak_dbtp"]["wanted"]
+            for name, peak in last.items():
+                checks[f"decoded_{name}_true_peak_dbtp"] = {"wanted": ceiling, "measured": peak,
+                                                             "pass": peak <= ceiling + 1e-9}
         entry = {"spec": spec.name, "label": spec.label, "output": m["output"], "format": m["format"],
                  "integrated_lufs": m["meters"]["integrated_lufs"], "true_peak_dbtp": m["meters"]["true_peak_dbtp"],
                  "checks": checks, "pass": all(c["pass"] for c in checks.values()), "source": spec.source}
-        for k in ("gain_db", "limiter_ceiling_db", "notes"):
+        for k in ("gain_db", "limiter_ceiling_db", "notes", "codec_check"):
             if k in m:
                 entry[k] = m[k]
         if not entry["pass"]:
