@@ -309,11 +309,14 @@ def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems
         sys.exit(EXIT_FAILED)
 
 
-@main.command()
+@main.group(cls=_Group, invoke_without_command=True)
 @click.option("--targets", type=click.Path(dir_okay=False), default=None, help="Also list the styles in this YAML.")
 @click.option("--json", "as_json", is_flag=True)
-def styles(targets, as_json):
-    """List the style presets (and your own) with their targets."""
+@click.pass_context
+def styles(ctx, targets, as_json):
+    """List the style presets (and your own) with their targets; `automix styles learn` makes one from masters."""
+    if ctx.invoked_subcommand is not None:
+        return
     from automix.styles import describe_styles, load_style_targets
 
     rows = describe_styles(load_style_targets(targets) if targets else None)
@@ -326,6 +329,24 @@ def styles(targets, as_json):
         click.echo(f"{r['name']:<14} {r['lufs']:>6.1f} {r['true_peak_ceiling_dbtp']:>8.1f} "
                    f"{r['spectral_centroid_hz']:>9.0f} {r['stereo_ms_ratio']:>5.2f}  {bal:<15} "
                    f"{r['character']}")
+
+
+@styles.command("learn")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--name", required=True, help="The learned style's name.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="The style YAML to write (default: NAME.yaml here); use it with --targets FILE --style NAME.")
+@click.option("--extends", default=None,
+              help="Preset to take the processing priors, role balance, envelope and ceiling from (default: the "
+                   "preset whose targets lie nearest).")
+@click.option("--force", is_flag=True, help="Replace an existing output.")
+def styles_learn(folder, name, output, extends, force):
+    """Measure a folder of finished masters into a style: targets are their means, tolerances their spread
+    (one standard deviation); reports then give each target's z-score against the folder."""
+    from automix.learn import write_learned
+
+    for line in write_learned(folder, name, output or f"{name}.yaml", extends=extends, force=force):
+        click.echo(line)
 
 
 @main.command("deliver")

@@ -202,7 +202,23 @@ def target_compliance(style, pre: dict, final: dict) -> dict[str, dict]:
     targets["band_balance"] = {
         "hard": False, "target": want, "tolerance": tol.balance_abs, "pre_master": pre["band_balance"],
         "final": final["band_balance"], "error": errs, "pass": max(abs(e) for e in errs.values()) <= tol.balance_abs}
+    spread = getattr(style, "spread", None)
+    if spread:  # a learned style: where the mix sits in the distribution of the masters it was learned from
+        for name, key in (("integrated_lufs", "lufs"), ("spectral_centroid_hz", "spectral_centroid_hz"),
+                          ("ms_ratio", "stereo_ms_ratio")):
+            t = targets[name]
+            t["z"] = _z(t["final"], t["target"], spread[key])
+        targets["band_balance"]["z"] = {b: _z(final["band_balance"][b], want[b], spread[b]) for b in BANDS}
     return targets
+
+
+def _z(value, mean: float, sd: float) -> float | None:
+    """``(value - mean) / sd``, ``None`` when the spread is 0 or the value unknown."""
+    import math
+
+    if value is None or not math.isfinite(value) or sd <= 0:
+        return None
+    return (value - mean) / sd
 
 
 def stem_summary(chain) -> dict:

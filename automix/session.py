@@ -100,18 +100,21 @@ def summary_lines(report: dict, verbose: bool) -> list[str]:
     lines = [f"warning: {w}" for w in report["warnings"]]
     lines.append(f"{'target':<22} {'wanted':>12} {'pre-master':>11} {'final':>9}  result")
 
-    def row(name, wanted, pre, final, ok, why=None):
+    def row(name, wanted, pre, final, ok, why=None, z=None):
         mark = "pass" if ok else ("MISS" if name in ("loudness (LUFS)", "true peak (dBTP)") else "miss")
+        mark += f"  z {z:+.1f}" if isinstance(z, (int, float)) else ""  # a learned style: sds from its masters
         lines.append(f"{name:<22} {wanted:>12} {pre:>11} {final:>9}  {mark}" + (f"  ({why})" if why and verbose else ""))
 
     lu, tp = t["integrated_lufs"], t["true_peak_dbtp"]
-    row("loudness (LUFS)", f"{lu['target']:.1f}±{lu['tolerance']:g}", _fmt(lu["pre_master"]), _fmt(lu["final"]), lu["pass"])
+    row("loudness (LUFS)", f"{lu['target']:.1f}±{lu['tolerance']:g}", _fmt(lu["pre_master"]), _fmt(lu["final"]), lu["pass"],
+        z=lu.get("z"))
     row("true peak (dBTP)", f"<= {tp['ceiling']:.1f}", _fmt(tp["pre_master"]), _fmt(tp["final"]), tp["pass"])
     c = t["spectral_centroid_hz"]
     row("centroid (Hz)", f"{c['target']:.0f}±{c['tolerance_rel'] * 100:.0f}%", _fmt(c["pre_master"], digits=0),
-        _fmt(c["final"], digits=0), c["pass"], c.get("why"))
+        _fmt(c["final"], digits=0), c["pass"], c.get("why"), c.get("z"))
     m = t["ms_ratio"]
-    row("M/S ratio", f"{m['target']:.2f}±{m['tolerance']:g}", _fmt(m["pre_master"]), _fmt(m["final"]), m["pass"], m.get("why"))
+    row("M/S ratio", f"{m['target']:.2f}±{m['tolerance']:g}", _fmt(m["pre_master"]), _fmt(m["final"]), m["pass"], m.get("why"),
+        m.get("z"))
     b = t["band_balance"]
     fmt3 = lambda d: "/".join(f"{d[k]:.2f}" for k in ("low", "mid", "high")) if d else "n/a"
     row("balance low/mid/high", fmt3(b["target"]), fmt3(b["pre_master"]), fmt3(b["final"]), b["pass"], b.get("why"))

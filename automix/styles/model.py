@@ -89,7 +89,7 @@ def _freeze_view(obj):
 
 
 #: Keys of a style's mapping view (and of :meth:`StyleTargets.to_dict`), in file order.
-_TARGET_KEYS: tuple[str, ...] = tuple(k for k in STYLE_KEYS if k != "extends")
+_TARGET_KEYS: tuple[str, ...] = tuple(k for k in STYLE_KEYS if k not in ("extends", "spread"))  # spread: no target
 
 
 @dataclass(frozen=True)
@@ -151,12 +151,16 @@ class StyleTargets(_MappingABC):
     role_pan: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ROLE_PAN))
     role_width: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ROLE_WIDTH))
     envelope: Envelope = field(default_factory=lambda: default_envelope())
+    #: a learned style's spread (``automix styles learn``): each target's standard deviation and the count
+    spread: Mapping[str, float] | None = None
     source: str = field(default="", compare=False)
     extends: str | None = field(default=None, compare=False)
 
     def __post_init__(self):
         for name in ("processing_chains", "role_balance_db", "role_pan", "role_width"):
             object.__setattr__(self, name, _freeze(getattr(self, name)))
+        if self.spread is not None:
+            object.__setattr__(self, "spread", _freeze(self.spread))
         object.__setattr__(self, "character", tuple(self.character))
 
     def __hash__(self) -> int:
@@ -213,6 +217,7 @@ class StyleTargets(_MappingABC):
             "role_pan": _thaw(self.role_pan),
             "role_width": _thaw(self.role_width),
             "envelope": self.envelope.to_dict(),
+            **({"spread": _thaw(self.spread)} if self.spread is not None else {}),
         }
 
     def fingerprint(self) -> str:

@@ -127,8 +127,11 @@ _REQUIRED = ("lufs", "spectral_centroid_hz", "stereo_ms_ratio", "frequency_balan
 STYLE_KEYS: tuple[str, ...] = (
     "extends", "description", "character", "lufs", "true_peak_ceiling_dbtp",
     "spectral_centroid_hz", "stereo_ms_ratio", "frequency_balance", "tolerances",
-    "processing_chains", "role_balance_db", "role_pan", "role_width", "envelope",
+    "processing_chains", "role_balance_db", "role_pan", "role_width", "envelope", "spread",
 )
+#: ``spread``: the standard deviation of each target over the masters a learned style was measured on
+#: (``automix styles learn``), and how many there were; reports give each target's z-score against it
+SPREAD_KEYS = ("count", "lufs", "spectral_centroid_hz", "stereo_ms_ratio", "low", "mid", "high")
 # Replaced as a whole by ``extends`` overrides (a partial balance cannot sum to 1).
 _REPLACE_ON_EXTEND = ("frequency_balance", "character")
 # The master loop derives the limiter ceiling from true_peak_ceiling_dbtp.
@@ -197,6 +200,9 @@ def schema_markdown() -> str:
         else:
             lo, hi, unit = ENVELOPE_RANGES[key]
             rows.append((f"envelope.{key}", "number", rng(lo, hi, unit), _show(shared[key])))
+    rows.append(("spread.{lufs,spectral_centroid_hz,stereo_ms_ratio,low,mid,high}", "number",
+                 ">= 0, the targets' standard deviation over the masters a learned style was measured on", "none"))
+    rows.append(("spread.count", "integer", ">= 2, how many masters", "none"))
     lines = ["| key | type | range | default |", "|---|---|---|---|"]
     lines += [f"| `{k}` | {t} | {r} | {d} |" for k, t, r, d in rows]
     return "\n".join(lines)

@@ -13,7 +13,7 @@ from automix.envelope import ENVELOPE_FIELDS, Envelope
 from automix.errors import StyleError
 from automix.styles.schema import (BUILTIN_STYLES, BUSES, COMPRESSION_SHORTHAND, DEFAULT_ROLE_BALANCE_DB,
                                    DEFAULT_ROLE_PAN, DEFAULT_ROLE_WIDTH, ENVELOPE_RANGES, MIN_PLR_DB, ROLES,
-                                   STYLE_KEYS, _BANDS, _BAND_ALIASES, _BAND_WEIGHT_MAX, _ENVELOPE_PAIRS,
+                                   SPREAD_KEYS, STYLE_KEYS, _BANDS, _BAND_ALIASES, _BAND_WEIGHT_MAX, _ENVELOPE_PAIRS,
                                    _FORBIDDEN_PARAMS, _MAX_CHARACTER_WORDS, _MAX_TEXT, _NAME_RE, _RANGES,
                                    _REPLACE_ON_EXTEND, _REQUIRED, _ROLE_BALANCE_RANGE, _ROLE_PAN_RANGE,
                                    _SHORTHAND_SLOT, _TOLERANCES, _registry, _width_range)
@@ -242,6 +242,7 @@ class _Resolver:
         role_width = self._roles(name, data, "role_width", DEFAULT_ROLE_WIDTH, w_lo, w_hi, "")
         envelope = self._envelope(name, data)
         self._within_envelope(name, data, envelope, role_pan, role_width)
+        spread = self._spread(name, data)
         return StyleTargets(
             name=name,
             lufs=scalars["lufs"],
@@ -257,6 +258,7 @@ class _Resolver:
             role_pan=role_pan,
             role_width=role_width,
             envelope=envelope,
+            spread=spread,
             source=self.source,
             extends=parent.name if parent is not None else None,
         )
@@ -361,6 +363,22 @@ class _Resolver:
             if key in tol:
                 out[key] = ck.number(tol, key, f"{path}.{key}", lo, hi, unit)
         return Tolerances(**out)
+
+    def _spread(self, name: str, data: Mapping) -> dict[str, float] | None:
+        if "spread" not in data or data["spread"] is None:
+            return None
+        ck, path = self.check, f"{name}.spread"
+        table = ck.mapping(data["spread"], path, data, "spread")
+        ck.keys(table, SPREAD_KEYS, path)
+        for key in SPREAD_KEYS:
+            if key not in table:
+                ck.fail(f"{path} is missing {key!r}; give all of {', '.join(SPREAD_KEYS)}", data, "spread")
+        out = {key: ck.number(table, key, f"{path}.{key}", 0.0, 1e6) for key in SPREAD_KEYS}
+        if out["count"] < 2 or out["count"] != int(out["count"]):
+            ck.fail(f"{path}.count = {out['count']:g} must be a whole number >= 2 (a spread needs two masters)",
+                    table, "count")
+        out["count"] = int(out["count"])
+        return out
 
     def _roles(self, name, data, key, defaults, lo, hi, unit) -> dict[str, float]:
         out = dict(defaults)
