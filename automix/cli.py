@@ -286,9 +286,12 @@ def settings_template(stems, extra_stems, sample_rate, output):
 @click.option("--print-stems", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Also print every stem through its strip into DIR, with premaster.wav and master.wav.")
 @_delivery_options
+@click.option("--reference", type=click.Path(dir_okay=False), default=None,
+              help="A finished track to mix toward: its loudness, centroid, M/S and band balance become the targets; "
+                   "the report says how close the mix came.")
 @_threads_option("Stems analysed and rendered concurrently, the master metered and written beside its chain")
 def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems, validate, quiet, no_html,
-        print_stems, deliver, bits, rate, codec_check, threads):
+        print_stems, deliver, bits, rate, codec_check, reference, threads):
     """Auto-mix and master stems to a style; writes OUT.wav, OUT.settings.json, OUT.report.json, OUT.views.json
     and OUT.report.html (the report in a browser).
 
@@ -302,7 +305,8 @@ def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems
         report, lines = mix_command(list(stems) + list(extra_stems), style=style, targets=targets, output=output,
                                     engine=engine, optimize_steps=optimize, test_stems=test_stems, threads=threads,
                                     verbose=validate, progress=show, html=not no_html, print_stems=print_stems,
-                                    deliver=deliver, bits=bits, rate=rate, codec_check=codec_check)
+                                    deliver=deliver, bits=bits, rate=rate, codec_check=codec_check,
+                                    reference=reference)
     for line in lines:
         click.echo(line)
     if report["status"] != "ok":

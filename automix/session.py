@@ -78,6 +78,13 @@ def _gain_words(p: dict) -> str:
 def delivery_lines(report: dict) -> list[str]:
     """One line per delivered master (every rule of its spec) and one of what the services do with the output."""
     lines = []
+    ref = report.get("reference")
+    if ref is not None:
+        t = ref["targets"]
+        lines.append(f"to the reference {Path(ref['path']).name}: loudness {t['integrated_lufs']['distance']:+.2f} LU, "
+                     f"centroid {100 * t['spectral_centroid_hz']['distance_rel']:+.1f} %, M/S "
+                     f"{t['ms_ratio']['distance']:+.3f}, band balance {t['band_balance']['distance']:.3f}, "
+                     f"long-term spectrum {ref['spectrum']['distance_db']:.2f} dB (octave RMS, loudness-matched)")
     codec = report.get("codec_check")
     if codec is not None and not report.get("delivery"):
         last = codec["passes"][-1]["decoded_true_peak_dbtp"]
@@ -136,11 +143,23 @@ def summary_lines(report: dict, verbose: bool) -> list[str]:
     return lines
 
 
+def _finish_report(report: dict, style, specs, ref) -> dict:
+    """The delivery checks and, with a reference, how close the mix came to it."""
+    from automix.delivery import attach_report
+
+    report = attach_report(report, style, specs)
+    if ref is not None:
+        from automix.reference import reference_report
+
+        report["reference"] = reference_report(ref, report["output"], report["final_meters"])
+    return report
+
+
 def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output: str, engine: str,
                 optimize_steps: int, test_stems: int | None, threads: int, verbose: bool,
                 progress=None, html: bool = True, print_stems: str | None = None, deliver: str | None = None,
                 bits: str | None = None, rate: int | None = None,
-                codec_check: str | None = None) -> tuple[dict, list[str]]:
+                codec_check: str | None = None, reference: str | None = None) -> tuple[dict, list[str]]:
     """Library side of ``automix mix``; returns the report and the lines to print. ``progress(text)`` is told
     each stage (see :func:`~automix.mixer.mix_session`); ``html`` also writes the browser page
     (``OUT.report.html``, :mod:`automix.pages`); ``print_stems`` a folder that receives the printed stems
@@ -148,7 +167,8 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
     ``deliver`` names delivery specs (``"spotify,cd"``, :mod:`automix.delivery`): the output meets the first,
     ``OUT.<spec>.<ext>`` each further one; ``bits``/``rate`` set the output's word length and rate;
     ``codec_check`` (``"mp3,aac"``, :mod:`automix.codecs`) writes each master's encodes beside it and masters
-    again until every decode meets the ceiling."""
+    again until every decode meets the ceiling; ``reference`` a finished track whose loudness, centroid, M/S
+    and band balance become the targets (:mod:`automix.reference`; a delivery spec's loudness still wins)."""
     from automix.audio_io import check_output_format, probe
 
     check_output_format(output)  # before the style, the stems or any synthetic material
@@ -164,6 +184,12 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
 
         ensure_folder(print_stems, create=False)
     chosen = get_style(style, load_style_targets(targets) if targets else None)
+    ref = None
+    if reference is not None:
+        from automix.reference import measure_reference, styled_from_reference
+
+        ref = measure_reference(reference)
+        chosen = styled_from_reference(chosen, ref)
     out = Path(output)
     main_style, main_format, extras = plan(chosen, specs, out, bits=bits, rate=rate)
     check_format(out, main_format)
@@ -190,7 +216,7 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
                          views_out=views_path(out),
                          engine=engine, optimize_steps=optimize_steps, threads=threads, progress=progress,
                          out_format=main_format, extra_masters=extras, codecs=codecs,
-                         report_hook=lambda r: attach_report(r, chosen, specs))
+                         report_hook=lambda r: _finish_report(r, chosen, specs, ref))
     written = [out.name] + [Path(p).name for _, _, p, _ in extras] + [settings_path.name, report_path.name,
                                                                        views_path(out).name]
     written += [Path(f).name for m in [report] + list(report.get("masters") or [])

@@ -1,0 +1,127 @@
+"""Mixing toward a reference track: its measurements become the targets, and the report says how close the
+mix came.
+
+``automix mix ... --reference REF.wav`` measures the reference with the meters the report judges by
+(integrated loudness, loudness range, spectral centroid, M/S ratio, band balance) and its long-term spectrum
+in octave bands, and mixes toward the first four inside the style's envelope: the reference replaces the
+style's loudness, centroid, M/S and band balance targets (the style's ceiling, tolerances, priors and
+envelope stay). The report's ``reference`` block gives, per target, the reference's value, the mix's and the
+distance, and the octave-band distance of the two long-term spectra after loudness matching.
+
+A reference at another sample rate is measured at its own rate (every meter is defined for any rate). A
+reference that is silent, shorter than :data:`MIN_REFERENCE_S`, or mono (its M/S of 0 would fold the mix to
+mono) is refused with one line saying so.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from automix.errors import SessionError
+
+#: the shortest reference measured: three short-term (3 s) loudness windows give a loudness range
+MIN_REFERENCE_S = 9.0
+#: octave band centres (Hz) of the long-term spectrum comparison
+OCTAVES_HZ = (63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
+
+
+@dataclass(frozen=True)
+class Reference:
+    path: str
+    sample_rate: int
+    integrated_lufs: float
+    loudness_range_lu: float
+    spectral_centroid_hz: float
+    ms_ratio: float
+    band_balance: dict
+    octave_db: tuple[float, ...]
+
+
+def octave_levels_db(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The long-term spectrum of ``(2, n)`` audio (its mid signal) as power per octave band (dB, Welch PSD,
+    8192-point Hann frames), for :data:`OCTAVES_HZ`."""
+    from scipy.signal import welch
+
+    mid = 0.5 * (x[0] + x[1]) if x.shape[0] == 2 else x[0]
+    f, psd = welch(mid, fs=sample_rate, nperseg=min(8192, mid.size), window="hann")
+    out = []
+    for c in OCTAVES_HZ:
+        band = (f >= c / math.sqrt(2)) & (f < c * math.sqrt(2))
+        out.append(10.0 * math.log10(max(float(psd[band].sum()), 1e-30)))
+    return np.array(out)
+
+
+def spectrum_distance_db(a: np.ndarray, a_lufs: float, b: np.ndarray, b_lufs: float) -> float:
+    """RMS over octave bands of the difference of two long-term spectra after matching their loudness (dB)."""
+    diff = (a - a_lufs) - (b - b_lufs)
+    return float(np.sqrt(np.mean(diff ** 2)))
+
+
+def _read(path: str) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    from automix.audio_io import probe
+
+    probe(path)  # the stems' checks: missing, unreadable, empty, truncated, NaN, > 2 channels
+    x, sr = sf.read(path, dtype="float64", always_2d=True)
+    return np.ascontiguousarray(x.T), int(sr)
+
+
+def measure_reference(path: str | os.PathLike) -> Reference:
+    """Measure a reference track (see the module docstring for what is refused)."""
+    from automix.meters import analyze
+
+    path = str(path)
+    x, sr = _read(path)
+    if x.shape[1] < MIN_REFERENCE_S * sr:
+        raise SessionError(f"{path}: the reference is {x.shape[1] / sr:.1f} s long; give at least "
+                           f"{MIN_REFERENCE_S:g} s (a loudness range needs several 3 s windows)", code="E_TOO_SHORT")
+    m = analyze(x, sr)
+    if not math.isfinite(m["integrated_lufs"]) or m["integrated_lufs"] < -70.0:
+        raise SessionError(f"{path}: the reference is silent; give a finished master", code="E_SILENT")
+    if x.shape[0] != 2 or np.array_equal(x[0], x[1]):
+        raise SessionError(f"{path}: the reference is mono; its M/S ratio of 0 would fold the mix to mono: give a "
+                           "stereo reference", code="E_CHANNELS")
+    return Reference(path, sr, m["integrated_lufs"], m["loudness_range_lu"], m["spectral_centroid_hz"],
+                     m["ms_ratio"], dict(m["band_balance"]), tuple(octave_levels_db(x, sr)))
+
+
+def styled_from_reference(style, ref: Reference):
+    """``style`` with the reference's loudness, centroid, M/S and band balance as its targets, each held inside
+    the schema's ranges (a reference louder than the style's ceiling allows keeps the minimum peak-to-loudness
+    ratio)."""
+    from automix.styles.model import FrequencyBalance
+    from automix.styles.schema import MIN_PLR_DB
+
+    lufs = min(max(ref.integrated_lufs, -30.0), style.true_peak_ceiling_dbtp - MIN_PLR_DB, -5.0)
+    b = ref.band_balance
+    total = b["low"] + b["mid"] + b["high"]
+    return dataclasses.replace(
+        style, lufs=round(lufs, 2), spectral_centroid_hz=round(min(max(ref.spectral_centroid_hz, 500.0), 8000.0), 1),
+        stereo_ms_ratio=round(min(max(ref.ms_ratio, 0.0), 1.5), 3),
+        frequency_balance=FrequencyBalance(*(round(b[k] / total, 6) for k in ("low", "mid", "high"))))
+
+
+def reference_report(ref: Reference, output: str | os.PathLike, meters: dict) -> dict:
+    """How close the mix at ``output`` (its ``meters``) came to the reference, target by target."""
+    x, sr = _read(str(output))
+    mine = octave_levels_db(x, sr)
+    out = {"path": ref.path, "sample_rate": ref.sample_rate, "targets": {}}
+    for key, mix_key in (("integrated_lufs", "integrated_lufs"), ("loudness_range_lu", "loudness_range_lu"),
+                         ("spectral_centroid_hz", "spectral_centroid_hz"), ("ms_ratio", "ms_ratio")):
+        want, got = getattr(ref, key), meters[mix_key]
+        entry = {"reference": want, "mix": got, "distance": got - want}
+        if key == "spectral_centroid_hz":
+            entry["distance_rel"] = (got - want) / want
+        out["targets"][key] = entry
+    out["targets"]["band_balance"] = {
+        "reference": ref.band_balance, "mix": meters["band_balance"],
+        "distance": max(abs(meters["band_balance"][k] - ref.band_balance[k]) for k in ("low", "mid", "high"))}
+    out["spectrum"] = {"octaves_hz": list(OCTAVES_HZ), "reference_db": list(ref.octave_db), "mix_db": mine.tolist(),
+                       "distance_db": spectrum_distance_db(mine, meters["integrated_lufs"], np.array(ref.octave_db),
+                                                           ref.integrated_lufs)}
+    return out

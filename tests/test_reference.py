@@ -1,0 +1,108 @@
+"""Mixing toward a reference track: what is measured, what is refused, and the report's distances."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from automix.errors import SessionError
+from automix.meters import analyze
+from automix.reference import (OCTAVES_HZ, measure_reference, octave_levels_db, spectrum_distance_db,
+                               styled_from_reference)
+from automix.styles import get_style
+from tests.conftest import music_like
+
+SR = 44100
+
+
+def _track(path, seconds=12.0, sr=SR, level_db=-3.0, seed=2):
+    x = music_like(int(seconds * sr), sr, 2, seed=seed).astype(np.float64)
+    x[1] = 0.7 * x[1] + 0.3 * np.roll(x[0], 200)
+    x = x / np.abs(x).max() * 10 ** (level_db / 20)
+    sf.write(str(path), x.T, sr, subtype="PCM_24")
+    return x
+
+
+def test_the_reference_is_measured_with_the_reports_meters(tmp_path):
+    x = _track(tmp_path / "ref.wav")
+    ref = measure_reference(tmp_path / "ref.wav")
+    m = analyze(sf.read(str(tmp_path / "ref.wav"), dtype="float64", always_2d=True)[0].T, SR)
+    assert ref.integrated_lufs == pytest.approx(m["integrated_lufs"])
+    assert ref.spectral_centroid_hz == pytest.approx(m["spectral_centroid_hz"])
+    assert ref.ms_ratio == pytest.approx(m["ms_ratio"]) and ref.loudness_range_lu == pytest.approx(m["loudness_range_lu"])
+    assert len(ref.octave_db) == len(OCTAVES_HZ) and np.all(np.isfinite(ref.octave_db))
+    assert x.shape[0] == 2
+
+
+def test_octave_levels_and_the_loudness_matched_distance_in_closed_form():
+    t = np.arange(4 * SR) / SR
+    sine = np.stack([np.sin(2 * np.pi * 1000 * t)] * 2)
+    levels = octave_levels_db(sine, SR)
+    k = OCTAVES_HZ.index(1000.0)
+    assert levels[k] - np.delete(levels, k).max() > 40, "a 1 kHz tone lives in the 1 kHz octave"
+    noise = np.random.default_rng(0).standard_normal((2, 4 * SR))
+    a = octave_levels_db(noise, SR)
+    assert spectrum_distance_db(a, -20.0, a, -20.0) == 0.0
+    # a pure gain moves every band and the loudness by the same dB: nothing left after loudness matching
+    b = octave_levels_db(noise * 10 ** (6 / 20), SR)
+    assert spectrum_distance_db(b, -14.0, a, -20.0) == pytest.approx(0.0, abs=1e-9)
+    # one band 6 dB up over eight: RMS sqrt(6^2 / 8) around a mean shift the loudness match does not remove
+    tilted = a.copy()
+    tilted[0] += 6.0
+    assert spectrum_distance_db(tilted, -20.0, a, -20.0) == pytest.approx(np.sqrt(36 / 8))
+
+
+def test_a_reference_replaces_the_targets_inside_the_schema(tmp_path):
+    _track(tmp_path / "ref.wav")
+    ref = measure_reference(tmp_path / "ref.wav")
+    base = get_style("rock_punk")
+    s = styled_from_reference(base, ref)
+    assert s.lufs == pytest.approx(ref.integrated_lufs, abs=0.005)
+    assert s.spectral_centroid_hz == pytest.approx(ref.spectral_centroid_hz, abs=0.05)
+    assert s.true_peak_ceiling_dbtp == base.true_peak_ceiling_dbtp and s.envelope == base.envelope
+    loud = styled_from_reference(base, type(ref)(**{**ref.__dict__, "integrated_lufs": -3.0}))
+    assert loud.lufs == -5.0, "held at the loudest the schema allows under the ceiling"
+
+
+@pytest.mark.parametrize("make, code", [
+    (lambda p: sf.write(str(p), np.zeros((12 * SR, 2)), SR), "E_SILENT"),
+    (lambda p: _track(p, seconds=4.0), "E_TOO_SHORT"),
+    (lambda p: sf.write(str(p), np.repeat(music_like(12 * SR, SR, 1, seed=1).T, 2, axis=1), SR), "E_CHANNELS"),
+    (lambda p: p.write_bytes(b"not audio at all"), "E_UNREADABLE"),
+])
+def test_an_unusable_reference_is_one_line_with_its_code(tmp_path, make, code):
+    path = tmp_path / "ref.wav"
+    make(path)
+    with pytest.raises(SessionError) as e:
+        measure_reference(path)
+    assert e.value.code == code and str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_reference_at_another_rate_is_measured_at_its_own(tmp_path):
+    _track(tmp_path / "ref48.wav", sr=48000)
+    assert measure_reference(tmp_path / "ref48.wav").sample_rate == 48000
+
+
+def test_a_mix_toward_a_reference_reports_its_distances(tmp_path):
+    _track(tmp_path / "ref.wav", level_db=-4.0)
+    ref = measure_reference(tmp_path / "ref.wav")
+    proc = subprocess.run([sys.executable, "-m", "automix", "mix", "--test-stems", "3", "--style", "country_pop",
+                           "-o", str(tmp_path / "m.wav"), "--no-html", "--reference", str(tmp_path / "ref.wav")],
+                          capture_output=True, text=True)
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads((tmp_path / "m.report.json").read_text())
+    block = report["reference"]
+    assert block["path"] == str(tmp_path / "ref.wav")
+    assert abs(block["targets"]["integrated_lufs"]["distance"]) <= 0.1
+    assert report["targets"]["integrated_lufs"]["target"] == pytest.approx(ref.integrated_lufs, abs=0.005)
+    assert report["targets"]["ms_ratio"]["target"] == pytest.approx(ref.ms_ratio, abs=0.0005)
+    x, sr = sf.read(str(tmp_path / "m.wav"), dtype="float64", always_2d=True)
+    mine = octave_levels_db(x.T, sr)
+    assert block["spectrum"]["distance_db"] == pytest.approx(
+        spectrum_distance_db(mine, analyze(x.T, sr)["integrated_lufs"], np.array(ref.octave_db), ref.integrated_lufs),
+        abs=0.01)
+    assert "to the reference ref.wav" in proc.stdout
