@@ -408,9 +408,12 @@ def demo(folder, style):
 @click.option("--export", "exports", default=None, metavar="KINDS",
               help="Also write, per session, any of stems,dawproject,reaper,csv (comma-separated).")
 @_delivery_options
+@click.option("--album", is_flag=True,
+              help="Master the sessions as one album: one style, one loudness anchor, each track's offset from it "
+                   "kept from its material (a sparse ballad below a dense rocker).")
 @click.option("--process", default=None, hidden=True, help="module:function replacing the mixer (tests, benchmarks).")
 def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, retries, timeout, force, fail_fast,
-                  follow_links, quiet, no_html, exports, deliver, bits, rate, codec_check, process):
+                  follow_links, quiet, no_html, exports, deliver, bits, rate, codec_check, album, process):
     """Render every session folder of IN_DIR into OUT_DIR; resumable, one session = one unit of failure.
 
     Exit codes: 0 all ok or skipped; 1 some sessions failed; 2 usage or style error (or --fail-fast with
@@ -424,7 +427,7 @@ def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, ret
                        scheduler=scheduler, retries=retries, timeout=timeout, force=force, fail_fast=fail_fast,
                        follow_links=follow_links, process=process, reporter=ConsoleReporter(quiet=quiet),
                        html=not no_html, exports=parse_kinds(exports) if exports else (), deliver=deliver, bits=bits,
-                       rate=rate, codec_check=codec_check)
+                       rate=rate, codec_check=codec_check, album=album)
     click.echo(result.table())
     sys.exit(result.exit_code)
 

@@ -271,9 +271,27 @@ def batch_page(out_dir: str | os.PathLike, *, href: Callable[[str], str] | None 
                                                          "started", "finished", "seconds", "exit_code")}
     if start is not None and run.get("started") is None:
         run["started"] = start.get("time")
+    album = None
+    if summary is not None and isinstance(summary.get("album"), dict):
+        album = _album_block(out, summary["album"])
     return {"schema": PAGE_SCHEMA, "kind": "batch", "title": out.resolve().name, "running": running,
             "total": (start or {}).get("sessions", len(rows)), "run": run, "counts": counts, "rows": rows,
-            "problems": problems, "live": live}
+            "problems": problems, "live": live, "album": album}
+
+
+def _album_block(out: Path, info: dict) -> dict:
+    """The album view's data: each track's intended offset and target beside its final meters, and the spread."""
+    from automix.album import album_summary
+
+    tracks = []
+    for t in info.get("tracks") or []:
+        record = _read_json(out / t["session"] / "report.json", "report", []) \
+            if (out / t["session"] / "report.json").is_file() else None
+        mix = (record or {}).get("mix") or {}
+        final = mix.get("final_meters")
+        tracks.append({**t, "final": {k: final.get(k) for k in ("integrated_lufs", "spectral_centroid_hz", "ms_ratio",
+                                                                 "loudness_range_lu")} if final else None})
+    return {"style": info.get("style"), "anchor_lufs": info.get("anchor_lufs"), **album_summary(tracks)}
 
 
 def error_page(message: str) -> dict:

@@ -402,3 +402,21 @@ def test_studio_eq_by_dragging_the_curve(browser, ui_outputs, tmp_path):
         assert [m for m in problems_in(log + browser.get_log("browser"))] == []
     finally:
         served.stop()
+
+
+def test_an_album_batch_shows_its_album(browser, tmp_path):
+    """The dashboard of a batch --album: a row per track with its intended and landed offsets."""
+    from automix.batch.runner import run_batch
+    from automix.sessiongen import write_sessions
+
+    write_sessions(tmp_path / "in", 3, seed=60, duration_s=3.0)
+    run_batch(tmp_path / "in", tmp_path / "out", style="country_pop", jobs=2, handle_signals=False, album=True)
+    log = open_page(browser, (tmp_path / "out" / "index.html").as_uri(), "album-track")
+    assert problems_in(log) == []
+    info = json.loads((tmp_path / "out" / "summary.json").read_text())["album"]
+    rows = by_testid(browser, "album-track")
+    assert [r.get_attribute("data-session") for r in rows] == [t["session"] for t in info["tracks"]]
+    for row, t in zip(rows, info["tracks"]):
+        shown = row.find_element("css selector", '[data-field="offset"]').text
+        assert float(shown.replace("−", "-")) == pytest.approx(t["offset_lu"], abs=0.006)
+    screenshot(browser, "album.png")

@@ -37,6 +37,7 @@ interrupted by SIGINT / SIGTERM.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import signal
@@ -386,7 +387,7 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
               engine: str = "pedalboard", optimize_steps: int = 0, reporter=None, handle_signals: bool = True,
               connect_timeout: float = 10.0, html: bool = True, exports: Sequence[str] = (),
               deliver: str | None = None, bits: str | None = None, rate: int | None = None,
-              codec_check: str | None = None) -> BatchResult:
+              codec_check: str | None = None, album: bool = False) -> BatchResult:
     """Render every session of ``in_dir`` into ``out_dir`` (see the module docstring).
 
     Args:
@@ -421,6 +422,8 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
         deliver, bits, rate: delivery specs (``"spotify,cd"``) and the output's word length and rate, as for
             ``automix mix``: ``mix.wav`` meets the first spec, ``mix.<spec>.wav`` each further one.
         codec_check: codecs (``"mp3,aac"``) every master is made safe for, its encodes written beside it.
+        album: master the sessions as one album (:mod:`automix.album`): one style, one loudness anchor, each
+            track's offset from it; ``summary.json`` gets ``album`` (the anchor and each track's offset).
         reporter: progress sink (:class:`automix.batch.progress.ConsoleReporter`) or None.
         handle_signals: install SIGINT/SIGTERM handlers (main thread only).
         connect_timeout: seconds to reach ``scheduler``.
@@ -487,7 +490,7 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
                  process=process if process is not None else DEFAULT_PROCESS, engine=engine,
                  optimize_steps=optimize_steps, reporter=reporter, handle_signals=handle_signals,
                  connect_timeout=connect_timeout, version=__version__, html=html, exports=tuple(exports),
-                 delivery=delivery)
+                 delivery=delivery, album=album)
     lock = _Lock(state_dir, out_dir)
     try:
         removed = _clean_partials(out_abs, state_dir)
@@ -530,6 +533,40 @@ class _Plan:
     html: bool = True
     exports: tuple[str, ...] = ()
     delivery: dict | None = None
+    album: bool = False
+    album_info: dict | None = None
+
+
+def _album_plan(plan: _Plan, sessions: list[Session], book: _StyleBook) -> dict:
+    """``--album``: every session's style with its loudness at the album's anchor plus the track's offset
+    (:mod:`automix.album`); the plan's ``album_info`` records the anchor and each track's offset."""
+    import dataclasses
+
+    from automix.album import album_offsets, natural_loudness
+
+    resolved = {s.name: book.resolve(s) for s in sessions}
+    names = sorted({st.name for st, problem in resolved.values() if st is not None})
+    if len(names) > 1:
+        raise UsageError(f"--album masters one record to one style, but the sessions ask for {', '.join(names)} "
+                         "(their automix.yaml); give them one style or leave --album out")
+    natural = {}
+    for s in sessions:
+        if resolved[s.name][0] is None:
+            continue
+        try:
+            natural[s.name] = natural_loudness(s.stems)
+        except AutomixError:  # an unusable stem: the session fails on its worker with its own code
+            natural[s.name] = math.nan
+    offsets = album_offsets(natural)
+    styles, tracks = {}, []
+    for name, offset in offsets.items():
+        style = resolved[name][0]
+        styles[name] = dataclasses.replace(style, lufs=round(style.lufs + offset, 2))
+        tracks.append({"session": name, "natural_lufs": natural[name] if math.isfinite(natural[name]) else None,
+                       "offset_lu": offset, "target_lufs": styles[name].lufs})
+    anchor = resolved[next(iter(offsets))][0].lufs if offsets else None
+    plan.album_info = {"style": names[0] if names else None, "anchor_lufs": anchor, "tracks": tracks}
+    return styles
 
 
 def _plan_sessions(plan: _Plan, sessions: list[Session], run: _Run):
@@ -539,8 +576,11 @@ def _plan_sessions(plan: _Plan, sessions: list[Session], run: _Run):
     weights = weights_fingerprint(plan.process)
     tasks, failures = [], []
     claimed: dict[str, str] = {}  # output folder names as a case-insensitive, normalising file system sees them
+    album_styles = _album_plan(plan, sessions, book) if plan.album else {}
     for s in sessions:
         st, problem = book.resolve(s)
+        if st is not None and s.name in album_styles:
+            st = album_styles[s.name]
         key = unicodedata.normalize("NFC", s.name).casefold()
         if key in claimed and problem is None:
             problem = ("E_NAME", f"its output folder would be the same as session {claimed[key]!r}'s on a "
@@ -648,6 +688,7 @@ def _run(plan: _Plan, discovery, ledger: Ledger, run_id: str, removed: list[str]
             "started": started, "finished": utc_now(), "seconds": round(seconds, 3), "exit_code": exit_code,
             "interrupted_by": interrupted_by, "counts": counts, "sessions": [asdict(o) for o in outcomes],
             "problems": problems, "notes": notes, "timings": result.timings,
+            **({"album": plan.album_info} if plan.album_info is not None else {}),
         })
         ledger.append("end", counts=counts, exit_code=exit_code, seconds=round(seconds, 3))
     except (OSError, AutomixError) as e:

@@ -1,5 +1,5 @@
 import { Fragment, useMemo, useState } from 'react';
-import type { BatchPage, BatchRow, TargetName } from '../lib/page';
+import type { Album, BatchPage, BatchRow, TargetName } from '../lib/page';
 import {
   DASH,
   fmtNum,
@@ -25,6 +25,54 @@ function targetCell(row: BatchRow, name: TargetName): { text: string; cls: strin
 }
 
 const TARGET_COLS = COLUMNS.filter((c) => c.target);
+
+/** The album: every track's intended offset from the anchor beside where it landed, its tone and width. */
+function AlbumPanel({ album }: { album: Album }): JSX.Element {
+  return (
+    <section className="panel album" data-testid="album">
+      <div className="panel-head">
+        <h2>Album</h2>
+        <span className="muted">
+          {album.style ?? DASH} · anchor {fmtNum(album.anchor_lufs, 1)} LUFS · offsets within{' '}
+          {fmtNum(album.max_offset_error_lu, 2)} LU of the intended · centroid sd {fmtNum(album.centroid_sd_hz, 0)} Hz ·
+          M/S sd {fmtNum(album.ms_sd, 3)}
+        </span>
+      </div>
+      <div className="table-wrap">
+        <table className="grid">
+          <thead>
+            <tr>
+              <th scope="col">Track</th>
+              <th scope="col" className="num" title="the stems summed at equal loudness: how dense the arrangement is">
+                Natural<span className="unit">LUFS</span>
+              </th>
+              <th scope="col" className="num">Intended offset<span className="unit">LU</span></th>
+              <th scope="col" className="num">Landed offset<span className="unit">LU</span></th>
+              <th scope="col" className="num">Loudness<span className="unit">LUFS</span></th>
+              <th scope="col" className="num">LRA<span className="unit">LU</span></th>
+              <th scope="col" className="num">Centroid<span className="unit">Hz</span></th>
+              <th scope="col" className="num">M/S</th>
+            </tr>
+          </thead>
+          <tbody>
+            {album.tracks.map((t) => (
+              <tr key={t.session} data-testid="album-track" data-session={t.session}>
+                <td>{t.session}</td>
+                <td className="num">{fmtNum(t.natural_lufs, 1)}</td>
+                <td className="num" data-field="offset">{fmtSigned(t.offset_lu, 2)}</td>
+                <td className="num" data-field="landed">{fmtSigned(t.landed_offset_lu, 2)}</td>
+                <td className="num">{fmtNum(t.final?.integrated_lufs ?? null, 2)}</td>
+                <td className="num">{fmtNum(t.final?.loudness_range_lu ?? null, 1)}</td>
+                <td className="num">{fmtNum(t.final?.spectral_centroid_hz ?? null, 0)}</td>
+                <td className="num">{fmtNum(t.final?.ms_ratio ?? null, 2)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
 
 export function BatchView({ page }: { page: BatchPage }): JSX.Element {
   const [text, setText] = useState('');
@@ -71,6 +119,7 @@ export function BatchView({ page }: { page: BatchPage }): JSX.Element {
         ) : null}
       </header>
       <Problems problems={page.problems} />
+      {page.album ? <AlbumPanel album={page.album} /> : null}
       <div className="totals" data-testid="totals">
         <div className="card">
           <div className="card-n num">{page.total ?? page.rows.length}</div>

@@ -95,6 +95,28 @@ describe('parsePage with stripped or garbage data', () => {
     expect(p.bands.low).toEqual([null, 250]);
   });
 
+  it('reads an album batch and drops tracks without a session', () => {
+    const p = parsePage({
+      kind: 'batch',
+      album: {
+        style: 'rock_punk', anchor_lufs: -9.5, centroid_sd_hz: 120, ms_sd: 0.02, max_offset_error_lu: 0.04,
+        tracks: [
+          { session: 'a', natural_lufs: -12.6, offset_lu: 0, target_lufs: -9.5, landed_offset_lu: 0,
+            offset_error_lu: 0, final: { integrated_lufs: -9.52, spectral_centroid_hz: 2700, ms_ratio: 0.5 } },
+          { session: 'b', offset_lu: -1.8, final: null },
+          { offset_lu: 3 },
+        ],
+      },
+    });
+    if (p.kind !== 'batch') throw new Error('not a batch');
+    expect(p.album?.tracks.map((t) => t.session)).toEqual(['a', 'b']);
+    expect(p.album?.tracks[0]?.final?.integrated_lufs).toBe(-9.52);
+    expect(p.album?.tracks[0]?.final?.loudness_range_lu).toBeNull();
+    expect(p.album?.tracks[1]?.final).toBeNull();
+    expect(parsePage({ kind: 'batch' }).kind === 'batch' && (parsePage({ kind: 'batch' }) as { album: unknown }).album)
+      .toBeNull();
+  });
+
   it('keeps the export links that name a kind and a target, and drops the rest', () => {
     const p = parsePage({
       kind: 'session',

@@ -503,6 +503,26 @@ export interface RunInfo {
   exit_code: Num;
 }
 
+/** One track of an album batch: the offset from the anchor its material asked for, and where it landed. */
+export interface AlbumTrack {
+  session: string;
+  natural_lufs: Num;
+  offset_lu: Num;
+  target_lufs: Num;
+  final: { integrated_lufs: Num; spectral_centroid_hz: Num; ms_ratio: Num; loudness_range_lu: Num } | null;
+  landed_offset_lu: Num;
+  offset_error_lu: Num;
+}
+
+export interface Album {
+  style: string | null;
+  anchor_lufs: Num;
+  tracks: AlbumTrack[];
+  centroid_sd_hz: Num;
+  ms_sd: Num;
+  max_offset_error_lu: Num;
+}
+
 export interface BatchPage {
   kind: 'batch';
   title: string;
@@ -513,6 +533,35 @@ export interface BatchPage {
   rows: BatchRow[];
   problems: string[];
   live: { api: string } | null;
+  /** `automix batch --album`: the album's anchor, each track's offset and the spread */
+  album: Album | null;
+}
+
+export function parseAlbum(v: unknown): Album | null {
+  if (!isObj(v)) return null;
+  const tracks = arr(v.tracks).filter(isObj).flatMap((t): AlbumTrack[] => {
+    const session = str(t.session);
+    if (!session) return [];
+    const f = isObj(t.final) ? t.final : null;
+    return [{
+      session,
+      natural_lufs: num(t.natural_lufs),
+      offset_lu: num(t.offset_lu),
+      target_lufs: num(t.target_lufs),
+      final: f ? { integrated_lufs: num(f.integrated_lufs), spectral_centroid_hz: num(f.spectral_centroid_hz),
+        ms_ratio: num(f.ms_ratio), loudness_range_lu: num(f.loudness_range_lu) } : null,
+      landed_offset_lu: num(t.landed_offset_lu),
+      offset_error_lu: num(t.offset_error_lu),
+    }];
+  });
+  return {
+    style: str(v.style),
+    anchor_lufs: num(v.anchor_lufs),
+    tracks,
+    centroid_sd_hz: num(v.centroid_sd_hz),
+    ms_sd: num(v.ms_sd),
+    max_offset_error_lu: num(v.max_offset_error_lu),
+  };
 }
 
 export type Page = ErrorPage | SessionPage | BatchPage;
@@ -628,6 +677,7 @@ export function parsePage(raw: unknown): Page {
       rows: arr(raw.rows).map(batchRow),
       problems,
       live: api ? { api } : null,
+      album: parseAlbum(raw.album),
     };
   }
   if (raw.kind === 'error') {
