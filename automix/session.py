@@ -172,7 +172,7 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
     from automix.audio_io import check_output_format, probe
 
     check_output_format(output)  # before the style, the stems or any synthetic material
-    from automix.delivery import attach_report, parse_specs, plan
+    from automix.delivery import parse_specs, plan
     from automix.finish import check_format
 
     from automix.codecs import parse_codecs

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import contention_note, contention_probe, write_table  # noqa: E402
+from bench.common import contention_note, contention_probe, mixed_session, write_table  # noqa: E402
 
 
 def main() -> None:
@@ -30,23 +30,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     from automix.export import export
-    from automix.mixer import mix_session
     from automix.render import render_to_file
-    from automix.sessiongen import generate, write
     from automix.settings import MixSettings
-    from automix.styles import get_style
 
     before = contention_probe()
     times: dict[str, list[float]] = {k: [] for k in ("dawproject", "reaper", "embedded", "copy", "stems", "render")}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        session = generate(9001, duration_s=args.seconds, n_stems=args.stems, sample_rate=44100)
-        stems = [str(p) for p in write(session, root / "stems") if p.suffix == ".wav"]
-        out = root / "mix"
-        out.mkdir()
+        stems, out = mixed_session(root, args.stems, args.seconds, args.threads)
         settings_path = out / "mix.settings.json"
-        mix_session(stems, style=get_style("rock_punk"), output=out / "mix.wav", settings_out=settings_path,
-                    report_out=out / "mix.report.json", views_out=out / "mix.views.json", threads=args.threads)
         media_mb = sum(Path(s).stat().st_size for s in stems) / 1e6
 
         def timed(key, fn) -> None:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import contention_note, contention_probe, write_table  # noqa: E402
+from bench.common import contention_note, contention_probe, mixed_session, write_table  # noqa: E402
 
 
 def _param(settings: dict, where, plugin: str) -> dict:
@@ -34,22 +34,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=180.0)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
-    from automix.mixer import mix_session
     from automix.render import render_to_file
-    from automix.sessiongen import generate, write
     from automix.settings import MixSettings
     from automix.studio import Studio
-    from automix.styles import get_style
 
     before = contention_probe()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        session = generate(9001, duration_s=args.seconds, n_stems=args.stems, sample_rate=44100)
-        stems = [str(p) for p in write(session, root / "stems") if p.suffix == ".wav"]
-        out = root / "mix"
-        out.mkdir()
-        mix_session(stems, style=get_style("rock_punk"), output=out / "mix.wav", settings_out=out / "mix.settings.json",
-                    report_out=out / "mix.report.json", views_out=out / "mix.views.json", threads=2)
+        _, out = mixed_session(root, args.stems, args.seconds, 2)
         t0 = time.perf_counter()
         first_at: list[float] = []  # when the render's first numbers (state.provisional) were published
         studio = Studio(out / "mix.report.json", threads=2, on_change=lambda: (

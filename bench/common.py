@@ -39,6 +39,22 @@ def session(n_stems: int, seconds: float, sample_rate: int = 44100) -> list[str]
     return [str(p) for p in paths]
 
 
+def mixed_session(root: Path, n_stems: int, seconds: float, threads: int = 2) -> tuple[list[str], Path]:
+    """One generated session (seed 9001) written to ``root/stems`` and mixed to rock_punk into ``root/mix``
+    (``mix.wav`` and its sidecars); returns ``(stem paths, the mix folder)``."""
+    from automix.mixer import mix_session
+    from automix.sessiongen import generate, write
+    from automix.styles import get_style
+
+    session = generate(9001, duration_s=seconds, n_stems=n_stems, sample_rate=44100)
+    stems = [str(p) for p in write(session, root / "stems") if p.suffix == ".wav"]
+    out = root / "mix"
+    out.mkdir()
+    mix_session(stems, style=get_style("rock_punk"), output=out / "mix.wav", settings_out=out / "mix.settings.json",
+                report_out=out / "mix.report.json", views_out=out / "mix.views.json", threads=threads)
+    return stems, out
+
+
 def run_isolated(code: str, *args) -> dict:
     """Run ``code`` (which sets ``RESULT``) in a fresh single-threaded Python; adds its own peak RSS in MB."""
     wrapper = (
