@@ -210,7 +210,9 @@ def attach_report(report: dict, style, chosen: list[DeliverySpec]) -> dict:
                 entry[k] = m[k]
         if not entry["pass"]:
             missed = [k for k, c in checks.items() if not c["pass"]]
-            entry["why"] = _why_missed(missed, m)
+            codec_why = (m.get("codec_check") or {}).get("why")
+            only_decodes = all(k.startswith("decoded_") for k in missed)
+            entry["why"] = codec_why if codec_why and only_decodes else _why_missed(missed, m)
         delivery.append(entry)
     report["delivery"] = delivery
     if not all(d["pass"] for d in delivery):
