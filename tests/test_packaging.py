@@ -62,3 +62,12 @@ def test_the_wheel_adds_only_the_automix_import_name(wheel, tmp_path):
     assert "rock_punk.yaml" in files and "envelope.yaml" in files and ".safetensors" in files
     # and the browser app's bundle: the pages work on a machine without Node
     assert "['app.css', 'app.js', 'build.json']" in files
+    # every data file of the source package is in it (a new YAML or JSON beside a module must be package data)
+    source = Path(__file__).resolve().parent.parent / "automix"
+    data = sorted(str(f.relative_to(source)) for f in source.rglob("*")
+                  if f.is_file() and f.suffix not in (".py", ".pyc", ".nbi", ".nbc") and "__pycache__" not in f.parts)
+    installed = subprocess.run([str(python), "-c", "import importlib.util, pathlib, sys; "
+                                "p = pathlib.Path(importlib.util.find_spec('automix').origin).parent; "
+                                "print('\\n'.join(n for n in sys.argv[1:] if not (p / n).is_file()))", *data],
+                               capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
+    assert data and installed == [], f"package data missing from the wheel: {installed}"
