@@ -49,7 +49,7 @@ interface Cells {
   error: string;
 }
 
-function Row({ name, label, unit, cells, result, hard, sub, errTone, fresh }: {
+function Row({ name, label, unit, cells, result, hard, sub, errTone, fresh, staleFields }: {
   name: string;
   label: string;
   unit: string;
@@ -60,7 +60,10 @@ function Row({ name, label, unit, cells, result, hard, sub, errTone, fresh }: {
   errTone?: string;
   /** measured by the render still running (its first pass): shown at once, the rest of the table waits */
   fresh?: boolean;
+  /** in a fresh row, the cells the first pass did not measure (still the last report's: dimmed) */
+  staleFields?: readonly string[];
 }): JSX.Element {
+  const dim = (field: string): string => (staleFields?.includes(field) ? ' stale-cell' : '');
   const cls = [sub ? 'sub-row' : '', fresh ? 'fresh' : ''].filter(Boolean).join(' ');
   return (
     <tr data-testid="target-row" data-target={name} className={cls || undefined}
@@ -77,8 +80,8 @@ function Row({ name, label, unit, cells, result, hard, sub, errTone, fresh }: {
       </th>
       <td className="num" data-field="wanted">{cells.wanted}</td>
       <td className="num" data-field="tolerance">{cells.tolerance}</td>
-      <td className="num dim" data-field="pre_master">{cells.pre_master}</td>
-      <td className="num strong" data-field="final">{cells.final}</td>
+      <td className={`num dim${dim('pre_master')}`} data-field="pre_master">{cells.pre_master}</td>
+      <td className={`num strong${dim('final')}`} data-field="final">{cells.final}</td>
       <td className={`num ${errTone ?? ''}`} data-field="error">{cells.error}</td>
       <td className="result">
         <ResultBadge result={result} />
@@ -132,7 +135,8 @@ function scalarRow(name: string, reported: ScalarTarget, provisional?: ScalarTar
   return (
     <Fragment key={name}>
       <Row name={name} label={targetLabel(name)} unit={unit} cells={cells} result={result} hard={t.hard}
-        errTone={tone(result)} fresh={provisional !== undefined} />
+        errTone={tone(result)} fresh={provisional !== undefined}
+        staleFields={provisional ? (['pre_master', 'final'] as const).filter((f) => provisional[f] === null) : undefined} />
       {t.why ? <Why text={t.why} name={name} /> : null}
     </Fragment>
   );
