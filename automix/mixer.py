@@ -229,13 +229,15 @@ class _BehindSink:
                 self.pool.shutdown()
 
 
-def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads: int) -> dict:
+def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads: int, metered: bool = True):
+    """Render the strips into ``bus``; returns the bus's full meter (``None`` unless ``metered``)."""
     from automix.meters import StreamingMeter
 
-    meter = StreamingMeter(settings.sample_rate, 2, spectrum=True)
+    meter = StreamingMeter(settings.sample_rate, 2, spectrum=True) if metered else None
     with sf.SoundFile(str(bus.path), "w", settings.sample_rate, 2, "FLOAT") as f:
         def sink(block):
-            meter.process(block)
+            if meter is not None:
+                meter.process(block)
             f.write(block.T)
 
         strips = MixSettings(settings.sample_rate, settings.stems, [])

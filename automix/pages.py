@@ -244,11 +244,13 @@ def batch_page(out_dir: str | os.PathLike, *, href: Callable[[str], str] | None 
     if not events and summary is None:
         problems.append(f"{out} has no ledger.jsonl or summary.json: not a batch's output folder.")
     rows = []
+    records: dict[str, dict | None] = {}
     for name in sorted(latest):
         event = latest[name]
         rdir = out / name
         problems_row: list[str] = []
         record = _read_json(rdir / "report.json", "report", problems_row) if (rdir / "report.json").is_file() else None
+        records[name] = record
         mix = record.get("mix") if record else None
         status = (record or event).get("status") or ("skipped" if event.get("event") == "skipped" else "unknown")
         rows.append({
@@ -273,21 +275,20 @@ def batch_page(out_dir: str | os.PathLike, *, href: Callable[[str], str] | None 
         run["started"] = start.get("time")
     album = None
     if summary is not None and isinstance(summary.get("album"), dict):
-        album = _album_block(out, summary["album"])
+        album = _album_block(summary["album"], records)
     return {"schema": PAGE_SCHEMA, "kind": "batch", "title": out.resolve().name, "running": running,
             "total": (start or {}).get("sessions", len(rows)), "run": run, "counts": counts, "rows": rows,
             "problems": problems, "live": live, "album": album}
 
 
-def _album_block(out: Path, info: dict) -> dict:
-    """The album view's data: each track's intended offset and target beside its final meters, and the spread."""
+def _album_block(info: dict, records: dict[str, dict | None]) -> dict:
+    """The album view's data: each track's intended offset and target beside its final meters (from the session
+    reports the dashboard read), and the spread."""
     from automix.album import album_summary
 
     tracks = []
     for t in info.get("tracks") or []:
-        record = _read_json(out / t["session"] / "report.json", "report", []) \
-            if (out / t["session"] / "report.json").is_file() else None
-        mix = (record or {}).get("mix") or {}
+        mix = (records.get(t["session"]) or {}).get("mix") or {}
         final = mix.get("final_meters")
         tracks.append({**t, "final": {k: final.get(k) for k in ("integrated_lufs", "spectral_centroid_hz", "ms_ratio",
                                                                  "loudness_range_lu")} if final else None})

@@ -163,7 +163,7 @@ def deliver_render(settings: MixSettings, output: str | os.PathLike, specs, styl
     bus = BusFile(output.parent if str(output.parent) else Path("."), settings.sample_rate)
     renderer = MasterRenderer(bus, output, engine, [s.path for s in settings.stems], threads, main_format)
     try:
-        renderer.premaster_meter = _render_premaster(settings, bus, engine, threads)
+        _render_premaster(settings, bus, engine, threads, metered=False)  # the settings' own trim: no bus meter
         renderer.trim_db = settings.master_input_gain_db
         masters = [remaster(renderer, settings, st, path, fmt, 8, name, codecs) for name, st, path, fmt in targets]
     finally:
