@@ -60,7 +60,8 @@ def check_format(path: str | os.PathLike, fmt: OutputFormat) -> None:
         raise OutputError(f"{path}: {fmt.bits!r} is not a word length automix writes; choose 16, 24 or 32f")
     allowed = CONTAINER_BITS.get(suffix)
     if allowed is not None and fmt.bits not in allowed:
-        raise OutputError(f"{path}: {suffix} cannot hold {fmt.bits}-bit audio; choose {' or '.join(allowed)}, "
+        what = "32-bit float" if fmt.bits == "32f" else f"{fmt.bits}-bit"
+        raise OutputError(f"{path}: {suffix} cannot hold {what} audio; choose --bits {' or '.join(allowed)}, "
                           "or a .wav file")
     if fmt.rate is not None and fmt.rate not in RATES:
         raise OutputError(f"{path}: {fmt.rate} Hz is not a delivery rate; choose one of "
