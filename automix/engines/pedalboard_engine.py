@@ -11,6 +11,9 @@ fewer frames at first and the rest later, already compensated. Each chain
 therefore feeds a FIFO; the engine sums and writes only what every stem has
 delivered, and flushes every chain with silence at the end until it has
 produced exactly as many frames as it was fed.
+
+Every block runs with denormals flushed to zero (:mod:`automix.kernels.denormals`), as in a DAW: a
+filter decaying through a stem's silence otherwise runs 10 to 100 times slower.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import numpy as np
 import pedalboard
 
 from automix.audio_io import BLOCK_FRAMES, StemReader, output_frames, probe
+from automix.kernels import denormals
 from automix.settings import MixSettings, PluginSettings
 from automix.plugins import NumpyNode, get_plugin
 
@@ -74,13 +78,14 @@ class StreamingChain:
         return out
 
     def _run(self, block: np.ndarray) -> np.ndarray:
-        for stage in self.stages:
-            if block.shape[1] == 0:
-                break
-            if isinstance(stage, NumpyNode):
-                block = stage.process(block)
-            else:
-                block = stage.process(block, self.sample_rate, buffer_size=self.buffer_size, reset=False)
+        with denormals.flushed():  # silence must not send the filters down the CPU's slow path
+            for stage in self.stages:
+                if block.shape[1] == 0:
+                    break
+                if isinstance(stage, NumpyNode):
+                    block = stage.process(block)
+                else:
+                    block = stage.process(block, self.sample_rate, buffer_size=self.buffer_size, reset=False)
         return np.ascontiguousarray(block, dtype=np.float32)
 
     def flush(self) -> np.ndarray:
