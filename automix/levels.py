@@ -59,13 +59,15 @@ def role_levels(style: StyleTargets, roles: Sequence[str]) -> list[float]:
 
 
 def match_levels(settings: MixSettings, roles: Sequence[str], style: StyleTargets, *,
-                 threads: int = 1) -> list[LevelMatch]:
+                 threads: int = 1, strips=None) -> list[LevelMatch]:
     """Move every stem's fader (in place) so that the stem, soloed through its strip, sits at its role level.
 
     Args:
         settings: the session's settings; stems' chains follow ``STEM_CHAIN`` (a ``gain`` stage after the
             compressor and saturation). Changed in place.
         roles: one role per stem.
+        strips: a :class:`~automix.strip_cache.StripCache` to meter through (it keeps the pre-fader strips for
+            the bus); without one each strip is rendered and metered on the spot.
 
     Returns:
         One :class:`LevelMatch` per stem, in stem order.
@@ -73,7 +75,7 @@ def match_levels(settings: MixSettings, roles: Sequence[str], style: StyleTarget
     from automix.engines.pedalboard_engine import strip_loudness
 
     settings.quantize()  # measured and bounded as written and rendered
-    measured = strip_loudness(settings, threads=threads)
+    measured = strips.loudness(settings) if strips is not None else strip_loudness(settings, threads=threads)
     limit = style.envelope.stem_level_range_db
     out = []
     for stem, level, lufs in zip(settings.stems, role_levels(style, roles), measured):

@@ -39,6 +39,7 @@ from automix.priors import master_prior, stem_priors
 from automix.render import bus_trim_db, normalisation_gain_db
 from automix.roles import ROLES, infer_role
 from automix.settings import GAIN_DECIMALS, MASTER_CHAIN, STEM_CHAIN, MixSettings, PluginSettings, StemSettings
+from automix.strip_cache import StripCache
 from automix.styles import StyleTargets
 
 
@@ -229,8 +230,10 @@ class _BehindSink:
                 self.pool.shutdown()
 
 
-def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads: int, metered: bool = True):
-    """Render the strips into ``bus``; returns the bus's full meter (``None`` unless ``metered``)."""
+def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads: int, metered: bool = True,
+                      strips=None):
+    """Render the strips into ``bus``; returns the bus's full meter (``None`` unless ``metered``). With ``strips``
+    (a :class:`~automix.strip_cache.StripCache`) the bus is summed from the strips it holds."""
     from automix.meters import StreamingMeter
 
     meter = StreamingMeter(settings.sample_rate, 2, spectrum=True) if metered else None
@@ -240,28 +243,32 @@ def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads:
                 meter.process(block)
             f.write(block.T)
 
-        strips = MixSettings(settings.sample_rate, settings.stems, [])
-        if engine == "pedalboard":
+        strips_only = MixSettings(settings.sample_rate, settings.stems, [])
+        if strips is not None:
+            with _BehindSink(sink, threads) as behind:  # the meter and the write run beside the next block's sum
+                strips.render_bus(strips_only, behind)
+        elif engine == "pedalboard":
             from automix.engines.pedalboard_engine import render_stream
 
-            render_stream(strips, sink, threads=threads)
+            render_stream(strips_only, sink, threads=threads)
         else:
             from automix.engines.torch_engine import render
 
-            mix = render(strips)
+            mix = render(strips_only)
             for s in range(0, mix.shape[1], BLOCK_FRAMES):
                 sink(mix[:, s:s + BLOCK_FRAMES])
     return meter
 
 
-def _premaster(settings: MixSettings, bus: BusFile, renderer, engine: str, threads: int) -> dict:
-    """Render the strips into ``bus``, and set the master trim from its loudness; returns the bus meters.
+def _premaster(settings: MixSettings, bus: BusFile, renderer, engine: str, threads: int, strips=None) -> dict:
+    """Render the strips into ``bus`` (from ``strips`` when given), and set the master trim from its loudness;
+    returns the bus meters.
 
     Raises:
         SessionError: the strips sum to silence (``E_SILENT``).
     """
     settings.quantize()  # what is rendered is what the settings file says, to the digit
-    renderer.premaster_meter = _render_premaster(settings, bus, engine, threads)
+    renderer.premaster_meter = _render_premaster(settings, bus, engine, threads, strips=strips)
     pre_m = renderer.premaster_meter.result()
     if not math.isfinite(pre_m["integrated_lufs"]) or pre_m["integrated_lufs"] < SILENCE_LUFS:
         raise SessionError(f"{Path(settings.stems[0].path).parent}: the stems cancel or are silent after "
@@ -675,20 +682,22 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                                                priors=stem_priors(style, stems, role_names, mono), mono=mono)
         lap("refine_s")
     levels = None
-    if stages.predictor and stages.level_match:
-        say("placing each stem at its role's level")
-        levels = match_levels(settings, role_names, style, threads=threads)
-        lap("levels_s")
-
     bus = BusFile(output.parent, sr)
     renderer = MasterRenderer(bus, output, engine, stems, threads, out_format)
+    # the level match renders each strip to its fader once; the bus is summed from those renders
+    strips = StripCache(output.parent, sr, max(output_frames(i, sr) for i in infos), threads) \
+        if engine == "pedalboard" else None
     main_format = renderer.out_format
     masters: list[dict] = []
     codec_record = None
     renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
     try:
+        if stages.predictor and stages.level_match:
+            say("placing each stem at its role's level")
+            levels = match_levels(settings, role_names, style, threads=threads, strips=strips)
+            lap("levels_s")
         say("rendering the pre-master bus")
-        pre_m = _premaster(settings, bus, renderer, engine, threads)
+        pre_m = _premaster(settings, bus, renderer, engine, threads, strips)
         lap("premaster_s")
         tone = {"skipped": "tone_match=False: master EQ and width as given"}
         if stages.tone_match:
@@ -711,8 +720,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                 if abs(wanted) >= stem_shelves.MIN_MOVE_DB:
                     made = stem_shelves.apply_shelf_move(settings, wanted, style)
                     if stages.level_match:
-                        levels = match_levels(settings, role_names, style, threads=threads)
-                    pre_m = _premaster(settings, bus, renderer, engine, threads)
+                        levels = match_levels(settings, role_names, style, threads=threads, strips=strips)
+                    pre_m = _premaster(settings, bus, renderer, engine, threads, strips)
                     first = tone
                     new_eq, tone = tonal.match_tone(*bus_spectrum(), settings.master[eq_index], style, sr)
                     tone["stem_shelves"] = stem_shelves.moves_summary(made, wanted)
@@ -764,6 +773,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     finally:
         renderer.close()
         bus.remove()
+        if strips is not None:
+            strips.remove()
 
     say("writing the settings and the report")
     if settings_out is not None:

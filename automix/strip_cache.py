@@ -1,0 +1,147 @@
+"""Each stem's strip up to its fader, rendered once and kept on disk for the rest of the mix.
+
+The level match meters every stem through its strip; the pre-master bus then sums the same strips. Only
+the stages from the fader on (fader, pan, width) differ between the two, and they are memoryless: the
+stages before the fader (input gain, EQ, compressor, saturation) carry all the state and nearly all the
+cost. So the level match renders each stem to its fader once, into a float32 temp file next to the
+output (memory stays bounded by one block per stem), meters it through the stages after the fader, and
+the bus is then summed from those files through the moved faders: one strip render per stem instead of
+two. A stem whose pre-fader chain changes later (the stem high shelves the tone match may move) is
+rendered again; the others are read back.
+
+Bit for bit the same as rendering each strip whole (:func:`automix.engines.pedalboard_engine.render_stream`
+and :func:`~automix.engines.pedalboard_engine.strip_loudness`): the same stages see the same blocks, and
+the stages after the fader have no memory, so where a block was cut makes no difference to them.
+"""
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from automix.audio_io import BLOCK_FRAMES, StemReader, output_frames, probe
+from automix.settings import MixSettings
+
+
+@dataclass
+class _Strip:
+    key: str  # what the file holds: the stem's path, input gain and pre-fader chain
+    path: Path
+    channels: int
+    own_frames: int  # the stem's own length at the session rate (the rest of the file is its padding)
+
+
+def _prefader_key(stem) -> str:
+    from automix.engines.pedalboard_engine import fader_index
+
+    pre = stem.chain[:fader_index(stem.chain)]
+    return repr((str(stem.path), stem.input_gain_db, [(p.plugin, sorted(p.params.items())) for p in pre]))
+
+
+class StripCache:
+    """The pre-fader strips of one session, as float32 temp files in ``folder``.
+
+    Args:
+        folder: where the temp files go (the output's folder, as for the bus).
+        sample_rate: the session rate (Hz).
+        frames: the session length in frames: every strip is rendered (and padded) to it.
+        threads: stems rendered at once (pedalboard and libsndfile release the GIL).
+    """
+
+    def __init__(self, folder: Path, sample_rate: int, frames: int, threads: int = 1):
+        self.folder, self.sample_rate, self.frames, self.threads = Path(folder), sample_rate, frames, threads
+        self._strips: dict[int, _Strip] = {}
+        self._tag = uuid.uuid4().hex[:12]
+
+    def loudness(self, settings: MixSettings) -> list[float]:
+        """Integrated loudness (LUFS, BS.1770) of each stem soloed through its whole strip, over the stem's own
+        length; ``-inf`` below the gate. Renders the pre-fader strips that are missing or out of date."""
+        return self._map(lambda k: self._strip_loudness(k, settings.stems[k]), len(settings.stems))
+
+    def _map(self, fn, count: int) -> list:
+        if self.threads > 1 and count > 1:
+            with ThreadPoolExecutor(max_workers=self.threads) as pool:
+                return list(pool.map(fn, range(count)))
+        return [fn(k) for k in range(count)]
+
+    def _strip_loudness(self, k: int, stem) -> float:
+        from automix.engines.pedalboard_engine import StreamingChain, _stereo, build_stages, fader_index
+        from automix.meters.loudness import LoudnessAccumulator
+
+        sr = self.sample_rate
+        post = StreamingChain(build_stages(sr, stem.chain[fader_index(stem.chain):]), sr, BLOCK_FRAMES)
+        meter = LoudnessAccumulator(sr, 2)
+        own = self._ensure(k, stem)
+        for start, block in self.blocks(k):
+            if start >= own:
+                break
+            out = post.process(block[:, :own - start])
+            meter.process(_stereo(out).astype(np.float64))
+        return float(meter.result()["integrated_lufs"])
+
+    def _ensure(self, k: int, stem) -> int:
+        """Render stem ``k`` to its fader into its file unless the file already holds it; its own length."""
+        from automix.engines.pedalboard_engine import StreamingChain, build_stages, fader_index
+
+        key = _prefader_key(stem)
+        held = self._strips.get(k)
+        if held is not None and held.key == key:
+            return held.own_frames
+        sr = self.sample_rate
+        info = probe(stem.path)
+        chain = StreamingChain(build_stages(sr, stem.chain[:fader_index(stem.chain)], stem.input_gain_db), sr,
+                               BLOCK_FRAMES)
+        path = held.path if held is not None else self.folder / f".automix-strip{k}.{self._tag}.partial.f32"
+        written, channels = 0, None
+        with StemReader(info, sr) as reader, open(path, "wb") as f:
+            done = 0
+            while done < self.frames or chain.produced < chain.fed:
+                n = min(BLOCK_FRAMES, self.frames - done)
+                out = chain.process(reader.read(n)) if n else chain.flush()
+                done += n
+                channels = out.shape[0]
+                f.write(np.ascontiguousarray(out.T, dtype=np.float32).tobytes())
+                written += out.shape[1]
+        if written != self.frames:
+            raise RuntimeError(f"{stem.path}: the strip produced {written} frames for {self.frames}")
+        self._strips[k] = _Strip(key, path, channels, output_frames(info, sr))
+        return self._strips[k].own_frames
+
+    def blocks(self, k: int):
+        """Stem ``k``'s pre-fader strip as ``(start_frame, (channels, n) float32)`` blocks of ``BLOCK_FRAMES``."""
+        strip = self._strips[k]
+        with open(strip.path, "rb") as f:
+            for start in range(0, self.frames, BLOCK_FRAMES):
+                n = min(BLOCK_FRAMES, self.frames - start)
+                flat = np.fromfile(f, dtype=np.float32, count=n * strip.channels)
+                yield start, np.ascontiguousarray(flat.reshape(n, strip.channels).T)
+
+    def render_bus(self, settings: MixSettings, sink: Callable[[np.ndarray], None]) -> None:
+        """Sum the strips through their stages from the fader on, handing ``(2, n)`` float32 bus blocks to ``sink``;
+        renders any pre-fader strip that is missing or out of date first."""
+        from automix.engines.pedalboard_engine import StreamingChain, _stereo, build_stages, fader_index
+
+        sr = self.sample_rate
+        self._map(lambda k: self._ensure(k, settings.stems[k]), len(settings.stems))
+        posts = [StreamingChain(build_stages(sr, s.chain[fader_index(s.chain):]), sr, BLOCK_FRAMES)
+                 for s in settings.stems]
+        readers = [self.blocks(k) for k in range(len(settings.stems))]
+        for _ in range(0, self.frames, BLOCK_FRAMES):
+            bus = None
+            for post, reader in zip(posts, readers):
+                part = _stereo(post.process(next(reader)[1]))
+                if bus is None:
+                    bus = part.copy()
+                else:
+                    bus += part
+            sink(bus)
+
+    def remove(self) -> None:
+        """Delete the temp files."""
+        for strip in self._strips.values():
+            strip.path.unlink(missing_ok=True)
+        self._strips.clear()
