@@ -100,9 +100,9 @@ def _fmt(v) -> str:
 @click.version_option(package_name="automix")
 def main():
     """automix: auto-mixing and mastering with twin torch / pedalboard engines."""
-    from automix.runtime import prefer_small_pages
+    from automix.runtime import configure
 
-    prefer_small_pages()
+    configure()
 
 
 def _delivery_options(f):

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from automix.runtime import prefer_small_pages
+from automix.runtime import configure
 
-prefer_small_pages()  # as the automix command does for its processes (and the ones the benches start)
+configure()  # as the automix command does for its processes (and the ones the benches start)
 
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402

@@ -1,4 +1,4 @@
-"""automix's processes stop numpy asking for transparent huge pages, unless the user says otherwise."""
+"""automix's processes: small pages for numpy, one BLAS thread, unless the user says otherwise."""
 from __future__ import annotations
 
 import os
@@ -32,3 +32,31 @@ def test_the_command_line_sets_it_for_the_processes_it_starts():
             "try:\n    main()\nexcept SystemExit:\n    pass\nprint(os.environ.get('NUMPY_MADVISE_HUGEPAGE'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip().splitlines()[-1] == "0"
+
+
+BLAS_PROBE = """
+import numpy
+numpy.ones((64, 64)) @ numpy.ones((64, 64))  # OpenBLAS is loaded and has started its pool
+from automix.runtime import single_thread_blas
+single_thread_blas()
+from threadpoolctl import threadpool_info
+import os
+print([i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"], os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
+@pytest.mark.parametrize("given, expected", [(None, "[1] 1"), ("2", "[2] 2")])
+def test_one_blas_thread_after_numpy_is_imported_unless_the_user_says_otherwise(given, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    out = subprocess.run([sys.executable, "-c", BLAS_PROBE], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split() == expected.split()
+
+
+def test_the_command_line_keeps_blas_to_one_thread_for_the_processes_it_starts():
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    code = ("import os, sys\nfrom automix.cli import main\nsys.argv = ['automix', 'styles', '--json']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\nprint(os.environ.get('OPENBLAS_NUM_THREADS'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "1"

@@ -305,9 +305,9 @@ def run_session(task: BatchTask) -> dict:
         ``missed`` (a hard target missed, mix kept) or ``failed``.
     """
     from automix.errors import AutomixError
-    from automix.runtime import prefer_small_pages
+    from automix.runtime import configure
 
-    prefer_small_pages()  # a worker may not have been started by the CLI
+    configure()  # a worker may not have been started by the CLI
     t0 = time.perf_counter()
     out = Path(task.out_dir)
     exported: dict[str, list[Path]] = {}
