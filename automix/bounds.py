@@ -32,18 +32,12 @@ import torch
 from automix.envelope import Envelope, net_grid_hz
 from automix.features import FEATURE_NAMES
 from automix.layout import MASTER_SLOTS, STEM_SLOTS
+from automix.predictor_tuning import BISECTIONS, BOX_EPS, EQ_MARGIN_DB, LEVEL_MARGIN_DB, N_ALPHAS  # noqa: F401
 
-#: how far inside each EQ limit the construction stays (dB): the checker reads the response at the session's
-#: rate; the construction may run at another (48 kHz when it is not known)
-EQ_MARGIN_DB = 0.05
-#: how far inside the level limit the construction stays (dB): the fader, make-up and trim are each written at
-#: 0.01 dB, so their sum can land up to 0.015 dB away from where the network put it
-LEVEL_MARGIN_DB = 0.02
 #: candidate EQ scales, largest first
-_ALPHAS = torch.linspace(1.0, 0.0, 11, dtype=torch.float64)
-#: bisection steps between the grid's last passing and first failing scale: 0.1 / 2^10, a 0.006 dB step at most
-_BISECTIONS = 10
-_EPS = 1e-6
+_ALPHAS = torch.linspace(1.0, 0.0, N_ALPHAS, dtype=torch.float64)
+_BISECTIONS = BISECTIONS
+_EPS = BOX_EPS
 #: side share ``r^2 / (1 + r^2)`` at or below which a stem counts as having no side content
 _MS_COLUMN = FEATURE_NAMES.index("ms_ratio")
 

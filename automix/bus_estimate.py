@@ -22,11 +22,10 @@ from automix.features import ENVELOPE_COLUMNS, ENVELOPE_LEVELS_DB, FEATURE_NAMES
 from automix.layout import MASTER_SLOTS, STEM_SLOTS
 from automix.meters.spectral import N_OCTAVES, OCTAVE_CENTRES_HZ, OCTAVE_EDGES_HZ
 from automix.styles import VECTOR_FIELDS, from_normalized
+from automix.predictor_tuning import (ESTIMATE_RATE, FD_STEP, LOGIT_EPS, MIR_FRAME,  # noqa: F401
+                                     MIR_SAMPLE_RATE, SOLVE_ITERATIONS, SOLVE_LOGIT_MAX, SOLVE_RIDGE)
 
-#: the band meter's analysis rate and frame (Hz, samples): librosa's defaults
-MIR_SAMPLE_RATE, MIR_FRAME = 22050.0, 2048
-#: the smallest distance from 0 and 1 a unit value is taken to before its logit
-_EPS = 1e-4
+_EPS = LOGIT_EPS
 
 
 def logit(u: torch.Tensor) -> torch.Tensor:
@@ -64,15 +63,11 @@ def _octave_bins() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 _OCTAVE_BINS, _OCTAVE_SEEN = _octave_bins()
-SOLVE_ITERATIONS = 4
-SOLVE_RIDGE = 2e-3
-_SOLVE_LOGIT_MAX = 4.0
-_FD_STEP = 1e-4
+_SOLVE_LOGIT_MAX = SOLVE_LOGIT_MAX
+_FD_STEP = FD_STEP
 #: what the tone head reads besides the style (see :func:`tone_cues`)
 N_TONE_CUES = 3 + 1 + 3 + len(_MASTER_TONE_GAINS) + N_OCTAVES
-#: the rate the EQ responses are designed at for the estimate: 44.1 and 48 kHz designs differ by far
-#: less than reading the response at one frequency per octave approximates
-_ESTIMATE_RATE = 48000
+_ESTIMATE_RATE = ESTIMATE_RATE
 
 
 def strip_energies(features: torch.Tensor, mask: torch.Tensor, stem_u: torch.Tensor

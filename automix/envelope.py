@@ -190,11 +190,9 @@ class Measure:
 
 def _sos(eq_params: Mapping[str, float], sample_rate: float) -> np.ndarray:
     """The EQ's shelf and peak sections as scipy ``sos`` rows ``[b0 b1 b2 1 a1 a2]`` (the high-pass left out)."""
-    from automix.plugins.eq import eq_sections
+    from automix.inference import eq_sos
 
-    sections = eq_sections(float(sample_rate), exact_f32=False, **{k: float(v) for k, v in eq_params.items()})
-    s = sections[0, 2:].detach().cpu().numpy().astype(np.float64)  # rows 0, 1: the two high-pass stages
-    return np.concatenate([s[:, :3], np.ones((s.shape[0], 1)), s[:, 3:]], axis=1)
+    return eq_sos(eq_params, sample_rate, highpass=False)
 
 
 def eq_net_response_db(eq_params: Mapping[str, float], sample_rate: float, grid_hz: np.ndarray) -> np.ndarray:

@@ -45,13 +45,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from automix.audio_io import BLOCK_FRAMES, StemInfo, StemReader, output_frames
 from automix.constants import SILENCE_LUFS
 from automix.meters.spectral import N_OCTAVES
+from automix.plugins.spec import _is_tensor
+
+if TYPE_CHECKING:  # torch is imported where a tensor is made (the numpy predictor reads features without it)
+    import torch
 
 #: the predictor's input order; see :func:`normalised_vector`
 FEATURE_NAMES = ("rms_rel_db", "crest_db", "spectral_centroid_hz", "dynamic_range_lu", "percussiveness",
@@ -122,6 +126,8 @@ def stereo_energies(vector: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, t
 
     Shape: ``(..., len(FEATURE_NAMES))`` -> three ``(...)`` tensors.
     """
+    import torch
+
     e = torch.pow(10.0, vector[..., 0])  # rms_rel_db / 10
     q = vector[..., 8]
     b = vector[..., 9]
@@ -230,7 +236,7 @@ class StemFeatureExtractor:
         """Shape: audio ``(channels, samples)`` (numpy or torch), mono or stereo."""
         from automix.meters import StreamingMeter
 
-        x = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else np.asarray(audio)
+        x = audio.detach().cpu().numpy() if _is_tensor(audio) else np.asarray(audio)
         x = np.repeat(x, 2, axis=0) if x.shape[0] == 1 else x
         x = np.ascontiguousarray(x, dtype=np.float32)
         meter = StreamingMeter(self.sample_rate, 2, true_peak=False)

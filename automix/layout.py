@@ -7,13 +7,14 @@ every range comes from the plugin specs (linear for dB, log for Hz/ms/Q).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
-
-import torch
+from typing import TYPE_CHECKING, Sequence
 
 from automix.settings import MASTER_CHAIN, STEM_CHAIN, PluginSettings
 from automix.plugins import get_plugin
-from automix.plugins.spec import ParamSpec
+from automix.plugins.spec import ParamSpec, _is_tensor
+
+if TYPE_CHECKING:  # torch is imported only by the code that hands over tensors (the numpy predictor runs without it)
+    import torch
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def flatten(chain: Sequence[PluginSettings], layout: Sequence[Slot]) -> list[flo
 
 def unflatten(units, layout: Sequence[Slot], chain: Sequence[str]) -> list[PluginSettings]:
     """Unit values (floats or a 1-D tensor) -> chain settings in engineering units (floats)."""
-    values = units.detach().cpu().double().tolist() if isinstance(units, torch.Tensor) else list(units)
+    values = units.detach().cpu().double().tolist() if _is_tensor(units) else list(units)
     out = [PluginSettings(name, {}) for name in chain]
     for s, u in zip(layout, values):
         u = min(max(float(u), 0.0), 1.0)

@@ -26,7 +26,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 import soundfile as sf
-import torch
 
 from automix.audio_io import (BLOCK_FRAMES, LOSSY_EXTENSIONS, AtomicWriter, check_output_format, output_frames,
                               output_tag, probe)
@@ -50,9 +49,12 @@ _PREDICTOR = None
 
 
 def load_predictor():
-    """The shipped predictor (hash-verified) if its weights are packaged, else the prior-only initialisation."""
+    """The shipped predictor as a torch module (hash-verified) if its weights are packaged, else the prior-only
+    initialisation: for training and evaluation; a mix runs :func:`automix.inference.load_predictor`."""
     global _PREDICTOR
     if _PREDICTOR is None:
+        import torch
+
         from automix.predictor import MixingParameterPredictor
         from automix.weights import SHIPPED, load_weights
 
@@ -75,17 +77,27 @@ def weights_fingerprint() -> str:
 def predict_settings(features: Sequence[StemFeatures], paths: Sequence[str], roles: Sequence[str],
                      style: StyleTargets, predictor=None, sample_rate: int = 48000
                      ) -> tuple[list[list[PluginSettings]], list[PluginSettings]]:
-    """Stem chains and master chain (engineering units) for a session, inside the style's envelope."""
+    """Stem chains and master chain (engineering units) for a session, inside the style's envelope.
+
+    ``predictor``: a :class:`~automix.predictor.MixingParameterPredictor` (torch) to run instead of the shipped
+    weights; without one the shipped weights run on numpy (:mod:`automix.inference`, equal to the torch model's
+    outputs within float32 round-off), so a mix never imports torch.
+    """
+    from automix import inference
+
+    if predictor is None or isinstance(predictor, inference.NumpyPredictor):
+        return inference.predict_settings(features, paths, roles, style, predictor, sample_rate)
+    import torch
+
     from automix.bounds import make_bounds
 
-    model = predictor or load_predictor()
     x = torch.from_numpy(np.stack([f.vector() for f in features]))[None]
     mono = stems_mono(features, style.envelope)
     priors = stem_priors(style, paths, roles, mono)
     mprior = master_prior(style)
     prior_u = torch.tensor([[flatten(c, STEM_SLOTS) for c in priors]], dtype=torch.float32)
     with torch.no_grad():
-        stem_u, master_u = model(
+        stem_u, master_u = predictor(
             x,
             torch.tensor([[ROLES.index(r) for r in roles]]),
             torch.ones(1, len(paths), dtype=torch.bool),
@@ -106,9 +118,9 @@ def predict_settings(features: Sequence[StemFeatures], paths: Sequence[str], rol
 def stems_mono(features: Sequence[StemFeatures], envelope) -> list[bool]:
     """Which stems have no side signal (``envelope.mono_side_floor_db`` or more below the mid): their width
     stays 1 and, as lone parts of an off-centre role, they are panned."""
-    from automix.bounds import is_mono
+    from automix.inference import stems_mono as mono
 
-    return is_mono(torch.from_numpy(np.stack([f.vector() for f in features])), envelope).tolist()
+    return mono(features, envelope)
 
 
 def neutral_settings(n_stems: int, style: StyleTargets) -> tuple[list[list[PluginSettings]], list[PluginSettings]]:
@@ -320,6 +332,8 @@ class MasterRenderer:
             if tail.shape[1]:
                 sink(tail)
         else:
+            import torch
+
             from automix.engines.torch_engine import apply_chain
 
             x = torch.from_numpy(np.concatenate(list(blocks), axis=1))[None]

@@ -85,10 +85,9 @@ def eq_power_gain(eq: Mapping[str, float], octave_shares: Sequence[float], sampl
     from scipy.signal import sosfreqz
 
     from automix.meters.spectral import OCTAVE_CENTRES_HZ
-    from automix.plugins.eq import eq_sections
+    from automix.inference import eq_sos
 
-    s = eq_sections(float(sample_rate), exact_f32=False, **{k: float(v) for k, v in eq.items()})[0].numpy()
-    sos = np.concatenate([s[:, :3], np.ones((s.shape[0], 1)), s[:, 3:]], axis=1)
+    sos = eq_sos(eq, sample_rate)
     f = np.minimum(np.asarray(OCTAVE_CENTRES_HZ), 0.49 * sample_rate)
     _, h = sosfreqz(sos, worN=f, fs=float(sample_rate))
     w = np.clip(np.asarray(octave_shares, np.float64), 0.0, None)

@@ -54,9 +54,9 @@ from automix.bus_estimate import (N_TONE_CUES, _MASTER_EQ, _MASTER_TONE_GAINS, _
 from automix.features import FEATURE_NAMES
 from automix.layout import MASTER_SLOTS, STEM_SLOTS
 from automix.roles import ROLES
+from automix.predictor_tuning import ENCODER_HIDDEN, HEAD_HIDDEN, MAX_STEMS, TONE_HIDDEN
 from automix.styles import VECTOR_FIELDS, default_envelope
 
-MAX_STEMS = 64
 
 
 class ToneHead(nn.Module):
@@ -69,7 +69,7 @@ class ToneHead(nn.Module):
     ballistics and saturation, spectra inside an octave).
     """
 
-    def __init__(self, n_style: int, hidden: int = 64):
+    def __init__(self, n_style: int, hidden: int = TONE_HIDDEN):
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(n_style + N_TONE_CUES, hidden), nn.GELU(), nn.Linear(hidden, hidden),
                                  nn.GELU(), nn.Linear(hidden, len(_MASTER_EQ)))
@@ -101,7 +101,7 @@ class MixingParameterPredictor(nn.Module):
 
     def __init__(self, n_features: int = len(FEATURE_NAMES), n_roles: int = len(ROLES),
                  n_style: int = len(VECTOR_FIELDS), n_stem_params: int = len(STEM_SLOTS),
-                 n_master_params: int = len(MASTER_SLOTS), hidden: tuple[int, int, int] = (256, 256, 128)):
+                 n_master_params: int = len(MASTER_SLOTS), hidden: tuple[int, int, int] = ENCODER_HIDDEN):
         super().__init__()
         h1, h2, h3 = hidden
         self.n_roles = n_roles
@@ -110,8 +110,9 @@ class MixingParameterPredictor(nn.Module):
             nn.Linear(h1, h2), nn.GELU(),
             nn.Linear(h2, h3), nn.GELU(),
         )
-        self.stem_head = nn.Sequential(nn.Linear(h3 + 2 * h3 + n_style, 128), nn.GELU(), nn.Linear(128, n_stem_params))
-        self.master_head = nn.Sequential(nn.Linear(2 * h3 + n_style, 128), nn.GELU(), nn.Linear(128, n_master_params))
+        h = HEAD_HIDDEN
+        self.stem_head = nn.Sequential(nn.Linear(h3 + 2 * h3 + n_style, h), nn.GELU(), nn.Linear(h, n_stem_params))
+        self.master_head = nn.Sequential(nn.Linear(2 * h3 + n_style, h), nn.GELU(), nn.Linear(h, n_master_params))
         for head in (self.stem_head, self.master_head):
             nn.init.zeros_(head[-1].weight)
             nn.init.zeros_(head[-1].bias)

@@ -20,10 +20,10 @@ from __future__ import annotations
 import statistics
 from typing import Sequence
 
-import torch
+import numpy as np
 
-from automix.bounds import EQ_MARGIN_DB, eq_net_and_fight
 from automix.envelope import net_grid_hz
+from automix.inference import EQ_MARGIN_DB, eq_net_and_fight
 from automix.settings import MixSettings
 from automix.styles import StyleTargets
 
@@ -43,14 +43,14 @@ def shelf_range(style: StyleTargets) -> tuple[float, float]:
     return -limit, limit
 
 
-def _measures(eq: dict, sample_rate: int, grid: torch.Tensor) -> tuple[float, float, float]:
+def _measures(eq: dict, sample_rate: int, grid: np.ndarray) -> tuple[float, float, float]:
     """(net min, net max, fighting) of a stem EQ, dB."""
-    params = {k: torch.tensor([float(v)], dtype=torch.float64) for k, v in eq.items()}
+    params = {k: np.array([float(v)]) for k, v in eq.items()}
     net, fight = eq_net_and_fight(params, grid, float(sample_rate))
     return float(net.min()), float(net.max()), float(fight[0])
 
 
-def _caps(eq: dict, style: StyleTargets, sample_rate: int, grid: torch.Tensor) -> tuple[float, float, float]:
+def _caps(eq: dict, style: StyleTargets, sample_rate: int, grid: np.ndarray) -> tuple[float, float, float]:
     """The limits a moved EQ must keep: the envelope's with the margin to spare, or where the EQ already sits
     when the predictor left it closer than the margin (the move may not make it worse)."""
     env = style.envelope
@@ -59,7 +59,7 @@ def _caps(eq: dict, style: StyleTargets, sample_rate: int, grid: torch.Tensor) -
             max(env.stem_eq_fight_max_db - EQ_MARGIN_DB, fight))
 
 
-def _fits(eq: dict, caps, style: StyleTargets, sample_rate: int, grid: torch.Tensor) -> bool:
+def _fits(eq: dict, caps, style: StyleTargets, sample_rate: int, grid: np.ndarray) -> bool:
     lo, hi, fight = _measures(eq, sample_rate, grid)
     return (abs(eq["high_shelf_gain_db"]) <= style.envelope.stem_shelf_max_abs_db - EQ_MARGIN_DB
             and lo >= caps[0] and hi <= caps[1] and fight <= caps[2])
@@ -73,7 +73,7 @@ def apply_shelf_move(settings: MixSettings, move_db: float, style: StyleTargets)
     """
     made = []
     sr = settings.sample_rate
-    grid = torch.from_numpy(net_grid_hz(style.envelope))
+    grid = net_grid_hz(style.envelope)
     grid = grid[grid < sr / 2]
     for stem in settings.stems:
         eq = next((p.params for p in stem.chain if p.plugin == "eq"), None)

@@ -24,9 +24,9 @@ prediction ignores.
 That signal is the bus after the master's trim and compressor (the stages before
 the EQ): a compressor working hard on a bus reshapes its frames' spectra (a
 14 dB squash moved a share by 0.009, against 0.003 for the prediction
-error), so the bus itself is the wrong reference. ``|H|`` comes from the EQ plugin's own
-section design (:func:`automix.plugins.eq.eq_sections`), so there is no second
-implementation of the filters to drift.
+error), so the bus itself is the wrong reference. ``|H|`` comes from the EQ's float64
+section design in numpy (:func:`automix.inference.eq_sos`, tested equal to the plugin's
+:func:`automix.plugins.eq.eq_sections`), so a mix does not import torch.
 
 The search moves the master low shelf, mid peak (peak2) and high shelf gains,
 with a small penalty per dB so it prefers gentle moves, inside the engineer's
@@ -74,10 +74,9 @@ def eq_magnitude(params: dict, sample_rate: int, freqs: np.ndarray) -> np.ndarra
     """
     from scipy.signal import sosfreqz
 
-    from automix.plugins.eq import eq_sections
+    from automix.inference import eq_sos  # the numpy design: a mix does not import torch
 
-    sections = eq_sections(sample_rate, exact_f32=False, **params)[0].numpy()  # (7, [b0, b1, b2, a1, a2])
-    sos = np.concatenate([sections[:, :3], np.ones((len(sections), 1)), sections[:, 3:]], axis=1)
+    sos = eq_sos(params, sample_rate)
     _, h = sosfreqz(sos, worN=np.asarray(freqs, dtype=np.float64), fs=sample_rate)
     return np.abs(h)
 
@@ -193,10 +192,9 @@ def net_response_db(params: dict, sample_rate: int, freqs: np.ndarray) -> np.nda
     """The EQ's shelves and peaks together (the high-pass left out), dB at ``freqs``, from its float64 design."""
     from scipy.signal import sosfreqz
 
-    from automix.plugins.eq import eq_sections
+    from automix.inference import eq_sos
 
-    sections = eq_sections(sample_rate, exact_f32=False, **params)[0].numpy()[2:]
-    sos = np.concatenate([sections[:, :3], np.ones((len(sections), 1)), sections[:, 3:]], axis=1)
+    sos = eq_sos(params, sample_rate, highpass=False)
     _, h = sosfreqz(sos, worN=np.asarray(freqs, dtype=np.float64), fs=sample_rate)
     return 20.0 * np.log10(np.maximum(np.abs(h), 1e-300))
 
