@@ -731,6 +731,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                 wanted = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr,
                                           stem_shelf=(stem_shelves.SHELF_HZ,
                                                       *stem_shelves.shelf_range(style)))[1]["stem_shelf_db"]
+                spectrum = None  # the new bus's spectrum replaces it: one in memory at a time
                 if abs(wanted) >= stem_shelves.MIN_MOVE_DB:
                     made = stem_shelves.apply_shelf_move(settings, wanted, style)
                     if stages.level_match:

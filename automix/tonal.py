@@ -16,10 +16,12 @@ an EQ of response ``|H_g|`` (read at the group's centre)
 
 The EQ's response varies by less than 0.2 dB inside a group (a +-4 dB shelf),
 so the prediction matches a render within 0.1 % centroid. Memory: 8 bytes per
-group and frame, about 30 MB for a 10-minute bus (float32). The frame
-selection is the meter's (60 dB below the loudest frame); an EQ of a few dB
-moves frames across it only at the very bottom of the range, which the
-prediction ignores.
+group and frame (float32), at most :data:`MAX_FRAMES` frames: every frame of a bus up
+to 3 min 10 s, evenly spaced ones of a longer bus (every second frame of 6 minutes,
+every fourth of 12): a long mix's tone is as well estimated from 8192 frames, and
+the search's memory stays about 10 MB whatever the length. The frame selection is
+the meter's (60 dB below the loudest frame); an EQ of a few dB moves frames across
+it only at the very bottom of the range, which the prediction ignores.
 
 That signal is the bus after the master's trim and compressor (the stages before
 the EQ): a compressor working hard on a bus reshapes its frames' spectra (a
@@ -43,6 +45,7 @@ another level gets the same EQ to within what its inputs differ by.
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Sequence
 
@@ -106,6 +109,10 @@ def _group_matrix() -> np.ndarray:
     return m
 
 
+#: the most analysis frames the tone match keeps (43 per second: 3 min 10 s at every frame)
+MAX_FRAMES = 8192
+
+
 def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] = (), input_gain_db: float = 0.0
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame group sums of a stereo file's analysis frames: ``(centres (G,) Hz, F (T, G), M (T, G))``.
@@ -120,21 +127,27 @@ def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] =
     are the meter's own (:class:`automix.meters.spectral.AnalysisFrames`: mono
     fold, soxr to 22,050 Hz, centred Hann 2048/512) and so is the 60 dB
     selection, so before any EQ :func:`tonal_measures` reads what the meter reads.
-    One streaming pass; every frame's sums are kept until the selection at the end.
+    One streaming pass; the sums of every frame (every ``stride``-th beyond :data:`MAX_FRAMES`) are kept until
+    the selection at the end.
     """
     import soundfile as sf
 
     from automix.audio_io import BLOCK_FRAMES
     from automix.engines.pedalboard_engine import StreamingChain, build_stages
-    from automix.meters.spectral import AnalysisFrames, frame_spectra, kept_frames
+    from automix.meters.spectral import ANALYSIS_RATE, HOP, AnalysisFrames, frame_spectra, kept_frames
 
     _, f, _ = analysis_tables()
     groups = _group_matrix()
     weighted = groups * f.astype(np.float32)[:, None]
     framer = AnalysisFrames(sample_rate)
     energy, fsum, msum = [], [], []
+    frames_in_file = sf.info(path).frames * ANALYSIS_RATE / sample_rate / HOP + 2
+    stride = max(1, math.ceil(frames_in_file / MAX_FRAMES))
+    seen = [0]
 
     def add(frames):
+        first, seen[0] = seen[0], seen[0] + frames.shape[0]
+        frames = frames[(-first) % stride::stride]  # the frames whose index is a multiple of the stride
         if frames.shape[0]:
             e, mag = frame_spectra(frames)
             energy.append(e)

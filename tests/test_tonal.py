@@ -250,3 +250,22 @@ def test_centroid_out_of_reach_is_a_miss_beyond_the_tolerance_edge_only():
     assert tonal.centroid_out_of_reach({"reach": {"centroid_range_hz": [2000.0, 3000.0]}}, style)
     assert not tonal.centroid_out_of_reach({"reach": {"centroid_range_hz": [1970.0, 3000.0]}}, style)
     assert tonal.centroid_out_of_reach({"reach": {"centroid_range_hz": [900.0, 1600.0]}}, style)
+
+
+def test_a_long_bus_keeps_evenly_spaced_frames_within_the_memory_bound(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    sr = 44100
+    rng = np.random.default_rng(4)
+    path = tmp_path / "bus.wav"
+    sf.write(str(path), (0.1 * rng.standard_normal((20 * sr, 2))).astype(np.float32), sr, subtype="FLOAT")
+    centres, f_all, m_all = tonal.bus_spectrum(str(path), sr)
+    assert f_all.shape[0] > 500  # steady noise: every frame is kept
+    monkeypatch.setattr(tonal, "MAX_FRAMES", f_all.shape[0] // 3)
+    _, f_few, m_few = tonal.bus_spectrum(str(path), sr)
+    assert f_few.shape[0] <= tonal.MAX_FRAMES
+    stride = -(-f_all.shape[0] // f_few.shape[0])
+    assert stride >= 3
+    # the same frames, every stride-th of them (to the float32 round-off of a differently blocked product)
+    np.testing.assert_allclose(f_few, f_all[::stride], rtol=1e-6)
+    np.testing.assert_allclose(m_few, m_all[::stride], rtol=1e-6)
