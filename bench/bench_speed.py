@@ -1,0 +1,177 @@
+"""Benchmark: ``automix mix`` end to end as a user runs it, against the IO floor and a mastering-only peer.
+
+Run: ``python bench/bench_speed.py [--quick] [--before CHECKOUT]``. Every figure is a fresh process timed
+from outside, start-up included, in one run:
+
+* the IO floor: read the 8 stems, sum them, write the sum (what any tool pays to touch the session);
+* ``automix mix`` on the session folder with ``--threads 1`` and ``--threads 2`` (the report's stage
+  timings give the profile);
+* matchering 2.0 mastering the stems' equal-loudness sum to a reference (automix's own master of the
+  session): a peer doing less work (no analysis, no mix), skipped without ``pip install matchering``;
+* ``automix mix`` on a folder that does not exist (the input error) and ``automix --help``;
+* peak RSS of ``automix mix`` on a 10-minute session.
+
+``--before CHECKOUT`` also times ``automix mix`` from another checkout of the project (e.g. a ``git
+worktree`` of an older revision) and adds its stage profile as a column. Writes ``bench/results/speed.md``
+and ``bench/results/speed_profile.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench.bench_engines import FLOOR  # noqa: E402
+from automix.runtime import BLAS_ENV, ENV  # noqa: E402
+from bench.common import CACHE, contention_note, contention_probe, run_isolated, session, write_table  # noqa: E402
+
+#: the child reports its own peak RSS when it ends; the parent times it, interpreter start-up included
+CLI = """
+import resource, sys
+sys.path.insert(0, sys.argv[1])
+from automix.cli import main
+sys.argv = ['automix'] + sys.argv[2:]
+code = 0
+try:
+    main()
+except SystemExit as e:
+    code = e.code or 0
+print('PEAK_RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 'EXIT', code)
+"""
+
+MATCHERING = """
+import time, sys
+t = time.perf_counter()
+import matchering as mg
+mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm24(sys.argv[3])])
+RESULT = dict(seconds=time.perf_counter() - t)
+"""
+
+STAGES = ("probe_s", "analysis_s", "predict_s", "levels_s", "premaster_s", "tone_s", "master_s", "write_s")
+
+
+def run_cli(tree: Path, *args: str, pristine: bool = False) -> dict:
+    """``automix ARGS`` from ``tree`` in a fresh process: wall seconds (start-up included), peak RSS, exit code.
+    ``pristine``: without the process settings this bench sets for itself (an older checkout gets its own)."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if pristine:
+        for name in (BLAS_ENV, ENV):
+            env.pop(name, None)
+    t = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", CLI, str(tree), *args], capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t
+    last = out.stdout.strip().splitlines()[-1].split() if out.stdout.strip() else []
+    if len(last) != 4 or last[0] != "PEAK_RSS_MB":
+        raise RuntimeError(out.stderr[-3000:])
+    return {"seconds": seconds, "peak_rss_mb": float(last[1]), "exit": int(last[3]), "stderr": out.stderr}
+
+
+def mix(tree: Path, folder: Path, out: Path, threads: int, pristine: bool = False) -> dict:
+    r = run_cli(tree, "mix", str(folder), "--style", "rock_punk", "--output", str(out), "--threads", str(threads),
+                "--quiet", pristine=pristine)
+    if r["exit"] not in (0, 1):
+        raise RuntimeError(r["stderr"][-3000:])
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    return dict(r, timings=report["timings"], audio_s=report["duration_s"], status=report.get("status"))
+
+
+def equal_loudness_sum(paths: list[str], out: Path) -> None:
+    """The stems at equal integrated loudness, summed and scaled to peak at -1 dBFS (matchering's input)."""
+    import numpy as np
+    import soundfile as sf
+
+    from automix.meters import analyze
+
+    total = None
+    for p in paths:
+        x, sr = sf.read(p, dtype="float32", always_2d=True)
+        lufs = analyze(x.T, sr)["integrated_lufs"]
+        x = x * np.float32(10.0 ** ((-23.0 - lufs) / 20.0)) if np.isfinite(lufs) else x
+        total = x if total is None else total + x
+    total *= np.float32(10.0 ** (-1.0 / 20.0) / max(float(np.abs(total).max()), 1e-9))
+    sf.write(str(out), total, sr, subtype="PCM_24")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="30 s and 60 s sessions instead of 180 s and 600 s")
+    ap.add_argument("--before", type=Path, help="another checkout of the project to time as 'before'")
+    args = ap.parse_args()
+    long_s, mem_s = (30, 60) if args.quick else (180, 600)
+    paths = session(8, long_s)
+    folder = Path(paths[0]).parent
+    work = Path(tempfile.mkdtemp(prefix="automix-speed-", dir=CACHE))
+    probe_before = contention_probe()
+
+    floor = run_isolated(FLOOR, ",".join(paths), work / "floor.wav")
+    one = mix(ROOT, folder, work / "one.wav", 1)
+    two = mix(ROOT, folder, work / "two.wav", 2)
+    before = mix(args.before.resolve(), folder, work / "before.wav", 2, pristine=True) if args.before else None
+    big_folder = Path(session(8, mem_s)[0]).parent
+    big = mix(ROOT, big_folder, work / "big.wav", 1)
+    error = min((run_cli(ROOT, "mix", str(work / "no-such-session"), "--style", "rock_punk", "--output",
+                         str(work / "x.wav")) for _ in range(5)), key=lambda r: r["seconds"])
+    assert error["exit"] == 2, error["stderr"]
+    help_ = min((run_cli(ROOT, "--help") for _ in range(5)), key=lambda r: r["seconds"])
+    peer = None
+    try:
+        import matchering  # noqa: F401
+
+        equal_loudness_sum(paths, work / "sum.wav")
+        peer = run_isolated(MATCHERING, work / "sum.wav", work / "two.wav", work / "matchering.wav")
+    except ImportError:
+        pass
+
+    audio = one["audio_s"]
+    rt = lambda r: audio / r["seconds"]  # noqa: E731
+    floor_rt = floor["audio_s"] / floor["seconds"]
+    ratio = lambda r: f"{rt(r) / floor_rt:.3f}"  # noqa: E731
+    rows = [
+        [f"IO floor: read 8 stems + sum + write ({long_s} s)", f"{floor['seconds']:.2f}", f"{floor_rt:.0f}x", "1.000",
+         f"{floor['peak_rss_mb']:.0f}", ""],
+        [f"automix mix, 8 stems x {long_s} s, --threads 1", f"{one['seconds']:.2f}", f"{rt(one):.1f}x", ratio(one),
+         f"{one['peak_rss_mb']:.0f}", ">= 18x (0.091 of the floor)"],
+        [f"automix mix, 8 stems x {long_s} s, --threads 2", f"{two['seconds']:.2f}", f"{rt(two):.1f}x", ratio(two),
+         f"{two['peak_rss_mb']:.0f}", ">= 30x (0.152 of the floor)"],
+    ]
+    if before is not None:
+        rows.append([f"automix mix before ({args.before.name}), --threads 2", f"{before['seconds']:.2f}",
+                     f"{rt(before):.1f}x", ratio(before), f"{before['peak_rss_mb']:.0f}", ""])
+    if peer is not None:
+        rows.append(["matchering 2.0: master the equal-loudness sum (peer, no mixing)", f"{peer['seconds']:.2f}",
+                     f"{rt(peer):.1f}x", ratio(peer), f"{peer['peak_rss_mb']:.0f}", "automix faster"])
+    rows += [
+        [f"automix mix, 8 stems x {mem_s} s, --threads 1 (memory)", f"{big['seconds']:.2f}",
+         f"{big['audio_s'] / big['seconds']:.1f}x", "", f"{big['peak_rss_mb']:.0f}", "<= 300 MB"],
+        ["automix mix on a missing folder (input error, exit 2)", f"{error['seconds']:.3f}", "", "", "", "< 0.3 s"],
+        ["automix --help", f"{help_['seconds']:.3f}", "", "", "", "< 0.3 s"],
+    ]
+    notes = ("Each row is a fresh process timed from outside (interpreter start-up and imports included); "
+             "'ratio to floor' is the row's real-time factor over the floor's, measured in the same run. The "
+             "target column reads the goals as ratios against a floor of 197x (the machine they were set on).",
+             contention_note(probe_before, contention_probe()))
+    write_table("speed", ["measurement", "wall s", "x real time", "ratio to floor", "peak RSS MB", "target"], rows,
+                notes=notes)
+
+    runs = ([("before, --threads 2", before)] if before is not None else []) + [("--threads 1", one),
+                                                                               ("--threads 2", two)]
+    profile = []
+    for stage in STAGES + ("total_s",):
+        profile.append([stage[:-2]] + [f"{r['timings'].get(stage, 0.0):.2f}" for _, r in runs])
+    profile.append(["start-up and exit (wall - total)"] +
+                   [f"{r['seconds'] - r['timings']['total_s']:.2f}" for _, r in runs])
+    write_table("speed_profile", ["stage (s), 8 stems x %g s" % long_s] + [name for name, _ in runs], profile,
+                notes=("From each run's report (timings). levels: every strip rendered to its fader and metered; "
+                       "pre-master: the bus summed from those renders; master: the master loop's passes.",))
+
+
+if __name__ == "__main__":
+    main()
