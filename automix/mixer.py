@@ -176,17 +176,44 @@ class BusFile:
         self.sample_rate = sample_rate
         self.memory = memory
         self._data: np.ndarray | None = None
+        #: in memory: a ``(2, n)`` float32 array the next :meth:`writer` fills instead of allocating one (fresh
+        #: memory is costly: every page faults in on first touch)
+        self.spare: np.ndarray | None = None
 
     @contextmanager
     def writer(self):
         """``with bus.writer() as write: write(block)`` for ``(2, n)`` float32 blocks, in order."""
         if self.memory:
-            parts: list[np.ndarray] = []
-            yield lambda block: parts.append(np.array(block, dtype=np.float32))
-            self._data = np.concatenate(parts, axis=1) if parts else np.zeros((2, 0), np.float32)
+            spare, self.spare = self.spare, None
+            filled, parts = 0, []
+
+            def write(block):
+                nonlocal filled
+                n = block.shape[1]
+                if spare is not None and not parts and filled + n <= spare.shape[1]:
+                    spare[:, filled:filled + n] = block
+                    filled += n
+                else:
+                    parts.append(np.array(block, dtype=np.float32))
+
+            yield write
+            head = [spare[:, :filled]] if filled else []
+            self._data = (head[0] if head and not parts else np.concatenate(head + parts, axis=1) if head + parts
+                          else np.zeros((2, 0), np.float32))
             return
         with sf.SoundFile(str(self.path), "w", self.sample_rate, 2, "FLOAT") as f:
             yield lambda block: f.write(block.T)
+
+    def release(self) -> np.ndarray | None:
+        """In memory: hand over the bus's array (for another bus to reuse) and forget it."""
+        data, self._data = self._data, None
+        return data
+
+    def hold(self, data: np.ndarray) -> None:
+        """In memory: take ``data`` (``(2, n)`` float32, C-contiguous) as the bus, as it is (no copy)."""
+        if not self.memory:
+            raise ValueError("only an in-memory bus can hold an array")
+        self._data = data
 
     def blocks(self):
         if self.memory:

@@ -325,11 +325,12 @@ def render_prefader(stem, sample_rate: int, frames: int, *, block_frames: int = 
 
 
 def render_postfader(chain: Sequence[PluginSettings], sample_rate: int, prefader: np.ndarray, *,
-                     block_frames: int = BLOCK_FRAMES) -> np.ndarray:
+                     block_frames: int = BLOCK_FRAMES, out: np.ndarray | None = None) -> np.ndarray:
     """The fader, pan and width stages (``chain`` from :func:`fader_index` on) over a strip's pre-fader output;
-    ``(2, frames)`` float32."""
+    ``(2, frames)`` float32, written into ``out`` when it has that shape (an array to reuse)."""
     stream = StreamingChain(build_stages(sample_rate, chain), sample_rate, block_frames)
-    out = np.empty((2, prefader.shape[1]), np.float32)
+    if out is None or out.shape != (2, prefader.shape[1]) or out.dtype != np.float32:
+        out = np.empty((2, prefader.shape[1]), np.float32)
     pos = 0
     blocks = [prefader[:, s:s + block_frames] for s in range(0, prefader.shape[1], block_frames)]
     for block in blocks + [None]:
