@@ -621,7 +621,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                 threads: int = 1, predictor=None, max_iterations: int = 8, stages: Stages = Stages(),
                 progress: Callable[[str], None] | None = None, out_format=None,
                 extra_masters: Sequence[tuple] = (), report_hook: Callable[[dict], dict] | None = None,
-                codecs: Sequence = ()) -> dict:
+                codecs: Sequence = (), spectrum_reference: Sequence[float] | None = None) -> dict:
     """Mix and master one session; returns the report (also written to ``report_out`` if given).
 
     ``out_format``: the output's word length and rate (:class:`automix.finish.OutputFormat`; default 24-bit at
@@ -630,7 +630,9 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     finished master chain, and ``report["masters"]`` lists each (output, format, meters, gain, ceiling).
     ``report_hook(report)`` may add to the report before it is written (the delivery checks). ``codecs``
     (:mod:`automix.codecs`): every master is encoded, decoded and mastered again until each decode meets its
-    ceiling (:func:`codec_safe`); ``report["codec_check"]`` says how.
+    ceiling (:func:`codec_safe`); ``report["codec_check"]`` says how. ``spectrum_reference``: a reference track's
+    long-term octave levels (dB at :data:`automix.reference.OCTAVES_HZ`): the tone match also steers the mix's
+    spectrum shape toward them (:func:`automix.tonal.match_tone`'s ``spectrum``).
 
     ``views_out``: where to write the curves the browser views draw (:mod:`automix.views`).
     ``stages`` switches pipeline stages off, for baselines (:class:`Stages`; the default is the product).
@@ -745,17 +747,21 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
             say("matching the master's tone")
             eq_index = next(i for i, p in enumerate(settings.master) if p.plugin == "eq")
 
-            def bus_spectrum():  # the bus as the master EQ hears it: after the trim and the master compressor
-                return tonal.bus_spectrum(str(bus.path), sr, settings.master[:eq_index], settings.master_input_gain_db)
+            shaped = spectrum_reference is not None
 
-            spectrum = bus_spectrum()
-            new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr)
+            def bus_spectrum():  # the bus as the master EQ hears it: after the trim and the master compressor
+                out = tonal.bus_spectrum(str(bus.path), sr, settings.master[:eq_index], settings.master_input_gain_db,
+                                         power=shaped)
+                return out[:3], ((out[3], np.asarray(spectrum_reference, dtype=np.float64)) if shaped else None)
+
+            spectrum, shape = bus_spectrum()
+            new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape)
             if stages.predictor and tonal.centroid_out_of_reach(tone, style):
                 # the master EQ cannot get there inside its envelope: the stems' high shelves share the move,
                 # the stems go back to their role levels, and the master is matched again on the new bus
                 from automix import stem_shelves
 
-                wanted = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr,
+                wanted = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape,
                                           stem_shelf=(stem_shelves.SHELF_HZ,
                                                       *stem_shelves.shelf_range(style)))[1]["stem_shelf_db"]
                 spectrum = None  # the new bus's spectrum replaces it: one in memory at a time
@@ -765,7 +771,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                         levels = match_levels(settings, role_names, style, threads=threads, strips=strips)
                     pre_m = _premaster(settings, bus, renderer, engine, threads, strips)
                     first = tone
-                    new_eq, tone = tonal.match_tone(*bus_spectrum(), settings.master[eq_index], style, sr)
+                    spectrum, shape = bus_spectrum()
+                    new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape)
                     tone["stem_shelves"] = stem_shelves.moves_summary(made, wanted)
                     tone["centroid_before_stem_shelves_hz"] = first["centroid_predicted_hz"]
             settings.master[eq_index] = new_eq

@@ -216,6 +216,7 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
                          views_out=views_path(out),
                          engine=engine, optimize_steps=optimize_steps, threads=threads, progress=progress,
                          out_format=main_format, extra_masters=extras, codecs=codecs,
+                         spectrum_reference=ref.octave_db if ref is not None else None,
                          report_hook=lambda r: _finish_report(r, chosen, specs, ref))
     written = [out.name] + [Path(p).name for _, _, p, _ in extras] + [settings_path.name, report_path.name,
                                                                        views_path(out).name]

@@ -58,6 +58,9 @@ from automix.styles import StyleTargets
 from automix.plugins import get_plugin
 
 MOVED = ("low_shelf_gain_db", "peak2_gain_db", "high_shelf_gain_db")
+#: toward a reference, the spectrum's shape is steered while the centroid and band errors stay within this share of
+#: their tolerances (or where the match left them, if further)
+SHAPE_KEEP = 0.5
 #: penalty per dB^2 of EQ move, relative to a squared error of one tolerance
 _MOVE_COST = 0.002
 #: a second search where errors beyond this share of their tolerance cost :data:`_OVER_COST` times more per
@@ -113,8 +116,8 @@ def _group_matrix() -> np.ndarray:
 MAX_FRAMES = 8192
 
 
-def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] = (), input_gain_db: float = 0.0
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] = (), input_gain_db: float = 0.0,
+                 power: bool = False) -> tuple[np.ndarray, ...]:
     """Per-frame group sums of a stereo file's analysis frames: ``(centres (G,) Hz, F (T, G), M (T, G))``.
 
     ``F_tg = sum_{k in g} f_k |X_tk|`` and ``M_tg = sum_{k in g} |X_tk|`` (float32) over the frames the meter
@@ -128,7 +131,9 @@ def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] =
     fold, soxr to 22,050 Hz, centred Hann 2048/512) and so is the 60 dB
     selection, so before any EQ :func:`tonal_measures` reads what the meter reads.
     One streaming pass; the sums of every frame (every ``stride``-th beyond :data:`MAX_FRAMES`) are kept until
-    the selection at the end.
+    the selection at the end. With ``power``, a fourth array: the long-term power per group ``(G,)`` float64 (the
+    sum of ``|X_tk|^2`` over the group's bins and every frame read), the bus's spectrum shape for
+    :func:`match_tone`'s ``spectrum``.
     """
     import soundfile as sf
 
@@ -144,12 +149,15 @@ def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] =
     frames_in_file = sf.info(path).frames * ANALYSIS_RATE / sample_rate / HOP + 2
     stride = max(1, math.ceil(frames_in_file / MAX_FRAMES))
     seen = [0]
+    long_term = np.zeros(groups.shape[1])
 
     def add(frames):
         first, seen[0] = seen[0], seen[0] + frames.shape[0]
         frames = frames[(-first) % stride::stride]  # the frames whose index is a multiple of the stride
         if frames.shape[0]:
             e, mag = frame_spectra(frames)
+            if power:
+                long_term[:] += np.einsum("tk,tk->k", mag, mag, dtype=np.float64) @ groups
             energy.append(e)
             fsum.append(mag @ weighted)
             msum.append(mag @ groups)
@@ -170,7 +178,7 @@ def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] =
     plain = (groups * f[:, None]).sum(axis=0) / groups.sum(axis=0)
     ftot, mtot = big_f.sum(axis=0, dtype=np.float64), big_m.sum(axis=0, dtype=np.float64)
     centres = np.where(mtot > 0, ftot / np.where(mtot > 0, mtot, 1.0), plain)
-    return centres, big_f, big_m
+    return (centres, big_f, big_m, long_term) if power else (centres, big_f, big_m)
 
 
 def _band_matrix(freqs: np.ndarray) -> np.ndarray:
@@ -222,7 +230,8 @@ def envelope_box(style: StyleTargets) -> list[tuple[float, float]]:
 
 
 def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: PluginSettings, style: StyleTargets,
-               sample_rate: int, stem_shelf: tuple[float, float, float] | None = None) -> tuple[PluginSettings, dict]:
+               sample_rate: int, stem_shelf: tuple[float, float, float] | None = None,
+               spectrum: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[PluginSettings, dict]:
     """Return master EQ settings that best reach the style's centroid and band balance inside the envelope, and
     what they predict.
 
@@ -234,6 +243,14 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     by every stem, in ``[lo_db, hi_db]``, modelled as a shelf on the bus (exact for a linear chain; the stems'
     compressors after their EQ make it approximate). Its gain is returned as ``info["stem_shelf_db"]``; the
     caller applies it to the stems and matches again on the new bus (:mod:`automix.stem_shelves`).
+
+    ``spectrum = (power, reference_db)``: steer the long-term spectrum's shape too, toward a reference track's
+    (``power`` from :func:`bus_spectrum` with ``power=True``; ``reference_db`` the reference's octave levels at
+    :data:`automix.reference.OCTAVES_HZ`): once the centroid and balance are matched, the gains move on to
+    bring the RMS over octaves of the two shapes' difference (levels relative to their mean, as loudness
+    matching leaves them) down, keeping the centroid and band errors within :data:`SHAPE_KEEP` of their
+    tolerances (:func:`_reshaped`); ``info`` gives it before and after (``shape_before_db``,
+    ``shape_predicted_db``).
     """
     from automix.envelope import net_grid_hz
 
@@ -256,27 +273,33 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     def params_of(g):
         return dict(base, **dict(zip(MOVED, map(float, g[:len(MOVED)]))))
 
-    def predict(g):
+    def response(g):
         h = eq_magnitude(params_of(g), sample_rate, freqs)
         if stem_shelf is not None:
             h = h * eq_magnitude(dict(shelf_only, high_shelf_hz=float(stem_shelf[0]), high_shelf_gain_db=float(g[-1])),
                                  sample_rate, freqs)
-        return tonal_measures(freqs, fsum64, msum64, h)
+        return h
+
+    def predict(g):
+        return tonal_measures(freqs, fsum64, msum64, response(g))
+
+    shape = None if spectrum is None else octave_shape(freqs, *spectrum)
 
     def net_slack(g):  # >= 0 where the net response is inside the envelope
         net = net_response_db(params_of(g), sample_rate, grid)
         return np.concatenate([net_max - net, net_max + net])
 
-    def cost(g):
+    def errors(g) -> np.ndarray:
+        """centroid and band errors in units of their tolerances"""
         c, b = predict(g)
-        err_c = np.log(max(c, 1.0) / target_c) / np.log1p(tol_c)
-        err_b = (b - target_b) / tol_b
-        return err_c ** 2 + 0.5 * float(np.sum(err_b ** 2)) + _MOVE_COST * float(np.sum((g - start) ** 2))
+        return np.append(np.log(max(c, 1.0) / target_c) / np.log1p(tol_c), (b - target_b) / tol_b)
+
+    def cost(g):
+        e = errors(g)
+        return e[0] ** 2 + 0.5 * float(np.sum(e[1:] ** 2)) + _MOVE_COST * float(np.sum((g - start) ** 2))
 
     def cost_inside(g):
-        c, b = predict(g)
-        errors = np.append((b - target_b) / tol_b, np.log(max(c, 1.0) / target_c) / np.log1p(tol_c))
-        return cost(g) + _OVER_COST * float(np.sum(np.maximum(np.abs(errors) - _INSIDE, 0.0) ** 2))
+        return cost(g) + _OVER_COST * float(np.sum(np.maximum(np.abs(errors(g)) - _INSIDE, 0.0) ** 2))
 
     def met(g) -> int:
         c, b = predict(g)
@@ -303,6 +326,8 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
         both = _inside(both, net_slack)
         if met(both) > met(gains):
             gains = both
+    if shape is not None:
+        gains = _reshaped(gains, shape, response, errors, net_slack, solve_args=(bounds, constraints, lows, highs))
     gains = _written(gains)  # predicted as delivered
     after = predict(gains)
     params = dict(base, **{k: float(v) for k, v in zip(MOVED, gains)})
@@ -312,6 +337,8 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
         "balance_before": before[1].tolist(), "balance_predicted": after[1].tolist(),
         "moves_db": {k: round(float(v - s), 2) for k, v, s in zip(MOVED, gains, start)},
         "net_max_abs_db": round(float(np.max(np.abs(net_response_db(params, sample_rate, grid)))), 3),
+        **({"shape_before_db": round(shape(response(start)), 3), "shape_predicted_db": round(shape(response(gains)), 3)}
+           if shape is not None else {}),
     }
     # Only when the match itself predicts a miss: then the report has to say whether the target was out of
     # the EQ's reach or given up for the other target (a pass costs nothing extra).
@@ -319,6 +346,43 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
         info["reach"] = reach(predict, gains, bounds, target_b, constraints,
                               centroid=(target_c, tol_c), balance_tolerance=tol_b, both=minimax)
     return PluginSettings("eq", params), info
+
+
+def _reshaped(gains, shape, response, errors, net_slack, solve_args) -> np.ndarray:
+    """The gains that bring the spectrum's shape closest to the reference's while the centroid and band errors
+    stay where the match put them, or within :data:`SHAPE_KEEP` of their tolerances if that is looser: the shape
+    is steered with what the centroid and balance leave free, never traded against them."""
+    bounds, constraints, lows, highs = solve_args
+    keep = np.maximum(np.abs(errors(gains)), SHAPE_KEEP)
+    held = {"type": "ineq", "fun": lambda g: keep ** 2 - errors(g) ** 2}
+    best = minimize(lambda g: shape(response(g)) ** 2 + _MOVE_COST * float(np.sum((g - gains) ** 2)), gains,
+                    method="SLSQP", bounds=bounds, constraints=list(constraints) + [held],
+                    options={"ftol": 1e-12, "eps": 1e-6, "maxiter": 300})
+    shaped = _inside(np.clip(best.x, lows, highs), net_slack)
+    inside = bool(np.all(np.abs(errors(shaped)) <= keep + 1e-6))
+    return shaped if inside and shape(response(shaped)) < shape(response(gains)) else gains
+
+
+def octave_shape(freqs: np.ndarray, power: np.ndarray, reference_db: np.ndarray):
+    """``shape(h)``: the RMS over octave bands (dB) of the difference between the bus's long-term spectrum after
+    an EQ of response ``h`` (at the group centres ``freqs``) and ``reference_db``, each relative to its own mean
+    over the bands (loudness matching leaves the shape). Octaves the analysis cannot see (above its Nyquist, or
+    holding no group) are left out."""
+    from automix.meters.spectral import ANALYSIS_RATE
+    from automix.reference import OCTAVES_HZ
+
+    centres = np.asarray(OCTAVES_HZ)
+    members = ((freqs[None, :] >= centres[:, None] / np.sqrt(2)) & (freqs[None, :] < centres[:, None] * np.sqrt(2)))
+    seen = (members.sum(axis=1) > 0) & (centres * np.sqrt(2) <= ANALYSIS_RATE / 2) & (members @ power > 0)
+    members = members[seen].astype(np.float64)
+    want = np.asarray(reference_db, dtype=np.float64)[seen]
+    want = want - want.mean()
+
+    def shape(h: np.ndarray) -> float:
+        levels = 10.0 * np.log10(np.maximum(members @ (h * h * power), 1e-300))
+        return float(np.sqrt(np.mean((levels - levels.mean() - want) ** 2)))
+
+    return shape
 
 
 def centroid_out_of_reach(info: dict, style: StyleTargets) -> bool:

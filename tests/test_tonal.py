@@ -269,3 +269,32 @@ def test_a_long_bus_keeps_evenly_spaced_frames_within_the_memory_bound(tmp_path,
     # the same frames, every stride-th of them (to the float32 round-off of a differently blocked product)
     np.testing.assert_allclose(f_few, f_all[::stride], rtol=1e-6)
     np.testing.assert_allclose(m_few, m_all[::stride], rtol=1e-6)
+
+
+def test_a_reference_spectrum_steers_the_shape_the_centroid_and_balance_leave_open():
+    import dataclasses
+
+    from automix.reference import OCTAVES_HZ
+    from automix.styles.model import FrequencyBalance
+
+    freqs, fsum, msum = _pink_frames(-3.0, frames=80, seed=3)
+    power = (msum.astype(np.float64) ** 2).sum(axis=0)
+    eq = master_prior(get_style("rock_punk"))[1]
+    assert eq.plugin == "eq"
+    # the reference is this bus through a master EQ inside the envelope: its shape is reachable exactly
+    aimed = dict(eq.params, low_shelf_gain_db=-2.0, peak2_gain_db=1.5, high_shelf_gain_db=2.5)
+    h = tonal.eq_magnitude(aimed, SR, freqs)
+    centroid, balance = tonal.tonal_measures(freqs, fsum, msum, h)
+    members = np.array([(freqs >= c / np.sqrt(2)) & (freqs < c * np.sqrt(2)) for c in OCTAVES_HZ], dtype=float)
+    reference_db = 10 * np.log10(np.maximum(members @ (h * h * power), 1e-300)) + 7.0  # any level: only shape counts
+    style = dataclasses.replace(get_style("rock_punk"), spectral_centroid_hz=round(centroid, 1),
+                                frequency_balance=FrequencyBalance(*balance))
+    shape = tonal.octave_shape(freqs, power, reference_db)
+    assert shape(h) < 1e-9 and shape(np.ones_like(h)) > 1.0  # the distance is the shape's, whatever the level
+
+    plain, plain_info = tonal.match_tone(freqs, fsum, msum, eq, style, SR)
+    steered, info = tonal.match_tone(freqs, fsum, msum, eq, style, SR, spectrum=(power, reference_db))
+    assert info["shape_predicted_db"] < 0.25 < info["shape_before_db"]
+    assert info["shape_predicted_db"] <= shape(tonal.eq_magnitude(plain.params, SR, freqs)) + 1e-6
+    assert abs(info["centroid_predicted_hz"] / centroid - 1) < style.tolerances.centroid_rel  # not traded away
+    assert "shape_predicted_db" not in plain_info
