@@ -228,28 +228,25 @@ def juce_iir_torch(kind: str, sample_rate: float, cutoff_hz, q=JUCE_SHELF_Q, gai
     a_lin = torch.pow(10.0, db / 40.0)  # sqrt(10^(dB/20))
     f = torch.clamp(torch.clamp(f, 0.01, fs / 2.0 - 100.0), min=2.0)
     omega = 2.0 * math.pi * f / fs
-    sin_o, cos_o = torch.sin(omega), torch.cos(omega)
+    b0, b1, b2, a0, a1, a2 = rbj_terms(kind, torch.sin(omega), torch.cos(omega), a_lin, torch.sqrt(a_lin), q)
+    return torch.stack([b0, b1, b2, a1, a2], dim=-1) / a0.unsqueeze(-1)
+
+
+def rbj_terms(kind: str, sin_o, cos_o, a_lin, sqrt_a, q) -> tuple:
+    """The RBJ cookbook's ``(b0, b1, b2, a0, a1, a2)`` of a peak or shelf (not normalised), from ``sin(w0)``,
+    ``cos(w0)``, ``A = 10^(dB/40)``, ``sqrt(A)`` and ``Q``: arithmetic only, so numpy arrays and torch tensors
+    alike (the float64 designs of :func:`juce_iir_torch` and :func:`automix.inference.eq_sections`)."""
     if kind == "peak":
         alpha = sin_o / (2.0 * q)
         c2 = -2.0 * cos_o
-        b0, b1, b2 = 1.0 + alpha * a_lin, c2, 1.0 - alpha * a_lin
-        a0, a1, a2 = 1.0 + alpha / a_lin, c2, 1.0 - alpha / a_lin
-    else:
-        am1, ap1 = a_lin - 1.0, a_lin + 1.0
-        beta = sin_o * torch.sqrt(a_lin) / q
-        amc = am1 * cos_o
-        if kind == "low_shelf":
-            b0 = a_lin * (ap1 - amc + beta)
-            b1 = 2.0 * a_lin * (am1 - ap1 * cos_o)
-            b2 = a_lin * (ap1 - amc - beta)
-            a0 = ap1 + amc + beta
-            a1 = -2.0 * (am1 + ap1 * cos_o)
-            a2 = ap1 + amc - beta
-        else:
-            b0 = a_lin * (ap1 + amc + beta)
-            b1 = -2.0 * a_lin * (am1 + ap1 * cos_o)
-            b2 = a_lin * (ap1 + amc - beta)
-            a0 = ap1 - amc + beta
-            a1 = 2.0 * (am1 - ap1 * cos_o)
-            a2 = ap1 - amc - beta
-    return torch.stack([b0, b1, b2, a1, a2], dim=-1) / a0.unsqueeze(-1)
+        return 1.0 + alpha * a_lin, c2, 1.0 - alpha * a_lin, 1.0 + alpha / a_lin, c2, 1.0 - alpha / a_lin
+    am1, ap1 = a_lin - 1.0, a_lin + 1.0
+    beta = sin_o * sqrt_a / q
+    amc = am1 * cos_o
+    if kind == "low_shelf":
+        return (a_lin * (ap1 - amc + beta), 2.0 * a_lin * (am1 - ap1 * cos_o), a_lin * (ap1 - amc - beta),
+                ap1 + amc + beta, -2.0 * (am1 + ap1 * cos_o), ap1 + amc - beta)
+    if kind == "high_shelf":
+        return (a_lin * (ap1 + amc + beta), -2.0 * a_lin * (am1 + ap1 * cos_o), a_lin * (ap1 + amc - beta),
+                ap1 - amc + beta, 2.0 * (am1 - ap1 * cos_o), ap1 - amc - beta)
+    raise ValueError(f"unknown IIR kind {kind!r}")

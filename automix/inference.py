@@ -38,7 +38,7 @@ import numpy as np
 from scipy.special import erf
 
 from automix.constants import REFERENCE_LUFS
-from automix.dsp import JUCE_SHELF_Q
+from automix.dsp import JUCE_SHELF_Q, rbj_terms
 from automix.envelope import Envelope, net_grid_hz
 from automix.errors import WeightsError
 from automix.features import (ENVELOPE_COLUMNS, ENVELOPE_LEVELS_DB, FEATURE_NAMES, INPUT_NAMES, OCTAVE_COLUMNS,
@@ -190,32 +190,7 @@ def _iir_sections(kind: str, sample_rate: float, f: np.ndarray, q, g: np.ndarray
     a_lin = np.power(10.0, g / 40.0)  # sqrt(10^(dB/20))
     f = np.maximum(np.clip(f, 0.01, fs / 2.0 - 100.0), 2.0)
     omega = 2.0 * math.pi * f / fs
-    sin_o, cos_o = np.sin(omega), np.cos(omega)
-    if kind == "peak":
-        alpha = sin_o / (2.0 * q)
-        c2 = -2.0 * cos_o
-        b0, b1, b2 = 1.0 + alpha * a_lin, c2, 1.0 - alpha * a_lin
-        a0, a1, a2 = 1.0 + alpha / a_lin, c2, 1.0 - alpha / a_lin
-    else:
-        am1, ap1 = a_lin - 1.0, a_lin + 1.0
-        beta = sin_o * np.sqrt(a_lin) / q
-        amc = am1 * cos_o
-        if kind == "low_shelf":
-            b0 = a_lin * (ap1 - amc + beta)
-            b1 = 2.0 * a_lin * (am1 - ap1 * cos_o)
-            b2 = a_lin * (ap1 - amc - beta)
-            a0 = ap1 + amc + beta
-            a1 = -2.0 * (am1 + ap1 * cos_o)
-            a2 = ap1 + amc - beta
-        elif kind == "high_shelf":
-            b0 = a_lin * (ap1 + amc + beta)
-            b1 = -2.0 * a_lin * (am1 + ap1 * cos_o)
-            b2 = a_lin * (ap1 + amc - beta)
-            a0 = ap1 - amc + beta
-            a1 = 2.0 * (am1 - ap1 * cos_o)
-            a2 = ap1 - amc - beta
-        else:
-            raise ValueError(f"unknown IIR kind {kind!r}")
+    b0, b1, b2, a0, a1, a2 = rbj_terms(kind, np.sin(omega), np.cos(omega), a_lin, np.sqrt(a_lin), q)
     return np.stack([b0, b1, b2, a1, a2], axis=-1) / a0[..., None]
 
 
