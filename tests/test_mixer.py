@@ -190,6 +190,19 @@ def test_all_silent_session_is_a_clear_error(tmp_path):
     assert not (tmp_path / "mix.wav").exists()
 
 
+def test_stems_that_cancel_after_their_strips_leave_no_temp_files(tmp_path):
+    """The strips are rendered (and kept in temp files) before the bus shows they cancel: the error leaves nothing."""
+    x = (0.3 * np.random.default_rng(5).standard_normal((2, 3 * SR))).astype(np.float32)
+    paths = _write(tmp_path / "in", {"guitar a": x, "guitar b": -x})
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(SessionError) as e:
+        mix_session(paths, style=get_style("rock_punk"), output=out / "mix.wav", threads=2,
+                    stages=Stages(predictor=False))
+    assert e.value.code == "E_SILENT"
+    assert list(out.iterdir()) == []
+
+
 def test_bad_stem_leaves_nothing(tmp_path, session):
     paths = _write(tmp_path / "in", session)
     data = open(paths[2], "rb").read()
