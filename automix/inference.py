@@ -743,9 +743,14 @@ def predict_settings(features: Sequence[StemFeatures], paths: Sequence[str], rol
         x, np.array([ROLES.index(r) for r in roles]), style.vector(normalized=True).astype(np.float32), prior_u,
         np.array(flatten(master_prior(style), MASTER_SLOTS), dtype=np.float32),
         make_bounds(style.envelope, np.array(mono, dtype=bool), prior_u, sample_rate))
+    return settings_from_units(stem_u, master_u, style)
+
+
+def settings_from_units(stem_u, master_u, style: StyleTargets) -> tuple[list[list[PluginSettings]], list[PluginSettings]]:
+    """The predictor's unit outputs (``(S, P)`` and ``(M,)``, numpy or torch) as stem and master chains in
+    engineering units; the limiter's true-peak switch and ceiling come from the style, not the network."""
     stems = [unflatten(u, STEM_SLOTS, STEM_CHAIN) for u in stem_u]
     master = unflatten(master_u, MASTER_SLOTS, MASTER_CHAIN)
-    # bool parameters and the limiter's structure are not the network's to change
     for p in master:
         if p.plugin == "limiter":
             p.params.update(true_peak=1.0, ceiling_db=style.true_peak_ceiling_dbtp)

@@ -33,7 +33,7 @@ from automix.constants import SILENCE_LUFS
 from automix.errors import OutputError, SessionError
 from automix.features import StemFeatureExtractor, StemFeatures
 from automix.levels import match_levels
-from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten, unflatten
+from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten
 from automix.priors import master_prior, stem_priors
 from automix.render import bus_trim_db, normalisation_gain_db
 from automix.roles import ROLES, infer_role
@@ -106,13 +106,7 @@ def predict_settings(features: Sequence[StemFeatures], paths: Sequence[str], rol
             torch.tensor([flatten(mprior, MASTER_SLOTS)], dtype=torch.float32),
             make_bounds([style.envelope], torch.tensor([mono]), prior_u, sample_rate),
         )
-    stems = [unflatten(u, STEM_SLOTS, STEM_CHAIN) for u in stem_u[0]]
-    master = unflatten(master_u[0], MASTER_SLOTS, MASTER_CHAIN)
-    # bool parameters and the limiter's structure are not the network's to change
-    for p in master:
-        if p.plugin == "limiter":
-            p.params.update(true_peak=1.0, ceiling_db=style.true_peak_ceiling_dbtp)
-    return stems, master
+    return inference.settings_from_units(stem_u[0], master_u[0], style)
 
 
 def stems_mono(features: Sequence[StemFeatures], envelope) -> list[bool]:
