@@ -14,21 +14,24 @@ through the master chain, meters the result (BS.1770 integrated loudness,
   ratio scales linearly with the side gain) until it is inside tolerance or
   at the end of its range.
 
-The gain search meters loudness only (cheap passes that write nothing);
-once loudness is inside tolerance, or close enough that the secant step
-will very likely land inside it, a final pass meters everything (4x true
-peak, spectrum) and writes the candidate. It stops when that pass meets
-loudness and the ceiling, or after ``max_iterations``, and always ends on a
-final pass: the file delivered is exactly the one measured, and a miss is
-reported, never hidden.
+The gain search runs on search passes: the renderer renders the chain as set
+over a quarter of the song (segments spread over it, :mod:`automix.search_subset`)
+and reports the loudness and M/S the whole would have, and the segments' true
+peak (an over there lowers the ceiling at once). Once a search pass lands
+within half the tolerance, or a secant step from close by will very likely
+land inside it, a final pass renders the whole, meters everything (4x true
+peak, spectrum) and writes the candidate; a final pass that misses re-measures
+the search's calibration and the search goes on from it. The loop stops when a
+final pass meets loudness and the ceiling, or after ``max_iterations``, and
+always ends on a final pass: the file delivered is exactly the one measured,
+and a miss is reported, never hidden.
 
 With a :class:`BusModel` of the signal entering the master's width stage
 (K-weighted mid and side energies per 400 ms block, metered once), the width
 is set before the first pass from the exact M/S of that signal, the first
 gain guess includes the width's effect on loudness, and a later width move
 shifts the secant's history by its exact effect on the pre-limiter loudness
-(instead of mixing two different gain-to-loudness curves). Each pass streams
-the whole bus through the limiter, so every pass saved is a full render.
+(instead of mixing two different gain-to-loudness curves).
 """
 from __future__ import annotations
 
@@ -45,12 +48,13 @@ from automix.plugins import get_plugin
 
 #: the 4x-metered output of BrickwallLimiter can sit up to ~0.02 dB over its ceiling (measured, pedalboard 0.9.26)
 LIMITER_MARGIN_DB = 0.05
-#: within this loudness error (LU) a secant step is taken as a final (written, fully metered) pass
-SPECULATE_LU = 1.0
-#: a search pass aims at this fraction of the loudness tolerance before the final pass: the final pass
-#: runs the true-peak limiter the search passes skip, which moves the loudness by up to ~0.01 LU, and a
-#: delivered file should not sit on the edge of its tolerance (held-out sessions were at 0.0995 of 0.1)
-AIM_FRACTION = 0.5
+#: within this loudness error (LU) a secant step is taken as a final (written, fully metered) pass: a search pass
+#: costs about a quarter of a final one, so only a step that very likely lands is worth a final pass
+SPECULATE_LU = 0.15
+#: a search pass aims at this fraction of the loudness tolerance before the final pass: a search pass
+#: estimates the whole song's loudness from a quarter of it (off by up to about 0.08 LU on generated songs),
+#: and a delivered file should not sit on the edge of its tolerance
+AIM_FRACTION = 0.3
 
 
 @dataclass
@@ -131,10 +135,11 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
 
     Args:
         render: ``render(chain, final)`` streams the bus through ``chain`` and returns the output's
-            meters. Non-final passes meter loudness and M/S only (cheap) and write nothing (the
-            mixer's renderer also runs them with the limiter's sample-peak detector); a final
-            pass meters everything (4x true peak, spectrum) and keeps the output as the deliverable
-            candidate. The loop always ends on a final pass.
+            meters. A search pass (``final=False``) returns the loudness and M/S the output would
+            have (the mixer's renderer estimates them from segments of the song) and may return
+            ``estimated_true_peak_dbtp``, a lower bound of the output's true peak; it writes
+            nothing. A final pass meters everything (4x true peak, spectrum) and keeps the output
+            as the deliverable candidate. The loop always ends on a final pass.
         chain: master chain (``MASTER_CHAIN`` order) to start from; modified copies are returned.
         bus_lufs: integrated loudness of the signal entering the master gain, for the first guess.
         bus: the signal entering the width stage (see :class:`BusModel`); when given it replaces
@@ -175,12 +180,9 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         _set(chain, "gain", "gain_db", target_lufs - bus_lufs + (limiter_loss_db or 0.0))
     _set(chain, "limiter", "ceiling_db", min(_param(chain, "limiter", "ceiling_db"), ceiling_dbtp) - limiter_margin_db)
     _set(chain, "limiter", "true_peak", 1.0)
-    # (gain_db, measured LUFS) on the current gain-to-loudness curve
+    # (gain_db, LUFS) on the current gain-to-loudness curve
     history: list[tuple[float, float]] = []
     final = limiter_loss_db is not None and bus_lufs is not None and math.isfinite(bus_lufs) and not search_first
-    # search passes meter the limiter's sample-peak detector; driven hard, the true-peak detector holds more
-    # gain and the two loudness curves part by up to 2 dB: after a final pass misses, search on final passes only
-    final_only = False
     for _ in range(max_iterations):
         measured = render(chain, final)
         it = Iteration(_param(chain, "gain", "gain_db"), _param(chain, "limiter", "ceiling_db"),
@@ -193,9 +195,10 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         error = abs(it.lufs - target_lufs)
         loud_ok = error <= lufs_tolerance  # accepted on a final pass
         aimed = error <= AIM_FRACTION * lufs_tolerance  # what a search pass settles for
-        if final and not loud_ok and not final_only:
-            final_only = True
-            history = []  # the search passes' points lie on the other curve
+        if final and not loud_ok:
+            # the search's estimate was off at this gain: the renderer re-measured it here, and the search
+            # continues from this point on the curve the final pass measured
+            history = []
         history.append((it.gain_db, it.lufs))
         changed = False
         width_shift = None  # the width move's effect on the pre-limiter loudness (dB), if known
@@ -213,13 +216,15 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
                 else:
                     width_shift = None
                     history = []
+        # the true peak: measured on a final pass; a search pass's (over its segments) is a lower bound of the
+        # whole's, so an over there is an over of the whole too
+        peak = it.true_peak_dbtp if final else measured.get("estimated_true_peak_dbtp", math.nan)
+        if peak > ceiling_dbtp:
+            _set(chain, "limiter", "ceiling_db", it.ceiling_db - (peak - ceiling_dbtp) - LIMITER_MARGIN_DB)
+            changed = True
         if final:
             result.measured = measured
-            if it.true_peak_dbtp > ceiling_dbtp:
-                _set(chain, "limiter", "ceiling_db",
-                     it.ceiling_db - (it.true_peak_dbtp - ceiling_dbtp) - LIMITER_MARGIN_DB)
-                changed = True
-            elif loud_ok and not changed:
+            if loud_ok and not changed:
                 result.converged = True
                 return result
         secant = False
@@ -237,11 +242,11 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
                                     "loudness is out of reach for this material")
                 break
             _set(chain, "gain", "gain_db", new_gain)
-        # a final pass once loudness looked right, or when a step from close by (a secant step from within
-        # SPECULATE_LU, any step from within the tolerance) will very likely land inside the tolerance (a
-        # miss is just another point for the search), or when a ceiling/width change needs verifying
-        close = loud_ok or (secant and error <= SPECULATE_LU)
-        final = final_only or aimed or close or (final and changed)
+        # a final pass once a search pass landed with nothing left to change, or when a step from close by (any
+        # step from within the tolerance, a secant step from within SPECULATE_LU) will very likely land inside
+        # the tolerance (a miss is one more point for the search); after any other change (gain from afar,
+        # width, ceiling) a search pass looks first
+        final = not changed and (aimed or loud_ok or (secant and error <= SPECULATE_LU))
     if not result.measured or result.iterations[-1].true_peak_dbtp != result.iterations[-1].true_peak_dbtp:
         measured = render(chain, True)  # the loop always ends on a measured, written candidate
         result.measured = measured

@@ -16,10 +16,8 @@ from __future__ import annotations
 import math
 import os
 import time
-import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -27,12 +25,12 @@ from typing import Callable, Sequence
 import numpy as np
 import soundfile as sf
 
-from automix.audio_io import (BLOCK_FRAMES, LOSSY_EXTENSIONS, AtomicWriter, check_output_format, output_frames,
-                              output_tag, probe)
+from automix.audio_io import BLOCK_FRAMES, LOSSY_EXTENSIONS, check_output_format, output_frames, probe
 from automix.constants import SILENCE_LUFS
 from automix.errors import OutputError, SessionError
 from automix.features import StemFeatureExtractor, StemFeatures
 from automix.levels import match_levels
+from automix.master_render import BehindSink, BusFile, MasterRenderer
 from automix.layout import MASTER_SLOTS, STEM_SLOTS, flatten
 from automix.priors import master_prior, stem_priors
 from automix.render import bus_trim_db, normalisation_gain_db
@@ -159,110 +157,6 @@ def _finite(x):
 
 # ----------------------------------------------------------------------------- rendering
 
-class BusFile:
-    """The pre-master bus as a float32 temp file next to the output (bounded memory), or with ``memory`` in
-    memory (the studio, which renders the same bus again and again). Either way :meth:`blocks` gives the same
-    ``BLOCK_FRAMES`` float32 blocks (a float file holds float32 exactly)."""
-
-    def __init__(self, folder: Path, sample_rate: int, memory: bool = False):
-        self.folder = folder
-        self.path = folder / f".automix-bus.{uuid.uuid4().hex[:12]}.partial.wav"
-        self.sample_rate = sample_rate
-        self.memory = memory
-        self._data: np.ndarray | None = None
-        #: in memory: a ``(2, n)`` float32 array the next :meth:`writer` fills instead of allocating one (fresh
-        #: memory is costly: every page faults in on first touch)
-        self.spare: np.ndarray | None = None
-
-    @contextmanager
-    def writer(self):
-        """``with bus.writer() as write: write(block)`` for ``(2, n)`` float32 blocks, in order."""
-        if self.memory:
-            spare, self.spare = self.spare, None
-            filled, parts = 0, []
-
-            def write(block):
-                nonlocal filled
-                n = block.shape[1]
-                if spare is not None and not parts and filled + n <= spare.shape[1]:
-                    spare[:, filled:filled + n] = block
-                    filled += n
-                else:
-                    parts.append(np.array(block, dtype=np.float32))
-
-            yield write
-            head = [spare[:, :filled]] if filled else []
-            self._data = (head[0] if head and not parts else np.concatenate(head + parts, axis=1) if head + parts
-                          else np.zeros((2, 0), np.float32))
-            return
-        with sf.SoundFile(str(self.path), "w", self.sample_rate, 2, "FLOAT") as f:
-            yield lambda block: f.write(block.T)
-
-    def release(self) -> np.ndarray | None:
-        """In memory: hand over the bus's array (for another bus to reuse) and forget it."""
-        data, self._data = self._data, None
-        return data
-
-    def hold(self, data: np.ndarray) -> None:
-        """In memory: take ``data`` (``(2, n)`` float32, C-contiguous) as the bus, as it is (no copy)."""
-        if not self.memory:
-            raise ValueError("only an in-memory bus can hold an array")
-        self._data = data
-
-    def blocks(self):
-        if self.memory:
-            for start in range(0, self._data.shape[1], BLOCK_FRAMES):
-                yield np.ascontiguousarray(self._data[:, start:start + BLOCK_FRAMES])
-            return
-        with sf.SoundFile(str(self.path)) as f:
-            while True:
-                block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
-                if not len(block):
-                    return
-                yield np.ascontiguousarray(block.T)
-
-    def remove(self) -> None:
-        self._data = None
-        if self.path.exists():
-            self.path.unlink()
-
-
-class _BehindSink:
-    """Calls ``sink`` on its own thread, one block behind the caller (``threads > 1``), else inline.
-
-    Blocks reach ``sink`` in order and unchanged, so the arithmetic (meters, written file) is the same
-    either way; the chain renders block k+1 while block k is metered and written. Use as a context
-    manager: leaving it waits for the last block and re-raises the sink's error.
-    """
-
-    def __init__(self, sink, threads: int):
-        self.sink = sink
-        self.pool = ThreadPoolExecutor(max_workers=1) if threads > 1 else None
-        self.pending = None
-
-    def __call__(self, block: np.ndarray) -> None:
-        if self.pool is None:
-            self.sink(block)
-            return
-        self._wait()
-        self.pending = self.pool.submit(self.sink, block)
-
-    def _wait(self) -> None:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
-            pending.result()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            self._wait()
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown()
-
-
 def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads: int, metered: bool = True,
                       strips=None):
     """Render the strips into ``bus``; returns the bus's full meter (``None`` unless ``metered``). With ``strips``
@@ -278,7 +172,7 @@ def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads:
 
         strips_only = MixSettings(settings.sample_rate, settings.stems, [])
         if strips is not None:
-            with _BehindSink(sink, threads) as behind:  # the meter and the write run beside the next block's sum
+            with BehindSink(sink, threads) as behind:  # the meter and the write run beside the next block's sum
                 strips.render_bus(strips_only, behind)
         elif engine == "pedalboard":
             from automix.engines.pedalboard_engine import render_stream
@@ -308,162 +202,6 @@ def _premaster(settings: MixSettings, bus: BusFile, renderer, engine: str, threa
                            "processing; nothing to master (check for polarity-inverted duplicates)", code="E_SILENT")
     settings.master_input_gain_db = renderer.trim_db = round(bus_trim_db(pre_m["integrated_lufs"]), GAIN_DECIMALS)
     return pre_m
-
-
-class MasterRenderer:
-    """Streams the bus through a master chain for the loop; final passes write a candidate output.
-
-    The chain is split at its ``stereo_width`` stage: the part before it (compressor, EQ) does not
-    change while the loop searches gain and width, so it is rendered once into a second float32 temp
-    bus (metered into a :class:`~automix.master_loop.BusModel`) and re-rendered only when its
-    settings change; the memoryless width node runs in every pass. Non-final (search) passes
-    meter loudness and M/S only and run the limiter with its sample-peak detector.
-    """
-
-    def __init__(self, bus: BusFile, output: Path, engine: str, protect: Sequence[str], threads: int = 1,
-                 out_format=None):
-        from automix.finish import OutputFormat
-
-        self.bus, self.output, self.engine, self.protect = bus, output, engine, tuple(protect)
-        self.threads = threads
-        #: the delivered word length and rate (:mod:`automix.finish`): final passes write and meter that
-        self.out_format = out_format or OutputFormat()
-        self.candidate: AtomicWriter | None = None
-        self.pre_bus = BusFile(bus.folder, bus.sample_rate, memory=bus.memory)
-        self._pre_key = None
-        #: the master's input_gain_db (bus trim), set once the bus is measured
-        self.trim_db = 0.0
-        #: the meters of the pre-master bus and of the candidate output (their curves feed the views file)
-        self.premaster_meter = None
-        self.candidate_meter = None
-        #: the style's true-peak ceiling (dBTP): the delivered pass's meter marks where the master goes above it
-        self.ceiling_dbtp: float | None = None
-
-    def _stream(self, chain: list[PluginSettings], blocks, sink) -> None:
-        sr = self.bus.sample_rate
-        if self.engine == "pedalboard":
-            from automix.engines.pedalboard_engine import StreamingChain, build_stages
-
-            stream = StreamingChain(build_stages(sr, chain), sr, BLOCK_FRAMES)
-            for block in blocks:
-                out = stream.process(block)
-                if out.shape[1]:
-                    sink(out)
-            tail = stream.flush()
-            if tail.shape[1]:
-                sink(tail)
-        else:
-            import torch
-
-            from automix.engines.torch_engine import apply_chain
-
-            x = torch.from_numpy(np.concatenate(list(blocks), axis=1))[None]
-            with torch.no_grad():
-                y = apply_chain(x, sr, [(p.plugin, dict(p.params)) for p in chain])[0].numpy()
-            for s in range(0, y.shape[1], BLOCK_FRAMES):
-                sink(np.ascontiguousarray(y[:, s:s + BLOCK_FRAMES]))
-
-    @staticmethod
-    def _split(chain: list[PluginSettings]) -> int:
-        for name in ("stereo_width", "gain"):
-            for i, p in enumerate(chain):
-                if p.plugin == name:
-                    return i
-        raise ValueError("a master chain needs a gain stage")
-
-    def prepare(self, chain: list[PluginSettings]):
-        """Render the part of ``chain`` before its width stage; returns its :class:`~automix.master_loop.BusModel`.
-        Every parameter of ``chain`` is first put at its written resolution, in place (the loop then works on
-        exactly the values the settings file will hold)."""
-        from automix.master_loop import BusModel
-        from automix.meters.loudness import LoudnessAccumulator
-
-        for p in chain:
-            p.quantize()
-        trim = [PluginSettings("gain", {"gain_db": self.trim_db})] if self.trim_db else []
-        pre = trim + chain[:self._split(chain)]
-        key = repr([(p.plugin, sorted(p.params.items())) for p in pre])
-        if key != self._pre_key:
-            sr = self.bus.sample_rate
-            mid_meter, side_meter = LoudnessAccumulator(sr, 1), LoudnessAccumulator(sr, 1)
-            sums = [0.0, 0.0]
-
-            with self.pre_bus.writer() as write:
-                def sink(block):
-                    write(block)
-                    x = block.astype(np.float64)
-                    mid, side = 0.5 * (x[0] + x[1]), 0.5 * (x[0] - x[1])
-                    mid_meter.process(mid[None])
-                    side_meter.process(side[None])
-                    sums[0] += float(np.einsum("i,i->", mid, mid))
-                    sums[1] += float(np.einsum("i,i->", side, side))
-
-                with _BehindSink(sink, self.threads) as behind:
-                    self._stream(pre, self.bus.blocks(), behind)
-            self._pre_key = key
-            self.model = BusModel(mid_meter.momentary_energy(), side_meter.momentary_energy(), sums[0], sums[1])
-        return self.model
-
-    def __call__(self, chain: list[PluginSettings], final: bool) -> dict:
-        from automix.finish import Finisher
-        from automix.meters import StreamingMeter
-
-        self.prepare(chain)
-        split = self._split(chain)
-        sr = self.bus.sample_rate
-        if self.candidate is not None and final:
-            self.candidate.abort()
-            self.candidate = None
-        # a final pass is the delivered file: converted to its rate and word length, then metered as written
-        finisher = Finisher(sr, self.out_format) if final else None
-        out_rate = finisher.out_rate if final else sr
-        writer = (AtomicWriter(self.output, out_rate, 2, self.out_format.subtype, protect=self.protect,
-                               tag=output_tag()) if final else None)
-        meter = (StreamingMeter(out_rate, 2, spectrum=True, over_dbtp=self.ceiling_dbtp, folddown=True) if final else
-                 StreamingMeter(sr, 2, spectral=False, true_peak=False))
-
-        def sink(block):
-            if finisher is not None:
-                block = finisher.process(block)
-            meter.process(block)
-            if writer is not None:
-                writer.write(block)
-
-        tail = chain[split:]
-        if not final:
-            # a search pass only needs the loudness: the limiter's sample-peak detector costs 0.1 s
-            # per 180 s instead of 0.7 s for the 4x true-peak sidechain, and limits to within about
-            # 0.01 LU of it near the working point (measured 0.006 LU on the bench session); the
-            # final pass, the one delivered and reported, runs the chain as set
-            tail = [PluginSettings(p.plugin, dict(p.params, true_peak=0.0)) if p.plugin == "limiter" else p
-                    for p in tail]
-        try:
-            with _BehindSink(sink, self.threads) as behind:
-                self._stream(tail, self.pre_bus.blocks(), behind)
-            if finisher is not None:
-                rest = finisher.flush()
-                meter.process(rest)
-                writer.write(rest)
-        except BaseException:
-            if writer is not None:
-                writer.abort()
-            raise
-        if writer is not None:
-            self.candidate = writer
-            self.candidate_meter = meter  # the delivered pass's meter: its curves go to the views file
-        return meter.result()
-
-    def commit(self) -> None:
-        self.candidate.commit()
-        self.candidate = None
-
-    def abort(self) -> None:
-        if self.candidate is not None:
-            self.candidate.abort()
-            self.candidate = None
-
-    def close(self) -> None:
-        self.pre_bus.remove()
 
 
 #: extra dB the limiter's ceiling drops below a decode's overshoot (the next encode overshoots a little differently)

@@ -146,7 +146,8 @@ def deliver_render(settings: MixSettings, output: str | os.PathLike, specs, styl
 
     from automix.delivery import attach_report, plan
     from automix.finish import check_format
-    from automix.mixer import BusFile, MasterRenderer, _render_premaster, remaster
+    from automix.master_render import BusFile, MasterRenderer
+    from automix.mixer import _render_premaster, remaster
 
     if engine not in ENGINES:
         raise SettingsError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")

@@ -543,7 +543,7 @@ class Studio:
         from automix.audio_io import BLOCK_FRAMES
         from automix.meters import StreamingMeter
         from automix.meters.loudness import LoudnessAccumulator
-        from automix.mixer import BusFile
+        from automix.master_render import BusFile
 
         if spare is not None and spare.shape == strips[0].shape and spare.dtype == strips[0].dtype:
             bus = spare
@@ -571,7 +571,7 @@ class Studio:
         """Render the current state (see the module docstring) and publish it."""
         from automix import master_loop
         from automix.constants import SILENCE_LUFS
-        from automix.mixer import MasterRenderer
+        from automix.master_render import MasterRenderer
         from automix.render import bus_trim_db
 
         t0 = time.perf_counter()

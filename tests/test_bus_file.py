@@ -8,7 +8,7 @@ import pytest
 
 from automix.audio_io import BLOCK_FRAMES
 from automix.engines.pedalboard_engine import render_postfader
-from automix.mixer import BusFile
+from automix.master_render import BusFile
 from automix.settings import PluginSettings
 
 

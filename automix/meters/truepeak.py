@@ -147,6 +147,15 @@ class TruePeakAccumulator:
         interpolated waveform went above ``over``; at most ``max_overs`` of them."""
         return sorted(set(self._overs))
 
+    def follow(self, history: np.ndarray) -> None:
+        """Before the first block: the signal continues ``history`` ``(channels, n)`` (what precedes it; unmetered,
+        used only to interpolate the first samples) instead of starting from silence."""
+        if self._emitted or self.peak:
+            raise RuntimeError("follow() comes before the first block")
+        half = TAPS_PER_PHASE // 2
+        take = history[:, -half:].astype(np.float32)
+        self._buf[:, half - take.shape[1]:] = take
+
     def process(self, block: np.ndarray, block_sample_peak: float) -> None:
         """Add a block; ``block_sample_peak`` (its max |x|) seeds the chunk skipping."""
         if block.shape[1] == 0:
