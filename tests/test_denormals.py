@@ -5,6 +5,7 @@ import pytest
 
 from automix.engines.pedalboard_engine import StreamingChain, build_stages
 from automix.kernels import denormals
+from automix.plugins.eq import pedalboard_filters
 from automix.settings import PluginSettings
 
 pytestmark = pytest.mark.skipif(not denormals.SUPPORTED, reason="flush-to-zero is set on x86 only")
@@ -47,7 +48,7 @@ def test_flushing_changes_nothing_above_the_denormal_range():
                                    "peak2_hz": 1000.0, "peak2_gain_db": 0.0, "peak2_q": 1.0,
                                    "peak3_hz": 4000.0, "peak3_gain_db": 0.0, "peak3_q": 1.0,
                                    "high_shelf_hz": 8000.0, "high_shelf_gain_db": 1.0})]
-    board = pedalboard.Pedalboard([p for s in build_stages(sr, chain) for p in s])
+    board = pedalboard.Pedalboard(pedalboard_filters(sr, **chain[0].params))  # IEEE arithmetic, unflushed
     bare = np.concatenate([board.process(x[:, i:i + 8192], sr, buffer_size=8192, reset=False)
                            for i in range(0, x.shape[1], 8192)], axis=1)
     stream = StreamingChain(build_stages(sr, chain), sr, 8192)

@@ -16,7 +16,7 @@ import torch
 
 from automix.dsp import JUCE_SHELF_Q, LIBM_EXACT, juce_iir_f32, juce_iir_torch
 from automix.kernels.iir import sosfilt, sosfilt_np
-from automix.plugins.eq import PARAMS, PLUGIN, build, eq, eq_sections
+from automix.plugins.eq import PARAMS, PLUGIN, eq, eq_sections, pedalboard_filters
 from tests.conftest import music_like, null_residual_db
 
 RATES = [44100, 48000]
@@ -119,7 +119,7 @@ def test_full_eq_random_sweep_parity(fs):
     x = music_like(fs // 2, fs, 2, seed=5)
     res = []
     for p in _random_settings(rng, 24):
-        ref = pedalboard.Pedalboard(build(fs, **p))(x, fs)
+        ref = pedalboard.Pedalboard(pedalboard_filters(fs, **p))(x, fs)
         out = eq(torch.from_numpy(x)[None], fs, **p)[0].numpy()
         res.append(null_residual_db(ref, out))
     _assert_parity(res, f"full EQ @ {fs}")
@@ -134,7 +134,7 @@ def test_full_eq_extremes_and_defaults_parity():
     mixed = {n: (lo if i % 2 else hi)[n] for i, n in enumerate(NAMES)}
     res = []
     for p in (lo, hi, mixed, PLUGIN.defaults()):
-        ref = pedalboard.Pedalboard(build(fs, **p))(x, fs)
+        ref = pedalboard.Pedalboard(pedalboard_filters(fs, **p))(x, fs)
         res.append(null_residual_db(ref, eq(torch.from_numpy(x)[None], fs, **p)[0].numpy()))
     _assert_parity(res, "range corners")
 
@@ -144,15 +144,15 @@ def test_cutoffs_above_nyquist_are_clamped_like_pedalboard():
     p = dict(PLUGIN.defaults(), high_shelf_hz=16000.0, high_shelf_gain_db=-9.0, peak3_hz=12000.0,
              peak3_gain_db=6.0, highpass_hz=1000.0)
     x = _noise(8000, seed=4)
-    ref = pedalboard.Pedalboard(build(fs, **p))(x, fs)
+    ref = pedalboard.Pedalboard(pedalboard_filters(fs, **p))(x, fs)
     out = eq(torch.from_numpy(x)[None], fs, **p)[0].numpy()
     _assert_parity([null_residual_db(ref, out)], "clamped cutoffs")
     assert np.all(np.isfinite(out))
 
 
-def test_build_returns_the_seven_stages_in_order():
+def test_pedalboard_filters_are_the_seven_stages_in_order():
     p = PLUGIN.defaults()
-    stages = build(44100, **p)
+    stages = pedalboard_filters(44100, **p)
     assert [type(s).__name__ for s in stages] == [
         "HighpassFilter", "HighpassFilter", "LowShelfFilter", "PeakFilter", "PeakFilter", "PeakFilter",
         "HighShelfFilter"]
@@ -220,7 +220,7 @@ def test_mono_equals_each_channel_of_stereo_and_matches_pedalboard():
     for c in range(2):
         mono = eq(torch.from_numpy(x[c:c + 1])[None], fs, **p)[0]
         assert torch.equal(mono[0], stereo[c])
-        ref = pedalboard.Pedalboard(build(fs, **p))(x[c:c + 1], fs)
+        ref = pedalboard.Pedalboard(pedalboard_filters(fs, **p))(x[c:c + 1], fs)
         _assert_parity([null_residual_db(ref, mono.numpy())], "mono")
 
 

@@ -10,6 +10,7 @@ from automix import tonal
 from automix.priors import master_prior
 from automix.styles import get_style
 from automix.plugins import get_plugin
+from automix.plugins.eq import pedalboard_filters
 
 SR = 44100
 
@@ -17,7 +18,7 @@ SR = 44100
 def _pedalboard_magnitude(params, freqs, n=1 << 17):
     x = np.zeros((1, n), np.float32)
     x[0, 0] = 1.0
-    h = pedalboard.Pedalboard(get_plugin("eq").build(SR, **params))(x, SR)[0].astype(np.float64)
+    h = pedalboard.Pedalboard(pedalboard_filters(SR, **params))(x, SR)[0].astype(np.float64)
     grid = np.fft.rfftfreq(n, 1.0 / SR)
     return np.interp(freqs, grid, np.abs(np.fft.rfft(h)))
 

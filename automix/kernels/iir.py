@@ -13,7 +13,8 @@ when the coefficients are JUCE's float32 values; float64 is for gradcheck and
 float64 rendering). A first-order section is a biquad with ``b2 = a2 = 0``:
 ``s2`` is then +-0 and JUCE's first-order loop (``s1 = in*b1 - out*a1``) gives
 identical numbers. The sections of a cascade are run sample by sample inside
-one loop, which is bit-identical to running each filter over the whole
+one loop (:func:`automix.kernels.cascade.run_block`, the production EQ's
+kernel), which is bit-identical to running each filter over the whole
 buffer in turn and keeps the independent per-section recurrences in flight
 together.
 
@@ -43,30 +44,17 @@ import numba
 import numpy as np
 import torch
 
+from automix.kernels.cascade import run_block
+
 __all__ = ["sosfilt", "sosfilt_np"]
 
 
 @numba.njit(cache=True, nogil=True)
 def _forward(x, sos, y):
-    """y[b, c] = cascade of sos[b] applied to x[b, c]; dtype follows x."""
-    n_batch, n_chan, n = x.shape
-    n_sec = sos.shape[1]
-    zero = x.dtype.type(0.0)
-    s1 = np.empty(n_sec, dtype=x.dtype)
-    s2 = np.empty(n_sec, dtype=x.dtype)
-    for b in range(n_batch):
-        for c in range(n_chan):
-            for k in range(n_sec):
-                s1[k] = zero
-                s2[k] = zero
-            for i in range(n):
-                v = x[b, c, i]
-                for k in range(n_sec):
-                    out = v * sos[b, k, 0] + s1[k]
-                    s1[k] = v * sos[b, k, 1] - out * sos[b, k, 3] + s2[k]
-                    s2[k] = v * sos[b, k, 2] - out * sos[b, k, 4]
-                    v = out
-                y[b, c, i] = v
+    """y[b, c] = cascade of sos[b] applied to x[b, c] from zero state; dtype follows x."""
+    for b in range(x.shape[0]):
+        state = np.zeros((x.shape[1], sos.shape[1], 2), dtype=x.dtype)
+        run_block(x[b], sos[b], state, y[b], False)
 
 
 @numba.njit(cache=True, nogil=True)

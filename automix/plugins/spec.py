@@ -130,10 +130,12 @@ class ParamSpec:
 
 
 class NumpyNode:
-    """A memoryless production stage for processors pedalboard lacks.
+    """A production stage computed in numpy or numba, with no latency.
 
     ``fn`` maps a float32 block ``(channels, samples)`` to a float32 block of
-    the same length. Being memoryless, it streams trivially.
+    the same length. Memoryless nodes stream trivially; a stateful one (a
+    subclass such as :class:`automix.kernels.cascade.Cascade`) carries its
+    state from block to block, one instance per stream.
     """
 
     def __init__(self, name: str, fn: Callable[[np.ndarray], np.ndarray]):
