@@ -250,3 +250,37 @@ def rbj_terms(kind: str, sin_o, cos_o, a_lin, sqrt_a, q) -> tuple:
         return (a_lin * (ap1 + amc + beta), -2.0 * a_lin * (am1 + ap1 * cos_o), a_lin * (ap1 + amc - beta),
                 ap1 - amc + beta, 2.0 * (am1 - ap1 * cos_o), ap1 - amc - beta)
     raise ValueError(f"unknown IIR kind {kind!r}")
+
+
+def hann_periodic(n: int) -> np.ndarray:
+    """The periodic Hann window of ``n`` points (float64), operation for operation as
+    ``scipy.signal.get_window("hann", n, fftbins=True)`` computes it (the meters' window without importing
+    ``scipy.signal``, about 0.5 s of every mix's start-up)."""
+    if n <= 1:
+        return np.ones(n, dtype=np.float64)
+    fac = np.linspace(-np.pi, np.pi, n + 1, dtype=np.float64)
+    w = np.zeros(n + 1, dtype=np.float64)
+    for k, a in enumerate((0.5, 0.5)):
+        w += a * np.cos(k * fac)
+    return w[:-1]
+
+
+def sos_response(sos: np.ndarray, freqs, sample_rate: float) -> np.ndarray:
+    """Complex response of cascaded sections ``[b0, b1, b2, a0, a1, a2]`` at ``freqs`` (Hz), operation for
+    operation as ``scipy.signal.sosfreqz(sos, worN=freqs, fs=sample_rate)`` computes it.
+
+    Shape: sos ``(sections, 6)``, freqs ``(n,)`` -> ``(n,)`` complex128.
+    """
+    w = 2 * math.pi * np.atleast_1d(np.asarray(freqs, dtype=np.float64)) / float(sample_rate)
+    zm1 = np.exp(-1j * w)
+
+    def polyval(c):  # Horner from the highest power, as numpy.polynomial.polyval does
+        c0 = np.full(zm1.shape, c[-1], dtype=np.complex128)
+        for i in range(2, c.shape[0] + 1):
+            c0 = c[-i] + c0 * zm1
+        return c0
+
+    h = 1.0
+    for row in np.asarray(sos, dtype=np.float64):
+        h *= polyval(row[:3]) / polyval(row[3:])
+    return h

@@ -200,11 +200,11 @@ def eq_net_response_db(eq_params: Mapping[str, float], sample_rate: float, grid_
 
     Frequencies at or above Nyquist are left out. Shape: ``(n,)`` -> ``(m,)``, ``m <= n``.
     """
-    from scipy.signal import sosfreqz
+    from automix.dsp import sos_response
 
     f = np.asarray(grid_hz, np.float64)
     f = f[f < sample_rate / 2.0]
-    _, h = sosfreqz(_sos(eq_params, sample_rate), worN=f, fs=float(sample_rate))
+    h = sos_response(_sos(eq_params, sample_rate), f, float(sample_rate))
     return 20.0 * np.log10(np.maximum(np.abs(h), 1e-300))
 
 

@@ -82,14 +82,12 @@ def eq_move_short(eq: Mapping[str, float]) -> str:
 
 def eq_power_gain(eq: Mapping[str, float], octave_shares: Sequence[float], sample_rate: float) -> float:
     """The EQ's broadband power gain on a stem of these octave shares (each octave read at its centre)."""
-    from scipy.signal import sosfreqz
-
+    from automix.dsp import sos_response
     from automix.meters.spectral import OCTAVE_CENTRES_HZ
     from automix.inference import eq_sos
 
-    sos = eq_sos(eq, sample_rate)
     f = np.minimum(np.asarray(OCTAVE_CENTRES_HZ), 0.49 * sample_rate)
-    _, h = sosfreqz(sos, worN=f, fs=float(sample_rate))
+    h = sos_response(eq_sos(eq, sample_rate), f, float(sample_rate))
     w = np.clip(np.asarray(octave_shares, np.float64), 0.0, None)
     return float(np.sum(w * np.abs(h) ** 2) / w.sum()) if w.sum() > 0 else 1.0
 

@@ -78,13 +78,10 @@ def eq_magnitude(params: dict, sample_rate: int, freqs: np.ndarray) -> np.ndarra
     stops. It differs from the float32 coefficients pedalboard runs by far less
     than the spectrum estimate's own error (-70 dB at the lowest shelf corner).
     """
-    from scipy.signal import sosfreqz
-
+    from automix.dsp import sos_response
     from automix.inference import eq_sos  # the numpy design: a mix does not import torch
 
-    sos = eq_sos(params, sample_rate)
-    _, h = sosfreqz(sos, worN=np.asarray(freqs, dtype=np.float64), fs=sample_rate)
-    return np.abs(h)
+    return np.abs(sos_response(eq_sos(params, sample_rate), freqs, sample_rate))
 
 
 @lru_cache(maxsize=1)
@@ -211,12 +208,10 @@ def tonal_measures(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, gain: 
 
 def net_response_db(params: dict, sample_rate: int, freqs: np.ndarray) -> np.ndarray:
     """The EQ's shelves and peaks together (the high-pass left out), dB at ``freqs``, from its float64 design."""
-    from scipy.signal import sosfreqz
-
+    from automix.dsp import sos_response
     from automix.inference import eq_sos
 
-    sos = eq_sos(params, sample_rate, highpass=False)
-    _, h = sosfreqz(sos, worN=np.asarray(freqs, dtype=np.float64), fs=sample_rate)
+    h = sos_response(eq_sos(params, sample_rate, highpass=False), freqs, sample_rate)
     return 20.0 * np.log10(np.maximum(np.abs(h), 1e-300))
 
 

@@ -135,6 +135,32 @@ def test_step_start_overshoot_is_reported():
     assert analyze(x, 48000)["true_peak_dbtp"] > -6.0 + 0.3
 
 
+# pyloudnorm's and scipy's arithmetic, reproduced so that a mix imports neither
+
+@pytest.mark.parametrize("filter_class", ["K-weighting", "DeMan"])
+def test_k_weighting_coefficients_are_pyloudnorms_bit_for_bit(filter_class):
+    from automix.meters.loudness import k_weighting_sos
+
+    for sr in (8000, 11025, 22050, 32000, 44100, 48000, 88200, 96000, 192000):
+        stages = list(pyloudnorm.Meter(sr, filter_class=filter_class)._filters.values())
+        want = np.array([np.concatenate([s.b, s.a]) for s in stages])
+        np.testing.assert_array_equal(k_weighting_sos(sr, filter_class), want)
+
+
+def test_window_and_section_response_are_scipys_bit_for_bit():
+    import scipy.signal
+
+    from automix.dsp import hann_periodic, sos_response
+
+    for n in (1, 2, 7, 2048, 4096):
+        np.testing.assert_array_equal(hann_periodic(n), scipy.signal.get_window("hann", n, fftbins=True))
+    rng = np.random.default_rng(5)
+    sos = np.concatenate([rng.normal(size=(7, 3)), np.ones((7, 1)), rng.uniform(-0.9, 0.9, (7, 2))], axis=1)
+    for fs in (44100.0, 48000):
+        f = np.concatenate([[0.0, 1.0], rng.uniform(10, fs / 2, 200), [fs / 2]])
+        np.testing.assert_array_equal(sos_response(sos, f, fs), scipy.signal.sosfreqz(sos, worN=f, fs=fs)[1])
+
+
 # --------------------------------------------------------------------------------------------
 # pyloudnorm, streaming, whole array
 # --------------------------------------------------------------------------------------------

@@ -63,21 +63,56 @@ FILTER_CLASSES = ("K-weighting", "DeMan")
 _STEP = 1.0 - OVERLAP  # 0.25 exactly, as pyloudnorm computes it
 
 
+#: pyloudnorm's pre-filter stages per filter class, in application order: (type, gain dB, Q, centre Hz)
+_PRE_FILTERS = {
+    "K-weighting": (("high_shelf", 4.0, 1 / np.sqrt(2), 1500.0), ("high_pass", 0.0, 0.5, 38.0)),
+    "DeMan": (("high_shelf_DeMan", 3.99984385397, 0.7071752369554193, 1681.9744509555319),
+              ("high_pass_DeMan", 0.0, 0.5003270373253953, 38.13547087613982)),
+}
+
+
+def _pre_filter(kind: str, gain_db: float, q: float, fc: float, rate: float) -> np.ndarray:
+    """One of pyloudnorm's stages ``[b0, b1, b2, a0, a1, a2]`` normalised by ``a0``, in its arithmetic: the RBJ
+    cookbook's shelf and high-pass, and Brecht De Man's ITU-matched pair (the tests hold it equal to
+    pyloudnorm's own coefficients, bit for bit)."""
+    if kind.endswith("_DeMan"):
+        k = np.tan(np.pi * fc / rate)
+        den = 1.0 + k / q + k * k
+        a = (1.0, 2.0 * (k * k - 1.0) / den, (1.0 - k / q + k * k) / den)
+        if kind == "high_pass_DeMan":
+            b = (1.0, -2.0, 1.0)
+        else:
+            vh = np.power(10.0, gain_db / 20.0)
+            vb = np.power(vh, 0.499666774155)
+            b = ((vh + vb * k / q + k * k) / den, 2.0 * (k * k - vh) / den, (vh - vb * k / q + k * k) / den)
+    else:
+        big_a = 10 ** (gain_db / 40.0)
+        w0 = 2.0 * np.pi * (fc / rate)
+        alpha = np.sin(w0) / (2.0 * q)
+        cos, edge = np.cos(w0), 2 * np.sqrt(big_a) * alpha
+        if kind == "high_shelf":
+            b = (big_a * ((big_a + 1) + (big_a - 1) * cos + edge), -2 * big_a * ((big_a - 1) + (big_a + 1) * cos),
+                 big_a * ((big_a + 1) + (big_a - 1) * cos - edge))
+            a = ((big_a + 1) - (big_a - 1) * cos + edge, 2 * ((big_a - 1) - (big_a + 1) * cos),
+                 (big_a + 1) - (big_a - 1) * cos - edge)
+        else:  # high_pass
+            b = ((1 + cos) / 2, -(1 + cos), (1 + cos) / 2)
+            a = (1 + alpha, -2 * cos, 1 - alpha)
+    return np.concatenate([np.array(b) / a[0], np.array(a) / a[0]])
+
+
 @lru_cache(maxsize=32)
 def k_weighting_sos(sample_rate: float, filter_class: str = "K-weighting") -> np.ndarray:
     """Second-order sections ``(2, 6)`` of the K-weighting filter at ``sample_rate``.
 
-    Taken from pyloudnorm's own meter (shelf first, then high-pass) so that our
-    numbers are pyloudnorm's. ``filter_class`` is ``"K-weighting"`` (pyloudnorm's
-    default) or ``"DeMan"`` (ITU-exact at 48 kHz); see the module docstring.
+    pyloudnorm's own meter's coefficients (shelf first, then high-pass), computed here as it computes them,
+    so that our numbers are pyloudnorm's without importing it (it imports ``scipy.signal``, about 0.4 s of
+    every mix's start-up). ``filter_class`` is ``"K-weighting"`` (pyloudnorm's default) or ``"DeMan"``
+    (ITU-exact at 48 kHz); see the module docstring.
     """
     if filter_class not in FILTER_CLASSES:
         raise ValueError(f"filter_class must be one of {FILTER_CLASSES}, got {filter_class!r}")
-    import pyloudnorm
-
-    # pyloudnorm keeps its stages in Meter._filters (insertion order = application order)
-    stages = list(pyloudnorm.Meter(sample_rate, filter_class=filter_class)._filters.values())
-    sos = np.array([np.concatenate([s.b, s.a]) for s in stages], dtype=np.float64)
+    sos = np.stack([_pre_filter(kind, g, q, fc, sample_rate) for kind, g, q, fc in _PRE_FILTERS[filter_class]])
     sos.setflags(write=False)
     return sos
 

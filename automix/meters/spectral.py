@@ -50,7 +50,8 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft
-import scipy.signal
+
+from automix.dsp import hann_periodic
 
 #: the rate centroid and band balance are measured at (Hz)
 ANALYSIS_RATE = 22050
@@ -95,7 +96,7 @@ def resampled_length(n: int, sample_rate: float) -> int:
 @lru_cache(maxsize=1)
 def analysis_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(window (2048,), f_k (1025,) Hz, band indicator (1025, 3))`` float64 of the analysis frames."""
-    window = scipy.signal.get_window("hann", N_FFT, fftbins=True).astype(np.float64)
+    window = hann_periodic(N_FFT)
     f = np.arange(N_FFT // 2 + 1) * (ANALYSIS_RATE / N_FFT)
     lo, hi = BAND_EDGES_HZ
     bands = np.stack([f < lo, (f >= lo) & (f <= hi), f > hi], axis=1).astype(np.float64)
@@ -311,7 +312,7 @@ def octave_frame_stats(frames: np.ndarray, sample_rate: float) -> np.ndarray:
 def _octave_tables(sample_rate: float) -> tuple[np.ndarray, tuple[int, ...]]:
     """``(window float32, first bin of each octave band but the first)`` at the native rate."""
     frame = frame_size(sample_rate)
-    window = scipy.signal.get_window("hann", frame, fftbins=True).astype(np.float32)
+    window = hann_periodic(frame).astype(np.float32)
     f = np.arange(frame // 2 + 1) * (sample_rate / frame)
     # the edges follow the three bands' rule: 4 kHz itself is mid (f <= 4 kHz), every other edge starts its band
     starts = tuple(int(np.searchsorted(f, e, side="right" if e == BAND_EDGES_HZ[1] else "left"))
