@@ -269,7 +269,7 @@ class AnalysisFrames:
         self._emitted += y.size
         buf = np.concatenate([self._buf, y])
         count = 0 if buf.size < N_FFT else 1 + (buf.size - N_FFT) // HOP
-        frames = self._frame(buf, count).copy()
+        frames = self._frame(buf, count)  # a view of this push's own buffer, which no later push changes
         self._buf = buf[count * HOP:]
         self._frames += count
         return frames
