@@ -309,9 +309,8 @@ def _plain_gain_pass(renderer: Callable[[list[PluginSettings], bool], dict], cha
 
     spec = get_plugin("gain").spec("gain_db")
     chain = [PluginSettings(p.plugin, dict(p.params)) for p in chain] + [PluginSettings("gain", {"gain_db": 0.0})]
-    # measured on a final pass (true-peak limiter), not a search pass: the gain sits after the limiter, so the
-    # second pass lands on the target exactly; a predicted master that drives the limiter hard is where the
-    # search pass's sample-peak detector is furthest off (0.37 LU on one held-out session)
+    # measured on a final pass, not a search pass: the gain sits after the limiter, so the second pass lands on
+    # the target exactly, and a search pass's loudness is an estimate from a quarter of the song
     lufs = renderer(chain, True)["integrated_lufs"]
     if math.isfinite(lufs):
         chain[-1].params["gain_db"] = float(np.clip(style.lufs - lufs, spec.minimum, spec.maximum))

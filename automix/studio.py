@@ -14,9 +14,9 @@ its next stage):
 
 The loudness arrives first: the loop's first search pass that lands where the loop aims (or, when the loop
 starts on a final pass, one search pass before it) publishes ``state.provisional``: the integrated loudness before and
-after the master and the final M/S of that render. It differs from the final pass only in the limiter's peak
-detector (sample peaks instead of 4x true peaks), which moves the loudness by about 0.01 LU; every other number
-stays marked stale until the final pass lands and replaces it.
+after the master and the final M/S of that render. A search pass renders the master over a quarter of the song and
+estimates the whole from it (:mod:`automix.search_subset`), a few hundredths of a LU from the final pass; every
+other number stays marked stale until the final pass lands and replaces it.
 
 A render that fails leaves the last good state in place and says why. :meth:`Studio.save` writes the settings
 and renders the mix with :func:`automix.render.render_to_file` (what ``automix render`` runs: the same bytes),
@@ -660,7 +660,7 @@ class Studio:
         rows = target_compliance(style, dict(unknown, integrated_lufs=bus_lufs),
                                  dict(unknown, integrated_lufs=search["integrated_lufs"], ms_ratio=search["ms_ratio"]))
         provisional = {"targets": {name: rows[name] for name in ("integrated_lufs", "ms_ratio")},
-                       "measured": "a pass with the limiter's sample-peak detector; the final pass follows"}
+                       "measured": "a search pass: a quarter of the song, the whole estimated from it; the final pass follows"}
         provisional = json.loads(json.dumps(provisional, default=float), parse_constant=lambda c: None)
         with self._lock:
             if gen != self._generation:

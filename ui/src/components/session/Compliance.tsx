@@ -73,7 +73,7 @@ function Row({ name, label, unit, cells, result, hard, sub, errTone, fresh, stal
         {unit ? <span className="unit">{unit}</span> : null}
         {hard ? <span className="hard-tag" title="hard target: the mix fails when it is missed">hard</span> : null}
         {fresh ? (
-          <span className="fresh-tag" title="from the render's first pass (limiter's sample-peak detector); the final pass follows">
+          <span className="fresh-tag" title="from the render's first pass (a quarter of the song, the whole estimated from it); the final pass follows">
             first pass
           </span>
         ) : null}
