@@ -87,15 +87,23 @@ class BusModel:
 
 @dataclass
 class Iteration:
+    """One pass of the loop: the chain's gain (dB), ceiling (dB) and width, and what the pass measured."""
+
     gain_db: float
     ceiling_db: float
     width: float
     lufs: float
     true_peak_dbtp: float
     ms_ratio: float
+    #: a final pass (the whole song rendered, metered, written) or a search pass (its loudness and M/S estimated)
+    final: bool = True
+    #: a search pass's true peak over its segments (dBTP): a lower bound of the whole's
+    segments_true_peak_dbtp: float = math.nan
 
     def to_dict(self) -> dict:
-        return {k: round(v, 4) if math.isfinite(v) else None for k, v in self.__dict__.items()}
+        out = {k: round(v, 4) if math.isfinite(v) else None for k, v in self.__dict__.items() if k != "final"}
+        out["final"] = self.final
+        return out
 
 
 @dataclass
@@ -187,7 +195,8 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         measured = render(chain, final)
         it = Iteration(_param(chain, "gain", "gain_db"), _param(chain, "limiter", "ceiling_db"),
                        _param(chain, "stereo_width", "width"), measured["integrated_lufs"],
-                       measured["true_peak_dbtp"] if final else math.nan, measured["ms_ratio"])
+                       measured["true_peak_dbtp"] if final else math.nan, measured["ms_ratio"], final=final,
+                       segments_true_peak_dbtp=math.nan if final else measured.get("estimated_true_peak_dbtp", math.nan))
         result.iterations.append(it)
         if not math.isfinite(it.lufs):
             result.notes.append("the mix is silent; loudness cannot be set")
@@ -218,7 +227,7 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
                     history = []
         # the true peak: measured on a final pass; a search pass's (over its segments) is a lower bound of the
         # whole's, so an over there is an over of the whole too
-        peak = it.true_peak_dbtp if final else measured.get("estimated_true_peak_dbtp", math.nan)
+        peak = it.true_peak_dbtp if final else it.segments_true_peak_dbtp
         if peak > ceiling_dbtp:
             _set(chain, "limiter", "ceiling_db", it.ceiling_db - (peak - ceiling_dbtp) - LIMITER_MARGIN_DB)
             changed = True
@@ -247,7 +256,7 @@ def run(render: Callable[[list[PluginSettings], bool], dict], chain: list[Plugin
         # the tolerance (a miss is one more point for the search); after any other change (gain from afar,
         # width, ceiling) a search pass looks first
         final = not changed and (aimed or loud_ok or (secant and error <= SPECULATE_LU))
-    if not result.measured or result.iterations[-1].true_peak_dbtp != result.iterations[-1].true_peak_dbtp:
+    if not result.measured or not result.iterations[-1].final:
         measured = render(chain, True)  # the loop always ends on a measured, written candidate
         result.measured = measured
         result.iterations.append(Iteration(_param(chain, "gain", "gain_db"), _param(chain, "limiter", "ceiling_db"),

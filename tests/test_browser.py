@@ -205,6 +205,11 @@ def test_every_session_view_renders_and_shows_the_reports_numbers(browser, ui_ou
             shown = badges.get(name) or badges.get(f"{name}.low")
             want = "pass" if t["pass"] else ("FAIL" if t["hard"] else "miss")
             assert shown is not None and shown.strip() == want, (name, shown)
+        # the master loop's passes: each row says whether it was a search or the final pass, as the report does
+        kinds = [row.find_element("css selector", '[data-field="kind"]').text.strip()
+                 for row in by_testid(browser, "master-pass")]
+        assert kinds == ["final" if it["final"] else "search" for it in mix["master"]["iterations"]]
+        assert kinds[-1] == "final"
         stats = by_testid(browser, "loudness-stats")[0].text
         lra = mix["final_meters"]["loudness_range_lu"]
         assert f"{lra:.1f}" in stats

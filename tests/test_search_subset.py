@@ -176,3 +176,8 @@ def test_an_over_in_the_search_segments_lowers_the_ceiling_before_the_final_pass
               ms_tolerance=0.1, bus_lufs=-20.0)
     assert out.converged and out.measured["true_peak_dbtp"] <= -1.0
     assert [f for f, _ in seen].count(True) == 1 and seen[-1][1] <= seen[0][1] - 0.2 + 1e-9
+    # the report tells the passes apart and keeps what the search saw of the peaks
+    first, last = out.iterations[0].to_dict(), out.iterations[-1].to_dict()
+    assert first["final"] is False and first["true_peak_dbtp"] is None
+    assert first["segments_true_peak_dbtp"] == round(seen[0][1] + 0.2, 4)
+    assert last["final"] is True and last["segments_true_peak_dbtp"] is None and last["true_peak_dbtp"] <= -1.0

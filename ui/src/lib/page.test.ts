@@ -10,6 +10,19 @@ describe('parsePage with the fixtures', () => {
     expect(Array.isArray(page.problems)).toBe(true);
   });
 
+  it('reads which passes of the master loop were search passes', () => {
+    const raw = loadFixture('session') as { report: { master: { iterations: Record<string, unknown>[] } } };
+    const copy = JSON.parse(JSON.stringify(raw)) as typeof raw;
+    copy.report.master.iterations[0] = { ...copy.report.master.iterations[0], final: false, segments_true_peak_dbtp: -0.96 };
+    copy.report.master.iterations[1] = { ...copy.report.master.iterations[1], final: true, segments_true_peak_dbtp: null };
+    const its = (parsePage(copy) as SessionPage).report!.master!.iterations;
+    expect(its[0]?.final).toBe(false);
+    expect(its[0]?.segments_true_peak_dbtp).toBe(-0.96);
+    expect(its[1]?.final).toBe(true);
+    expect(its[1]?.segments_true_peak_dbtp).toBeNull();
+    expect(its[2]?.final).toBeNull(); // a report from before the flag
+  });
+
   it('reads a session: targets, stems, views', () => {
     const p = parsePage(loadFixture('session')) as SessionPage;
     expect(p.status).toBe('ok');

@@ -125,6 +125,10 @@ export interface Iteration {
   lufs: Num;
   true_peak_dbtp: Num;
   ms_ratio: Num;
+  /** a final pass (the whole song, metered and written); false: a search pass over a quarter of it */
+  final: boolean | null;
+  /** a search pass's true peak over its segments: a lower bound of the whole's */
+  segments_true_peak_dbtp: Num;
 }
 
 export interface ReportMaster {
@@ -257,6 +261,8 @@ function reportMaster(v: unknown): ReportMaster | null {
         lufs: num(it.lufs),
         true_peak_dbtp: num(it.true_peak_dbtp),
         ms_ratio: num(it.ms_ratio),
+        final: bool(it.final),
+        segments_true_peak_dbtp: num(it.segments_true_peak_dbtp),
       })),
     converged: bool(v.converged),
     mono_folddown_loss_db: num(m.mono_folddown_loss_db),

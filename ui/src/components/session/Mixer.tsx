@@ -182,6 +182,7 @@ function MasterPasses({ report, stale }: { report: Report | null; stale?: boolea
           <thead>
             <tr>
               <th scope="col" className="num">#</th>
+              <th scope="col">Pass</th>
               <th scope="col" className="num">Gain (dB)</th>
               <th scope="col" className="num">Ceiling (dB)</th>
               <th scope="col" className="num">Width</th>
@@ -194,11 +195,23 @@ function MasterPasses({ report, stale }: { report: Report | null; stale?: boolea
             {m.iterations.map((it, i) => (
               <tr key={`pass-${i}`} data-testid="master-pass">
                 <td className="num">{i + 1}</td>
+                <td data-field="kind" title={it.final === false
+                  ? 'search pass: the master over a quarter of the song, the whole estimated from it'
+                  : 'final pass: the whole song rendered, metered and written'}>
+                  {it.final === false ? 'search' : it.final ? 'final' : '—'}
+                </td>
                 <td className="num">{fmtSigned(it.gain_db, 2)}</td>
                 <td className="num">{fmtDb(it.ceiling_db)}</td>
                 <td className="num">{fmtRatio(it.width)}</td>
                 <td className="num">{fmtDb(it.lufs)}</td>
-                <td className="num">{fmtDb(it.true_peak_dbtp)}</td>
+                <td className="num">
+                  {it.final === false && it.segments_true_peak_dbtp !== null ? (
+                    <span className="muted" data-field="segments-tp"
+                      title="over the search segments only: the whole song peaks at least this high">
+                      ≥ {fmtDb(it.segments_true_peak_dbtp)}
+                    </span>
+                  ) : fmtDb(it.true_peak_dbtp)}
+                </td>
                 <td className="num">{fmtRatio(it.ms_ratio)}</td>
               </tr>
             ))}
