@@ -52,7 +52,7 @@ LIMITER_MARGIN_DB = 0.05
 #: costs about a quarter of a final one, so only a step that very likely lands is worth a final pass
 SPECULATE_LU = 0.15
 #: a search pass aims at this fraction of the loudness tolerance before the final pass: a search pass
-#: estimates the whole song's loudness from a quarter of it (within about 0.05 LU on generated songs, bench_search),
+#: estimates the whole song's loudness from a quarter of it (within about 0.06 LU on the bench_search songs),
 #: and a delivered file should not sit on the edge of its tolerance
 AIM_FRACTION = 0.3
 

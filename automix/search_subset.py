@@ -27,10 +27,12 @@ import numpy as np
 #: length of one metered segment (s): many short segments sample a song's levels better than a few long ones
 #: (1 s segments estimated generated songs within 0.03 LU where 3 s ones were off by up to 0.11 LU)
 SEGMENT_S = 1.0
-#: fraction of the song the segments cover
+#: fraction of the song the segments cover, and the least they cover (s): a short song's quarter is too few
+#: segments to sample it (15 on a 60 s loop-based song estimated it 0.3 LU off)
 COVERAGE = 0.25
-#: songs shorter than this are searched whole (s): the segments would cost about as much as the song
-WHOLE_BELOW_S = 30.0
+MIN_COVERED_S = 30.0
+#: songs shorter than this are searched whole (s): their segments would cost about as much as the song
+WHOLE_BELOW_S = 60.0
 #: warm-up before each segment, in limiter release times, and its bounds (s)
 WARMUP_RELEASES = 5.0
 WARMUP_MIN_S, WARMUP_MAX_S = 0.25, 2.0
@@ -49,14 +51,15 @@ class SearchSubset:
 
     @classmethod
     def plan(cls, frames: int, sample_rate: int) -> "SearchSubset":
-        """Segments of :data:`SEGMENT_S` covering :data:`COVERAGE` of ``frames``: the song cut into equal strata,
+        """Segments of :data:`SEGMENT_S` covering :data:`COVERAGE` of ``frames`` (at least :data:`MIN_COVERED_S`):
+        the song cut into equal strata,
         one segment in each at a pseudo-random place (a fixed seed: the same song always gets the same segments).
         Jittered, not evenly spaced: evenly spaced segments can fall in step with a song's bars and sample the
         same beat again and again. The whole bus when it is shorter than :data:`WHOLE_BELOW_S`."""
         if frames / float(sample_rate) < WHOLE_BELOW_S:
             return cls(((0, frames),), frames)
         length = int(round(SEGMENT_S * sample_rate))
-        count = max(2, math.ceil(COVERAGE * frames / length))
+        count = max(math.ceil(COVERAGE * frames / length), math.ceil(MIN_COVERED_S / SEGMENT_S))
         stratum = frames / count
         where = np.random.default_rng(JITTER_SEED).random(count)
         starts = [int(k * stratum + u * (stratum - length)) for k, u in enumerate(where)]

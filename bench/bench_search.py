@@ -1,7 +1,7 @@
 """Benchmark: how well the master loop's search passes estimate the whole song, and how many passes a mix needs.
 
 Run: ``python bench/bench_search.py [--sessions 6] [--seconds 100]``. Mixes held-out generated songs (their
-sections, not a loop) and the tiled bench session with every preset and, for each final pass, records the search
+sections, not a loop) and the tiled bench sessions of 1 and 3 minutes with every preset and, for each final pass, records the search
 estimate's error at that very chain: the renderer meters the final pass's own search segments, so the offset it
 keeps (estimate minus measured) is that error. Also counts search and final passes per mix, with the search
 pass's cost relative to the final pass's (wall time of each kind, same run). Writes ``bench/results/search.md``.
@@ -67,10 +67,11 @@ def main() -> None:
             folder = Path(tmp) / f"song{seed}"
             write(generate(seed, duration_s=args.seconds), folder)
             songs.append(folder)
-        tiled = Path(session(8, 180.0)[0]).parent
+        tiled = {seconds: Path(session(8, seconds)[0]).parent for seconds in (60.0, 180.0)}
         (Path(tmp) / "out").mkdir()
         for label, folders in ((f"{args.sessions} generated songs x {args.seconds:g} s", songs),
-                               ("tiled bench session, 8 stems x 180 s", [tiled])):
+                               ("tiled bench session (a 12 s loop), 8 stems x 60 s", [tiled[60.0]]),
+                               ("tiled bench session (a 12 s loop), 8 stems x 180 s", [tiled[180.0]])):
             for style in STYLES:
                 runs = [mix_and_watch(f, style, Path(tmp) / "out" / f"{f.name}-{style}.wav") for f in folders]
                 errors = [abs(e) for r in runs for e in r["errors"]]
@@ -85,7 +86,8 @@ def main() -> None:
                            "final passes (mean / max)", "search pass / final pass (wall)"], rows,
                 notes=("Each final pass's error is the search estimate at its very chain against its measured "
                        "loudness (the renderer meters the final pass's own segments). A search pass renders the "
-                       "master over a quarter of the song; the final pass renders, meters and writes all of it. "
+                       "master over a quarter of the song (at least 30 s of it); the final pass renders, meters "
+                       "and writes all of it. "
                        "2 threads.",))
 
 

@@ -21,7 +21,7 @@ SR = 44100
 
 
 def test_plan_covers_a_quarter_in_jittered_strata_and_short_songs_whole():
-    assert SearchSubset.plan(20 * SR, SR).whole
+    assert SearchSubset.plan(20 * SR, SR).whole and SearchSubset.plan(59 * SR, SR).whole
     frames = 180 * SR
     plan = SearchSubset.plan(frames, SR)
     assert plan == SearchSubset.plan(frames, SR)  # the same song, the same segments
@@ -34,6 +34,8 @@ def test_plan_covers_a_quarter_in_jittered_strata_and_short_songs_whole():
         assert k * stratum <= start and stop <= (k + 1) * stratum + 1
     gaps = np.diff([s for s, _ in plan.segments])
     assert gaps.std() > 0.05 * gaps.mean()  # not in step with any bar length
+    short = SearchSubset.plan(80 * SR, SR)  # a quarter would be 20 segments: at least 30 s are sampled
+    assert len(short.segments) == math.ceil(search_subset.MIN_COVERED_S / search_subset.SEGMENT_S)
 
 
 def test_pieces_are_the_block_frames_inside_the_segments():
