@@ -209,6 +209,7 @@ class MasterRenderer:
         self.ceiling_dbtp: float | None = None
         #: the search segments, and the signal entering the width stage over the whole bus and over them
         self.subset = None
+        self._learn: np.ndarray | None = None
         self.model = self.subset_model = None
         #: the last final pass's loudness estimate minus its measured loudness (LU), and its M/S over its segments'
         self._offset = 0.0
@@ -288,6 +289,7 @@ class MasterRenderer:
                     self._stream(pre, self.bus.blocks(), behind)
             self._pre_key = key
             self.subset = subset
+            self._learn = subset.whole_blocks(sr)  # the segments' gating blocks the loss is learnt from
             self.model = BusModel(meters[0].momentary_energy(), meters[1].momentary_energy(), sums[0], sums[1])
             self.subset_model = self.model if subset.whole else BusModel(
                 meters[2].momentary_energy(), meters[3].momentary_energy(), sums[2], sums[3])
@@ -305,8 +307,7 @@ class MasterRenderer:
         w2 = params.get("stereo_width", {}).get("width", 1.0) ** 2
         part, whole = self.subset_model, self.model
         lufs = whole_loudness(segments.loudness.momentary_energy(), part.mid_energy + w2 * part.side_energy,
-                              whole.mid_energy + w2 * whole.side_energy, params["gain"]["gain_db"],
-                              self.subset.whole_blocks(self.bus.sample_rate))
+                              whole.mid_energy + w2 * whole.side_energy, params["gain"]["gain_db"], self._learn)
         k = self._ms_factor
         if k is None:  # exact for the signal entering the width stage (width scales both ratios alike)
             ms_whole, ms_part = whole.ms_ratio(1.0), part.ms_ratio(1.0)
