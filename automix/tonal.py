@@ -37,7 +37,10 @@ envelope (:mod:`automix.envelope`, ``style.envelope``): each shelf within
 the net response of all the EQ's shelves and peaks (the high-pass left out) on
 :func:`~automix.envelope.net_grid_hz` within ``+-master_eq_net_max_abs_db`` as a
 constraint of the search (SLSQP), followed by a scale-back of the moved gains
-toward 0 that guarantees it. When its answer still misses a target,
+toward 0 that guarantees it. The searches run on the prediction's exact derivatives
+(:class:`ToneModel`: the quotient rule on each frame's sums, the response's slopes
+in its gains from the float64 design), where finite differences of a cost this
+flat near a bound took hundreds of iterations (8 s on a 3-minute bus) to stop. When its answer still misses a target,
 :func:`reach` finds how far the EQ could take each target alone inside the
 same envelope, so the report can tell "out of reach" from "traded off". The
 search is solved to convergence on that smooth cost, so a session recorded at
@@ -194,16 +197,150 @@ def tonal_measures(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, gain: 
     A frame of zero magnitude reads 0, no frames reads 0 and shares all 0.
     """
     w = np.ones(len(freqs)) if gain is None else np.asarray(gain, dtype=np.float64)
-    if fsum.shape[0] == 0:
-        return 0.0, np.zeros(3)
-    num = fsum @ w
-    bands = msum @ (_band_matrix(freqs) * w[:, None])  # (T, 3)
+    return _measures(_stacked(fsum, msum), _band_matrix(freqs), w)[:2]
+
+
+def _stacked(fsum: np.ndarray, msum: np.ndarray) -> np.ndarray:
+    """``[F | M]``: ``(T, 2 G)`` float64, so that each evaluation reads the frames once."""
+    return np.concatenate([np.asarray(fsum, dtype=np.float64), np.asarray(msum, dtype=np.float64)], axis=1)
+
+
+def _measures(frames: np.ndarray, band_matrix: np.ndarray, w: np.ndarray, gradient: bool = False):
+    """:func:`tonal_measures` of the :func:`_stacked` frames for gains ``w`` ``(G,)``; with ``gradient`` also
+    ``d centroid / d w`` ``(G,)`` and ``d shares / d w`` ``(3, G)``, exact (the quotient rule on each frame's
+    sums)."""
+    g = w.size
+    if frames.shape[0] == 0:
+        return (0.0, np.zeros(3)) + ((np.zeros(g), np.zeros((3, g))) if gradient else ())
+    weights = np.zeros((2 * g, 4))
+    weights[:g, 0] = w
+    weights[g:, 1:] = band_matrix * w[:, None]
+    sums = frames @ weights  # (T, 4): each frame's sum F w and its band sums of M w
+    num, bands = sums[:, 0], sums[:, 1:]
     den = bands.sum(axis=1)
     live = den > 0
     safe = np.where(live, den, 1.0)
-    centroid = float(np.mean(np.where(live, num / safe, 0.0)))
-    shares = np.where(live[:, None], bands / safe[:, None], 0.0).mean(axis=0)
-    return centroid, shares / max(float(shares.sum()), 1e-300)
+    ratio = np.where(live, num / safe, 0.0)
+    per_frame = np.where(live[:, None], bands / safe[:, None], 0.0)
+    centroid = float(np.mean(ratio))
+    raw = per_frame.mean(axis=0)
+    total = max(float(raw.sum()), 1e-300)
+    if not gradient:
+        return centroid, raw / total
+    # d(num_t / den_t)/dw_g = (F_tg - ratio_t M_tg) / den_t; d(bands_tj / den_t)/dw_g = M_tg (B_gj - per_tj) / den_t,
+    # and sum_j per_tj = 1 on a live frame: one more read of the frames gives them all
+    inv = np.where(live, 1.0 / safe, 0.0) / frames.shape[0]
+    back = frames.T @ np.column_stack([inv, ratio * inv, per_frame * inv[:, None]])  # (2 G, 5)
+    d_centroid = back[:g, 0] - back[g:, 1]
+    m_per = back[g:, 2:]
+    d_raw = (band_matrix * m_per.sum(axis=1)[:, None] - m_per).T
+    d_shares = d_raw / total - np.outer(raw, d_raw.sum(axis=0)) / total ** 2
+    return centroid, raw / total, d_centroid, d_shares
+
+
+#: the step (dB) of the central differences that give the EQ's response slopes in its gains (error ~1e-10)
+_GAIN_STEP_DB = 1e-4
+
+
+def db_slopes(params: dict, names: Sequence[str], sample_rate: int, freqs: np.ndarray,
+              highpass: bool = True) -> np.ndarray:
+    """``d |H(f)|_dB / d gain_dB`` of the EQ at ``freqs`` for each gain in ``names``: shape ``(K, len(names))``.
+
+    Central differences of the float64 design, every perturbed EQ designed in one vectorised call; the
+    response is smooth in its gains, so this is exact to ~1e-10 dB/dB.
+    """
+    from automix.inference import eq_sections, section_db
+
+    rows = {k: np.full(2 * len(names), float(v)) for k, v in params.items()}
+    for i, name in enumerate(names):
+        rows[name][2 * i] += _GAIN_STEP_DB
+        rows[name][2 * i + 1] -= _GAIN_STEP_DB
+    sections = eq_sections(float(sample_rate), rows)
+    db = section_db(sections if highpass else sections[:, 2:], freqs, sample_rate).sum(axis=-2)
+    return ((db[0::2] - db[1::2]) / (2.0 * _GAIN_STEP_DB)).T
+
+
+class ToneModel:
+    """The master EQ's effect on the bus's centroid and band shares as a function of the moved gains, with
+    exact derivatives for the searches.
+
+    ``g`` is the :data:`MOVED` gains (dB), followed by a high shelf shared by every stem when ``stem_shelf_hz``
+    is given. ``freqs, fsum, msum`` are :func:`bus_spectrum`'s; ``base`` the EQ's other parameters.
+    """
+
+    def __init__(self, freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, base: dict, sample_rate: int,
+                 stem_shelf_hz: float | None = None):
+        self.freqs = np.asarray(freqs, dtype=np.float64)
+        self.frames = _stacked(fsum, msum)  # float64: a smooth cost
+        self.bands = _band_matrix(self.freqs)
+        self.base, self.sample_rate = dict(base), sample_rate
+        self.shelf = None if stem_shelf_hz is None else dict(get_plugin("eq").defaults(),
+                                                             high_shelf_hz=float(stem_shelf_hz))
+        self._last = None
+
+    def params(self, g) -> dict:
+        """The EQ's parameters with the moved gains ``g``."""
+        return dict(self.base, **dict(zip(MOVED, map(float, g[:len(MOVED)]))))
+
+    def response(self, g) -> np.ndarray:
+        """|H| at the group centres ``(G,)``: the master EQ's, times the stem shelf's."""
+        h = eq_magnitude(self.params(g), self.sample_rate, self.freqs)
+        if self.shelf is not None:
+            h = h * eq_magnitude(dict(self.shelf, high_shelf_gain_db=float(g[-1])), self.sample_rate, self.freqs)
+        return h
+
+    def predict(self, g) -> tuple[float, np.ndarray]:
+        """(centroid Hz, band shares (3,)) after the EQ."""
+        if self._last is not None and self._last[0] == np.asarray(g, dtype=np.float64).tobytes():
+            return self._last[1][:2]
+        return _measures(self.frames, self.bands, self.response(g))
+
+    def jacobian(self, g) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """(centroid, shares, d centroid / d g ``(n,)``, d shares / d g ``(3, n)``)."""
+        key = np.asarray(g, dtype=np.float64).tobytes()
+        if self._last is not None and self._last[0] == key:  # the searches ask for a point's value and slope apart
+            return self._last[1]
+        h = self.response(g)
+        slopes = db_slopes(self.params(g), MOVED, self.sample_rate, self.freqs)
+        if self.shelf is not None:
+            slopes = np.concatenate([slopes, db_slopes(dict(self.shelf, high_shelf_gain_db=float(g[-1])),
+                                                       ("high_shelf_gain_db",), self.sample_rate, self.freqs)], axis=1)
+        dh = h[:, None] * slopes * (math.log(10.0) / 20.0)
+        c, b, dc, db = _measures(self.frames, self.bands, h, gradient=True)
+        self._last = (key, (c, b, dc @ dh, db @ dh))
+        return self._last[1]
+
+    def net_slack(self, g, grid: np.ndarray, net_max: float) -> np.ndarray:
+        """``>= 0`` where the net response of the EQ's shelves and peaks on ``grid`` is inside ``+-net_max`` dB."""
+        net = net_response_db(self.params(g), self.sample_rate, grid)
+        return np.concatenate([net_max - net, net_max + net])
+
+    def net_slack_jacobian(self, g, grid: np.ndarray) -> np.ndarray:
+        """d :meth:`net_slack` / d g: ``(2 K, n)``."""
+        j = db_slopes(self.params(g), MOVED, self.sample_rate, grid, highpass=False)
+        j = np.concatenate([j, np.zeros((j.shape[0], len(g) - len(MOVED)))], axis=1)
+        return np.concatenate([-j, j])
+
+
+class ToneErrors:
+    """The centroid and band errors of a :class:`ToneModel` in units of their tolerances (centroid in log
+    ratio), with their jacobian."""
+
+    def __init__(self, model: ToneModel, centroid: tuple[float, float], target_balance, balance_tolerance: float):
+        self.model = model
+        self.target_c, self.tol_c = centroid
+        self.target_b, self.tol_b = np.asarray(target_balance, dtype=np.float64), float(balance_tolerance)
+
+    def __call__(self, g) -> np.ndarray:
+        c, b = self.model.predict(g)
+        return np.append(np.log(max(c, 1.0) / self.target_c) / np.log1p(self.tol_c), (b - self.target_b) / self.tol_b)
+
+    def with_jacobian(self, g) -> tuple[np.ndarray, np.ndarray]:
+        """(errors (4,), d errors / d g (4, n))."""
+        c, b, dc, db = self.model.jacobian(g)
+        e = np.append(np.log(max(c, 1.0) / self.target_c) / np.log1p(self.tol_c), (b - self.target_b) / self.tol_b)
+        de_c = dc / c / np.log1p(self.tol_c) if c > 1.0 else np.zeros_like(dc)
+        return e, np.vstack([de_c, db / self.tol_b])
 
 
 def net_response_db(params: dict, sample_rate: int, freqs: np.ndarray) -> np.ndarray:
@@ -260,54 +397,40 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     lows, highs = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
     start = np.clip(np.array([base[k] for k in MOVED] + [0.0] * (stem_shelf is not None), dtype=np.float64),
                     lows, highs)
-    fsum64, msum64 = np.asarray(fsum, dtype=np.float64), np.asarray(msum, dtype=np.float64)  # a smooth cost
     grid = net_grid_hz(style.envelope)
     net_max = style.envelope.master_eq_net_max_abs_db
-    shelf_only = dict(get_plugin("eq").defaults())
-
-    def params_of(g):
-        return dict(base, **dict(zip(MOVED, map(float, g[:len(MOVED)]))))
-
-    def response(g):
-        h = eq_magnitude(params_of(g), sample_rate, freqs)
-        if stem_shelf is not None:
-            h = h * eq_magnitude(dict(shelf_only, high_shelf_hz=float(stem_shelf[0]), high_shelf_gain_db=float(g[-1])),
-                                 sample_rate, freqs)
-        return h
-
-    def predict(g):
-        return tonal_measures(freqs, fsum64, msum64, response(g))
-
+    model = ToneModel(freqs, fsum, msum, base, sample_rate, None if stem_shelf is None else stem_shelf[0])
+    predict, response = model.predict, model.response
+    errors = ToneErrors(model, (target_c, tol_c), target_b, tol_b)
     shape = None if spectrum is None else octave_shape(freqs, *spectrum)
 
     def net_slack(g):  # >= 0 where the net response is inside the envelope
-        net = net_response_db(params_of(g), sample_rate, grid)
-        return np.concatenate([net_max - net, net_max + net])
-
-    def errors(g) -> np.ndarray:
-        """centroid and band errors in units of their tolerances"""
-        c, b = predict(g)
-        return np.append(np.log(max(c, 1.0) / target_c) / np.log1p(tol_c), (b - target_b) / tol_b)
+        return model.net_slack(g, grid, net_max)
 
     def cost(g):
-        e = errors(g)
-        return e[0] ** 2 + 0.5 * float(np.sum(e[1:] ** 2)) + _MOVE_COST * float(np.sum((g - start) ** 2))
+        e, de = errors.with_jacobian(g)
+        value = e[0] ** 2 + 0.5 * float(np.sum(e[1:] ** 2)) + _MOVE_COST * float(np.sum((g - start) ** 2))
+        return value, 2.0 * e[0] * de[0] + e[1:] @ de[1:] + 2.0 * _MOVE_COST * (g - start)
 
     def cost_inside(g):
-        return cost(g) + _OVER_COST * float(np.sum(np.maximum(np.abs(errors(g)) - _INSIDE, 0.0) ** 2))
+        value, grad = cost(g)
+        e, de = errors.with_jacobian(g)  # the point cost just solved, kept by the model
+        over = np.maximum(np.abs(e) - _INSIDE, 0.0)
+        return value + _OVER_COST * float(np.sum(over ** 2)), grad + 2.0 * _OVER_COST * (over * np.sign(e)) @ de
 
     def met(g) -> int:
         c, b = predict(g)
         return int(abs(c / target_c - 1) <= tol_c) + int(np.max(np.abs(b - target_b)) <= tol_b)
 
-    constraints = [{"type": "ineq", "fun": lambda g: net_slack(g) - 1e-6}]
+    constraints = [{"type": "ineq", "fun": lambda g: net_slack(g) - 1e-6,
+                    "jac": lambda g: model.net_slack_jacobian(g, grid)}]
     before = predict(start)
-    # Solved to convergence on a smooth cost: the same session at another recording level must get the same EQ
-    # (level invariance), and a loosely solved search lands wherever its path stops. Not snapped to a coarse
-    # grid: the result varies as little as its inputs do.
+    # Solved to convergence on a smooth cost with its exact gradient: the same session at another recording level
+    # must get the same EQ (level invariance), and a loosely solved search lands wherever its path stops. Not
+    # snapped to a coarse grid: the result varies as little as its inputs do.
     def solve(fn):
-        best = minimize(fn, start, method="SLSQP", bounds=bounds, constraints=constraints,
-                        options={"ftol": 1e-14, "eps": 1e-6, "maxiter": 500})
+        best = minimize(fn, start, jac=True, method="SLSQP", bounds=bounds, constraints=constraints,
+                        options={"ftol": 1e-14, "maxiter": 500})
         return _inside(np.clip(best.x, lows, highs), net_slack)
 
     gains = solve(cost)
@@ -317,7 +440,7 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
             gains = both
     minimax = None
     if met(gains) < 2:  # the penalised searches can stop short where a setting meeting both exists: the minimax finds it
-        minimax, both = both_best(predict, gains, bounds, target_b, constraints, (target_c, tol_c), tol_b)
+        minimax, both = both_best(errors, gains, bounds, constraints)
         both = _inside(both, net_slack)
         if met(both) > met(gains):
             gains = both
@@ -338,8 +461,7 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     # Only when the match itself predicts a miss: then the report has to say whether the target was out of
     # the EQ's reach or given up for the other target (a pass costs nothing extra).
     if abs(after[0] / target_c - 1) > tol_c or np.max(np.abs(after[1] - target_b)) > tol_b:
-        info["reach"] = reach(predict, gains, bounds, target_b, constraints,
-                              centroid=(target_c, tol_c), balance_tolerance=tol_b, both=minimax)
+        info["reach"] = reach(errors, gains, bounds, constraints, both=minimax)
     return PluginSettings("eq", params), info
 
 
@@ -349,7 +471,11 @@ def _reshaped(gains, shape, response, errors, net_slack, solve_args) -> np.ndarr
     is steered with what the centroid and balance leave free, never traded against them."""
     bounds, constraints, lows, highs = solve_args
     keep = np.maximum(np.abs(errors(gains)), SHAPE_KEEP)
-    held = {"type": "ineq", "fun": lambda g: keep ** 2 - errors(g) ** 2}
+    def held_jacobian(g):
+        e, de = errors.with_jacobian(g)
+        return -2.0 * e[:, None] * de
+
+    held = {"type": "ineq", "fun": lambda g: keep ** 2 - errors(g) ** 2, "jac": held_jacobian}
     best = minimize(lambda g: shape(response(g)) ** 2 + _MOVE_COST * float(np.sum((g - gains) ** 2)), gains,
                     method="SLSQP", bounds=bounds, constraints=list(constraints) + [held],
                     options={"ftol": 1e-12, "eps": 1e-6, "maxiter": 300})
@@ -412,72 +538,81 @@ def _inside(gains: np.ndarray, net_slack) -> np.ndarray:
     return lo * gains
 
 
-def reach(predict, start: np.ndarray, bounds: list, target_balance: np.ndarray, constraints: Sequence = (),
-          centroid: tuple[float, float] | None = None, balance_tolerance: float | None = None,
+def reach(errors: ToneErrors, start: np.ndarray, bounds: list, constraints: Sequence = (),
           both: float | None = None) -> dict:
     """How far the moved master EQ gains can take each tonal target alone, every other goal ignored.
 
-    ``predict(gains) -> (centroid Hz, shares)`` is the exact effect of the EQ on
-    the frames; ``start`` (dB) is where the searches begin, ``bounds`` the
-    gains' ranges and ``constraints`` (scipy's dicts, e.g. the envelope's net
-    response) further limits, the same the match searched within. Returns
-    ``centroid_range_hz`` [lowest, highest]; ``balance_best_error``, the
-    smallest max |share - target| any setting gets; and for the band that best
-    setting misses most, ``balance_limit``: how far that band's share alone can
-    be pushed toward its target (``{"band": i, "share": s}``). A target outside
-    these is one no master EQ setting inside the envelope reaches on this
-    material, whatever the loss weights: the report says so.
+    ``errors`` holds the model (the exact effect of the EQ on the frames, with its derivatives) and the
+    targets; ``start`` (dB) is where the searches begin, ``bounds`` the gains' ranges and ``constraints``
+    (scipy's dicts with their ``jac``, e.g. the envelope's net response) further limits, the same the match
+    searched within. Returns ``centroid_range_hz`` [lowest, highest]; ``balance_best_error``, the smallest max
+    |share - target| any setting gets; and for the band that best setting misses most, ``balance_limit``: how
+    far that band's share alone can be pushed toward its target (``{"band": i, "share": s}``). A target outside
+    these is one no master EQ setting inside the envelope reaches on this material, whatever the loss weights:
+    the report says so.
 
-    With ``centroid = (target Hz, relative tolerance)`` and ``balance_tolerance``
-    it also records ``both_best``: the smallest, over the settings inside the
-    envelope, of the larger of the two errors in units of their tolerances
-    (centroid in log ratio, balance as the max over bands). Above 1, no setting
-    meets both targets at once, although each alone may be reachable: the
-    material's own tilt puts them on opposite sides. ``both``: that value when the
-    caller has already solved it (it is not solved again).
+    It also records ``both_best``: the smallest, over the settings inside the envelope, of the larger of the
+    two errors in units of their tolerances (centroid in log ratio, balance as the max over bands). Above 1, no
+    setting meets both targets at once, although each alone may be reachable: the material's own tilt puts
+    them on opposite sides. ``both``: that value when the caller has already solved it (it is not solved again).
     """
-    def solve(cost):
-        if constraints:
-            return minimize(cost, start, method="SLSQP", bounds=bounds, constraints=list(constraints),
-                            options={"ftol": 1e-12, "maxiter": 200}).x
-        return minimize(cost, start, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-12, "maxiter": 200}).x
+    model, target_balance = errors.model, errors.target_b
 
-    lowest = predict(solve(lambda g: np.log(max(predict(g)[0], 1e-9))))[0]
-    highest = predict(solve(lambda g: -np.log(max(predict(g)[0], 1e-9))))[0]
+    def solve(measure):  # measure(c, b, dc, db) -> (value, gradient)
+        def cost(g):
+            return measure(*model.jacobian(g))
+
+        if constraints:
+            return minimize(cost, start, jac=True, method="SLSQP", bounds=bounds, constraints=list(constraints),
+                            options={"ftol": 1e-12, "maxiter": 200}).x
+        return minimize(cost, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                        options={"ftol": 1e-12, "maxiter": 200}).x
+
+    def log_centroid(sign):
+        return lambda c, b, dc, db: (sign * np.log(max(c, 1e-9)), sign * dc / max(c, 1e-9))
+
+    lowest = model.predict(solve(log_centroid(1.0)))[0]
+    highest = model.predict(solve(log_centroid(-1.0)))[0]
     # sum of squares is smooth; the reported error is the max over bands, as the target's
-    best = predict(solve(lambda g: float(np.sum((predict(g)[1] - target_balance) ** 2))))[1]
+    best = model.predict(solve(lambda c, b, dc, db: (float(np.sum((b - target_balance) ** 2)),
+                                                      2.0 * (b - target_balance) @ db)))[1]
     band = int(np.argmax(np.abs(best - target_balance)))
     sign = 1.0 if best[band] < target_balance[band] else -1.0
     # in log: a band the material barely has holds shares of 1e-8, whose plain gradients stop the search at once
-    limit = predict(solve(lambda g: -sign * np.log(max(float(predict(g)[1][band]), 1e-300))))[1][band]
+    limit = model.predict(solve(lambda c, b, dc, db: (-sign * np.log(max(float(b[band]), 1e-300)),
+                                                      -sign * db[band] / max(float(b[band]), 1e-300))))[1][band]
     out = {"centroid_range_hz": [round(float(lowest), 1), round(float(highest), 1)],
            "balance_best_error": round(float(np.max(np.abs(best - target_balance))), 4),
            "balance_limit": {"band": band, "share": float(f"{limit:.4g}")}}  # shares can be 1e-8
-    if both is not None:  # the caller's own minimax, already solved
-        out["both_best"] = round(both, 3)
-    elif centroid is not None and balance_tolerance is not None:
-        value, _ = both_best(predict, start, bounds, target_balance, constraints, centroid, balance_tolerance)
-        out["both_best"] = round(value, 3)
+    value = both if both is not None else both_best(errors, start, bounds, constraints)[0]
+    out["both_best"] = round(value, 3)
     return out
 
 
-def both_best(predict, start, bounds, target_balance, constraints, centroid,
-              balance_tolerance) -> tuple[float, np.ndarray]:
+def both_best(errors: ToneErrors, start, bounds, constraints) -> tuple[float, np.ndarray]:
     """``(value, gains)``: min over the gains of max(|centroid error|, |band errors|), each in units of its
     tolerance, and the gains that get it. The minimax in epigraph form (an extra variable ``s`` above every
     error), which SLSQP solves exactly where a plain max would leave it a kink. See :func:`reach`."""
-    target_c, tol_c = centroid
-
-    def errors(g):
-        c, b = predict(g)
-        return np.append(np.log(max(c, 1e-9) / target_c) / np.log1p(tol_c), (b - target_balance) / balance_tolerance)
-
     e0 = errors(start)
     x0 = np.append(start, np.max(np.abs(e0)))
-    cons = [{"type": "ineq", "fun": lambda x: np.concatenate([x[-1] - errors(x[:-1]), x[-1] + errors(x[:-1])])}]
-    cons += [{"type": "ineq", "fun": (lambda x, f=c["fun"]: f(x[:-1]))} for c in constraints]
-    x = minimize(lambda x: x[-1], x0, method="SLSQP", bounds=list(bounds) + [(0.0, None)], constraints=cons,
-                 options={"ftol": 1e-10, "maxiter": 200}).x
+
+    def above(x):  # s - e >= 0 and s + e >= 0
+        e = errors(x[:-1])
+        return np.concatenate([x[-1] - e, x[-1] + e])
+
+    def above_jacobian(x):
+        _, de = errors.with_jacobian(x[:-1])
+        ones = np.ones((de.shape[0], 1))
+        return np.block([[-de, ones], [de, ones]])
+
+    cons = [{"type": "ineq", "fun": above, "jac": above_jacobian}]
+    cons += [{"type": "ineq", "fun": (lambda x, f=c["fun"]: f(x[:-1])),
+              "jac": (lambda x, j=c["jac"]: np.concatenate([j(x[:-1]), np.zeros((len(j(x[:-1])), 1))], axis=1))}
+             for c in constraints]
+    objective = np.zeros(x0.size)
+    objective[-1] = 1.0
+    x = minimize(lambda x: (x[-1], objective), x0, jac=True, method="SLSQP", bounds=list(bounds) + [(0.0, None)],
+                 constraints=cons, options={"ftol": 1e-10, "maxiter": 200}).x
     # the solver's answer read back as what it is (a slightly infeasible step would understate it)
     g = np.clip(x[:-1], [b[0] for b in bounds], [b[1] for b in bounds])
     if constraints and any(np.min(c["fun"](g)) < 0 for c in constraints):

@@ -88,6 +88,43 @@ def test_tonal_measures_are_the_meters_definition():
     assert abs((mag.sum(axis=0) @ f) / mag.sum() - c) > 0.05 * c
 
 
+@pytest.mark.parametrize("stem_shelf", [None, 6000.0])
+def test_tone_model_derivatives_match_float64_central_differences(stem_shelf):
+    """The searches run on the model's own derivatives: the centroid, the band shares, the errors and the
+    envelope's net-response slack, each against central differences of the float64 values it differentiates."""
+    from automix.envelope import net_grid_hz
+
+    style = get_style("rock_punk")
+    freqs, fsum, msum = _pink_frames(-3.0, frames=40, seed=5)
+    msum[3] = 0.0  # a silent frame reads 0 and has no slope
+    fsum[3] = 0.0
+    eq = next(p for p in master_prior(style) if p.plugin == "eq")
+    model = tonal.ToneModel(freqs, fsum, msum, eq.params, SR, stem_shelf)
+    errors = tonal.ToneErrors(model, (2500.0, 0.1), [0.3, 0.5, 0.2], 0.05)
+    grid = net_grid_hz(style.envelope)
+    g = np.array([1.7, -2.2, 2.9] + ([-1.3] if stem_shelf else []))
+    c, b, dc, db = model.jacobian(g)
+    assert (c, b.tolist()) == (model.predict(g)[0], model.predict(g)[1].tolist())
+    assert c == pytest.approx(tonal.tonal_measures(freqs, fsum, msum, model.response(g))[0], rel=1e-13)
+    e, de = errors.with_jacobian(g)
+    slack_jac = model.net_slack_jacobian(g, grid)
+    h = 1e-4
+    for i in range(g.size):
+        up, down = g.copy(), g.copy()
+        up[i] += h
+        down[i] -= h
+        (cu, bu), (cd, bd) = model.predict(up), model.predict(down)
+        assert dc[i] == pytest.approx((cu - cd) / (2 * h), rel=1e-6, abs=1e-6)
+        np.testing.assert_allclose(db[:, i], (bu - bd) / (2 * h), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(de[:, i], (errors(up) - errors(down)) / (2 * h), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(slack_jac[:, i], (model.net_slack(up, grid, 4.0) - model.net_slack(down, grid, 4.0))
+                                   / (2 * h), rtol=1e-6, atol=1e-8)
+    assert np.abs(dc).max() > 1.0 and np.abs(db).max() > 1e-3  # the gains move the measures: the check has teeth
+    if stem_shelf:
+        assert not slack_jac[:, -1].any()  # the stems' shelf is not the master EQ's
+        assert abs(dc[-1]) > 1.0
+
+
 def test_match_tone_reaches_a_reachable_centroid_and_is_stable_under_round_off():
     style = get_style("rock_punk")
     freqs, fsum, msum = _pink_frames(-5.0)  # darker than the target: the EQ must brighten
