@@ -336,3 +336,31 @@ def test_a_reference_spectrum_steers_the_shape_the_centroid_and_balance_leave_op
     assert info["shape_predicted_db"] <= shape(tonal.eq_magnitude(plain.params, SR, freqs)) + 1e-6
     assert abs(info["centroid_predicted_hz"] / centroid - 1) < style.tolerances.centroid_rel  # not traded away
     assert "shape_predicted_db" not in plain_info
+
+
+def test_tone_sums_kernels_are_the_matrix_products():
+    """The numba sums against numpy's products, and the measures do not depend on the order the groups come in."""
+    from automix.kernels.tone_sums import frame_backsums, frame_sums
+
+    rng = np.random.default_rng(8)
+    fsum, msum = rng.uniform(0, 1, (37, 20)), rng.uniform(0, 1, (37, 20))
+    w, u, v = rng.uniform(0.5, 2, 20), rng.uniform(0, 1, 37), rng.uniform(0, 1, (37, 4))
+    starts = np.array([0, 4, 15, 20])
+    out = np.empty((37, 4))
+    frame_sums(fsum, msum, w, starts, out)
+    np.testing.assert_allclose(out[:, 0], fsum @ w, rtol=1e-13)
+    for j in range(3):
+        np.testing.assert_allclose(out[:, 1 + j], msum[:, starts[j]:starts[j + 1]] @ w[starts[j]:starts[j + 1]], rtol=1e-13)
+    back_f, back_m = np.full(20, np.nan), np.full((4, 20), np.nan)  # zeroed by the kernel
+    frame_backsums(fsum, msum, u, v, back_f, back_m)
+    np.testing.assert_allclose(back_f, fsum.T @ u, rtol=1e-13)
+    np.testing.assert_allclose(back_m, v.T @ msum, rtol=1e-13)
+
+    freqs, f, m = _pink_frames(-2.0, frames=30)
+    h = tonal.eq_magnitude(dict(next(p for p in master_prior(get_style("rock_punk")) if p.plugin == "eq").params,
+                                high_shelf_gain_db=3.0), SR, freqs)
+    shuffle = rng.permutation(freqs.size)
+    c, b = tonal.tonal_measures(freqs, f, m, h)
+    c2, b2 = tonal.tonal_measures(freqs[shuffle], f[:, shuffle], m[:, shuffle], h[shuffle])
+    assert c2 == pytest.approx(c, rel=1e-12)
+    np.testing.assert_allclose(b2, b, atol=1e-12)
