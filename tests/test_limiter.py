@@ -11,7 +11,7 @@ import torch
 from scipy.signal import butter, resample_poly, sosfilt
 
 from automix.plugins import limiter as L
-from automix.plugins.limiter import PLUGIN, build, latency_samples, limiter
+from automix.plugins.limiter import PLUGIN, StreamingLimiter, build, latency_samples, limiter, pedalboard_limiter
 
 #: a ceiling whose powf(10, dB/20) glibc rounds 1 ulp away from the exact value
 GLIBC_POWF_MISROUND_DB = -1.1532432769500485
@@ -56,7 +56,7 @@ def pedalboard_out(x: np.ndarray, sample_rate: int, **params) -> np.ndarray:
     seen the channel count once reads it right, and ``reset=True`` clears
     the priming call's state.
     """
-    board = pedalboard.Pedalboard(build(sample_rate, **params))
+    board = pedalboard.Pedalboard(pedalboard_limiter(sample_rate, **params))
     board.process(np.zeros((x.shape[0], 64), np.float32), sample_rate, reset=True)
     return board.process(x, sample_rate, reset=True)
 
@@ -276,7 +276,8 @@ def test_batch_equals_stacked_singles():
 @pytest.mark.parametrize("true_peak", [0, 1])
 def test_latency_samples_is_pedalboards_shortfall(sample_rate, lookahead_ms, true_peak):
     x = np.zeros((2, 20000), np.float32)
-    lim = build(sample_rate, ceiling_db=-1.0, release_ms=100.0, lookahead_ms=lookahead_ms, true_peak=true_peak)[0]
+    lim = pedalboard_limiter(sample_rate, ceiling_db=-1.0, release_ms=100.0, lookahead_ms=lookahead_ms,
+                             true_peak=true_peak)[0]
     out = lim.process(x, sample_rate, reset=False)
     assert x.shape[1] - out.shape[1] == latency_samples(sample_rate, lookahead_ms, true_peak)
     assert latency_samples(44100, 5.0, 1) == 280 and latency_samples(44100, 5.0, 0) == 220
@@ -289,7 +290,7 @@ def test_streaming_blocks_equal_whole_buffer(true_peak):
     x = music(sr, (3 * 65536 + 1234) / sr, 11, peak_db=5.0)
     params = dict(ceiling_db=-1.0, release_ms=100.0, lookahead_ms=5.0, true_peak=true_peak)
     lat = latency_samples(sr, 5.0, true_peak)
-    lim = build(sr, **params)[0]
+    lim = pedalboard_limiter(sr, **params)[0]
     parts = [lim.process(x[:, s:s + 65536], sr, reset=False) for s in range(0, x.shape[1], 65536)]
     assert parts[0].shape[1] == 65536 - lat and all(p.shape[1] == 65536 for p in parts[1:-1])
     parts.append(lim.process(np.zeros((2, lat), np.float32), sr, reset=False))
@@ -300,11 +301,81 @@ def test_streaming_blocks_equal_whole_buffer(true_peak):
     assert_parity(twin_out(x, sr, **params), streamed)
 
 
+def _pedalboard_stream(x: np.ndarray, sr: int, block: int, **params) -> np.ndarray:
+    """pedalboard's limiter as the engine streams it: constant ``buffer_size``, ``reset=False``, then silence until
+    it has given back as many frames as it was fed."""
+    lim = pedalboard.Pedalboard(pedalboard_limiter(sr, **params))
+    parts = [lim.process(x[:, s:s + block], sr, buffer_size=block, reset=False) for s in range(0, x.shape[1], block)]
+    while sum(p.shape[1] for p in parts) < x.shape[1]:
+        parts.append(lim.process(np.zeros((x.shape[0], block), np.float32), sr, buffer_size=block, reset=False))
+    return np.concatenate(parts, axis=1)[:, :x.shape[1]]
+
+
+def _node_stream(x: np.ndarray, sr: int, blocks, **params) -> tuple[np.ndarray, list[int]]:
+    """The production stage fed blocks of the sizes ``blocks`` cycles through, then silence; and what each
+    call returned."""
+    node = StreamingLimiter(sr, **params)
+    parts, sizes, start = [], [], 0
+    for size in itertools.cycle(blocks):
+        if start >= x.shape[1]:
+            break
+        parts.append(node.process(x[:, start:start + size]))
+        sizes.append(parts[-1].shape[1])
+        start += size
+    while sum(p.shape[1] for p in parts) < x.shape[1]:
+        parts.append(node.process(np.zeros((x.shape[0], 4096), np.float32)))
+    return np.concatenate(parts, axis=1)[:, :x.shape[1]], sizes
+
+
+@pytest.mark.skipif(not EXACT, reason="libm's float32 powf/expf are not pedalboard's here: pedalboard's limiter runs")
+@pytest.mark.parametrize("sample_rate", [44100, 48000])
+@pytest.mark.parametrize("true_peak", [0, 1])
+@pytest.mark.parametrize("params", [dict(ceiling_db=-1.0, release_ms=100.0, lookahead_ms=5.0),
+                                    dict(ceiling_db=GLIBC_POWF_MISROUND_DB, release_ms=1.0, lookahead_ms=0.5),
+                                    dict(ceiling_db=-12.0, release_ms=1000.0, lookahead_ms=20.0),
+                                    dict(ceiling_db=0.0, release_ms=60.0, lookahead_ms=1.5)])
+def test_production_stage_is_pedalboards_stream_bit_for_bit(params, true_peak, sample_rate):
+    """The production limiter against pedalboard's own, both streamed: equal to the last bit, whatever blocks
+    it is fed (blocks shorter than its latency, single samples, the engine's 65536), silence and decay included,
+    and short by exactly the latency at first, as pedalboard is."""
+    x = music(sample_rate, 2.0, int(params["release_ms"]) + true_peak, peak_db=params["ceiling_db"] + 9.0)
+    x[:, int(0.9 * sample_rate):int(1.1 * sample_rate)] = 0.0  # digital silence mid-stream
+    params = dict(params, true_peak=true_peak)
+    ref = _pedalboard_stream(x, sample_rate, 8192, **params)
+    assert np.abs(ref).max() < np.abs(x).max() * 0.5  # the limiter really worked
+    lag = latency_samples(sample_rate, params["lookahead_ms"], true_peak)
+    for blocks in ([65536], [8192], [4096, 1, 97, lag - 1, 30000]):
+        out, sizes = _node_stream(x, sample_rate, blocks, **params)
+        np.testing.assert_array_equal(out, ref)
+        assert sum(sizes[:1]) == max(0, min(blocks[0], x.shape[1]) - lag)
+
+
+@pytest.mark.skipif(not EXACT, reason="libm's float32 powf/expf are not pedalboard's here: pedalboard's limiter runs")
+def test_production_stage_mono_and_engine_chain():
+    """Mono in, mono out (pedalboard's limiter takes any channel count), and the stage inside the engine's
+    streaming chain equals pedalboard's limiter there."""
+    from automix.engines.pedalboard_engine import StreamingChain
+
+    sr = 44100
+    x = music(sr, 1.0, 4, peak_db=6.0)
+    params = dict(ceiling_db=-1.0, release_ms=100.0, lookahead_ms=5.0, true_peak=1)
+    mono = x[:1].copy()
+    np.testing.assert_array_equal(_node_stream(mono, sr, [5000], **params)[0], _pedalboard_stream(mono, sr, 5000, **params))
+    chains = [StreamingChain(stages, sr, 8192) for stages in ([build(sr, **params)[0]],
+                                                             [pedalboard.Pedalboard(pedalboard_limiter(sr, **params))])]
+    outs = []
+    for chain in chains:
+        parts = [chain.process(x[:, s:s + 8192]) for s in range(0, x.shape[1], 8192)] + [chain.flush()]
+        outs.append(np.concatenate(parts, axis=1))
+    assert outs[0].shape == x.shape
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
 def test_growing_block_size_restarts_the_stream():
     """pedalboard re-prepares (and resets) when a call's block exceeds all earlier ones."""
     sr = 44100
     x = music(sr, 1.0, 2, peak_db=3.0)
-    lim = build(sr, ceiling_db=-1.0, release_ms=100.0, lookahead_ms=5.0, true_peak=1)[0]
+    lim = pedalboard_limiter(sr, ceiling_db=-1.0, release_ms=100.0, lookahead_ms=5.0, true_peak=1)[0]
     lat = latency_samples(sr, 5.0, 1)
     first = lim.process(x[:, :1000], sr, reset=False)
     second = lim.process(x[:, 1000:20000], sr, reset=False)
@@ -323,10 +394,12 @@ def test_spec_matches_torch_and_builder():
     build_kw = [p.name for p in inspect.signature(build).parameters.values() if p.kind is p.KEYWORD_ONLY]
     assert tuple(torch_kw) == names and tuple(build_kw) == names
     assert PLUGIN.stereo_only
+    reference = pedalboard_limiter(44100, **PLUGIN.defaults())
+    assert len(reference) == 1 and isinstance(reference[0], pedalboard.BrickwallLimiter)
+    assert not isinstance(reference[0], pedalboard.Limiter)
+    assert reference[0].true_peak is True and reference[0].ceiling_db == pytest.approx(-1.0)
     stage = build(44100, **PLUGIN.defaults())
-    assert len(stage) == 1 and isinstance(stage[0], pedalboard.BrickwallLimiter)
-    assert not isinstance(stage[0], pedalboard.Limiter)
-    assert stage[0].true_peak is True and stage[0].ceiling_db == pytest.approx(-1.0)
+    assert len(stage) == 1 and isinstance(stage[0], StreamingLimiter if EXACT else pedalboard.BrickwallLimiter)
     assert PLUGIN.extra["latency_samples"] is latency_samples
 
 

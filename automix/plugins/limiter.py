@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from automix.dsp import as_batch_param, expf, powf
-from automix.plugins.spec import ParamSpec, Plugin, specs
+from automix.plugins.spec import NumpyNode, ParamSpec, Plugin, specs
 
 if TYPE_CHECKING:
     import torch
@@ -262,8 +262,10 @@ def limiter(x: torch.Tensor, sample_rate: int, *, ceiling_db, release_ms, lookah
     return torch.minimum(torch.maximum(x * gain[:, None, :], -c), c)
 
 
-def build(sample_rate: int, *, ceiling_db: float, release_ms: float, lookahead_ms: float, true_peak) -> list:
-    """Production twin: one ``pedalboard.BrickwallLimiter`` (latency: :func:`latency_samples`)."""
+def pedalboard_limiter(sample_rate: int, *, ceiling_db: float, release_ms: float, lookahead_ms: float,
+                       true_peak) -> list:
+    """One ``pedalboard.BrickwallLimiter`` (latency: :func:`latency_samples`): the reference the production
+    stage reproduces, and what runs where libm's float32 functions are not pedalboard's."""
     import pedalboard  # here, not at import: the specs (styles, settings, CLI) load without it
 
     return [
@@ -274,6 +276,65 @@ def build(sample_rate: int, *, ceiling_db: float, release_ms: float, lookahead_m
             true_peak=bool(true_peak),
         )
     ]
+
+
+def build(sample_rate: int, *, ceiling_db: float, release_ms: float, lookahead_ms: float, true_peak) -> list:
+    """Production twin: :class:`StreamingLimiter`, pedalboard's limiter bit for bit; pedalboard's own
+    (:func:`pedalboard_limiter`) where :data:`automix.dsp.LIBM_EXACT` is false (the ceiling and release
+    coefficient could then differ in their last bit)."""
+    from automix.dsp import LIBM_EXACT
+
+    params = dict(ceiling_db=ceiling_db, release_ms=release_ms, lookahead_ms=lookahead_ms, true_peak=true_peak)
+    if not LIBM_EXACT:
+        return pedalboard_limiter(sample_rate, **params)
+    return [StreamingLimiter(sample_rate, **params)]
+
+
+class StreamingLimiter(NumpyNode):
+    """The production limiter: ``pedalboard.BrickwallLimiter`` streamed with ``reset=False``, bit for bit.
+
+    The same float32 arithmetic as pedalboard's (:mod:`automix.kernels.limiter`: the JUCE upsampler's taps
+    and accumulation order, the gain computer, the delayed and clipped output), state carried from block to
+    block, and the same latency: the first blocks come out :func:`latency_samples` frames short and the
+    engine's flush (silence) pushes the rest out. About four times faster than pedalboard's, whose true-peak
+    sidechain runs JUCE's scalar FIR; here each FIR tap runs over the whole block at once. One instance per
+    stream.
+    """
+
+    def __init__(self, sample_rate: int, *, ceiling_db: float, release_ms: float, lookahead_ms: float, true_peak):
+        super().__init__("limiter", self.process)
+        from automix.kernels import limiter as K
+
+        self.true_peak = bool(true_peak)
+        self.lag = latency_samples(sample_rate, lookahead_ms, self.true_peak)
+        self.ceiling = _ceiling_f32(np.array([ceiling_db], dtype=np.float64))[0]
+        a = _release_coef_f32(np.array([_release_samples(sample_rate, release_ms)]))[0]
+        self.one_minus_a = np.float32(1.0) - a
+        taps1, taps2, _ = K.oversampler_design()
+        self.taps1, self.taps2 = taps1.astype(np.float32), taps2.astype(np.float32)
+        self.gain = np.ones(1, np.float32)
+        self.hold = np.zeros(1, np.int64)
+        self.history1 = self.history2 = self.delay = None
+        self.skip = self.lag  # the outputs before the stream's first sample are not emitted
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        from automix.kernels.limiter import stream_block
+
+        x = np.ascontiguousarray(block, dtype=np.float32)
+        if self.delay is None:
+            c = x.shape[0]
+            self.history1 = np.zeros((c, self.taps1.size // 2), np.float32)
+            self.history2 = np.zeros((c, self.taps2.size // 2), np.float32)
+            self.delay = np.zeros((c, self.lag), np.float32)
+        y = np.empty_like(x)
+        stream_block(x, self.taps1, self.taps2, self.true_peak, self.ceiling, self.one_minus_a, self.lag,
+                     self.history1, self.history2, self.delay, self.gain, self.hold, y)
+        drop = min(self.skip, y.shape[1])
+        self.skip -= drop
+        return y[:, drop:] if drop else y
+
+    def __repr__(self) -> str:
+        return f"StreamingLimiter(ceiling={float(self.ceiling):.4g}, lag={self.lag}, true_peak={self.true_peak})"
 
 
 PLUGIN = Plugin(

@@ -130,12 +130,14 @@ class ParamSpec:
 
 
 class NumpyNode:
-    """A production stage computed in numpy or numba, with no latency.
+    """A production stage computed in numpy or numba.
 
-    ``fn`` maps a float32 block ``(channels, samples)`` to a float32 block of
-    the same length. Memoryless nodes stream trivially; a stateful one (a
-    subclass such as :class:`automix.kernels.cascade.Cascade`) carries its
-    state from block to block, one instance per stream.
+    ``fn`` maps a float32 block ``(channels, samples)`` to a float32 block,
+    of the same length unless the stage has latency (then, as a pedalboard
+    plugin does, it returns fewer frames at first and the engine's flush of
+    silence pushes the rest out). Memoryless nodes stream trivially; a
+    stateful one (a subclass such as :class:`automix.kernels.cascade.Cascade`)
+    carries its state from block to block, one instance per stream.
     """
 
     def __init__(self, name: str, fn: Callable[[np.ndarray], np.ndarray]):
