@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from automix.errors import OutputError, SessionError
+from automix.errors import OutputError, SessionError, check_exists
 
 #: formats we read; mp3/ogg are decoded by libsndfile (no encoder-delay offset)
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
@@ -129,8 +129,7 @@ def probe(path: str | os.PathLike) -> StemInfo:
             (more than 2 channels), ``E_TOO_SHORT`` (under 0.4 s).
     """
     p = str(path)
-    if not os.path.exists(p):
-        raise SessionError(f"{p}: file not found; check the path", code="E_MISSING")
+    check_exists(p)
     if not os.path.isfile(p):
         raise SessionError(f"{p}: not a regular file; point at an audio file", code="E_UNREADABLE")
     if os.path.getsize(p) == 0:

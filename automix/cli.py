@@ -299,6 +299,10 @@ def mix(stems, extra_stems, style, targets, output, engine, optimize, test_stems
     there earlier is left out). Exits 1 when a hard target (loudness, true-peak ceiling) is missed,
     2 on a usage or input error.
     """
+    from automix.errors import check_exists
+
+    for path in list(stems) + list(extra_stems):  # a mistyped path answered before numpy and the styles load
+        check_exists(path)
     from automix.session import mix_command
 
     with _Progress(enabled=not quiet) as show:

@@ -87,6 +87,15 @@ class SessionError(AutomixError):
     code = "E_SESSION"
 
 
+def check_exists(path) -> None:
+    """Raise ``E_MISSING`` for a stem or session path that does not exist (stdlib only: the CLI answers a
+    mistyped path before loading numpy or the styles)."""
+    import os
+
+    if not os.path.exists(str(path)):
+        raise SessionError(f"{path}: file not found; check the path", code="E_MISSING")
+
+
 class OutputError(AutomixError):
     """An output cannot be written (unsupported format, unwritable folder, would overwrite an input)."""
 

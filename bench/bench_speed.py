@@ -111,6 +111,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="automix-speed-", dir=CACHE))
     probe_before = contention_probe()
 
+    # numba compiles a kernel on its first call after a change (then loads it from its cache): one short mix per
+    # checkout first, so that no timed row pays for compiling (or its memory)
+    warm = Path(session(8, 5)[0]).parent
+    for tree in [ROOT] + ([args.before.resolve()] if args.before else []):
+        mix(tree, warm, work / "warm.wav", 1, pristine=tree != ROOT)
     floor = run_isolated(FLOOR, ",".join(paths), work / "floor.wav")
     one = mix(ROOT, folder, work / "one.wav", 1)
     two = mix(ROOT, folder, work / "two.wav", 2)

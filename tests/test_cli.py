@@ -146,6 +146,15 @@ def test_commands_that_need_no_engine_do_not_load_torch(tmp_path, stems, args):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_mistyped_stem_path_is_answered_before_numpy_loads(tmp_path):
+    """The commonest input error costs no imports: the one-line answer comes before numpy and the styles load."""
+    script = _NO_TORCH.replace('"TORCH" if "torch" in sys.modules else "NO-TORCH"', '"NUMPY" if "numpy" in sys.modules else "NO-NUMPY"')
+    proc = subprocess.run([sys.executable, "-c", script, "mix", str(tmp_path / "no-session"), "--style", "rock_punk",
+                           "--output", str(tmp_path / "m.wav")], capture_output=True, text=True, timeout=120)
+    assert "NO-NUMPY 2" in proc.stderr, proc.stderr
+    assert f"{tmp_path / 'no-session'}: file not found; check the path" in proc.stderr
+
+
 def test_mix_help_says_a_folder_is_accepted_and_batch_when_style_is_required():
     assert "session folder" in run("mix", "--help").stdout
     assert "Required unless" in " ".join(run("batch", "--help").stdout.split())
