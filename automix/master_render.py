@@ -367,7 +367,8 @@ class MasterRenderer:
         finisher = Finisher(sr, self.out_format)
         writer = AtomicWriter(self.output, finisher.out_rate, 2, self.out_format.subtype, protect=self.protect,
                               tag=output_tag())
-        meter = StreamingMeter(finisher.out_rate, 2, spectrum=True, over_dbtp=self.ceiling_dbtp, folddown=True)
+        meter = StreamingMeter(finisher.out_rate, 2, spectrum=True, over_dbtp=self.ceiling_dbtp, folddown=True,
+                               threads=self.threads)
         # the search segments of this very output: the next search continues on the curve measured here
         segments = None if self.subset.whole else _SubsetLoudness(self.subset, sr)
         position = [0]

@@ -163,7 +163,7 @@ def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads:
     (a :class:`~automix.strip_cache.StripCache`) the bus is summed from the strips it holds."""
     from automix.meters import StreamingMeter
 
-    meter = StreamingMeter(settings.sample_rate, 2, spectrum=True) if metered else None
+    meter = StreamingMeter(settings.sample_rate, 2, spectrum=True, threads=threads) if metered else None
     with sf.SoundFile(str(bus.path), "w", settings.sample_rate, 2, "FLOAT") as f:
         def sink(block):
             if meter is not None:

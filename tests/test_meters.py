@@ -499,6 +499,25 @@ def test_streaming_in_tiny_blocks_equals_one_shot():
         assert r["band_balance"][band] == pytest.approx(whole["band_balance"][band], abs=1e-7)
 
 
+def test_a_meter_on_two_threads_reads_exactly_what_one_thread_reads():
+    """The spectral meters beside loudness and true peak on their own thread: every number and curve is the
+    same (the accumulators share only the block), for blocks below and above the batching size."""
+    sr = 44100
+    x = _mix(sr, 2)[:, : 3 * sr + 777].astype(np.float32)
+    meters = [StreamingMeter(sr, 2, spectrum=True, over_dbtp=-20.0, folddown=True, threads=t) for t in (1, 2)]
+    for meter in meters:
+        for s, n in zip(range(0, x.shape[1], 40000), [40000] * 100):
+            meter.process(x[:, s:s + n])
+            meter.process(x[:, s:s][:, :0])
+    one, two = meters
+    assert two._helper is not None  # the second thread really ran
+    assert one.result() == two.result()
+    assert one.spectrum() == two.spectrum() and one.stereo_bands() == two.stereo_bands()
+    assert one.folddown_loss_db() == two.folddown_loss_db()
+    assert one.true_peak_overs_s() == two.true_peak_overs_s()
+    np.testing.assert_array_equal(one.short_term_lufs(), two.short_term_lufs())
+
+
 def test_ms_ratio_known_answers():
     x = music_like(44100, 44100, 1, seed=5)[0].astype(np.float64)
     z = np.zeros_like(x)

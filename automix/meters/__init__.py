@@ -152,6 +152,8 @@ class StreamingMeter:
         folddown: also meter the mono fold-down ``(L + R) / 2`` for :meth:`folddown_loss_db` (two channels).
         filter_class: K-weighting design, ``"K-weighting"`` (pyloudnorm's default)
             or ``"DeMan"`` (ITU coefficients at 48 kHz); see :mod:`.loudness`.
+        threads: 2 runs the spectral meters (and the stereo bands) on a second thread beside
+            loudness and true peak, block by block; the numbers are the same either way.
 
     State carried across blocks: the K-weighting filter state, the partial
     100 ms segment, the last 47 samples per channel for the true-peak
@@ -168,7 +170,8 @@ class StreamingMeter:
 
     def __init__(self, sample_rate: float, channels: int = 2, *, oversample: int = 4, spectral: bool = True,
                  true_peak: bool = True, filter_class: str = "K-weighting", octaves: bool | None = None,
-                 spectrum: bool = False, over_dbtp: float | None = None, folddown: bool = False):
+                 spectrum: bool = False, over_dbtp: float | None = None, folddown: bool = False,
+                 threads: int = 1):
         self.sample_rate = _check_rate(sample_rate)
         if isinstance(channels, bool) or channels not in (1, 2):
             raise ValueError(f"channels must be 1 or 2, got {channels!r}; downmix to stereo first")
@@ -187,6 +190,9 @@ class StreamingMeter:
         self._block_peak = 0.0
         self._pending: list[np.ndarray] = []
         self._pending_frames = 0
+        # the spectral meters' thread (made on first use; it ends with the meter)
+        self._split = threads > 1 and (spectral or self._stereo is not None)
+        self._helper = None
 
     @property
     def samples(self) -> int:
@@ -215,15 +221,28 @@ class StreamingMeter:
             return
         x = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending, axis=1)
         self._pending, self._pending_frames = [], 0
+        beside = None
+        if self._split:
+            if self._helper is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="automix-meter")
+            beside = self._helper.submit(self._spectral_part, x)  # the accumulators share nothing but x
+        else:
+            self._spectral_part(x)
         self._loudness.process(x)
         if self._tp is not None:
             self._tp.process(x, self._block_peak)
         self._block_peak = 0.0
+        if self._mono is not None:
+            self._mono.process(0.5 * (x[0:1] + x[1:2]))
+        if beside is not None:
+            beside.result()
+
+    def _spectral_part(self, x: np.ndarray) -> None:
         self._spectral.process(x)
         if self._stereo is not None:
             self._stereo.process(x)
-        if self._mono is not None:
-            self._mono.process(0.5 * (x[0:1] + x[1:2]))
 
     def folddown_loss_db(self) -> float | None:
         """Integrated loudness lost when the two channels are folded down to mono (LU; positive = quieter in
