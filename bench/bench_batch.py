@@ -14,7 +14,7 @@ Run: ``python bench/bench_batch.py [--quick] [--process module:function]``.
   report write), as a share of the render (the process function's own time).
   Target <= 2%. The end-to-end figure (wall time of ``--jobs 1`` minus the
   sum of render times, per session) is reported as well.
-* Peak RSS of the worker (``ru_maxrss``, fresh ``automix batch --jobs 1``
+* Peak RSS of the worker (its own ``VmHWM``, fresh ``automix batch --jobs 1``
   process each) for a 1-minute and a 10-minute session of 8 stems: bounded
   by the streaming render, not by the session length.
 

@@ -30,11 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.bench_engines import FLOOR  # noqa: E402
 from automix.runtime import BLAS_ENV, ENV  # noqa: E402
-from bench.common import CACHE, contention_note, contention_probe, run_isolated, session, write_table  # noqa: E402
+from bench.common import (CACHE, PEAK_RSS, contention_note, contention_probe, run_isolated, session,  # noqa: E402
+                          write_table)
 
 #: the child reports its own peak RSS when it ends; the parent times it, interpreter start-up included
-CLI = """
-import resource, sys
+CLI = PEAK_RSS + """
+import sys
 sys.path.insert(0, sys.argv[1])
 from automix.cli import main
 sys.argv = ['automix'] + sys.argv[2:]
@@ -43,7 +44,7 @@ try:
     main()
 except SystemExit as e:
     code = e.code or 0
-print('PEAK_RSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 'EXIT', code)
+print('PEAK_RSS_MB', peak_rss_mb(), 'EXIT', code)
 """
 
 MATCHERING = """

@@ -55,13 +55,30 @@ def mixed_session(root: Path, n_stems: int, seconds: float, threads: int = 2) ->
     return stems, out
 
 
+#: ``peak_rss_mb()`` for a child process: its own peak (``VmHWM``), where ``ru_maxrss`` would start at what the
+#: parent held when it forked (it survives ``exec``)
+PEAK_RSS = """
+def peak_rss_mb():
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+"""
+
+
 def run_isolated(code: str, *args) -> dict:
     """Run ``code`` (which sets ``RESULT``) in a fresh single-threaded Python; adds its own peak RSS in MB."""
     wrapper = (
-        "import json, resource, sys, runpy\n"
+        "import json, sys, runpy\n"
         "sys.argv = ['bench'] + sys.argv[1:]\n"
         f"exec(compile({code!r}, 'bench', 'exec'))\n"
-        "print(json.dumps(dict(RESULT, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)))\n"
+        + PEAK_RSS +
+        "print(json.dumps(dict(RESULT, peak_rss_mb=peak_rss_mb())))\n"
     )
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                NUMBA_NUM_THREADS="1")

@@ -84,6 +84,15 @@ def _one_line(text: str, limit: int = 400) -> str:
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak resident memory (MB). On Linux the high-water mark of its memory map
+    (``VmHWM``): ``ru_maxrss`` survives ``exec`` and so starts at whatever the parent held when it forked."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024.0, 1)
+    except OSError:
+        pass
     import resource
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -279,6 +279,23 @@ def peaks_backward(grad_peak, code, phases, response, grad_x):
 # Gain envelope.
 
 
+#: what a :func:`_gain_step` did to the gain
+_HOLD, _ATTACK, _RELEASE = 0, 1, 2
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _gain_step(p, c, tiny, one, one_minus_a, g, hold, hold_samples):  # pragma: no cover - compiled
+    """One sample of the gain computer: ``(gain, hold left, _ATTACK / _RELEASE / _HOLD)`` after peak ``p``."""
+    target = c / max(p, tiny) if p > c else one
+    if target < g:
+        return target, hold_samples, _ATTACK
+    if target < one:
+        return g, hold_samples, _HOLD
+    if hold > 0:
+        return g, hold - 1, _HOLD
+    return g + one_minus_a * (one - g), hold, _RELEASE
+
+
 @numba.njit(cache=True, nogil=True)
 def gain_envelope(peak, ceiling, release_coef, hold_samples, gain, source, steps):
     """Instant-attack / hold / one-pole-release gain computer, per batch item.
@@ -303,19 +320,11 @@ def gain_envelope(peak, ceiling, release_coef, hold_samples, gain, source, steps
         src = -1
         r = 0
         for i in range(peak.shape[1]):
-            p = peak[b, i]
-            target = c / max(p, tiny) if p > c else one
-            if target < g:
-                g = target
-                hold = hold_samples
+            g, hold, move = _gain_step(peak[b, i], c, tiny, one, one_minus_a, g, hold, hold_samples)
+            if move == _ATTACK:
                 src = i
                 r = 0
-            elif target < one:
-                hold = hold_samples
-            elif hold > 0:
-                hold -= 1
-            else:
-                g += one_minus_a * (one - g)
+            elif move == _RELEASE:
                 r += 1
             gain[b, i] = g
             source[b, i] = src
@@ -433,17 +442,7 @@ def stream_block(x, taps1, taps2, true_peak, ceiling, one_minus_a, hold_samples,
     hold = hold_left[0]
     c = ceiling
     for i in range(ns):
-        p = peak[i]
-        target = c / max(p, tiny) if p > c else one
-        if target < g:
-            g = target
-            hold = hold_samples
-        elif target < one:
-            hold = hold_samples
-        elif hold > 0:
-            hold -= 1
-        else:
-            g += one_minus_a * (one - g)
+        g, hold, _ = _gain_step(peak[i], c, tiny, one, one_minus_a, g, hold, hold_samples)
         peak[i] = g
     gain[0] = g
     hold_left[0] = hold
