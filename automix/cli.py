@@ -415,9 +415,12 @@ def demo(folder, style):
 @click.option("--album", is_flag=True,
               help="Master the sessions as one album: one style, one loudness anchor, each track's offset from it "
                    "kept from its material (a sparse ballad below a dense rocker).")
+@click.option("--reference", type=click.Path(dir_okay=False), default=None,
+              help="A finished track to mix every session toward: its loudness, centroid, M/S and band balance become "
+                   "the targets; each report says how close its mix came.")
 @click.option("--process", default=None, hidden=True, help="module:function replacing the mixer (tests, benchmarks).")
 def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, retries, timeout, force, fail_fast,
-                  follow_links, quiet, no_html, exports, deliver, bits, rate, codec_check, album, process):
+                  follow_links, quiet, no_html, exports, deliver, bits, rate, codec_check, album, reference, process):
     """Render every session folder of IN_DIR into OUT_DIR; resumable, one session = one unit of failure.
 
     Exit codes: 0 all ok or skipped; 1 some sessions failed; 2 usage or style error (or --fail-fast with
@@ -431,7 +434,7 @@ def batch_command(in_dir, style, out_dir, targets, jobs, backend, scheduler, ret
                        scheduler=scheduler, retries=retries, timeout=timeout, force=force, fail_fast=fail_fast,
                        follow_links=follow_links, process=process, reporter=ConsoleReporter(quiet=quiet),
                        html=not no_html, exports=parse_kinds(exports) if exports else (), deliver=deliver, bits=bits,
-                       rate=rate, codec_check=codec_check, album=album)
+                       rate=rate, codec_check=codec_check, album=album, reference=reference)
     click.echo(result.table())
     sys.exit(result.exit_code)
 

@@ -90,6 +90,16 @@ def measure_reference(path: str | os.PathLike) -> Reference:
                      m["ms_ratio"], dict(m["band_balance"]), tuple(octave_levels_db(x, sr)))
 
 
+def reference_record(ref: Reference) -> dict:
+    """The reference's measurements as JSON-ready data (a batch hands them to every session)."""
+    return dataclasses.asdict(ref) | {"octave_db": list(ref.octave_db)}
+
+
+def reference_from_record(record: dict) -> Reference:
+    """:func:`reference_record` read back."""
+    return Reference(**dict(record, band_balance=dict(record["band_balance"]), octave_db=tuple(record["octave_db"])))
+
+
 def styled_from_reference(style, ref: Reference):
     """``style`` with the reference's loudness, centroid, M/S and band balance as its targets, each held inside
     the schema's ranges (a reference louder than the style's ceiling allows keeps the minimum peak-to-loudness

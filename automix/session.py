@@ -143,7 +143,7 @@ def summary_lines(report: dict, verbose: bool) -> list[str]:
     return lines
 
 
-def _finish_report(report: dict, style, specs, ref) -> dict:
+def finish_report(report: dict, style, specs, ref) -> dict:
     """The delivery checks and, with a reference, how close the mix came to it."""
     from automix.delivery import attach_report
 
@@ -217,7 +217,7 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
                          engine=engine, optimize_steps=optimize_steps, threads=threads, progress=progress,
                          out_format=main_format, extra_masters=extras, codecs=codecs,
                          spectrum_reference=ref.octave_db if ref is not None else None,
-                         report_hook=lambda r: _finish_report(r, chosen, specs, ref))
+                         report_hook=lambda r: finish_report(r, chosen, specs, ref))
     written = [out.name] + [Path(p).name for _, _, p, _ in extras] + [settings_path.name, report_path.name,
                                                                        views_path(out).name]
     written += [Path(f).name for m in [report] + list(report.get("masters") or [])

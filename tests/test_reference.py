@@ -106,3 +106,43 @@ def test_a_mix_toward_a_reference_reports_its_distances(tmp_path):
         spectrum_distance_db(mine, analyze(x.T, sr)["integrated_lufs"], np.array(ref.octave_db), ref.integrated_lufs),
         abs=0.01)
     assert "to the reference ref.wav" in proc.stdout
+
+
+def test_a_batch_mixes_every_session_toward_one_reference(tmp_path):
+    """`automix batch --reference`: measured once, its targets in every session's style and report, the
+    reference part of what makes a session up to date (another reference redoes it); a mono reference is one
+    line and exit 2 before any work."""
+    from automix.batch.runner import run_batch
+    from automix.errors import EXIT_USAGE
+    from automix.sessiongen import write_sessions
+
+    write_sessions(tmp_path / "in", 2, seed=31, duration_s=4.0)
+    _track(tmp_path / "ref.wav", level_db=-4.0)
+    ref = measure_reference(tmp_path / "ref.wav")
+    result = run_batch(tmp_path / "in", tmp_path / "out", style="rock_punk", jobs=1, handle_signals=False,
+                       html=False, reference=str(tmp_path / "ref.wav"))
+    assert result.exit_code in (0, 1)
+    folders = sorted((tmp_path / "out").glob("session-*"))
+    assert len(folders) == 2
+    for folder in folders:
+        report = json.loads((folder / "report.json").read_text())["mix"]
+        assert report["targets"]["integrated_lufs"]["target"] == pytest.approx(ref.integrated_lufs, abs=0.005)
+        assert report["targets"]["spectral_centroid_hz"]["target"] == pytest.approx(ref.spectral_centroid_hz, abs=0.05)
+        block = report["reference"]
+        assert block["path"] == str(tmp_path / "ref.wav")
+        assert abs(block["targets"]["integrated_lufs"]["distance"]) <= 0.1
+    same = run_batch(tmp_path / "in", tmp_path / "out", style="rock_punk", jobs=1, handle_signals=False,
+                     html=False, reference=str(tmp_path / "ref.wav"))
+    assert same.counts.get("skipped", 0) == sum(
+        json.loads((f / "report.json").read_text())["status"] == "ok" for f in folders)
+    _track(tmp_path / "other.wav", level_db=-8.0, seed=5)
+    other = run_batch(tmp_path / "in", tmp_path / "out", style="rock_punk", jobs=1, handle_signals=False,
+                      html=False, reference=str(tmp_path / "other.wav"))
+    assert not other.counts.get("skipped")
+    x = music_like(12 * SR, SR, 1, seed=1)
+    sf.write(str(tmp_path / "mono.wav"), x.T, SR)
+    proc = subprocess.run([sys.executable, "-m", "automix", "batch", str(tmp_path / "in"), "--out",
+                           str(tmp_path / "out2"), "--style", "rock_punk", "--reference", str(tmp_path / "mono.wav")],
+                          capture_output=True, text=True)
+    assert proc.returncode == EXIT_USAGE and "mono" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out2").exists()

@@ -200,10 +200,12 @@ class _Lock:
 
 
 class _StyleBook:
-    """Effective style per session: ``automix.yaml`` overrides over the batch's style."""
+    """Effective style per session: ``automix.yaml`` overrides over the batch's style, and a reference's targets
+    (``--reference``) over either."""
 
-    def __init__(self, base, base_name: str | None, base_targets):
+    def __init__(self, base, base_name: str | None, base_targets, reference=None):
         self.base, self.base_name, self.base_targets = base, base_name, base_targets
+        self.reference = reference
         self._files: dict[str, dict] = {}
 
     def _load(self, path: str) -> dict:
@@ -215,6 +217,14 @@ class _StyleBook:
 
     def resolve(self, session: Session):
         """(style, None) or (None, (code, reason))."""
+        style, problem = self._resolve(session)
+        if style is not None and self.reference is not None:
+            from automix.reference import styled_from_reference
+
+            style = styled_from_reference(style, self.reference)
+        return style, problem
+
+    def _resolve(self, session: Session):
         from automix.styles import get_style, load_style_targets
 
         cfg = session.config
@@ -387,7 +397,8 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
               engine: str = "pedalboard", optimize_steps: int = 0, reporter=None, handle_signals: bool = True,
               connect_timeout: float = 10.0, html: bool = True, exports: Sequence[str] = (),
               deliver: str | None = None, bits: str | None = None, rate: int | None = None,
-              codec_check: str | None = None, album: bool = False) -> BatchResult:
+              codec_check: str | None = None, album: bool = False,
+              reference: str | None = None) -> BatchResult:
     """Render every session of ``in_dir`` into ``out_dir`` (see the module docstring).
 
     Args:
@@ -424,6 +435,10 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
         codec_check: codecs (``"mp3,aac"``) every master is made safe for, its encodes written beside it.
         album: master the sessions as one album (:mod:`automix.album`): one style, one loudness anchor, each
             track's offset from it; ``summary.json`` gets ``album`` (the anchor and each track's offset).
+        reference: a finished track every session is mixed toward, as ``automix mix --reference`` does
+            (:mod:`automix.reference`): measured once here, its loudness, centroid, M/S and band balance
+            replace each session's style targets (with ``album``, its loudness is the album's anchor) and each
+            report gets its ``reference`` block.
         reporter: progress sink (:class:`automix.batch.progress.ConsoleReporter`) or None.
         handle_signals: install SIGINT/SIGTERM handlers (main thread only).
         connect_timeout: seconds to reach ``scheduler``.
@@ -455,6 +470,13 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
         check_format("mix.wav", OutputFormat(bits or "24", rate))
         delivery = {"deliver": ",".join(s.name for s in chosen) or None, "bits": bits, "rate": rate,
                     "codec_check": ",".join(c.name for c in codecs) or None}
+    ref = None
+    if reference is not None:  # measured once, before any work: a silent, short or mono reference is exit 2
+        from automix.reference import measure_reference, reference_record
+
+        ref = measure_reference(reference)
+        delivery = dict(delivery or {"deliver": None, "bits": None, "rate": None, "codec_check": None},
+                        reference=reference_record(ref))
     jobs, backend = _validate_options(jobs, backend, scheduler, retries, timeout, engine, optimize_steps)
     base_targets = load_style_targets(targets) if targets is not None else None
     base_style = get_style(style, base_targets)
@@ -490,7 +512,7 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
                  process=process if process is not None else DEFAULT_PROCESS, engine=engine,
                  optimize_steps=optimize_steps, reporter=reporter, handle_signals=handle_signals,
                  connect_timeout=connect_timeout, version=__version__, html=html, exports=tuple(exports),
-                 delivery=delivery, album=album)
+                 delivery=delivery, album=album, reference=ref)
     lock = _Lock(state_dir, out_dir)
     try:
         removed = _clean_partials(out_abs, state_dir)
@@ -535,6 +557,7 @@ class _Plan:
     delivery: dict | None = None
     album: bool = False
     album_info: dict | None = None
+    reference: object = None  # automix.reference.Reference
 
 
 def _album_plan(plan: _Plan, sessions: list[Session], book: _StyleBook) -> dict:
@@ -571,7 +594,7 @@ def _album_plan(plan: _Plan, sessions: list[Session], book: _StyleBook) -> dict:
 
 def _plan_sessions(plan: _Plan, sessions: list[Session], run: _Run):
     """(tasks to render, [(task, code, reason)] that failed to configure); skips the up-to-date ones."""
-    book = _StyleBook(plan.base_style, plan.style_name, plan.base_targets)
+    book = _StyleBook(plan.base_style, plan.style_name, plan.base_targets, plan.reference)
     pname = process_name(plan.process)
     weights = weights_fingerprint(plan.process)
     tasks, failures = [], []

@@ -75,7 +75,8 @@ class BatchTask:
     attempt: int = 0  # 1 on the first dispatch, more on retries after a crash
     token: str = ""  # unique per attempt: names the in-flight marker
     exports: list[str] = field(default_factory=list)  # export kinds written beside the mix (automix.export)
-    delivery: dict | None = None  # {"deliver": "spotify,cd" or None, "bits", "rate"} (automix.delivery)
+    #: {"deliver": "spotify,cd" or None, "bits", "rate", "codec_check", "reference": the reference's measurements}
+    delivery: dict | None = None
 
 
 def _one_line(text: str, limit: int = 400) -> str:
@@ -238,18 +239,29 @@ def write_report(out_dir: Path, report: dict) -> None:
 
 
 def _delivery_kwargs(task: BatchTask, style) -> dict:
-    """The mixer's delivery arguments for the task (none when it delivers nothing special)."""
+    """The mixer's delivery arguments for the task (none when it delivers nothing special): the specs, format and
+    codecs, and with a reference (``--reference``) its spectrum to steer by and the report's ``reference`` block.
+    The task's style already holds the reference's targets (the runner set them)."""
     if not task.delivery:
         return {}
     from automix.codecs import parse_codecs
-    from automix.delivery import attach_report, parse_specs, plan
+    from automix.delivery import parse_specs, plan
 
     chosen = parse_specs(task.delivery.get("deliver"))
     main_style, fmt, extras = plan(style, chosen, Path(task.out_dir) / MIX_NAME, bits=task.delivery.get("bits"),
                                    rate=task.delivery.get("rate"))
+    ref = None
+    if task.delivery.get("reference"):
+        from automix.reference import reference_from_record
+
+        ref = reference_from_record(task.delivery["reference"])
+
+    from automix.session import finish_report
+
     return {"style": main_style, "out_format": fmt, "extra_masters": extras,
             "codecs": parse_codecs(task.delivery.get("codec_check")),
-            "report_hook": lambda r: attach_report(r, style, chosen)}
+            "report_hook": lambda r: finish_report(r, style, chosen, ref),
+            **({"spectrum_reference": list(ref.octave_db)} if ref is not None else {})}
 
 
 def master_paths(task: BatchTask) -> dict[str, Path]:
