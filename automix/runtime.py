@@ -14,8 +14,16 @@ core from the render's own threads: a master pass that overlaps its meters with 
 threads ran in 2.0 s instead of 1.1 s. The meters' products gain nothing from BLAS threads, so
 :func:`single_thread_blas` keeps OpenBLAS to one (torch's own thread pools are not touched).
 
-:func:`configure` does both; the CLI, batch workers and the benches call it. Library users
-(``automix.api``) keep numpy's defaults.
+Freed memory kept: glibc maps every allocation above a threshold afresh and returns the top of its heap to the
+kernel once more than a threshold is free; a mix allocates and frees blocks of 0.5 to 30 MB all the time
+(blocks, spectra frames, strips), so each came back as fresh pages to fault in. :func:`reuse_freed_memory`
+raises both thresholds (:data:`MMAP_THRESHOLD_BYTES`, :data:`TRIM_THRESHOLD_BYTES`): the kernel time of a
+10-minute mix on one thread fell from 7.8 s to 5.9 s (3 minutes on two threads: 1.9 s to 1.2 s), at the same
+peak (295 MB); the wall time gained 0 to 5 %, within these hosts' noise. Skipped when ``GLIBC_TUNABLES`` or
+``MALLOC_MMAP_THRESHOLD_`` is set (the user chose) and on any other C library.
+
+:func:`configure` does all three; the CLI, batch workers and the benches call it. Library users
+(``automix.api``) keep numpy's and the C library's defaults.
 """
 from __future__ import annotations
 
@@ -24,12 +32,33 @@ import sys
 
 ENV = "NUMPY_MADVISE_HUGEPAGE"
 BLAS_ENV = "OPENBLAS_NUM_THREADS"
+#: allocations up to this size come from the heap and are reused (glibc's largest allowed value on 64-bit)
+MMAP_THRESHOLD_BYTES = 32 << 20
+#: free memory at the top of a heap kept, up to this much, rather than handed back to the kernel
+TRIM_THRESHOLD_BYTES = 512 << 20
 
 
 def configure() -> None:
     """The process settings automix's own processes run with (see the module docstring)."""
     prefer_small_pages()
     single_thread_blas()
+    reuse_freed_memory()
+
+
+def reuse_freed_memory() -> bool:
+    """Have glibc's malloc reuse freed memory instead of mapping fresh pages (see the module docstring); whether
+    it was applied."""
+    if not sys.platform.startswith("linux") or "GLIBC_TUNABLES" in os.environ or "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # another C library
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+    return bool(mallopt(m_mmap_threshold, MMAP_THRESHOLD_BYTES)) and bool(mallopt(m_trim_threshold,
+                                                                                  TRIM_THRESHOLD_BYTES))
 
 
 def single_thread_blas() -> None:

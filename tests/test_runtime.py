@@ -60,3 +60,39 @@ def test_the_command_line_keeps_blas_to_one_thread_for_the_processes_it_starts()
             "try:\n    main()\nexcept SystemExit:\n    pass\nprint(os.environ.get('OPENBLAS_NUM_THREADS'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip().splitlines()[-1] == "1"
+
+
+FAULTS = """
+import resource, sys
+from concurrent.futures import ThreadPoolExecutor
+import numpy
+from automix.runtime import reuse_freed_memory
+applied = reuse_freed_memory() if sys.argv[1] == "1" else False
+
+def work(seed):  # what a mix does all the time: arrays of a few MB made, filled and dropped, on two threads
+    sizes = [3, 7, 13, 24, 1, 18]
+    for i in range(60):
+        a = numpy.ones((sizes[(i + seed) % len(sizes)] << 20) // 8)
+        a += 1.0
+
+start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+with ThreadPoolExecutor(2) as pool:
+    list(pool.map(work, range(2)))
+print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - start)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc settings")
+def test_freed_memory_is_reused_rather_than_faulted_in_afresh():
+    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_")}
+    env["NUMPY_MADVISE_HUGEPAGE"] = "0"
+    runs = {}
+    for flag in ("0", "1"):
+        out = subprocess.run([sys.executable, "-c", FAULTS, flag], capture_output=True, text=True, env=env, check=True)
+        applied, faults = out.stdout.split()
+        runs[flag] = (applied, int(faults))
+    assert runs["1"][0] == "True"
+    assert runs["1"][1] < 0.8 * runs["0"][1], runs  # measured: 25,100 page faults against 40,000-46,000
+    chosen = subprocess.run([sys.executable, "-c", FAULTS, "1"], capture_output=True, text=True, check=True,
+                            env=dict(env, GLIBC_TUNABLES="glibc.malloc.trim_threshold=1048576"))
+    assert chosen.stdout.split()[0] == "False"  # the user's own malloc settings are kept
