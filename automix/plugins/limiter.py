@@ -296,7 +296,7 @@ class StreamingLimiter(NumpyNode):
     The same float32 arithmetic as pedalboard's (:mod:`automix.kernels.limiter`: the JUCE upsampler's taps
     and accumulation order, the gain computer, the delayed and clipped output), state carried from block to
     block, and the same latency: the first blocks come out :func:`latency_samples` frames short and the
-    engine's flush (silence) pushes the rest out. About four times faster than pedalboard's, whose true-peak
+    engine's flush (silence) pushes the rest out. About five times faster than pedalboard's, whose true-peak
     sidechain runs JUCE's scalar FIR; here each FIR tap runs over the whole block at once. One instance per
     stream.
     """
