@@ -341,14 +341,16 @@ class ToneErrors:
         self.target_c, self.tol_c = centroid
         self.target_b, self.tol_b = np.asarray(target_balance, dtype=np.float64), float(balance_tolerance)
 
-    def __call__(self, g) -> np.ndarray:
-        c, b = self.model.predict(g)
+    def _errors(self, c: float, b: np.ndarray) -> np.ndarray:
         return np.append(np.log(max(c, 1.0) / self.target_c) / np.log1p(self.tol_c), (b - self.target_b) / self.tol_b)
+
+    def __call__(self, g) -> np.ndarray:
+        return self._errors(*self.model.predict(g))
 
     def with_jacobian(self, g) -> tuple[np.ndarray, np.ndarray]:
         """(errors (4,), d errors / d g (4, n))."""
         c, b, dc, db = self.model.jacobian(g)
-        e = np.append(np.log(max(c, 1.0) / self.target_c) / np.log1p(self.tol_c), (b - self.target_b) / self.tol_b)
+        e = self._errors(c, b)
         de_c = dc / c / np.log1p(self.tol_c) if c > 1.0 else np.zeros_like(dc)
         return e, np.vstack([de_c, db / self.tol_b])
 
