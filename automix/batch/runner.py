@@ -459,8 +459,8 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
         from automix.export import parse_kinds
 
         exports = parse_kinds(",".join(exports))
-    delivery = None
-    if deliver or bits or rate or codec_check:
+    delivery = ref = None
+    if deliver or bits or rate or codec_check or reference is not None:
         from automix.codecs import parse_codecs
         from automix.delivery import parse_specs
         from automix.finish import OutputFormat, check_format
@@ -470,13 +470,11 @@ def run_batch(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *, style: s
         check_format("mix.wav", OutputFormat(bits or "24", rate))
         delivery = {"deliver": ",".join(s.name for s in chosen) or None, "bits": bits, "rate": rate,
                     "codec_check": ",".join(c.name for c in codecs) or None}
-    ref = None
-    if reference is not None:  # measured once, before any work: a silent, short or mono reference is exit 2
-        from automix.reference import measure_reference, reference_record
+        if reference is not None:  # measured once, before any work: a silent, short or mono reference is exit 2
+            from automix.reference import measure_reference, reference_record
 
-        ref = measure_reference(reference)
-        delivery = dict(delivery or {"deliver": None, "bits": None, "rate": None, "codec_check": None},
-                        reference=reference_record(ref))
+            ref = measure_reference(reference)
+            delivery["reference"] = reference_record(ref)
     jobs, backend = _validate_options(jobs, backend, scheduler, retries, timeout, engine, optimize_steps)
     base_targets = load_style_targets(targets) if targets is not None else None
     base_style = get_style(style, base_targets)
