@@ -35,6 +35,28 @@ class _Strip:
     own_frames: int  # the stem's own length at the session rate (the rest of the file is its padding)
 
 
+class _Held:
+    """Regroups a chain's output (any number of frames per call) into blocks of exactly ``BLOCK_FRAMES`` (the
+    last one shorter), the file's layout: each block planar, ``(channels, n)`` float32."""
+
+    def __init__(self):
+        self.parts: list[np.ndarray] = []
+        self.frames = 0
+
+    def push(self, out: np.ndarray, final: bool) -> list[np.ndarray]:
+        if out.shape[1]:
+            self.parts.append(out)
+            self.frames += out.shape[1]
+        ready = []
+        while self.frames >= BLOCK_FRAMES or (final and self.frames):
+            buf = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts, axis=1)
+            n = min(BLOCK_FRAMES, buf.shape[1])
+            ready.append(buf[:, :n])
+            self.parts = [buf[:, n:]] if buf.shape[1] > n else []
+            self.frames -= n
+        return ready
+
+
 def _prefader_key(stem) -> str:
     from automix.engines.pedalboard_engine import fader_index
 
@@ -43,7 +65,9 @@ def _prefader_key(stem) -> str:
 
 
 class StripCache:
-    """The pre-fader strips of one session, as float32 temp files in ``folder``.
+    """The pre-fader strips of one session, as float32 temp files in ``folder`` (blocks of ``BLOCK_FRAMES``
+    frames one after another, each block planar: the engine's own ``(channels, n)`` layout, so neither the
+    write nor the read transposes).
 
     Args:
         folder: where the temp files go (the output's folder, as for the bus).
@@ -98,14 +122,15 @@ class StripCache:
         path = held.path if held is not None else self.folder / f".automix-strip{k}.{self._tag}.partial.f32"
         written, channels = 0, None
         with StemReader(info, sr) as reader, open(path, "wb") as f:
-            done = 0
+            done, held = 0, _Held()
             while done < self.frames or chain.produced < chain.fed:
                 n = min(BLOCK_FRAMES, self.frames - done)
                 out = chain.process(reader.read(n)) if n else chain.flush()
                 done += n
                 channels = out.shape[0]
-                f.write(np.ascontiguousarray(out.T, dtype=np.float32).tobytes())
                 written += out.shape[1]
+                for block in held.push(out, final=done >= self.frames and chain.produced >= chain.fed):
+                    f.write(np.ascontiguousarray(block, dtype=np.float32))  # planar: no transpose either way
         if written != self.frames:
             raise RuntimeError(f"{stem.path}: the strip produced {written} frames for {self.frames}")
         self._strips[k] = _Strip(key, path, channels, output_frames(info, sr))
@@ -117,8 +142,7 @@ class StripCache:
         with open(strip.path, "rb") as f:
             for start in range(0, self.frames, BLOCK_FRAMES):
                 n = min(BLOCK_FRAMES, self.frames - start)
-                flat = np.fromfile(f, dtype=np.float32, count=n * strip.channels)
-                yield start, np.ascontiguousarray(flat.reshape(n, strip.channels).T)
+                yield start, np.fromfile(f, dtype=np.float32, count=n * strip.channels).reshape(strip.channels, n)
 
     def render_bus(self, settings: MixSettings, sink: Callable[[np.ndarray], None]) -> None:
         """Sum the strips through their stages from the fader on, handing ``(2, n)`` float32 bus blocks to ``sink``;

@@ -71,3 +71,20 @@ def test_a_changed_pre_fader_chain_is_rendered_again_and_the_others_are_read_bac
         assert now[0] == files[0] and now[2] == files[2] and now[1] != files[1]
     finally:
         cache.remove()
+
+
+def test_a_chain_emitting_uneven_blocks_is_regrouped_into_whole_file_blocks():
+    """A plugin with latency emits fewer frames at first and the rest at the flush; the file still holds
+    blocks of exactly BLOCK_FRAMES (the last one shorter), in order."""
+    from automix.strip_cache import _Held
+
+    rng = np.random.default_rng(0)
+    total = 3 * BLOCK_FRAMES + 1234
+    signal = rng.standard_normal((2, total)).astype(np.float32)
+    cuts = np.sort(rng.choice(np.arange(1, total), size=9, replace=False))
+    chunks = np.split(signal, cuts, axis=1) + [signal[:, :0]]  # an empty call, as a chain's first may be
+    held, out = _Held(), []
+    for i, chunk in enumerate(chunks):
+        out += held.push(chunk, final=i == len(chunks) - 1)
+    assert [b.shape[1] for b in out] == [BLOCK_FRAMES] * 3 + [1234]
+    assert np.array_equal(np.concatenate(out, axis=1), signal)
