@@ -157,6 +157,18 @@ def _finite(x):
 
 # ----------------------------------------------------------------------------- rendering
 
+def _beside(paths: list[str]):
+    """A future of :func:`~automix.provenance.stem_record` of each path, on a thread of its own: hashing reads
+    and digests with the GIL released, so it takes its time from the stages that leave a core idle."""
+    from automix.provenance import stem_record
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="automix-hash")
+    try:
+        return pool.submit(lambda: [stem_record(p) for p in paths])
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one job
+
+
 def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads: int, metered: bool = True,
                       strips=None):
     """Render the strips into ``bus``; returns the bus's full meter (``None`` unless ``metered``). With ``strips``
@@ -462,6 +474,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     strips = StripCache(output.parent, sr, max(output_frames(i, sr) for i in infos), threads) \
         if engine == "pedalboard" else None
     main_format = renderer.out_format
+    # the stems' hashes for the settings file (a read of every stem) run on a spare thread beside the mix
+    sources = _beside([s.path for s in settings.stems]) if settings_out is not None and threads > 1 else None
     masters: list[dict] = []
     codec_record = None
     renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
@@ -560,7 +574,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     if settings_out is not None:
         from automix.provenance import record_stems
 
-        record_stems(settings)  # exports later check they describe these very files
+        record_stems(settings, None if sources is None else sources.result())  # exports check these very files
         settings.relative_to(Path(settings_out).resolve().parent).save(settings_out)
     if views_out is not None:
         import json

@@ -24,10 +24,11 @@ def stem_record(path: str | os.PathLike) -> dict:
     return {"bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
 
 
-def record_stems(settings) -> None:
-    """Fill every stem's ``source`` from its file, in place (the mix just read them)."""
-    for stem in settings.stems:
-        stem.source = stem_record(stem.path)
+def record_stems(settings, records: list[dict] | None = None) -> None:
+    """Fill every stem's ``source`` from its file, in place (the mix just read them); ``records``, when given,
+    are :func:`stem_record` of the stems taken earlier (in the stems' order)."""
+    for k, stem in enumerate(settings.stems):
+        stem.source = stem_record(stem.path) if records is None else records[k]
 
 
 def check_stems(settings, *, require: bool = True) -> None:
