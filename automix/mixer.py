@@ -496,7 +496,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
 
             def bus_spectrum():  # the bus as the master EQ hears it: after the trim and the master compressor
                 out = tonal.bus_spectrum(str(bus.path), sr, settings.master[:eq_index], settings.master_input_gain_db,
-                                         power=shaped)
+                                         power=shaped, threads=threads)
                 return out[:3], ((out[3], np.asarray(spectrum_reference, dtype=np.float64)) if shaped else None)
 
             spectrum, shape = bus_spectrum()

@@ -117,7 +117,7 @@ MAX_FRAMES = 8192
 
 
 def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] = (), input_gain_db: float = 0.0,
-                 power: bool = False) -> tuple[np.ndarray, ...]:
+                 power: bool = False, threads: int = 1) -> tuple[np.ndarray, ...]:
     """Per-frame group sums of a stereo file's analysis frames: ``(centres (G,) Hz, F (T, G), M (T, G))``.
 
     ``F_tg = sum_{k in g} f_k |X_tk|`` and ``M_tg = sum_{k in g} |X_tk|`` (float32) over the frames the meter
@@ -133,12 +133,14 @@ def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] =
     One streaming pass; the sums of every frame (every ``stride``-th beyond :data:`MAX_FRAMES`) are kept until
     the selection at the end. With ``power``, a fourth array: the long-term power per group ``(G,)`` float64 (the
     sum of ``|X_tk|^2`` over the group's bins and every frame read), the bus's spectrum shape for
-    :func:`match_tone`'s ``spectrum``.
+    :func:`match_tone`'s ``spectrum``. ``threads`` 2 frames and analyses each block on a second thread while the
+    chain renders the next (the same numbers either way).
     """
     import soundfile as sf
 
     from automix.audio_io import BLOCK_FRAMES
     from automix.engines.pedalboard_engine import StreamingChain, build_stages
+    from automix.master_render import BehindSink
     from automix.meters.spectral import ANALYSIS_RATE, HOP, AnalysisFrames, frame_spectra, kept_frames
 
     _, f, _ = analysis_tables()
@@ -162,14 +164,16 @@ def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] =
             fsum.append(mag @ weighted)
             msum.append(mag @ groups)
 
-    chain = StreamingChain(build_stages(sample_rate, before, input_gain_db or None), sample_rate, BLOCK_FRAMES)
-    with sf.SoundFile(path) as fh:
-        for block in fh.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True):
-            y = chain.process(np.ascontiguousarray(block.T))
-            add(framer.push(0.5 * (y[0].astype(np.float64) + y[-1])))
-    y = chain.flush()
-    if y.shape[-1]:
+    def analyse(y):
         add(framer.push(0.5 * (y[0].astype(np.float64) + y[-1])))
+
+    chain = StreamingChain(build_stages(sample_rate, before, input_gain_db or None), sample_rate, BLOCK_FRAMES)
+    with sf.SoundFile(path) as fh, BehindSink(analyse, threads) as behind:
+        for block in fh.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True):
+            behind(chain.process(np.ascontiguousarray(block.T)))
+        y = chain.flush()
+        if y.shape[-1]:
+            behind(y)
     add(framer.tail())
     keep = kept_frames(np.concatenate(energy)) if energy else np.zeros(0, dtype=bool)
     big_f = np.concatenate(fsum)[keep] if energy else np.zeros((0, groups.shape[1]), np.float32)
