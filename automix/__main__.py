@@ -1,4 +1,4 @@
 """``python -m automix``: the command line, as the ``automix`` script."""
-from automix.cli import main
+from automix.cli import run
 
-main()
+run()

@@ -30,25 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.bench_engines import FLOOR  # noqa: E402
 from automix.runtime import BLAS_ENV, ENV  # noqa: E402
-from bench.common import (CACHE, PEAK_RSS, contention_note, contention_probe, run_isolated, session,  # noqa: E402
+from bench.common import (CACHE, contention_note, contention_probe, run_isolated, session,  # noqa: E402
                           write_table)
-
-#: the child reports its own peak RSS and CPU time (every thread, start-up included) when it ends; the parent
-#: times it, interpreter start-up included
-CLI = PEAK_RSS + """
-import sys
-sys.path.insert(0, sys.argv[1])
-from automix.cli import main
-sys.argv = ['automix'] + sys.argv[2:]
-code = 0
-try:
-    main()
-except SystemExit as e:
-    code = e.code or 0
-import os
-t = os.times()
-print('PEAK_RSS_MB', peak_rss_mb(), 'EXIT', code, 'CPU_S', t.user + t.system)
-"""
 
 MATCHERING = """
 import time, sys
@@ -61,22 +44,36 @@ RESULT = dict(seconds=time.perf_counter() - t, cpu_s=time.process_time())
 STAGES = ("probe_s", "analysis_s", "predict_s", "levels_s", "premaster_s", "tone_s", "master_s", "write_s")
 
 
+#: a small launcher that runs a command and reports the operating system's account of it: the peak RSS of a
+#: child forked from the bench itself would start at the bench's own (fork copies it; exec keeps the mark)
+LAUNCH = """
+import os, subprocess, sys, time
+t = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(child.pid, 0)
+seconds = time.perf_counter() - t
+print('RUSAGE', seconds, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, os.waitstatus_to_exitcode(status),
+      file=sys.stderr)
+"""
+
+
 def run_cli(tree: Path, *args: str, pristine: bool = False) -> dict:
-    """``automix ARGS`` from ``tree`` in a fresh process: wall seconds (start-up included), peak RSS, exit code.
+    """``python -m automix ARGS`` run from ``tree`` (its own automix first on the path), as a user runs it, in a
+    fresh process: wall seconds (start-up and exit included) and, as the operating system accounts the
+    process, its peak RSS, the CPU time of all its threads and its exit code.
     ``pristine``: without the process settings this bench sets for itself (an older checkout gets its own)."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     if pristine:
         for name in (BLAS_ENV, ENV):
             env.pop(name, None)
-    t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", CLI, str(tree), *args], capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - t
-    last = out.stdout.strip().splitlines()[-1].split() if out.stdout.strip() else []
-    if len(last) != 6 or last[0] != "PEAK_RSS_MB":
+    out = subprocess.run([sys.executable, "-c", LAUNCH, sys.executable, "-m", "automix", *args], cwd=tree, env=env,
+                         capture_output=True, text=True)
+    last = out.stderr.strip().splitlines()[-1].split() if out.stderr.strip() else []
+    if len(last) != 5 or last[0] != "RUSAGE":
         raise RuntimeError(out.stderr[-3000:])
-    return {"seconds": seconds, "peak_rss_mb": float(last[1]), "exit": int(last[3]), "cpu_s": float(last[5]),
-            "stderr": out.stderr}
+    return {"seconds": float(last[1]), "peak_rss_mb": int(last[2]) / 1024.0, "cpu_s": float(last[3]),
+            "exit": int(last[4]), "stderr": out.stderr}
 
 
 def mix(tree: Path, folder: Path, out: Path, threads: int, pristine: bool = False) -> dict:
@@ -165,11 +162,13 @@ def main() -> None:
         ["automix mix on a missing folder (input error, exit 2)", f"{error['seconds']:.3f}", "", "", "", "", "< 0.3 s"],
         ["automix --help", f"{help_['seconds']:.3f}", "", "", "", "", "< 0.3 s"],
     ]
-    notes = ("Each row is a fresh process timed from outside (interpreter start-up and imports included); "
+    notes = ("Each row is a fresh process timed from outside (interpreter start-up, imports and exit included; "
+             "automix run as `python -m automix`, as the `automix` program runs); "
              "'ratio to floor' is the row's real-time factor over the floor's, measured in the same run. The "
              "target column reads the goals as ratios against a floor of 197x (the machine they were set on). "
-             "'CPU s' is the CPU time of every thread of the run (automix's from interpreter start; the floor's and "
-             "matchering's from their first line of work): less disturbed than wall time by a busy host.",
+             "'CPU s' is the CPU time of every thread of the run (automix's and its peak RSS as the operating "
+             "system accounts the process; the floor's and matchering's from their first line of work): less "
+             "disturbed than wall time by a busy host.",
              contention_note(probe_before, contention_probe()))
     write_table("speed", ["measurement", "wall s", "CPU s", "x real time", "ratio to floor", "peak RSS MB", "target"],
                 rows,

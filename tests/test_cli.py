@@ -260,3 +260,34 @@ def test_mix_shows_its_stages_on_a_terminal_and_nothing_when_piped_or_quiet(tmp_
     assert code == 0 and "automix:" not in text
     piped = run("mix", "--test-stems", "2", "--style", "rock_punk", "--output", tmp_path / "p.wav")
     assert piped.returncode == 0 and "automix:" not in piped.stderr and "\r" not in piped.stderr
+
+
+def test_the_program_ends_at_once_only_after_a_mix_has_written_everything(tmp_path, stems, monkeypatch, capsys):
+    """``automix`` (cli.run): once a mix or a render has written its files the process ends through os._exit with
+    the command's own exit code and its output flushed; an error, or any other command, leaves as usual."""
+    from automix import cli
+
+    ended: list[int] = []
+
+    def fake_exit(code):  # record, then leave the way os._exit would not let a test see
+        ended.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(os, "_exit", fake_exit)
+    monkeypatch.setattr(cli, "_finished", [])
+
+    def program(*args):
+        monkeypatch.setattr(sys, "argv", ["automix", *map(str, args)])
+        with pytest.raises(SystemExit) as done:
+            cli.run()
+        return done.value.code
+
+    assert program("mix", tmp_path / "missing", "--style", "rock_punk", "--output", tmp_path / "x.wav") == 2
+    assert program("styles") in (0, None)
+    assert ended == []
+    out = tmp_path / "m.wav"
+    code = program("mix", *stems, "--style", "rock_punk", "--output", out)
+    assert ended == [code] and code in (0, 1)
+    report = json.loads(out.with_suffix(".report.json").read_text())  # complete before the exit
+    assert sf.info(str(out)).frames == report["duration_s"] * 44100
+    assert "all hard targets met" in capsys.readouterr().out or code == 1
