@@ -466,18 +466,29 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     gains = _written(gains)  # predicted as delivered
     after = predict(gains)
     params = dict(base, **{k: float(v) for k, v in zip(MOVED, gains)})
+    # whether the match misses with the moved gains: then the report says why, and the caller may move the stems
+    missed = abs(after[0] / target_c - 1) > tol_c or np.max(np.abs(after[1] - target_b)) > tol_b
+    placed = None
+    if shape is not None and stem_shelf is None:
+        placed = _placed(params, model, errors, shape, style, grid)
+        if placed is not None:
+            params = placed
+            after = model.frames.measures(eq_magnitude(params, sample_rate, model.freqs))[:2]
     info = {
         **({"stem_shelf_db": round(float(gains[-1]), 2)} if stem_shelf is not None else {}),
         "centroid_before_hz": before[0], "centroid_predicted_hz": after[0],
         "balance_before": before[1].tolist(), "balance_predicted": after[1].tolist(),
-        "moves_db": {k: round(float(v - s), 2) for k, v, s in zip(MOVED, gains, start)},
+        "moves_db": {k: round(float(params[k] - s), 2) for k, s in zip(MOVED, start)},
         "net_max_abs_db": round(float(np.max(np.abs(net_response_db(params, sample_rate, grid)))), 3),
-        **({"shape_before_db": round(shape(response(start)), 3), "shape_predicted_db": round(shape(response(gains)), 3)}
+        **({"shape_before_db": round(shape(response(start)), 3),
+            "shape_predicted_db": round(shape(eq_magnitude(params, sample_rate, model.freqs)), 3)}
            if shape is not None else {}),
+        **({"peaks_placed": {p: {"hz": params[f"{p}_hz"], "gain_db": params[f"{p}_gain_db"]} for p in _PEAKS}}
+           if placed is not None else {}),
     }
     # Only when the match itself predicts a miss: then the report has to say whether the target was out of
     # the EQ's reach or given up for the other target (a pass costs nothing extra).
-    if abs(after[0] / target_c - 1) > tol_c or np.max(np.abs(after[1] - target_b)) > tol_b:
+    if missed:
         info["reach"] = reach(errors, gains, bounds, constraints, both=minimax)
     return PluginSettings("eq", params), info
 
@@ -501,6 +512,133 @@ def _reshaped(gains, shape, response, errors, net_slack, solve_args) -> np.ndarr
     return shaped if inside and shape(response(shaped)) < shape(response(gains)) else gains
 
 
+_PEAKS = ("peak1", "peak2", "peak3")
+#: toward a reference, where the master's peaks may be placed (Hz): the shelves own the ends of the spectrum
+PEAK_PLACE_HZ = (50.0, 10000.0)
+#: a placement is kept when it brings the shape this much closer (dB RMS over octaves) than the gains alone
+_PLACE_GAIN_DB = 0.05
+#: placing the peaks: cost per dB^2 of a bell's gain, and per dB^4 of a bell working against a shelf (in the
+#: units of the squared shape distance, dB^2): a bell earns its place by bringing the shape closer
+_PLACE_MOVE_COST = 0.03
+_OPPOSED_COST = 0.05
+
+
+def _placed(params: dict, model: ToneModel, errors: ToneErrors, shape, style: StyleTargets, grid: np.ndarray
+            ) -> dict | None:
+    """Toward a reference: the master EQ with its three peaks moved (centre and gain; Q as predicted) and its
+    shelves' gains, bringing the long-term spectrum's shape closer to the reference's than the moved gains of
+    :func:`_reshaped` could, with the same limits (each gain in the envelope's box, the net response within
+    ``+-master_eq_net_max_abs_db``) and the centroid and band errors held as :func:`_reshaped` holds them.
+
+    A mastering engineer matching a reference puts the bell where the two spectra differ: the search starts
+    from the EQ as matched and from the peaks put on the octaves that differ most, and returns the better of
+    the two as written (gains 0.01 dB, centres at the plugin's resolution), or ``None`` when neither brings
+    the shape :data:`_PLACE_GAIN_DB` closer.
+    """
+    eq, env, sr = get_plugin("eq"), style.envelope, model.sample_rate
+    shelves = ("low_shelf_gain_db", "high_shelf_gain_db")
+    gains = shelves + tuple(f"{p}_gain_db" for p in _PEAKS)
+    centres = tuple(f"{p}_hz" for p in _PEAKS)
+
+    def box(name, limit):
+        spec = eq.spec(name)
+        return max(spec.minimum, -limit), min(spec.maximum, limit)
+
+    bounds = ([box(k, env.master_shelf_max_abs_db) for k in shelves] + [box(k, env.master_peak_max_abs_db)
+                                                                         for k in gains[2:]]
+              + [(math.log2(max(eq.spec(k).minimum, PEAK_PLACE_HZ[0])), math.log2(min(eq.spec(k).maximum,
+                                                                                       PEAK_PLACE_HZ[1])))
+                 for k in centres])
+    lows, highs = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
+
+    def written(x) -> dict:
+        """The EQ as the settings file writes it, the bells numbered from low to high (the same filters: their
+        order in the cascade does not change the response)."""
+        x = np.clip(x, lows, highs)
+        bells = sorted(((2.0 ** x[5 + j], x[2 + j], params[f"{peak}_q"]) for j, peak in enumerate(_PEAKS)))
+        p = dict(params, low_shelf_gain_db=float(x[0]), high_shelf_gain_db=float(x[1]))
+        for peak, (hz, gain, q) in zip(_PEAKS, bells):
+            p.update({f"{peak}_hz": float(hz), f"{peak}_gain_db": float(gain), f"{peak}_q": q})
+        return {k: eq.spec(k).quantize(v) for k, v in p.items()}
+
+    def magnitude(x):
+        return eq_magnitude(written_free(x), sr, model.freqs)
+
+    def written_free(x) -> dict:  # unrounded, for a smooth search
+        return dict(params, **{k: float(v) for k, v in zip(gains, x[:5])},
+                    **{k: float(2.0 ** v) for k, v in zip(centres, x[5:])})
+
+    def tone_errors(p: dict) -> np.ndarray:
+        return errors._errors(*model.frames.measures(eq_magnitude(p, sr, model.freqs))[:2])
+
+    last = {}
+
+    def held(x) -> tuple[np.ndarray, np.ndarray]:
+        """``keep^2 - errors^2`` and its jacobian ``(4, 8)``: the frames read once, with their exact slopes in
+        the response, times the response's slopes in ``x`` (differences of the float64 design, cheap)."""
+        key = x.tobytes()
+        if key not in last:
+            h = eq_magnitude(written_free(x), sr, model.freqs)
+            c, b, dc, db = model.frames.measures(h, gradient=True)
+            e = errors._errors(c, b)
+            dh = np.empty((h.size, x.size))
+            for i in range(x.size):
+                step = np.zeros_like(x)
+                step[i] = 1e-6
+                dh[:, i] = (eq_magnitude(written_free(x + step), sr, model.freqs) - h) / 1e-6
+            de_c = dc / c / np.log1p(errors.tol_c) if c > 1.0 else np.zeros_like(dc)
+            de = np.vstack([de_c, db / errors.tol_b]) @ dh
+            last.clear()
+            last[key] = ((keep - 0.01) ** 2 - e ** 2, -2.0 * e[:, None] * de)
+        return last[key]
+
+    def net_slack(p: dict) -> np.ndarray:
+        net = net_response_db(p, sr, grid)
+        return np.concatenate([env.master_eq_net_max_abs_db - net, env.master_eq_net_max_abs_db + net])
+
+    start = np.array([params[k] for k in gains] + [math.log2(params[k]) for k in centres])
+    keep = np.maximum(np.abs(tone_errors(params)), SHAPE_KEEP)
+    before = shape(eq_magnitude(params, sr, model.freqs))
+    # margins for writing the result at the settings' resolution: 0.02 dB of net response, 1 % of a tolerance
+    constraints = [{"type": "ineq", "fun": lambda x: net_slack(written_free(x)) - 0.02},
+                   {"type": "ineq", "fun": lambda x: held(x)[0], "jac": lambda x: held(x)[1]}]
+
+    # the second start: a bell on each of the octaves that differ most (in order of frequency), cutting what
+    # stands out and lifting what is missing
+    residual = shape.residual(eq_magnitude(params, sr, model.freqs))
+    inside = (shape.centres_hz >= PEAK_PLACE_HZ[0]) & (shape.centres_hz <= PEAK_PLACE_HZ[1])
+    worst = sorted(np.argsort(-np.abs(np.where(inside, residual, 0.0)))[:len(_PEAKS)], key=lambda i: shape.centres_hz[i])
+    aimed = start.copy()
+    for j, i in enumerate(worst):
+        aimed[2 + j] = float(np.clip(-residual[i], lows[2 + j], highs[2 + j]))
+        aimed[5 + j] = math.log2(float(shape.centres_hz[i]))
+
+    corners = np.log2([params["low_shelf_hz"], params["high_shelf_hz"]])
+
+    def opposed(x) -> float:
+        """How much the peaks work against the shelves: a bell inside a shelf's region (below the low shelf's
+        corner, above the high shelf's, fading out over an octave) moving the other way (dB^2 products)."""
+        inside_low = np.clip(corners[0] + 1.0 - x[5:], 0.0, 1.0)
+        inside_high = np.clip(x[5:] - corners[1] + 1.0, 0.0, 1.0)
+        return float(np.sum(inside_low * np.maximum(0.0, -x[0] * x[2:5]) ** 2
+                            + inside_high * np.maximum(0.0, -x[1] * x[2:5]) ** 2))
+
+    def cost(x) -> float:
+        return (shape(magnitude(x)) ** 2 + _PLACE_MOVE_COST * float(np.sum(x[2:5] ** 2))
+                + _MOVE_COST * float(np.sum((x[:2] - start[:2]) ** 2)) + _OPPOSED_COST * opposed(x))
+
+    best, best_shape = None, before - _PLACE_GAIN_DB
+    for x0 in (start, aimed):
+        found = minimize(cost, x0, method="SLSQP", bounds=bounds, constraints=constraints,
+                         options={"ftol": 1e-10, "eps": 1e-6, "maxiter": 300})
+        p = written(found.x)
+        ok = np.all(net_slack(p) >= 0.0) and np.all(np.abs(tone_errors(p)) <= keep)
+        value = shape(eq_magnitude(p, sr, model.freqs))
+        if ok and value < best_shape:
+            best, best_shape = p, value
+    return best
+
+
 def octave_shape(freqs: np.ndarray, power: np.ndarray, reference_db: np.ndarray):
     """``shape(h)``: the RMS over octave bands (dB) of the difference between the bus's long-term spectrum after
     an EQ of response ``h`` (at the group centres ``freqs``) and ``reference_db``, each relative to its own mean
@@ -516,10 +654,15 @@ def octave_shape(freqs: np.ndarray, power: np.ndarray, reference_db: np.ndarray)
     want = np.asarray(reference_db, dtype=np.float64)[seen]
     want = want - want.mean()
 
-    def shape(h: np.ndarray) -> float:
+    def residual(h: np.ndarray) -> np.ndarray:
         levels = 10.0 * np.log10(np.maximum(members @ (h * h * power), 1e-300))
-        return float(np.sqrt(np.mean((levels - levels.mean() - want) ** 2)))
+        return levels - levels.mean() - want
 
+    def shape(h: np.ndarray) -> float:
+        return float(np.sqrt(np.mean(residual(h) ** 2)))
+
+    shape.residual = residual  # per octave (dB, the bands seen): where the shapes differ, for placing peaks
+    shape.centres_hz = centres[seen]
     return shape
 
 

@@ -1,6 +1,6 @@
 """Delivery: every spec on held-out sessions, an album, and mixing toward a reference against matchering.
 
-Run: ``python bench/bench_delivery.py [--sessions 24] [--seconds 30] [--album 12]`` (the reference part needs
+Run: ``python bench/bench_delivery.py [--sessions 24] [--seconds 30] [--album 12] [--only reference]`` (the reference part needs
 ``pip install matchering``; it is skipped, and says so, without it). Three parts, every number measured here
 from the written files, not taken from automix's reports:
 
@@ -177,13 +177,41 @@ def part_reference(root: Path, sessions: int, seconds: float) -> list[list] | No
     return rows
 
 
+REFERENCE_HEADER = "\n| toward a reference (median / worst) |"
+
+
+def reference_section(rows: list[list] | None, references: int) -> str:
+    """The results file's reference table (it follows the specs' and the album's)."""
+    if rows is None:
+        return "\nreference comparison skipped: pip install matchering\n"
+    return (REFERENCE_HEADER + " loudness error LU | true peak dBTP | centroid error | "
+            "M/S error | octave spectrum distance dB | centroid within 10 % | M/S within 0.1 | "
+            "master EQ at an envelope limit |\n"
+            "|---|---|---|---|---|---|---|---|---|\n"
+            + "\n".join("| " + " | ".join(r) + " |" for r in rows) + "\n"
+            + f"\n{references} held-out sessions mixed to rock_punk toward one reference (another held-out "
+            "session mixed to rnb_ballad); matchering 2.0.6 fed the stems' equal-loudness sum, default "
+            "settings (its limiter on)\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=24)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--album", type=int, default=12)
     ap.add_argument("--references", type=int, default=12)
+    ap.add_argument("--only", choices=("reference",), help="re-run one part; the file keeps the others' tables")
     args = ap.parse_args()
+    result = Path(__file__).parent / "results" / "delivery.md"
+    if args.only == "reference":
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = part_reference(Path(tmp), args.references, args.seconds)
+        text = result.read_text()
+        cut = text.find(REFERENCE_HEADER)
+        text = (text if cut < 0 else text[:cut]) + reference_section(rows, args.references)
+        result.write_text(text)
+        print(text)
+        return
     before = contention_probe()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -195,21 +223,10 @@ def main() -> None:
                              "MP3 and AAC decodes <= ceiling", "worst decode - ceiling dB"], spec_rows,
                 notes=(f"{args.sessions} held-out generated sessions x {args.seconds:g} s, rock_punk, measured from "
                        "the written files (16-bit CD master after its dither; decodes by PyAV, 4x true peak)", note))
-    result = Path(__file__).parent / "results" / "delivery.md"
     text = result.read_text()
     text += "\n| album | worst offset error | tracks |\n|---|---|---|\n" + "\n".join(
         "| " + " | ".join(r) + " |" for r in album_rows) + "\n"
-    if ref_rows is None:
-        text += "\nreference comparison skipped: pip install matchering\n"
-    else:
-        text += ("\n| toward a reference (median / worst) | loudness error LU | true peak dBTP | centroid error | "
-                 "M/S error | octave spectrum distance dB | centroid within 10 % | M/S within 0.1 | "
-                 "master EQ at an envelope limit |\n"
-                 "|---|---|---|---|---|---|---|---|---|\n"
-                 + "\n".join("| " + " | ".join(r) + " |" for r in ref_rows) + "\n"
-                 + f"\n{args.references} held-out sessions mixed to rock_punk toward one reference (another held-out "
-                 "session mixed to rnb_ballad); matchering 2.0.6 fed the stems' equal-loudness sum, default "
-                 "settings (its limiter on)\n")
+    text += reference_section(ref_rows, args.references)
     result.write_text(text)
     print(text)
 

@@ -364,3 +364,45 @@ def test_tone_sums_kernels_are_the_matrix_products():
     c2, b2 = tonal.tonal_measures(freqs[shuffle], f[:, shuffle], m[:, shuffle], h[shuffle])
     assert c2 == pytest.approx(c, rel=1e-12)
     np.testing.assert_allclose(b2, b, atol=1e-12)
+
+
+def test_toward_a_reference_the_bells_move_to_where_the_spectra_differ(monkeypatch):
+    """The reference is the bus through bells the predicted master EQ has none near (a cut at 600 Hz, lifts at
+    150 Hz and 5 kHz): with its peaks free to move, the match puts a cut near 600 Hz and comes closer to the
+    reference's shape than moving the gains alone, inside every limit of the envelope, the centroid kept."""
+    import dataclasses
+
+    from automix.envelope import net_grid_hz
+    from automix.reference import OCTAVES_HZ
+    from automix.styles.model import FrequencyBalance
+
+    freqs, fsum, msum = _pink_frames(-3.0, frames=80, seed=5)
+    power = (msum.astype(np.float64) ** 2).sum(axis=0)
+    eq = master_prior(get_style("rock_punk"))[1]
+    aimed = dict(eq.params, peak1_hz=150.0, peak1_gain_db=2.5, peak1_q=0.8, peak2_hz=600.0, peak2_gain_db=-3.0,
+                 peak2_q=1.0, peak3_hz=5000.0, peak3_gain_db=2.0, peak3_q=1.0)
+    h = tonal.eq_magnitude(aimed, SR, freqs)
+    centroid, balance = tonal.tonal_measures(freqs, fsum, msum, h)
+    members = np.array([(freqs >= c / np.sqrt(2)) & (freqs < c * np.sqrt(2)) for c in OCTAVES_HZ], dtype=float)
+    reference_db = 10 * np.log10(np.maximum(members @ (h * h * power), 1e-300))
+    style = dataclasses.replace(get_style("rock_punk"), spectral_centroid_hz=round(centroid, 1),
+                                frequency_balance=FrequencyBalance(*balance))
+    shape = tonal.octave_shape(freqs, power, reference_db)
+
+    placed, info = tonal.match_tone(freqs, fsum, msum, eq, style, SR, spectrum=(power, reference_db))
+    monkeypatch.setattr(tonal, "_placed", lambda *a: None)
+    gains_only, plain = tonal.match_tone(freqs, fsum, msum, eq, style, SR, spectrum=(power, reference_db))
+    assert "peaks_placed" in info and "peaks_placed" not in plain
+    p = placed.params
+    assert info["shape_predicted_db"] == pytest.approx(shape(tonal.eq_magnitude(p, SR, freqs)), abs=1e-3)
+    assert info["shape_predicted_db"] < plain["shape_predicted_db"] - 0.2
+    hz = [p[f"peak{i}_hz"] for i in (1, 2, 3)]
+    assert hz == sorted(hz)
+    cut = min((1, 2, 3), key=lambda i: p[f"peak{i}_gain_db"])
+    assert p[f"peak{cut}_gain_db"] < -1.0 and abs(np.log2(p[f"peak{cut}_hz"] / 600.0)) < 0.6
+    env = style.envelope
+    assert all(abs(p[f"peak{i}_gain_db"]) <= env.master_peak_max_abs_db for i in (1, 2, 3))
+    assert all(abs(p[k]) <= env.master_shelf_max_abs_db for k in ("low_shelf_gain_db", "high_shelf_gain_db"))
+    assert np.max(np.abs(tonal.net_response_db(p, SR, net_grid_hz(env)))) <= env.master_eq_net_max_abs_db
+    assert all(p[f"peak{i}_q"] == eq.params.get(f"peak{i}_q", 1.0) for i in (1, 2, 3))  # Q as predicted
+    assert abs(info["centroid_predicted_hz"] / centroid - 1) < style.tolerances.centroid_rel
