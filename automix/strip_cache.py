@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from automix.audio_io import BLOCK_FRAMES, StemReader, output_frames, probe
+from automix.kernels.postfader import PostFader
 from automix.settings import MixSettings
 
 
@@ -97,14 +98,14 @@ class StripCache:
         from automix.meters.loudness import LoudnessAccumulator
 
         sr = self.sample_rate
-        post = StreamingChain(build_stages(sr, stem.chain[fader_index(stem.chain):]), sr, BLOCK_FRAMES)
+        stages = stem.chain[fader_index(stem.chain):]
+        post = PostFader.of(stages) or StreamingChain(build_stages(sr, stages), sr, BLOCK_FRAMES).process
         meter = LoudnessAccumulator(sr, 2)
         own = self._ensure(k, stem)
         for start, block in self.blocks(k):
             if start >= own:
                 break
-            out = post.process(block[:, :own - start])
-            meter.process(_stereo(out).astype(np.float64))
+            meter.process(_stereo(post(block[:, :own - start])).astype(np.float64))
         return float(meter.result()["integrated_lufs"])
 
     def _ensure(self, k: int, stem) -> int:
@@ -151,17 +152,21 @@ class StripCache:
 
         sr = self.sample_rate
         self._map(lambda k: self._ensure(k, settings.stems[k]), len(settings.stems))
-        posts = [StreamingChain(build_stages(sr, s.chain[fader_index(s.chain):]), sr, BLOCK_FRAMES)
-                 for s in settings.stems]
+        posts = []
+        for s in settings.stems:
+            stages = s.chain[fader_index(s.chain):]
+            posts.append(PostFader.of(stages) or StreamingChain(build_stages(sr, stages), sr, BLOCK_FRAMES))
         readers = [self.blocks(k) for k in range(len(settings.stems))]
-        for _ in range(0, self.frames, BLOCK_FRAMES):
-            bus = None
-            for post, reader in zip(posts, readers):
-                part = _stereo(post.process(next(reader)[1]))
-                if bus is None:
-                    bus = part.copy()
+        for start in range(0, self.frames, BLOCK_FRAMES):
+            bus = np.empty((2, min(BLOCK_FRAMES, self.frames - start)), np.float32)
+            for k, (post, reader) in enumerate(zip(posts, readers)):
+                block = next(reader)[1]
+                if isinstance(post, PostFader):  # the stages and the sum in one pass, in place
+                    post(block, bus, add=k > 0)
+                elif k == 0:
+                    bus[:] = _stereo(post.process(block))
                 else:
-                    bus += part
+                    bus += _stereo(post.process(block))
             sink(bus)
 
     def remove(self) -> None:

@@ -26,6 +26,7 @@ import pedalboard
 
 from automix.audio_io import BLOCK_FRAMES, StemReader, output_frames, probe
 from automix.kernels import denormals
+from automix.kernels.postfader import PostFader
 from automix.settings import MixSettings, PluginSettings
 from automix.plugins import NumpyNode, get_plugin
 
@@ -328,9 +329,14 @@ def render_postfader(chain: Sequence[PluginSettings], sample_rate: int, prefader
                      block_frames: int = BLOCK_FRAMES, out: np.ndarray | None = None) -> np.ndarray:
     """The fader, pan and width stages (``chain`` from :func:`fader_index` on) over a strip's pre-fader output;
     ``(2, frames)`` float32, written into ``out`` when it has that shape (an array to reuse)."""
-    stream = StreamingChain(build_stages(sample_rate, chain), sample_rate, block_frames)
     if out is None or out.shape != (2, prefader.shape[1]) or out.dtype != np.float32:
         out = np.empty((2, prefader.shape[1]), np.float32)
+    fused = PostFader.of(chain)
+    if fused is not None:  # the same arithmetic in one pass (memoryless: any block split gives the same)
+        for s in range(0, prefader.shape[1], block_frames):
+            fused(prefader[:, s:s + block_frames], out[:, s:s + block_frames])
+        return out
+    stream = StreamingChain(build_stages(sample_rate, chain), sample_rate, block_frames)
     pos = 0
     blocks = [prefader[:, s:s + block_frames] for s in range(0, prefader.shape[1], block_frames)]
     for block in blocks + [None]:
