@@ -149,7 +149,10 @@ def render_stream(
     sr = settings.sample_rate
     infos = [probe(s.path) for s in settings.stems]
     total = max(output_frames(i, sr) for i in infos)
-    chains = [StreamingChain(build_stages(sr, s.chain, s.input_gain_db), sr, block_frames) for s in settings.stems]
+    # each strip up to its fader through its plugins, and from the fader on in one fused pass where it can
+    posts = [PostFader.of(s.chain[fader_index(s.chain):]) for s in settings.stems]
+    chains = [StreamingChain(build_stages(sr, s.chain[:fader_index(s.chain)] if post else s.chain, s.input_gain_db),
+                             sr, block_frames) for s, post in zip(settings.stems, posts)]
     master = StreamingChain(build_stages(sr, settings.master, settings.master_input_gain_db or None), sr, block_frames)
     fifos = [_Fifo() for _ in chains]
     readers = [StemReader(i, sr) for i in infos]
@@ -161,7 +164,7 @@ def render_stream(
 
     def step(k: int, n: int) -> None:
         out = chains[k].process(readers[k].read(n)) if n else chains[k].flush()
-        fifos[k].push(_stereo(out))
+        fifos[k].push(posts[k](out) if posts[k] is not None else _stereo(out))
 
     def mix_ready() -> np.ndarray | None:
         ready = min(f.size for f in fifos)
