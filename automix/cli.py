@@ -123,8 +123,11 @@ def run() -> None:
     except SystemExit as done:
         code = done.code
         if _finished and (code is None or isinstance(code, int)):
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):  # read by `head` and closed, or closed already: nothing to lose
+                    pass
             os._exit(code or 0)
         raise
 

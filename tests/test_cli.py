@@ -291,3 +291,15 @@ def test_the_program_ends_at_once_only_after_a_mix_has_written_everything(tmp_pa
     report = json.loads(out.with_suffix(".report.json").read_text())  # complete before the exit
     assert sf.info(str(out)).frames == report["duration_s"] * 44100
     assert "all hard targets met" in capsys.readouterr().out or code == 1
+
+
+def test_a_mix_read_by_head_ends_cleanly(tmp_path, stems):
+    """`automix mix ... | head -n 1`: the reader goes away early; the mix still writes everything, exits 0, and
+    no traceback is shown."""
+    out = tmp_path / "piped.wav"
+    cmd = (f"{sys.executable} -m automix mix {' '.join(map(str, stems))} --style rock_punk --output {out} "
+           "| head -n 1; exit ${PIPESTATUS[0]}")
+    proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stdout.splitlines()) == 1
+    assert json.loads(out.with_suffix(".report.json").read_text())["status"] in ("ok", "missed")
