@@ -720,6 +720,8 @@ class Studio:
         from automix.report import master_summary, stem_summary, target_compliance
 
         r = copy.deepcopy(self.base_report)
+        # the reference comparison was measured on the mix as first made: an edited state is not compared again
+        r.pop("reference", None)
         final = loop.measured
         r["style"] = style.name
         r["targets"] = target_compliance(style, pre, final)

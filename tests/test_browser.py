@@ -425,3 +425,33 @@ def test_an_album_batch_shows_its_album(browser, tmp_path):
         shown = row.find_element("css selector", '[data-field="offset"]').text
         assert float(shown.replace("−", "-")) == pytest.approx(t["offset_lu"], abs=0.006)
     screenshot(browser, "album.png")
+
+
+def test_a_mix_toward_a_reference_shows_the_comparison(browser, tmp_path):
+    """A session mixed with --reference: its page has the reference panel, each target on the reference and on
+    the mix, and the octave spectra with the report's distance."""
+    from automix.session import mix_command
+    from automix.sessiongen import write_sessions
+
+    write_sessions(tmp_path / "in", 2, seed=61, duration_s=10.0)
+    folders = sorted(p for p in (tmp_path / "in").iterdir() if p.is_dir())
+
+    def mix(folder, out, style, **kw):
+        return mix_command(sorted(str(p) for p in folder.glob("*.wav")), style=style, targets=None, output=str(out),
+                           engine="pedalboard", optimize_steps=0, test_stems=None, threads=2, verbose=False, **kw)[0]
+
+    mix(folders[1], tmp_path / "ref.wav", "rnb_ballad", html=False)
+    report = mix(folders[0], tmp_path / "mix.wav", "rock_punk", html=True, reference=str(tmp_path / "ref.wav"))
+    log = open_page(browser, (tmp_path / "mix.report.html").as_uri(), "reference")
+    assert problems_in(log) == []
+    ref = report["reference"]
+    rows = {r.get_attribute("data-target"): r for r in by_testid(browser, "reference-row")}
+    assert set(rows) == {"integrated_lufs", "loudness_range_lu", "spectral_centroid_hz", "ms_ratio", "band_balance"}
+    for name, field in (("spectral_centroid_hz", "reference"), ("spectral_centroid_hz", "mix"),
+                        ("integrated_lufs", "mix")):
+        shown = rows[name].find_element("css selector", f'[data-field="{field}"]').text
+        assert float(shown.split()[0]) == pytest.approx(ref["targets"][name][field], abs=0.006 if "lufs" in name else 0.5)
+    distance = by_testid(browser, "reference-spectrum-distance")[0].text
+    assert float(distance.split()[0]) == pytest.approx(ref["spectrum"]["distance_db"], abs=0.006)
+    assert len(by_testid(browser, "reference-octave")) == len(ref["spectrum"]["octaves_hz"])
+    screenshot(browser, "reference.png")

@@ -83,3 +83,50 @@ describe('rendering', () => {
     expect(count(html, 'problem')).toBe(1);
   });
 });
+
+describe('a mix toward a reference', () => {
+  const withReference = (): unknown => {
+    const page = loadFixture('session') as { report: Record<string, unknown> };
+    page.report.reference = {
+      path: '/music/their_master.wav', sample_rate: 48000,
+      targets: {
+        integrated_lufs: { reference: -11.9981, mix: -12.0007, distance: -0.0026 },
+        loudness_range_lu: { reference: 2.747, mix: 4.9413, distance: 2.1943 },
+        spectral_centroid_hz: { reference: 1820.66, mix: 1937.76, distance: 117.1, distance_rel: 0.0643 },
+        ms_ratio: { reference: 0.3685, mix: 0.3817, distance: 0.0132 },
+        band_balance: { reference: { low: 0.3506, mid: 0.4793, high: 0.1701 },
+          mix: { low: 0.19, mid: 0.6552, high: 0.1548 }, distance: 0.1759 },
+      },
+      spectrum: { octaves_hz: [63, 125, 250, 500, 1000, 2000, 4000, 8000],
+        reference_db: [-30.99, -27.91, -27.35, -32.89, -37.92, -37.88, -37.73, -47.04],
+        mix_db: [-28.55, -30.03, -27.08, -30.69, -35.98, -36.67, -40.67, -47.04], distance_db: 1.9109 },
+    };
+    return page;
+  };
+
+  it('shows each target on the reference and the mix, and the loudness-matched octaves', () => {
+    const html = render(withReference());
+    expect(logs()).toEqual([]);
+    expect(count(html, 'reference')).toBe(1);
+    expect(count(html, 'reference-row')).toBe(5);
+    expect(count(html, 'reference-octave')).toBe(8);
+    expect(html).toContain('their_master');
+    expect(html).toContain('data-field="distance">+117 Hz (+6.4%)<');
+    expect(html).toContain('data-field="distance">+0.01<');  // M/S has no unit
+    expect(html).toContain('data-field="distance">+17.6 pp (largest)<');
+    expect(html).toContain('data-testid="reference-spectrum-distance">1.91 dB<');
+    // 63 Hz: (-28.55 + 12.0007) - (-30.99 + 11.9981) = +2.4 dB louder in the mix, loudness matched
+    expect(html).toContain('data-field="difference">+2.4<');
+  });
+
+  it('a plain mix has no reference panel, and a broken block shows dashes', () => {
+    expect(count(render(loadFixture('session')), 'reference')).toBe(0);
+    const page = loadFixture('session') as { report: Record<string, unknown> };
+    page.report.reference = { targets: 'garbage', spectrum: { octaves_hz: [63], mix_db: ['x'] } };
+    const html = render(page);
+    expect(logs()).toEqual([]);
+    expect(count(html, 'reference')).toBe(1);
+    expect(count(html, 'reference-row')).toBe(0);
+    expect(html).toContain('data-field="difference">—<');
+  });
+});

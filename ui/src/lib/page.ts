@@ -156,6 +156,54 @@ export interface FinalMeters {
   band_balance: Shares;
 }
 
+/** One target measured on the reference track and on the mix (report.reference.targets). */
+export interface RefValue {
+  reference: Num;
+  mix: Num;
+  /** mix minus reference, in the target's unit */
+  distance: Num;
+  /** the centroid's distance as a fraction of the reference's */
+  distance_rel: Num;
+}
+
+/** What a mix toward a reference track (`--reference`) reports: the reference's values, the mix's, and the
+ * loudness-matched long-term spectra in octave bands (docs/delivery.md). */
+export interface ReferenceBlock {
+  path: string | null;
+  sample_rate: Num;
+  integrated_lufs: RefValue | null;
+  loudness_range_lu: RefValue | null;
+  spectral_centroid_hz: RefValue | null;
+  ms_ratio: RefValue | null;
+  band_balance: { reference: Shares; mix: Shares; distance: Num } | null;
+  spectrum: { octaves_hz: number[]; reference_db: Num[]; mix_db: Num[]; distance_db: Num } | null;
+}
+
+function refValue(v: unknown): RefValue | null {
+  if (!isObj(v)) return null;
+  return { reference: num(v.reference), mix: num(v.mix), distance: num(v.distance), distance_rel: num(v.distance_rel) };
+}
+
+export function parseReference(v: unknown): ReferenceBlock | null {
+  if (!isObj(v)) return null;
+  const t = obj(v.targets);
+  const bb = t.band_balance;
+  const sp = v.spectrum;
+  return {
+    path: str(v.path),
+    sample_rate: num(v.sample_rate),
+    integrated_lufs: refValue(t.integrated_lufs),
+    loudness_range_lu: refValue(t.loudness_range_lu),
+    spectral_centroid_hz: refValue(t.spectral_centroid_hz),
+    ms_ratio: refValue(t.ms_ratio),
+    band_balance: isObj(bb) ? { reference: shares(bb.reference), mix: shares(bb.mix), distance: num(bb.distance) } : null,
+    spectrum: isObj(sp)
+      ? { octaves_hz: finiteNums(sp.octaves_hz), reference_db: nums(sp.reference_db), mix_db: nums(sp.mix_db),
+          distance_db: num(sp.distance_db) }
+      : null,
+  };
+}
+
 export interface Report {
   automix_version: string | null;
   status: string | null;
@@ -169,6 +217,8 @@ export interface Report {
   master: ReportMaster | null;
   final_meters: FinalMeters;
   warnings: string[];
+  /** a mix toward a reference track; null otherwise */
+  reference: ReferenceBlock | null;
 }
 
 export function scalarTarget(v: unknown): ScalarTarget | null {
@@ -308,6 +358,7 @@ export function parseReport(v: unknown): Report | null {
     master: reportMaster(v.master),
     final_meters: finalMeters(v.final_meters),
     warnings: strs(v.warnings),
+    reference: parseReference(v.reference),
   };
 }
 

@@ -10,6 +10,7 @@ import { Loudness } from './Loudness';
 import { Tone } from './Spectrum';
 import { Stereo } from './Stereo';
 import { Mixer } from './Mixer';
+import { Reference } from './Reference';
 
 function Warnings({ warnings }: { warnings: readonly string[] }): JSX.Element | null {
   if (warnings.length === 0) return null;
@@ -55,6 +56,7 @@ export function SessionView({ page, studio }: { page: SessionPage; studio?: Sess
       <Problems problems={page.problems} />
       {r ? <Compliance report={r} bands={page.bands} stale={studio?.stale} provisional={studio?.provisional} /> : null}
       {studio?.panels}
+      <Reference report={r} stale={studio?.stale} />
       {r || hasViews ? (
         <>
           <Loudness report={r} views={page.views} stale={studio?.stale} playhead={studio?.playhead} />
