@@ -263,6 +263,7 @@ def batch_page(out_dir: str | os.PathLike, *, href: Callable[[str], str] | None 
                             if isinstance(t, dict) and not t.get("hard") and not t.get("pass")],
             "warnings": len((mix or {}).get("warnings") or (record or {}).get("warnings") or []),
             "targets": _target_errors(mix),
+            "reference_distance_db": (((mix or {}).get("reference") or {}).get("spectrum") or {}).get("distance_db"),
             "href": href(name) if (rdir / "report.json").is_file() else None,
         })
     counts: dict[str, int] = {}

@@ -131,6 +131,12 @@ def test_a_batch_mixes_every_session_toward_one_reference(tmp_path):
         block = report["reference"]
         assert block["path"] == str(tmp_path / "ref.wav")
         assert abs(block["targets"]["integrated_lufs"]["distance"]) <= 0.1
+    from automix.pages import batch_page
+
+    rows = {r["session"]: r for r in batch_page(tmp_path / "out")["rows"]}  # the dashboard's distance column
+    for folder in folders:
+        report = json.loads((folder / "report.json").read_text())["mix"]
+        assert rows[folder.name]["reference_distance_db"] == report["reference"]["spectrum"]["distance_db"]
     same = run_batch(tmp_path / "in", tmp_path / "out", style="rock_punk", jobs=1, handle_signals=False,
                      html=False, reference=str(tmp_path / "ref.wav"))
     assert same.counts.get("skipped", 0) == sum(

@@ -9,7 +9,7 @@ import {
   fmtSigned,
   fmtTimestamp,
 } from '../lib/format';
-import { COLUMNS, orderStatuses, toggleSort, viewRows, type SortState } from '../lib/table';
+import { COLUMNS, columnsFor, orderStatuses, toggleSort, viewRows, type SortState } from '../lib/table';
 import { A, Badge, Problems, statusTone } from './common';
 
 function targetCell(row: BatchRow, name: TargetName): { text: string; cls: string; title?: string } {
@@ -80,6 +80,8 @@ export function BatchView({ page }: { page: BatchPage }): JSX.Element {
   const [sort, setSort] = useState<SortState | null>(null);
   const rows = useMemo(() => viewRows(page.rows, text, status, sort), [page.rows, text, status, sort]);
   const keys = useMemo(() => new Map(page.rows.map((r, i) => [r, `${i}:${r.session}`])), [page.rows]);
+  const columns = useMemo(() => columnsFor(page.rows), [page.rows]);
+  const withReference = columns.some((c) => c.id === 'reference');
   const counts = useMemo(() => {
     if (Object.keys(page.counts).length) return page.counts;
     const c: Record<string, number> = {};
@@ -157,7 +159,7 @@ export function BatchView({ page }: { page: BatchPage }): JSX.Element {
         <table className="grid sessions" data-testid="sessions">
           <thead>
             <tr>
-              {COLUMNS.map((c) => {
+              {columns.map((c) => {
                 const active = sort?.column === c.id;
                 return (
                   <th key={c.id} scope="col" className={`${c.numeric ? 'num' : ''} sortable${active ? ' active' : ''}`}
@@ -174,7 +176,7 @@ export function BatchView({ page }: { page: BatchPage }): JSX.Element {
           <tbody>
             {rows.length === 0 ? (
               <tr>
-                <td colSpan={COLUMNS.length} className="empty" data-testid="no-sessions">
+                <td colSpan={columns.length} className="empty" data-testid="no-sessions">
                   {page.rows.length === 0 ? 'no sessions' : 'no session matches the filter'}
                 </td>
               </tr>
@@ -203,13 +205,19 @@ export function BatchView({ page }: { page: BatchPage }): JSX.Element {
                           );
                         })
                       )}
+                      {withReference ? (
+                        <td className="num" data-column="reference"
+                          title="octave spectrum distance to the reference, loudness matched (dB RMS)">
+                          {fmtNum(r.reference_distance_db, 2)}
+                        </td>
+                      ) : null}
                       <td className="num">{fmtNum(r.duration_s, 1)}</td>
                       <td className="num">{fmtNum(r.render_s, 1)}</td>
                     </tr>
                     {!spanReason && r.reason ? (
                       <tr className="reason-row">
                         <td />
-                        <td colSpan={COLUMNS.length - 1} className="reason" data-testid="row-reason">{r.reason}</td>
+                        <td colSpan={columns.length - 1} className="reason" data-testid="row-reason">{r.reason}</td>
                       </tr>
                     ) : null}
                   </Fragment>

@@ -544,6 +544,8 @@ export interface BatchRow {
   soft_missed: string[];
   warnings: Num;
   targets: Partial<Record<TargetName, RowTarget>> | null;
+  /** a session mixed toward a reference: the octave spectrum distance (dB) its report gives */
+  reference_distance_db: Num;
   href: string | null;
 }
 
@@ -663,6 +665,7 @@ function batchRow(v: unknown, i: number): BatchRow {
     soft_missed: strs(o.soft_missed),
     warnings: num(o.warnings) ?? (Array.isArray(o.warnings) ? o.warnings.length : null),
     targets: rowTargets(o.targets),
+    reference_distance_db: num(o.reference_distance_db),
     href: str(o.href),
   };
 }

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { BatchRow } from './page';
-import { compareValues, filterRows, orderStatuses, sortRows, toggleSort, viewRows } from './table';
+import { COLUMNS, columnsFor, compareValues, filterRows, orderStatuses, sortRows, toggleSort, viewRows } from './table';
 
 function row(session: string, over: Partial<BatchRow> = {}): BatchRow {
   return {
     session, status: 'ok', code: null, reason: null, seconds: null, render_s: null, duration_s: null,
-    soft_missed: [], warnings: 0, targets: null, href: null, ...over,
+    soft_missed: [], warnings: 0, targets: null, reference_distance_db: null, href: null, ...over,
   };
 }
 
@@ -101,5 +101,16 @@ describe('viewRows', () => {
 describe('orderStatuses', () => {
   it('puts the usual statuses first, then the others alphabetically, once each', () => {
     expect(orderStatuses(['zeta', 'failed', 'ok', 'alpha', 'ok', 'missed'])).toEqual(['ok', 'missed', 'failed', 'alpha', 'zeta']);
+  });
+});
+
+describe('columnsFor', () => {
+  it('shows the reference distance only for a batch mixed toward a reference, and sorts by it', () => {
+    const plain = [row('a'), row('b')];
+    expect(columnsFor(plain).map((c) => c.id)).not.toContain('reference');
+    const toward = [row('a', { reference_distance_db: 2.5 }), row('b'), row('c', { reference_distance_db: 1.2 })];
+    expect(columnsFor(toward)).toBe(COLUMNS);
+    const sorted = viewRows(toward, '', '', { column: 'reference', dir: 'asc' });
+    expect(sorted.map((r) => r.session)).toEqual(['c', 'a', 'b']);
   });
 });

@@ -109,9 +109,15 @@ export const COLUMNS: readonly Column[] = [
   { id: 'ms', label: 'M/S err', unit: '', numeric: true, target: 'ms_ratio', key: (r) => targetError(r, 'ms_ratio') },
   { id: 'balance', label: 'Balance err', unit: 'pp', numeric: true, target: 'band_balance',
     key: (r) => targetError(r, 'band_balance') },
+  { id: 'reference', label: 'Ref. spectrum', unit: 'dB', numeric: true, key: (r) => r.reference_distance_db },
   { id: 'duration', label: 'Duration', unit: 's', numeric: true, key: (r) => r.duration_s },
   { id: 'render', label: 'Render', unit: 's', numeric: true, key: (r) => r.render_s },
 ];
+
+/** The columns a batch's table shows: the reference's spectrum distance only for a batch mixed toward one. */
+export function columnsFor(rows: readonly BatchRow[]): readonly Column[] {
+  return rows.some((r) => r.reference_distance_db !== null) ? COLUMNS : COLUMNS.filter((c) => c.id !== 'reference');
+}
 
 /** Rows filtered then sorted by a column (unknown column or null state: the original order). */
 export function viewRows(rows: readonly BatchRow[], text: string, status: string, sort: SortState | null): BatchRow[] {
