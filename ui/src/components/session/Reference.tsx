@@ -33,6 +33,20 @@ function sharesText(s: Shares): string {
   return BAND_NAMES.map((b) => fmtPct(s[b])).join(' / ');
 }
 
+/** The header both tables share: what is compared, then the reference, the mix and their difference. */
+function ComparisonHead({ first }: { first: string }): JSX.Element {
+  return (
+    <thead>
+      <tr>
+        <th scope="col">{first}</th>
+        <th scope="col" className="num">reference</th>
+        <th scope="col" className="num">mix</th>
+        <th scope="col" className="num">mix − reference</th>
+      </tr>
+    </thead>
+  );
+}
+
 /** The octaves' levels relative to each track's own integrated loudness: the comparison the distance makes. */
 function matched(levels: readonly Num[], lufs: Num): Num[] {
   return levels.map((v) => (isNum(v) && isNum(lufs) ? v - lufs : null));
@@ -49,14 +63,7 @@ function SpectrumTable({ r }: { r: ReferenceBlock }): JSX.Element | null {
         Long-term spectrum per octave, dB relative to each track's loudness; distance (RMS over the octaves){' '}
         <span className="num" data-testid="reference-spectrum-distance">{withUnit(fmtDb(sp.distance_db), 'dB')}</span>
       </caption>
-      <thead>
-        <tr>
-          <th scope="col">Octave</th>
-          <th scope="col" className="num">reference</th>
-          <th scope="col" className="num">mix</th>
-          <th scope="col" className="num">mix − reference</th>
-        </tr>
-      </thead>
+      <ComparisonHead first="Octave" />
       <tbody>
         {sp.octaves_hz.map((hz, i) => {
           const a = ref[i] ?? null;
@@ -98,14 +105,7 @@ export function Reference({ report, stale }: { report: Report | null; stale?: bo
         <KV k="Its rate" v={withUnit(fmtHz(r.sample_rate), 'Hz')} />
       </div>
       <table className="grid reference-targets">
-        <thead>
-          <tr>
-            <th scope="col">Target</th>
-            <th scope="col" className="num">reference</th>
-            <th scope="col" className="num">mix</th>
-            <th scope="col" className="num">mix − reference</th>
-          </tr>
-        </thead>
+        <ComparisonHead first="Target" />
         <tbody>
           {rows.map((row) => (
             <tr key={row.name} data-testid="reference-row" data-target={row.name}>
