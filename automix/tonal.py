@@ -48,6 +48,7 @@ another level gets the same EQ to within what its inputs differ by.
 """
 from __future__ import annotations
 
+import copy
 import math
 from functools import lru_cache
 from typing import Sequence
@@ -215,6 +216,15 @@ class _Frames:
         self.msum = np.ascontiguousarray(np.asarray(msum, dtype=np.float64)[:, self.order])
         self.band_starts = np.searchsorted(band[self.order], np.arange(4)).astype(np.int64)
         self.bands = np.eye(3)[band[self.order]]  # (G, 3), in the sorted order
+
+    def every(self, step: int) -> "_Frames":
+        """The same groups over every ``step``-th frame only (a cheaper estimate of the same measures)."""
+        if step <= 1:
+            return self
+        out = copy.copy(self)
+        out.fsum = np.ascontiguousarray(self.fsum[::step])
+        out.msum = np.ascontiguousarray(self.msum[::step])
+        return out
 
     def measures(self, w: np.ndarray, gradient: bool = False):
         """(centroid, shares) for gains ``w`` ``(G,)``; with ``gradient`` also ``d centroid / d w`` ``(G,)`` and
@@ -521,6 +531,8 @@ _PLACE_GAIN_DB = 0.05
 #: units of the squared shape distance, dB^2): a bell earns its place by bringing the shape closer
 _PLACE_MOVE_COST = 0.03
 _OPPOSED_COST = 0.05
+#: the most frames the placement's search holds the tonal errors on (its result is checked on every frame)
+_PLACE_FRAMES = 2048
 
 
 def _placed(params: dict, model: ToneModel, errors: ToneErrors, shape, style: StyleTargets, grid: np.ndarray
@@ -572,6 +584,9 @@ def _placed(params: dict, model: ToneModel, errors: ToneErrors, shape, style: St
         return errors._errors(*model.frames.measures(eq_magnitude(p, sr, model.freqs))[:2])
 
     last = {}
+    # the search holds the tonal errors on at most _PLACE_FRAMES frames (evenly spaced); the result is checked on
+    # all of them below
+    frames = model.frames.every(-(-model.frames.fsum.shape[0] // _PLACE_FRAMES))
 
     def held(x) -> tuple[np.ndarray, np.ndarray]:
         """``keep^2 - errors^2`` and its jacobian ``(4, 8)``: the frames read once, with their exact slopes in
@@ -579,7 +594,7 @@ def _placed(params: dict, model: ToneModel, errors: ToneErrors, shape, style: St
         key = x.tobytes()
         if key not in last:
             h = eq_magnitude(written_free(x), sr, model.freqs)
-            c, b, dc, db = model.frames.measures(h, gradient=True)
+            c, b, dc, db = frames.measures(h, gradient=True)
             e = errors._errors(c, b)
             dh = np.empty((h.size, x.size))
             for i in range(x.size):
