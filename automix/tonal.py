@@ -355,6 +355,16 @@ class ToneErrors:
         self.target_c, self.tol_c = centroid
         self.target_b, self.tol_b = np.asarray(target_balance, dtype=np.float64), float(balance_tolerance)
 
+    def on_fewer_frames(self, most: int) -> "ToneErrors":
+        """The same errors estimated on at most ``most`` evenly spaced frames: a cheaper guide for a search whose
+        result is then checked with these."""
+        step = -(-self.model.frames.fsum.shape[0] // most)
+        if step <= 1:
+            return self
+        model = copy.copy(self.model)
+        model.frames, model._last = self.model.frames.every(step), None
+        return ToneErrors(model, (self.target_c, self.tol_c), self.target_b, self.tol_b)
+
     def _errors(self, c: float, b: np.ndarray) -> np.ndarray:
         return np.append(np.log(max(c, 1.0) / self.target_c) / np.log1p(self.tol_c), (b - self.target_b) / self.tol_b)
 
@@ -509,11 +519,13 @@ def _reshaped(gains, shape, response, errors, net_slack, solve_args) -> np.ndarr
     is steered with what the centroid and balance leave free, never traded against them."""
     bounds, constraints, lows, highs = solve_args
     keep = np.maximum(np.abs(errors(gains)), SHAPE_KEEP)
+    guide = errors.on_fewer_frames(_SEARCH_FRAMES)  # the search's; the result is checked on every frame below
+
     def held_jacobian(g):
-        e, de = errors.with_jacobian(g)
+        e, de = guide.with_jacobian(g)
         return -2.0 * e[:, None] * de
 
-    held = {"type": "ineq", "fun": lambda g: keep ** 2 - errors(g) ** 2, "jac": held_jacobian}
+    held = {"type": "ineq", "fun": lambda g: keep ** 2 - guide(g) ** 2, "jac": held_jacobian}
     best = minimize(lambda g: shape(response(g)) ** 2 + _MOVE_COST * float(np.sum((g - gains) ** 2)), gains,
                     method="SLSQP", bounds=bounds, constraints=list(constraints) + [held],
                     options={"ftol": 1e-12, "eps": 1e-6, "maxiter": 300})
@@ -531,8 +543,8 @@ _PLACE_GAIN_DB = 0.05
 #: units of the squared shape distance, dB^2): a bell earns its place by bringing the shape closer
 _PLACE_MOVE_COST = 0.03
 _OPPOSED_COST = 0.05
-#: the most frames the placement's search holds the tonal errors on (its result is checked on every frame)
-_PLACE_FRAMES = 2048
+#: the most frames the shape searches hold the tonal errors on (their results are checked on every frame)
+_SEARCH_FRAMES = 2048
 
 
 def _placed(params: dict, model: ToneModel, errors: ToneErrors, shape, style: StyleTargets, grid: np.ndarray
@@ -584,9 +596,9 @@ def _placed(params: dict, model: ToneModel, errors: ToneErrors, shape, style: St
         return errors._errors(*model.frames.measures(eq_magnitude(p, sr, model.freqs))[:2])
 
     last = {}
-    # the search holds the tonal errors on at most _PLACE_FRAMES frames (evenly spaced); the result is checked on
+    # the search holds the tonal errors on at most _SEARCH_FRAMES frames (evenly spaced); the result is checked on
     # all of them below
-    frames = model.frames.every(-(-model.frames.fsum.shape[0] // _PLACE_FRAMES))
+    frames = errors.on_fewer_frames(_SEARCH_FRAMES).model.frames
 
     def held(x) -> tuple[np.ndarray, np.ndarray]:
         """``keep^2 - errors^2`` and its jacobian ``(4, 8)``: the frames read once, with their exact slopes in
