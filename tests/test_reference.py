@@ -152,3 +152,19 @@ def test_a_batch_mixes_every_session_toward_one_reference(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == EXIT_USAGE and "mono" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out2").exists()
+
+
+def test_the_long_term_spectrum_is_scipys_welch_taken_in_runs():
+    """octave_levels_db's Welch PSD in runs of segments (bounded memory) is scipy's over the whole signal, to
+    round-off, for a signal of many runs whose end is not a whole segment."""
+    from scipy.signal import welch
+
+    from automix import reference
+
+    rng = np.random.default_rng(9)
+    n = 8192 * (2 * reference._SEGMENTS_PER_CALL + 40) + 1234
+    x = rng.standard_normal(n) * np.linspace(0.1, 1.0, n)  # level changes: runs weigh differently
+    f_want, want = welch(x, fs=SR, nperseg=8192, window="hann")
+    f_got, got = reference._welch(x, SR, 8192)
+    assert np.array_equal(f_got, f_want)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
