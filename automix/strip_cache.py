@@ -123,14 +123,14 @@ class StripCache:
         path = held.path if held is not None else self.folder / f".automix-strip{k}.{self._tag}.partial.f32"
         written, channels = 0, None
         with StemReader(info, sr) as reader, open(path, "wb") as f:
-            done, held = 0, _Held()
+            done, regroup = 0, _Held()
             while done < self.frames or chain.produced < chain.fed:
                 n = min(BLOCK_FRAMES, self.frames - done)
                 out = chain.process(reader.read(n)) if n else chain.flush()
                 done += n
                 channels = out.shape[0]
                 written += out.shape[1]
-                for block in held.push(out, final=done >= self.frames and chain.produced >= chain.fed):
+                for block in regroup.push(out, final=done >= self.frames and chain.produced >= chain.fed):
                     f.write(np.ascontiguousarray(block, dtype=np.float32))  # planar: no transpose either way
         if written != self.frames:
             raise RuntimeError(f"{stem.path}: the strip produced {written} frames for {self.frames}")
