@@ -41,20 +41,15 @@ class _Held:
     last one shorter), the file's layout: each block planar, ``(channels, n)`` float32."""
 
     def __init__(self):
-        self.parts: list[np.ndarray] = []
-        self.frames = 0
+        from automix.engines.pedalboard_engine import Fifo
+
+        self.fifo = Fifo()
 
     def push(self, out: np.ndarray, final: bool) -> list[np.ndarray]:
-        if out.shape[1]:
-            self.parts.append(out)
-            self.frames += out.shape[1]
+        self.fifo.push(out)
         ready = []
-        while self.frames >= BLOCK_FRAMES or (final and self.frames):
-            buf = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts, axis=1)
-            n = min(BLOCK_FRAMES, buf.shape[1])
-            ready.append(buf[:, :n])
-            self.parts = [buf[:, n:]] if buf.shape[1] > n else []
-            self.frames -= n
+        while self.fifo.size >= BLOCK_FRAMES or (final and self.fifo.size):
+            ready.append(self.fifo.pop(min(BLOCK_FRAMES, self.fifo.size)))
         return ready
 
 

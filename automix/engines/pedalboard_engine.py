@@ -103,7 +103,9 @@ class StreamingChain:
         return np.concatenate(parts, axis=1) if parts else np.zeros((self.out_channels, 0), np.float32)
 
 
-class _Fifo:
+class Fifo:
+    """``(channels, n)`` blocks in, any number of frames out, in order (a chain's output regrouped)."""
+
     def __init__(self):
         self.parts: list[np.ndarray] = []
         self.size = 0
@@ -154,7 +156,7 @@ def render_stream(
     chains = [StreamingChain(build_stages(sr, s.chain[:fader_index(s.chain)] if post else s.chain, s.input_gain_db),
                              sr, block_frames) for s, post in zip(settings.stems, posts)]
     master = StreamingChain(build_stages(sr, settings.master, settings.master_input_gain_db or None), sr, block_frames)
-    fifos = [_Fifo() for _ in chains]
+    fifos = [Fifo() for _ in chains]
     readers = [StemReader(i, sr) for i in infos]
     pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
     # with threads the master chain and the sink (meters, writer) of block k run on their own
