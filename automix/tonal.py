@@ -575,22 +575,21 @@ def _placed(params: dict, model: ToneModel, errors: ToneErrors, shape, style: St
                  for k in centres])
     lows, highs = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
 
+    def written_free(x) -> dict:  # unrounded, for a smooth search
+        return dict(params, **{k: float(v) for k, v in zip(gains, x[:5])},
+                    **{k: float(2.0 ** v) for k, v in zip(centres, x[5:])})
+
     def written(x) -> dict:
         """The EQ as the settings file writes it, the bells numbered from low to high (the same filters: their
         order in the cascade does not change the response)."""
-        x = np.clip(x, lows, highs)
-        bells = sorted(((2.0 ** x[5 + j], x[2 + j], params[f"{peak}_q"]) for j, peak in enumerate(_PEAKS)))
-        p = dict(params, low_shelf_gain_db=float(x[0]), high_shelf_gain_db=float(x[1]))
+        p = written_free(np.clip(x, lows, highs))
+        bells = sorted((p[f"{peak}_hz"], p[f"{peak}_gain_db"], p[f"{peak}_q"]) for peak in _PEAKS)
         for peak, (hz, gain, q) in zip(_PEAKS, bells):
-            p.update({f"{peak}_hz": float(hz), f"{peak}_gain_db": float(gain), f"{peak}_q": q})
+            p.update({f"{peak}_hz": hz, f"{peak}_gain_db": gain, f"{peak}_q": q})
         return {k: eq.spec(k).quantize(v) for k, v in p.items()}
 
     def magnitude(x):
         return eq_magnitude(written_free(x), sr, model.freqs)
-
-    def written_free(x) -> dict:  # unrounded, for a smooth search
-        return dict(params, **{k: float(v) for k, v in zip(gains, x[:5])},
-                    **{k: float(2.0 ** v) for k, v in zip(centres, x[5:])})
 
     def tone_errors(p: dict) -> np.ndarray:
         return errors._errors(*model.frames.measures(eq_magnitude(p, sr, model.freqs))[:2])
