@@ -84,12 +84,23 @@ class StemInfo:
         return self.frames / self.sample_rate
 
 
-def _declared_data_bytes(path: str) -> tuple[int, int] | None:
-    """(declared, available) bytes of a WAV/RF64/AIFF data chunk, or None if not such a file.
+@dataclass(frozen=True)
+class _DataChunk:
+    """Where a WAV/RF64/AIFF file's samples are: ``offset`` (bytes from the file's start), the bytes the
+    header ``declared`` and the bytes ``available`` from the offset on; ``form`` is ``b"WAVE"``, ``b"AIFF"``
+    or ``b"AIFC"``."""
 
-    libsndfile silently returns the shorter data of a truncated file (and
-    pedalboard zero-pads it), so the only way to notice is to compare the
-    size the header declares with the bytes actually present.
+    offset: int
+    declared: int
+    available: int
+    form: bytes
+
+
+def _data_chunk(path: str) -> _DataChunk | None:
+    """The sample data of a WAV/RF64/AIFF file, or None if not such a file.
+
+    libsndfile silently returns the shorter data of a truncated file (and pedalboard zero-pads it), so the only
+    way to notice is to compare the size the header declares with the bytes actually present.
     """
     size = os.path.getsize(path)
     with open(path, "rb") as f:
@@ -112,11 +123,18 @@ def _declared_data_bytes(path: str) -> tuple[int, int] | None:
                 ds64_data = struct.unpack("<Q", f.read(16)[8:16])[0]
             if cid == b"data" or (is_aiff and cid == b"SSND"):
                 declared = ds64_data if (csize == 0xFFFFFFFF and ds64_data is not None) else csize
-                offset = pos + 8 + (8 if is_aiff else 0)
-                declared -= 8 if is_aiff else 0
-                return declared, max(size - offset, 0)
+                offset = pos + 8
+                if is_aiff:  # SSND starts with its own offset and block size; the samples follow them
+                    skip = struct.unpack(">I", f.read(4))[0] if pos + 12 <= size else 0
+                    offset += 8 + skip
+                    declared -= 8 + skip
+                return _DataChunk(offset, declared, max(size - offset, 0), form)
             pos += 8 + csize + (csize & 1)
-        return 0, 0
+        return _DataChunk(size, 0, 0, form)  # no data chunk: no samples
+
+
+#: bytes per sample of the integer PCM subtypes :class:`StemReader` decodes itself
+_PCM_WIDTHS = {"PCM_16": 2, "PCM_24": 3, "PCM_32": 4}
 
 
 def probe(path: str | os.PathLike) -> StemInfo:
@@ -141,13 +159,13 @@ def probe(path: str | os.PathLike) -> StemInfo:
             f"{p}: not a readable audio file (WAV/FLAC/AIFF expected); re-export the stem",
             code="E_UNREADABLE",
         ) from None
-    declared = _declared_data_bytes(p)
-    if info.frames == 0 or (declared is not None and declared[0] == 0 and declared[1] == 0):
+    chunk = _data_chunk(p)
+    if info.frames == 0 or (chunk is not None and chunk.declared == 0 and chunk.available == 0):
         raise SessionError(f"{p}: holds no audio frames (header only); re-export the stem", code="E_EMPTY")
-    if declared is not None and declared[0] > declared[1] + 1:
-        pct = 100.0 * declared[1] / max(declared[0], 1)
+    if chunk is not None and chunk.declared > chunk.available + 1:
+        pct = 100.0 * chunk.available / max(chunk.declared, 1)
         raise SessionError(
-            f"{p}: truncated: header declares {declared[0]} data bytes but only {declared[1]} are present "
+            f"{p}: truncated: header declares {chunk.declared} data bytes but only {chunk.available} are present "
             f"({pct:.0f}%); copy or export the file again",
             code="E_TRUNCATED",
         )
@@ -190,13 +208,33 @@ class StemReader:
         self.info = info
         self.sample_rate = int(sample_rate)
         self._file: sf.SoundFile | None = None
+        self._raw = None  # the file itself when its integer PCM is decoded here (see _pcm_layout)
         self._resampler = None
         self._pending = np.zeros((2, 0), dtype=np.float32)
         self._source_done = False
 
+    def _pcm_layout(self) -> tuple[int, int, bool] | None:
+        """``(data offset, bytes per sample, big-endian)`` when the stem is plain integer PCM in a WAV/RF64
+        (little-endian) or AIFF (big-endian) file: then :mod:`automix.kernels.pcm` decodes it, the same floats
+        as libsndfile's in a fifth of the time. None for everything else (FLAC, float, 8-bit, AIFC), which
+        libsndfile decodes."""
+        width = _PCM_WIDTHS.get(self.info.subtype)
+        if width is None:
+            return None
+        chunk = _data_chunk(self.info.path)
+        if chunk is None or chunk.form == b"AIFC" or chunk.available == 0:
+            return None
+        return chunk.offset, width, chunk.form == b"AIFF"
+
     def __enter__(self) -> "StemReader":
+        layout = self._pcm_layout()
         try:
-            self._file = sf.SoundFile(self.info.path)
+            if layout is None:
+                self._file = sf.SoundFile(self.info.path)
+            else:
+                self._raw = open(self.info.path, "rb")
+                self._raw.seek(layout[0])
+                self._layout, self._left = layout, self.info.frames
         except Exception:
             raise SessionError(f"{self.info.path}: could not be opened for reading", code="E_UNREADABLE") from None
         if self.info.sample_rate != self.sample_rate:
@@ -206,10 +244,25 @@ class StemReader:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._file is not None:
-            self._file.close()
+        for f in (self._file, self._raw):
+            if f is not None:
+                f.close()
+
+    def _pull_pcm(self, frames: int) -> np.ndarray:
+        from automix.kernels.pcm import decode_pcm
+
+        _, width, big_endian = self._layout
+        stride = width * self.info.channels
+        raw = np.empty(min(frames, self._left) * stride, dtype=np.uint8)
+        got = self._raw.readinto(raw) // stride  # a file cut short ends early, as libsndfile's read does
+        self._left = 0 if got * stride < raw.size else self._left - got
+        block = np.empty((2, got), dtype=np.float32)
+        decode_pcm(raw[:got * stride], self.info.channels, width, big_endian, block)
+        return block
 
     def _pull(self, frames: int) -> np.ndarray:
+        if self._raw is not None:
+            return self._pull_pcm(frames)
         try:
             raw = self._file.read(frames, dtype="float32", always_2d=True)
         except Exception as e:  # corrupt FLAC/OGG frames surface only while decoding
@@ -239,7 +292,7 @@ class StemReader:
                 break
             if self._resampler is not None:
                 block = self._resampler.process(block).astype(np.float32)
-            self._pending = np.concatenate([self._pending, block], axis=1)
+            self._pending = np.concatenate([self._pending, block], axis=1) if self._pending.shape[1] else block
         out = self._pending[:, :frames]
         self._pending = self._pending[:, frames:]
         if out.shape[1] < frames:

@@ -94,6 +94,47 @@ def test_bit_depths_read_as_float(write_wav, subtype):
     np.testing.assert_allclose(y, x, atol=tol)
 
 
+@pytest.mark.parametrize("fmt, ext", [("WAV", "wav"), ("WAVEX", "wav"), ("RF64", "wav"), ("AIFF", "aiff")])
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32"])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_integer_pcm_decodes_to_libsndfiles_floats(tmp_path, fmt, ext, subtype, channels):
+    """The reader decodes integer WAV/AIFF itself: the same floats as libsndfile's, bit for bit, in any blocks."""
+    rng = np.random.default_rng(7)
+    x = rng.uniform(-1.0, 1.0, size=(70001, channels))
+    x[:4, 0] = [-1.0, 1.0 - 1e-9, 0.0, -1e-7]  # both ends of the range, zero and the smallest steps
+    p = str(tmp_path / f"s.{ext}")
+    sf.write(p, x, 48000, format=fmt, subtype=subtype)
+    ref = sf.read(p, dtype="float32", always_2d=True)[0].T
+    with StemReader(probe(p), 48000) as r:
+        assert r._raw is not None  # decoded here, not by libsndfile
+        got = np.concatenate([r.read(n) for n in (1000, 7, 65536, 20000)], axis=1)
+    expected = np.repeat(ref, 2, axis=0) if channels == 1 else ref
+    np.testing.assert_array_equal(got[:, :70001], expected)
+    assert not got[:, 70001:].any() and got.dtype == np.float32
+
+
+def test_integer_pcm_reads_around_other_chunks_and_a_short_tail(tmp_path):
+    """A LIST chunk of strings after the samples, and a file whose last frame is cut off: the reader's samples
+    are libsndfile's."""
+    rng = np.random.default_rng(8)
+    x = rng.uniform(-0.9, 0.9, size=(44100, 2))
+    p = str(tmp_path / "tagged.wav")
+    with sf.SoundFile(p, "w", 44100, 2, subtype="PCM_24", format="WAV") as f:
+        f.title, f.comment = "take 3", "strings in a LIST chunk"
+        f.write(x)
+    ref = sf.read(p, dtype="float32", always_2d=True)[0].T
+    np.testing.assert_array_equal(read_stem(probe(p), 44100), ref)
+    data = open(p, "rb").read()
+    size = data.index(b"data")
+    cut = str(tmp_path / "cut.wav")
+    # drop the trailing chunks and the last byte: one frame cut short, within what probe accepts
+    open(cut, "wb").write(data[:size + 8 + 44100 * 6 - 1])
+    y = read_stem(probe(cut), 44100)
+    libsndfile = sf.read(cut, dtype="float32", always_2d=True)[0].T
+    np.testing.assert_array_equal(y[:, :libsndfile.shape[1]], libsndfile)
+    assert not y[:, libsndfile.shape[1]:].any()
+
+
 def test_resampling_length_and_content(write_wav):
     sr_in, sr_out = 48000, 44100
     t = np.arange(sr_in) / sr_in
