@@ -114,7 +114,7 @@ def test_integer_pcm_decodes_to_libsndfiles_floats(tmp_path, fmt, ext, subtype, 
 
 
 def test_integer_pcm_reads_around_other_chunks_and_a_short_tail(tmp_path):
-    """A LIST chunk of strings after the samples, and a file whose last frame is cut off: the reader's samples
+    """A LIST chunk of strings before the samples, and a file whose last frame is cut off: the reader's samples
     are libsndfile's."""
     rng = np.random.default_rng(8)
     x = rng.uniform(-0.9, 0.9, size=(44100, 2))
