@@ -17,7 +17,7 @@ import math
 import os
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -156,18 +156,6 @@ def _finite(x):
 
 
 # ----------------------------------------------------------------------------- rendering
-
-def _beside(paths: list[str]):
-    """A future of :func:`~automix.provenance.stem_record` of each path, on a thread of its own: hashing reads
-    and digests with the GIL released, so it takes its time from the stages that leave a core idle."""
-    from automix.provenance import stem_record
-
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="automix-hash")
-    try:
-        return pool.submit(lambda: [stem_record(p) for p in paths])
-    finally:
-        pool.shutdown(wait=False)  # the thread ends with its one job
-
 
 def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads: int, metered: bool = True,
                       strips=None):
@@ -364,7 +352,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                 threads: int = 1, predictor=None, max_iterations: int = 8, stages: Stages = Stages(),
                 progress: Callable[[str], None] | None = None, out_format=None,
                 extra_masters: Sequence[tuple] = (), report_hook: Callable[[dict], dict] | None = None,
-                codecs: Sequence = (), spectrum_reference: Sequence[float] | None = None) -> dict:
+                codecs: Sequence = (), spectrum_reference: Sequence[float] | None = None,
+                stem_records: Future | None = None) -> dict:
     """Mix and master one session; returns the report (also written to ``report_out`` if given).
 
     ``out_format``: the output's word length and rate (:class:`automix.finish.OutputFormat`; default 24-bit at
@@ -375,7 +364,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     (:mod:`automix.codecs`): every master is encoded, decoded and mastered again until each decode meets its
     ceiling (:func:`codec_safe`); ``report["codec_check"]`` says how. ``spectrum_reference``: a reference track's
     long-term octave levels (dB at :data:`automix.reference.OCTAVES_HZ`): the tone match also steers the mix's
-    spectrum shape toward them (:func:`automix.tonal.match_tone`'s ``spectrum``).
+    spectrum shape toward them (:func:`automix.tonal.match_tone`'s ``spectrum``). ``stem_records``: the stems'
+    :func:`~automix.provenance.records_beside`, when the caller started hashing them before this call.
 
     ``views_out``: where to write the curves the browser views draw (:mod:`automix.views`).
     ``stages`` switches pipeline stages off, for baselines (:class:`Stages`; the default is the product).
@@ -475,7 +465,10 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         if engine == "pedalboard" else None
     main_format = renderer.out_format
     # the stems' hashes for the settings file (a read of every stem) run on a spare thread beside the mix
-    sources = _beside([s.path for s in settings.stems]) if settings_out is not None and threads > 1 else None
+    if stem_records is None and settings_out is not None and threads > 1:
+        from automix.provenance import records_beside
+
+        stem_records = records_beside([s.path for s in settings.stems])
     masters: list[dict] = []
     codec_record = None
     renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
@@ -574,7 +567,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     if settings_out is not None:
         from automix.provenance import record_stems
 
-        record_stems(settings, None if sources is None else sources.result())  # exports check these very files
+        record_stems(settings, None if stem_records is None else stem_records.result())  # exports check these very files
         settings.relative_to(Path(settings_out).resolve().parent).save(settings_out)
     if views_out is not None:
         import json

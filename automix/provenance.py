@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from automix.errors import SessionError, SettingsError
 
@@ -24,11 +25,23 @@ def stem_record(path: str | os.PathLike) -> dict:
     return {"bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
 
 
-def record_stems(settings, records: list[dict] | None = None) -> None:
+def records_beside(paths) -> Future:
+    """A future of ``{path: stem_record(path)}`` for ``paths``, computed on a thread of its own: hashing reads and
+    digests with the GIL released, so started early it takes its time from a core the mix leaves idle (the
+    imports before the first stage)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="automix-hash")
+    try:
+        return pool.submit(lambda: {str(p): stem_record(p) for p in paths})
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one job
+
+
+def record_stems(settings, records: dict[str, dict] | None = None) -> None:
     """Fill every stem's ``source`` from its file, in place (the mix just read them); ``records``, when given,
-    are :func:`stem_record` of the stems taken earlier (in the stems' order)."""
-    for k, stem in enumerate(settings.stems):
-        stem.source = stem_record(stem.path) if records is None else records[k]
+    maps the stems' paths to their :func:`stem_record` taken earlier (a stem missing from it is hashed now)."""
+    for stem in settings.stems:
+        known = None if records is None else records.get(str(stem.path))
+        stem.source = stem_record(stem.path) if known is None else known
 
 
 def check_stems(settings, *, require: bool = True) -> None:

@@ -209,6 +209,11 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
         raise SettingsError("no stems given; use --stems A.wav B.wav ... or --test-stems N")
     for p in stems:  # a missing or unreadable stem answered at once, before the engine (torch) is loaded
         probe(p)
+    records = None
+    if threads > 1:  # the settings file's stem hashes, on a core the imports below leave idle
+        from automix.provenance import records_beside
+
+        records = records_beside(stems)
     from automix.mixer import mix_session
 
     settings_path, report_path = sidecar_paths(out)
@@ -217,7 +222,7 @@ def mix_command(stems: Sequence[str], *, style: str, targets: str | None, output
                          engine=engine, optimize_steps=optimize_steps, threads=threads, progress=progress,
                          out_format=main_format, extra_masters=extras, codecs=codecs,
                          spectrum_reference=ref.octave_db if ref is not None else None,
-                         report_hook=lambda r: finish_report(r, chosen, specs, ref))
+                         report_hook=lambda r: finish_report(r, chosen, specs, ref), stem_records=records)
     written = [out.name] + [Path(p).name for _, _, p, _ in extras] + [settings_path.name, report_path.name,
                                                                        views_path(out).name]
     written += [Path(f).name for m in [report] + list(report.get("masters") or [])

@@ -27,7 +27,7 @@ from automix.export.common import load_settings, track_names
 from automix.export.dawproject import SHELF_Q, read_dawproject, write_dawproject
 from automix.export.printing import print_names, print_stems
 from automix.export.table import settings_table
-from automix.provenance import check_stems
+from automix.provenance import check_stems, record_stems, records_beside
 from automix.settings import MixSettings
 from tests.conftest import null_residual_db
 
@@ -76,6 +76,20 @@ def test_a_mix_records_the_size_and_hash_of_every_stem(session):
         raw = path.read_bytes()
         assert stem["source"] == {"bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
     assert MixSettings.load(settings_path).to_dict()["stems"][0]["source"] == data["stems"][0]["source"]
+
+
+def test_records_taken_beside_the_mix_go_to_their_own_stems(session):
+    """The hashes a threaded mix starts before its first stage land on the stem they were taken from, whatever
+    order the stems were given in; a stem they miss is hashed on the spot."""
+    settings_path, _ = session
+    settings = MixSettings.load(settings_path)
+    expected = [stem.source for stem in settings.stems]
+    paths = [stem.path for stem in settings.stems]
+    records = records_beside(list(reversed(paths[1:]))).result()  # another order, and the first stem left out
+    for stem in settings.stems:
+        stem.source = None
+    record_stems(settings, records)
+    assert [stem.source for stem in settings.stems] == expected
 
 
 @pytest.mark.parametrize("change", ["content", "length", "missing"])
