@@ -96,23 +96,27 @@ class StripCache:
         stages = stem.chain[fader_index(stem.chain):]
         post = PostFader.of(stages) or StreamingChain(build_stages(sr, stages), sr, BLOCK_FRAMES).process
         meter = LoudnessAccumulator(sr, 2)
-        own = self._ensure(k, stem)
-        for start, block in self.blocks(k):
-            if start >= own:
-                break
-            meter.process(_stereo(post(block[:, :own - start])).astype(np.float64))
+        self._ensure(k, stem, lambda block: meter.process(_stereo(post(block)).astype(np.float64)))
         return float(meter.result()["integrated_lufs"])
 
-    def _ensure(self, k: int, stem) -> int:
-        """Render stem ``k`` to its fader into its file unless the file already holds it; its own length."""
+    def _ensure(self, k: int, stem, own_blocks: Callable[[np.ndarray], None] | None = None) -> None:
+        """Render stem ``k`` to its fader into its file unless the file already holds it. ``own_blocks``, when
+        given, is handed the strip's blocks over the stem's own length in order, as they are written (read back
+        when the file already holds the strip): one pass over the strip, not a render and a read."""
         from automix.engines.pedalboard_engine import StreamingChain, build_stages, fader_index
 
         key = _prefader_key(stem)
         held = self._strips.get(k)
         if held is not None and held.key == key:
-            return held.own_frames
+            if own_blocks is not None:
+                for start, block in self.blocks(k):
+                    if start >= held.own_frames:
+                        break
+                    own_blocks(block[:, :held.own_frames - start])
+            return
         sr = self.sample_rate
         info = probe(stem.path)
+        own = output_frames(info, sr)
         chain = StreamingChain(build_stages(sr, stem.chain[:fader_index(stem.chain)], stem.input_gain_db), sr,
                                BLOCK_FRAMES)
         path = held.path if held is not None else self.folder / f".automix-strip{k}.{self._tag}.partial.f32"
@@ -124,13 +128,15 @@ class StripCache:
                 out = chain.process(reader.read(n)) if n else chain.flush()
                 done += n
                 channels = out.shape[0]
-                written += out.shape[1]
                 for block in regroup.push(out, final=done >= self.frames and chain.produced >= chain.fed):
-                    f.write(np.ascontiguousarray(block, dtype=np.float32))  # planar: no transpose either way
+                    data = np.ascontiguousarray(block, dtype=np.float32)
+                    f.write(data)  # planar: no transpose either way
+                    if own_blocks is not None and written < own:
+                        own_blocks(data[:, :own - written])
+                    written += data.shape[1]
         if written != self.frames:
             raise RuntimeError(f"{stem.path}: the strip produced {written} frames for {self.frames}")
-        self._strips[k] = _Strip(key, path, channels, output_frames(info, sr))
-        return self._strips[k].own_frames
+        self._strips[k] = _Strip(key, path, channels, own)
 
     def blocks(self, k: int):
         """Stem ``k``'s pre-fader strip as ``(start_frame, (channels, n) float32)`` blocks of ``BLOCK_FRAMES``."""

@@ -69,6 +69,9 @@ def test_a_changed_pre_fader_chain_is_rendered_again_and_the_others_are_read_bac
         assert np.array_equal(_bus(settings, cache), _bus(settings))
         now = {k: s.path.stat().st_mtime_ns for k, s in cache._strips.items()}
         assert now[0] == files[0] and now[2] == files[2] and now[1] != files[1]
+        # metered again: the held strips read back (the shorter one over its own length), the changed one rendered
+        next(p for p in settings.stems[1].chain if p.plugin == "eq").params["high_shelf_gain_db"] = -3.0
+        assert cache.loudness(settings) == strip_loudness(settings)
     finally:
         cache.remove()
 
