@@ -4,7 +4,7 @@
 ``drive = 10^(drive_db/20)`` and ``trim = 10^(trim_db/20)``.
 
 Twin: ``pedalboard.Mix([Gain(dry_db), Chain([Distortion(drive_db), Gain(wet_db)])])``
-then ``Gain(trim_db)``, where ``dry_db = 20*log10(1 - mix)`` and
+then ``Gain(trim_db)`` (run as one pass of the same float32 operations, :mod:`automix.kernels.saturate`), where ``dry_db = 20*log10(1 - mix)`` and
 ``wet_db = 20*log10(mix)`` (JUCE's Gain treats <= -100 dB as silence, so
 ``mix = 0`` is an exact bypass and the default is transparent; the twin then
 builds only the trim ``Gain``, which is the same arithmetic). JUCE's
@@ -74,6 +74,19 @@ def build(sample_rate: int, *, drive_db: float, mix: float, trim_db: float) -> l
         # bypass, bit for bit: the dry branch is x * 1 and the wet one tanh(.) * 0 (JUCE's Gain is 0
         # at -200 dB), so the sum is x; skipping the tanh saves ~0.2 s per 180 s stereo
         return [pedalboard.Gain(gain_db=trim_db)]
+    from automix.dsp import LIBM_EXACT
+
+    if LIBM_EXACT:  # the same graph in one pass (automix.kernels.saturate), where numba's tanhf is the C library's
+        from automix.kernels.saturate import Saturate
+
+        return [Saturate(_mix_db(1.0 - mix), drive_db, _mix_db(mix), trim_db)]
+    return pedalboard_graph(drive_db=drive_db, mix=mix, trim_db=trim_db)
+
+
+def pedalboard_graph(*, drive_db: float, mix: float, trim_db: float) -> list:
+    """pedalboard's graph for the saturation (the reference its one-pass production stage is tested on)."""
+    import pedalboard
+
     parallel = pedalboard.Mix([
         pedalboard.Gain(gain_db=_mix_db(1.0 - mix)),
         pedalboard.Chain([pedalboard.Distortion(drive_db=drive_db), pedalboard.Gain(gain_db=_mix_db(mix))]),
