@@ -9,6 +9,7 @@ the delivered rate and word length, meters everything and writes the candidate o
 """
 from __future__ import annotations
 
+import collections
 import math
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -107,29 +108,31 @@ class BusFile:
 
 
 class BehindSink:
-    """Calls ``sink`` on its own thread, one block behind the caller (``threads > 1``), else inline.
+    """Calls ``sink`` on its own thread, up to ``depth`` blocks behind the caller (``threads > 1``), else inline.
 
     Blocks reach ``sink`` in order and unchanged, so the arithmetic (meters, written file) is the same
-    either way; the chain renders block k+1 while block k is metered and written. Use as a context
-    manager: leaving it waits for the last block and re-raises the sink's error.
+    either way; the chain renders the next blocks while earlier ones are metered and written. A few blocks
+    of slack (not one) let either side run ahead through the blocks that cost it more than the other. Use
+    as a context manager: leaving it waits for the last block and re-raises the sink's error.
     """
 
-    def __init__(self, sink, threads: int):
+    def __init__(self, sink, threads: int, depth: int = 3):
         self.sink = sink
+        self.depth = depth
         self.pool = ThreadPoolExecutor(max_workers=1) if threads > 1 else None
-        self.pending = None
+        self.pending: collections.deque = collections.deque()
 
     def __call__(self, block: np.ndarray) -> None:
         if self.pool is None:
             self.sink(block)
             return
-        self._wait()
-        self.pending = self.pool.submit(self.sink, block)
+        while len(self.pending) >= self.depth:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(self.sink, block))
 
     def _wait(self) -> None:
-        if self.pending is not None:
-            pending, self.pending = self.pending, None
-            pending.result()
+        while self.pending:
+            self.pending.popleft().result()
 
     def __enter__(self):
         return self
@@ -139,7 +142,7 @@ class BehindSink:
             self._wait()
         finally:
             if self.pool is not None:
-                self.pool.shutdown()
+                self.pool.shutdown(cancel_futures=True)
 
 
 class _SubsetLoudness:

@@ -65,6 +65,7 @@ its M/S ratio is 0. Details of every definition are in the submodules
 """
 from __future__ import annotations
 
+import collections
 import math
 
 import numpy as np
@@ -99,6 +100,8 @@ KEYS = ("integrated_lufs", "momentary_max_lufs", "short_term_max_lufs", "loudnes
 _ANALYZE_BLOCK = 65536
 #: blocks shorter than this are gathered before metering (per-call overhead)
 _MIN_BATCH = 32768
+#: batches the spectral helper may run behind the loudness and true peak (each a float64 copy, ~1 MB)
+_BESIDE_DEPTH = 4
 
 
 def _amp_to_db(a: float) -> float:
@@ -193,6 +196,7 @@ class StreamingMeter:
         # the spectral meters' thread (made on first use; it ends with the meter)
         self._split = threads > 1 and (spectral or self._stereo is not None)
         self._helper = None
+        self._beside: collections.deque = collections.deque()  # the helper's batches not yet waited for
 
     @property
     def samples(self) -> int:
@@ -221,13 +225,16 @@ class StreamingMeter:
             return
         x = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending, axis=1)
         self._pending, self._pending_frames = [], 0
-        beside = None
         if self._split:
             if self._helper is None:
                 from concurrent.futures import ThreadPoolExecutor
 
                 self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="automix-meter")
-            beside = self._helper.submit(self._spectral_part, x)  # the accumulators share nothing but x
+            # the accumulators share nothing but x (a copy of its own): the helper may run a few batches
+            # behind, in order, and catches up before any number is read
+            while len(self._beside) >= _BESIDE_DEPTH:
+                self._beside.popleft().result()
+            self._beside.append(self._helper.submit(self._spectral_part, x))
         else:
             self._spectral_part(x)
         self._loudness.process(x)
@@ -236,8 +243,12 @@ class StreamingMeter:
         self._block_peak = 0.0
         if self._mono is not None:
             self._mono.process(0.5 * (x[0:1] + x[1:2]))
-        if beside is not None:
-            beside.result()
+
+    def _caught_up(self) -> None:
+        """Every batch metered: the pending samples flushed and the spectral helper's work done."""
+        self._flush()
+        while self._beside:
+            self._beside.popleft().result()
 
     def _spectral_part(self, x: np.ndarray) -> None:
         self._spectral.process(x)
@@ -249,7 +260,7 @@ class StreamingMeter:
         mono); ``None`` unless made with ``folddown`` or when either loudness is below the gate."""
         if self._mono is None:
             return None
-        self._flush()
+        self._caught_up()
         stereo, mono = self._loudness.result()["integrated_lufs"], self._mono.result()["integrated_lufs"]
         return float(stereo - mono) if math.isfinite(stereo) and math.isfinite(mono) else None
 
@@ -263,7 +274,7 @@ class StreamingMeter:
                 fixed gate lets quiet passages in or out depending on the recording level).
                 Identical to BS.1770 for a signal peaking at 0 dBFS. For stem analysis only.
         """
-        self._flush()
+        self._caught_up()
         gate = ABSOLUTE_GATE_LUFS
         if level_invariant and self._sample_peak > 0.0:
             gate += _amp_to_db(self._sample_peak)
@@ -276,20 +287,20 @@ class StreamingMeter:
     def octave_balance(self) -> list[float] | None:
         """Power shares of the mid signal in ten octave bands (see :mod:`.spectral`), for stem features; ``None``
         unless the meter computes them (``octaves``)."""
-        self._flush()
+        self._caught_up()
         return self._spectral.octave_balance()
 
     def spectrum(self) -> list[float] | None:
         """The long-term spectrum: the shares of the magnitude spectrum in the third-octave bands of
         :data:`~automix.meters.spectral.THIRD_EDGES_HZ` (the centroid's frames; they sum to the band balance's
         shares band by band); ``None`` unless the meter was made with ``spectrum=True``."""
-        self._flush()
+        self._caught_up()
         return self._spectral.thirds_shares()
 
     def stereo_bands(self) -> dict | None:
         """M/S ratio, correlation and mono fold-down loss per band (:class:`~automix.meters.stereo.StereoBands`);
         ``None`` unless the meter was made with ``spectrum=True`` on two channels."""
-        self._flush()
+        self._caught_up()
         return None if self._stereo is None else self._stereo.result()
 
     def true_peak_overs_s(self) -> list[float] | None:
@@ -302,12 +313,12 @@ class StreamingMeter:
 
     def momentary_lufs(self) -> np.ndarray:
         """Momentary loudness (LUFS) of every 400 ms gating block, 10 per second."""
-        self._flush()
+        self._caught_up()
         return energy_to_lufs(self._loudness.momentary_energy())
 
     def short_term_lufs(self) -> np.ndarray:
         """Short-term loudness (LUFS) of every 3 s window, 10 per second."""
-        self._flush()
+        self._caught_up()
         return energy_to_lufs(self._loudness.short_term_energy())
 
 
