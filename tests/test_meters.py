@@ -693,23 +693,26 @@ def test_the_long_term_spectrum_nests_in_the_band_balance_and_finds_a_tone():
     assert StreamingMeter(sr, 2).spectrum() is None
 
 
-def test_k_weighting_through_digital_silence_is_scipys_to_the_bit():
+@pytest.mark.parametrize("channels, filter_class", [(2, "K-weighting"), (1, "K-weighting"), (2, "DeMan")])
+def test_k_weighting_through_digital_silence_is_scipys_to_the_bit(channels, filter_class):
     """Long silences drive the filter states towards subnormal numbers (100x slower arithmetic); the meter
-    flushes states under 1e-200 and must still give scipy's sosfilt output exactly."""
+    flushes states under 1e-200 and must still give scipy's sosfilt output exactly (a mono channel counted
+    twice, as dual mono)."""
     import scipy.signal
 
     from automix.meters.loudness import _k_weighted_power, k_weighting_sos
 
     sr = 44100
     rng = np.random.default_rng(7)
-    x = np.zeros((2, sr * 12))
-    x[:, : sr] = rng.standard_normal((2, sr)) * 0.3
-    x[:, 10 * sr:] = rng.standard_normal((2, 2 * sr)) * 1e-3  # after 9 s of digital silence
-    sos = k_weighting_sos(sr)
-    want = (scipy.signal.sosfilt(np.array(sos), x, axis=-1) ** 2).sum(axis=0)
+    x = np.zeros((channels, sr * 12))
+    x[:, : sr] = rng.standard_normal((channels, sr)) * 0.3
+    x[:, 10 * sr:] = rng.standard_normal((channels, 2 * sr)) * 1e-3  # after 9 s of digital silence
+    sos = k_weighting_sos(sr, filter_class)
+    weight = 2.0 if channels == 1 else 1.0
+    want = weight * (scipy.signal.sosfilt(np.array(sos), x, axis=-1) ** 2).sum(axis=0)
     got = np.empty(x.shape[1])
-    zi = np.zeros((sos.shape[0], 2, 2))
+    zi = np.zeros((sos.shape[0], channels, 2))
     for start in range(0, x.shape[1], 65536):  # in blocks, the state carried over
-        _k_weighted_power(sos, np.ascontiguousarray(x[:, start:start + 65536]), zi, 1.0,
+        _k_weighted_power(sos, np.ascontiguousarray(x[:, start:start + 65536]), zi, weight,
                           got[start:start + 65536])
     assert np.array_equal(got, want)

@@ -190,15 +190,22 @@ _FLUSH_EVERY = 2048
 _FLUSH_BELOW = 1e-200
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _flushed(z):  # pragma: no cover - compiled
+    return 0.0 if abs(z) < _FLUSH_BELOW else z
+
+
 @numba.njit(nogil=True, cache=True)
 def _k_weighted_power(sos, x, zi, weight, out):  # pragma: no cover - compiled
-    """``out[n] = weight * sum_c y[c, n]^2``, ``y`` = ``x`` through the sections ``sos``; ``zi`` updated in place.
+    """``out[n] = weight * sum_c y[c, n]^2``, ``y`` = ``x`` through the two sections ``sos``; ``zi`` updated in
+    place.
 
     ``scipy.signal.sosfilt``'s recursion operation for operation (transposed direct form II,
-    ``a0 = 1``), so the output is bit-identical to it; the channels advance together, which
-    overlaps their dependency chains and nothing is allocated per sample (measured 3-5x faster
-    than scipy's channel-after-channel loop plus the numpy squares).
-    Shapes: sos ``(S, 6)``, x ``(C, N)``, zi ``(S, C, 2)``, out ``(N,)``; all float64.
+    ``a0 = 1``), so the output is bit-identical to it. The channels advance together, which overlaps
+    their dependency chains, and the coefficients and states sit in local variables, so they stay in
+    registers instead of being stored and loaded every sample (with both, 6-10x faster than scipy's
+    channel-after-channel loop plus the numpy squares). Both K-weighting designs are two sections.
+    Shapes: sos ``(2, 6)``, x ``(C, N)`` with C 1 or 2, zi ``(2, C, 2)``, out ``(N,)``; all float64.
 
     In digital silence the states decay towards subnormal numbers, where every operation is about 100x
     slower (a stem that is silent half the time metered 12x slower). Every :data:`_FLUSH_EVERY` samples
@@ -206,28 +213,41 @@ def _k_weighted_power(sos, x, zi, weight, out):  # pragma: no cover - compiled
     sample, their squares underflow to zero anyway and adding them to a normal value changes nothing, so the
     output stays scipy's.
     """
-    n_sections = sos.shape[0]
+    b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+    b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
     channels, n = x.shape
+    two = channels == 2
+    # the states, named p<section><channel><delay>
+    p000, p001, p100, p101 = zi[0, 0, 0], zi[0, 0, 1], zi[1, 0, 0], zi[1, 0, 1]
+    p010, p011, p110, p111 = 0.0, 0.0, 0.0, 0.0
+    if two:
+        p010, p011, p110, p111 = zi[0, 1, 0], zi[0, 1, 1], zi[1, 1, 0], zi[1, 1, 1]
     for i in range(n):
         if i % _FLUSH_EVERY == 0:
-            for s in range(n_sections):
-                for c in range(channels):
-                    for k in range(2):
-                        if abs(zi[s, c, k]) < _FLUSH_BELOW:
-                            zi[s, c, k] = 0.0
-        acc = 0.0
-        for c in range(channels):
-            x_cur = x[c, i]
-            for s in range(n_sections):
-                x_new = sos[s, 0] * x_cur + zi[s, c, 0]
-                zi[s, c, 0] = sos[s, 1] * x_cur - sos[s, 4] * x_new + zi[s, c, 1]
-                zi[s, c, 1] = sos[s, 2] * x_cur - sos[s, 5] * x_new
-                x_cur = x_new
-            if c == 0:
-                acc = x_cur * x_cur
-            else:
-                acc += x_cur * x_cur
-        out[i] = weight * acc if channels == 1 else acc
+            p000, p001, p100, p101 = _flushed(p000), _flushed(p001), _flushed(p100), _flushed(p101)
+            p010, p011, p110, p111 = _flushed(p010), _flushed(p011), _flushed(p110), _flushed(p111)
+        u = x[0, i]
+        v = b00 * u + p000
+        p000 = b01 * u - a01 * v + p001
+        p001 = b02 * u - a02 * v
+        w = b10 * v + p100
+        p100 = b11 * v - a11 * w + p101
+        p101 = b12 * v - a12 * w
+        acc = w * w
+        if two:
+            u = x[1, i]
+            v = b00 * u + p010
+            p010 = b01 * u - a01 * v + p011
+            p011 = b02 * u - a02 * v
+            w = b10 * v + p110
+            p110 = b11 * v - a11 * w + p111
+            p111 = b12 * v - a12 * w
+            out[i] = acc + w * w
+        else:
+            out[i] = weight * acc
+    zi[0, 0, 0], zi[0, 0, 1], zi[1, 0, 0], zi[1, 0, 1] = p000, p001, p100, p101
+    if two:
+        zi[0, 1, 0], zi[0, 1, 1], zi[1, 1, 0], zi[1, 1, 1] = p010, p011, p110, p111
 
 
 def _range_sums(seg: np.ndarray, first: np.ndarray, stop: np.ndarray) -> np.ndarray:
