@@ -493,14 +493,15 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                 return out[:3], ((out[3], np.asarray(spectrum_reference, dtype=np.float64)) if shaped else None)
 
             spectrum, shape = bus_spectrum()
-            new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape)
+            new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape,
+                                            threads=threads)
             if stages.predictor and tonal.centroid_out_of_reach(tone, style):
                 # the master EQ cannot get there inside its envelope: the stems' high shelves share the move,
                 # the stems go back to their role levels, and the master is matched again on the new bus
                 from automix import stem_shelves
 
                 wanted = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape,
-                                          stem_shelf=(stem_shelves.SHELF_HZ,
+                                          threads=threads, stem_shelf=(stem_shelves.SHELF_HZ,
                                                       *stem_shelves.shelf_range(style)))[1]["stem_shelf_db"]
                 spectrum = None  # the new bus's spectrum replaces it: one in memory at a time
                 if abs(wanted) >= stem_shelves.MIN_MOVE_DB:
@@ -510,7 +511,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                     pre_m = _premaster(settings, bus, renderer, engine, threads, strips)
                     first = tone
                     spectrum, shape = bus_spectrum()
-                    new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape)
+                    new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape,
+                                                    threads=threads)
                     tone["stem_shelves"] = stem_shelves.moves_summary(made, wanted)
                     tone["centroid_before_stem_shelves_hz"] = first["centroid_predicted_hz"]
             settings.master[eq_index] = new_eq

@@ -209,7 +209,8 @@ class _Frames:
     """The frames' group sums in float64 (a smooth cost), groups ordered by band so that each band is a run,
     with the tonal measures of an EQ's gains and their exact gradient (:mod:`automix.kernels.tone_sums`)."""
 
-    def __init__(self, freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray):
+    def __init__(self, freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, threads: int = 1):
+        self.threads = threads
         band = _band_matrix(np.asarray(freqs, dtype=np.float64)).argmax(axis=1)
         self.order = np.argsort(band, kind="stable")
         self.fsum = np.ascontiguousarray(np.asarray(fsum, dtype=np.float64)[:, self.order])
@@ -229,14 +230,14 @@ class _Frames:
     def measures(self, w: np.ndarray, gradient: bool = False):
         """(centroid, shares) for gains ``w`` ``(G,)``; with ``gradient`` also ``d centroid / d w`` ``(G,)`` and
         ``d shares / d w`` ``(3, G)``, exact (the quotient rule on each frame's sums)."""
-        from automix.kernels.tone_sums import frame_backsums, frame_sums
+        from automix.kernels.tone_sums import frame_backsums, frame_sums_halved
 
         n_frames, n_groups = self.fsum.shape
         if n_frames == 0:
             return (0.0, np.zeros(3)) + ((np.zeros(n_groups), np.zeros((3, n_groups))) if gradient else ())
         sums = np.empty((n_frames, 4))
-        frame_sums(self.fsum, self.msum, np.ascontiguousarray(w[self.order], dtype=np.float64), self.band_starts,
-                   sums)
+        frame_sums_halved(self.fsum, self.msum, np.ascontiguousarray(w[self.order], dtype=np.float64),
+                          self.band_starts, sums, self.threads)
         num, bands = sums[:, 0], sums[:, 1:]
         den = bands.sum(axis=1)
         live = den > 0
@@ -294,9 +295,9 @@ class ToneModel:
     """
 
     def __init__(self, freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, base: dict, sample_rate: int,
-                 stem_shelf_hz: float | None = None):
+                 stem_shelf_hz: float | None = None, threads: int = 1):
         self.freqs = np.asarray(freqs, dtype=np.float64)
-        self.frames = _Frames(self.freqs, fsum, msum)
+        self.frames = _Frames(self.freqs, fsum, msum, threads)
         self.base, self.sample_rate = dict(base), sample_rate
         self.shelf = None if stem_shelf_hz is None else dict(get_plugin("eq").defaults(),
                                                              high_shelf_hz=float(stem_shelf_hz))
@@ -399,7 +400,8 @@ def envelope_box(style: StyleTargets) -> list[tuple[float, float]]:
 
 def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: PluginSettings, style: StyleTargets,
                sample_rate: int, stem_shelf: tuple[float, float, float] | None = None,
-               spectrum: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[PluginSettings, dict]:
+               spectrum: tuple[np.ndarray, np.ndarray] | None = None, threads: int = 1
+               ) -> tuple[PluginSettings, dict]:
     """Return master EQ settings that best reach the style's centroid and band balance inside the envelope, and
     what they predict.
 
@@ -418,7 +420,8 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     bring the RMS over octaves of the two shapes' difference (levels relative to their mean, as loudness
     matching leaves them) down, keeping the centroid and band errors within :data:`SHAPE_KEEP` of their
     tolerances (:func:`_reshaped`); ``info`` gives it before and after (``shape_before_db``,
-    ``shape_predicted_db``).
+    ``shape_predicted_db``). ``threads`` 2 splits each evaluation's frames between two threads (the same
+    numbers either way).
     """
     from automix.envelope import net_grid_hz
 
@@ -435,7 +438,7 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
                     lows, highs)
     grid = net_grid_hz(style.envelope)
     net_max = style.envelope.master_eq_net_max_abs_db
-    model = ToneModel(freqs, fsum, msum, base, sample_rate, None if stem_shelf is None else stem_shelf[0])
+    model = ToneModel(freqs, fsum, msum, base, sample_rate, None if stem_shelf is None else stem_shelf[0], threads)
     predict, response = model.predict, model.response
     errors = ToneErrors(model, (target_c, tol_c), target_b, tol_b)
     shape = None if spectrum is None else octave_shape(freqs, *spectrum)

@@ -141,6 +141,22 @@ def test_match_tone_reaches_a_reachable_centroid_and_is_stable_under_round_off()
         assert max(abs(again.params[k] - new.params[k]) for k in tonal.MOVED) <= 0.002 + 1e-9
 
 
+def test_match_tone_on_two_threads_is_the_same_search(monkeypatch):
+    """Each evaluation's frames split between two threads: the same sums frame by frame, so the same EQ."""
+    from automix.kernels import tone_sums
+    from automix.kernels.tone_sums import _SPLIT_FROM
+
+    monkeypatch.setattr(tone_sums, "_helper", None)
+    style = get_style("rock_punk")
+    freqs, fsum, msum = _pink_frames(-5.0, frames=3 * _SPLIT_FROM + 7)
+    eq = next(p for p in master_prior(style) if p.plugin == "eq")
+    one = tonal.match_tone(freqs, fsum, msum, eq, style, SR)
+    assert tone_sums._helper is None
+    two = tonal.match_tone(freqs, fsum, msum, eq, style, SR, threads=2)
+    assert tone_sums._helper is not None  # the second thread did take half the frames
+    assert one[0].params == two[0].params and one[1] == two[1]
+
+
 def test_match_tone_stays_inside_the_envelope_on_a_bus_that_wants_more():
     """A very dark bus wants far more than +4 dB of high shelf: the match stops at the envelope, with every
     gain inside its box and the net response of the whole EQ inside +-master_eq_net_max_abs_db."""
