@@ -77,6 +77,18 @@ THIRD_EDGES_HZ = tuple(250.0 * 2.0 ** (k / 3) for k in range(-9, 17))
 N_THIRDS = len(THIRD_EDGES_HZ) + 1
 
 
+def frames_view(buf: np.ndarray, size: int, hop: int, count: int) -> np.ndarray:
+    """``count`` frames of ``size`` samples every ``hop`` along the last axis of ``buf``, as a read-only view:
+    ``sliding_window_view(buf, size, axis=-1)[..., ::hop, :][..., :count, :]`` without its argument checks, which
+    cost more than the view itself at a meter's rate of calls (fewer than ``count`` frames when ``buf`` holds
+    fewer, as there). Shape: ``buf (..., n)`` -> ``(..., count, size)``."""
+    n = buf.shape[-1]
+    count = max(0, min(count, 1 + (n - size) // hop if n >= size else 0))
+    step = buf.strides[-1]
+    return np.lib.stride_tricks.as_strided(buf, shape=buf.shape[:-1] + (count, size),
+                                           strides=buf.strides[:-1] + (hop * step, step), writeable=False)
+
+
 def frame_size(sample_rate: float) -> int:
     """Octave-balance frame (samples at the native rate): the power of two nearest to 92.9 ms; 4096 at 44.1/48 kHz."""
     return int(2 ** round(math.log2(FRAME_S * sample_rate)))
@@ -249,7 +261,7 @@ class AnalysisFrames:
     def _frame(self, buf: np.ndarray, count: int) -> np.ndarray:
         if count <= 0:
             return np.zeros((0, N_FFT))
-        return np.lib.stride_tricks.sliding_window_view(buf, N_FFT)[::HOP][:count]
+        return frames_view(buf, N_FFT, HOP, count)
 
     def push(self, mono: np.ndarray) -> np.ndarray:
         """Add mono float64 samples; return the newly complete frames ``(k, 2048)``."""
@@ -259,11 +271,13 @@ class AnalysisFrames:
         self._native += mono.size
         if self._resample:
             y = self._stream.resample_chunk(mono, last=False)
-            self._history = np.concatenate([self._history, mono])
-            if self._period is not None and self._history.size > 2 * self._keep:
-                cut = ((self._history.size - self._keep) // self._period) * self._period
-                self._history = self._history[cut:]
-                self._history_start += cut
+            held, size = self._history.size, self._history.size + mono.size
+            cut = 0
+            if self._period is not None and size > 2 * self._keep:
+                cut = ((size - self._keep) // self._period) * self._period
+            # only what stays is copied: the history's last samples, then the block's (its tail, for a long block)
+            self._history = np.concatenate([self._history[min(cut, held):], mono[max(cut - held, 0):]])
+            self._history_start += cut
         else:
             y = mono
         self._emitted += y.size
@@ -380,7 +394,7 @@ class SpectralAccumulator:
         buf = np.concatenate([self._left, mid32]) if self._left.size else mid32
         if buf.size >= self.frame:
             count = 1 + (buf.size - self.frame) // self.hop
-            frames = np.lib.stride_tricks.sliding_window_view(buf, self.frame)[:: self.hop][:count]
+            frames = frames_view(buf, self.frame, self.hop, count)
             self._octave_stats.append(octave_frame_stats(frames, self.sample_rate))
             self._octave_frames += count
             buf = buf[count * self.hop:]

@@ -22,6 +22,8 @@ import math
 import numpy as np
 import scipy.fft
 
+from automix.meters.spectral import frames_view
+
 #: band edges (Hz): sub and bass, low mids, mids, presence, air
 STEREO_EDGES_HZ = (120.0, 500.0, 2000.0, 8000.0)
 FRAME = 4096
@@ -49,7 +51,7 @@ class StereoBands:
         self._left = buf.copy()
 
     def _add(self, buf: np.ndarray, count: int) -> None:
-        frames = np.lib.stride_tricks.sliding_window_view(buf, FRAME, axis=1)[:, :: self.hop][:, :count]
+        frames = frames_view(buf, FRAME, self.hop, count)
         spec = scipy.fft.rfft(frames.astype(np.float32) * self._window, axis=-1)  # (2, count, bins) complex64
         lr, li, rr, ri = spec[0].real, spec[0].imag, spec[1].real, spec[1].imag
         # the same float32 products for each sum, so identical channels give LL == RR == LR exactly
