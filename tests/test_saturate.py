@@ -25,12 +25,20 @@ def _stream(stages, x: np.ndarray, block: int) -> np.ndarray:
 @pytest.mark.parametrize("drive_db, mix, trim_db", [(6.0, 0.435, -3.1), (0.0, 1.0, 0.0), (13.7, 0.2, 2.5),
                                                      (36.0, 0.99, -24.0), (6.0, 1.0, 12.0), (0.5, 0.001, 0.0)])
 @pytest.mark.parametrize("channels", [1, 2])
-def test_the_one_pass_stage_is_the_pedalboard_graph(drive_db, mix, trim_db, channels):
+@pytest.mark.parametrize("port", [True, False], ids=["vectorised-tanhf", "library-tanhf"])
+def test_the_one_pass_stage_is_the_pedalboard_graph(drive_db, mix, trim_db, channels, port, monkeypatch):
+    """With the vectorised tanhf (where it is the library's) and with the library's own, as elsewhere."""
+    from automix.kernels import saturate
+
+    if port and not saturate.port_matches_libm():
+        pytest.skip("this C library's tanhf is not fdlibm's")
+    monkeypatch.setattr(saturate, "port_matches_libm", lambda: port)
     x = music_like(3 * SR + 123, SR, channels, seed=4) * np.float32(1.5)  # driven past full scale too
     x[:, :5000] *= np.float32(1e-33)  # values that denormals-as-zero takes to zero, in both
     x[:, 9000:12000] = 0.0
     built = build_stages(SR, [PluginSettings("saturation", {"drive_db": drive_db, "mix": mix, "trim_db": trim_db})])
     assert isinstance(built[0], Saturate)
+    assert built[0]._kernel is (saturate._run if port else saturate._run_libm)
     reference = [pedalboard.Pedalboard(pedalboard_graph(drive_db=drive_db, mix=mix, trim_db=trim_db))]
     for block in (65536, 4096):
         got, want = _stream(built, x, block), _stream(reference, x, block)
