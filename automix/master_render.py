@@ -376,20 +376,22 @@ class MasterRenderer:
         segments = None if self.subset.whole else _SubsetLoudness(self.subset, sr)
         position = [0]
 
-        def sink(block):
-            if segments is not None:
-                segments.add_at(block, position[0])
-                position[0] += block.shape[1]
-            block = finisher.process(block)
-            meter.process(block)
-            writer.write(block)
-
         try:
-            with BehindSink(sink, self.threads) as behind:
-                self._stream(tail, self.pre_bus.blocks(), behind)
-            rest = finisher.flush()
-            meter.process(rest)
-            writer.write(rest)
+            # three stages a few blocks apart: the chain here, the meters on one thread, the write on another
+            with BehindSink(writer.write, self.threads) as write:
+                def sink(block):
+                    if segments is not None:
+                        segments.add_at(block, position[0])
+                        position[0] += block.shape[1]
+                    block = finisher.process(block)
+                    meter.process(block)
+                    write(block)
+
+                with BehindSink(sink, self.threads) as behind:
+                    self._stream(tail, self.pre_bus.blocks(), behind)
+                rest = finisher.flush()
+                meter.process(rest)
+                write(rest)
         except BaseException:
             writer.abort()
             raise
