@@ -472,6 +472,10 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     masters: list[dict] = []
     codec_record = None
     renderer.ceiling_dbtp = style.true_peak_ceiling_dbtp
+    # the report-only half of the tone match's reach solves on a spare thread while the master loop renders
+    beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="automix-reach") if threads > 1 else None
+    reach_jobs: list[Future] = []
+    later = (lambda fn: reach_jobs.append(beside.submit(fn))) if beside is not None else None
     try:
         if stages.predictor and stages.level_match:
             say("placing each stem at its role's level")
@@ -494,14 +498,14 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
 
             spectrum, shape = bus_spectrum()
             new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape,
-                                            threads=threads)
+                                            threads=threads, later=later)
             if stages.predictor and tonal.centroid_out_of_reach(tone, style):
                 # the master EQ cannot get there inside its envelope: the stems' high shelves share the move,
                 # the stems go back to their role levels, and the master is matched again on the new bus
                 from automix import stem_shelves
 
                 wanted = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape,
-                                          threads=threads, stem_shelf=(stem_shelves.SHELF_HZ,
+                                          threads=threads, later=later, stem_shelf=(stem_shelves.SHELF_HZ,
                                                       *stem_shelves.shelf_range(style)))[1]["stem_shelf_db"]
                 spectrum = None  # the new bus's spectrum replaces it: one in memory at a time
                 if abs(wanted) >= stem_shelves.MIN_MOVE_DB:
@@ -512,7 +516,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                     first = tone
                     spectrum, shape = bus_spectrum()
                     new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape,
-                                                    threads=threads)
+                                                    threads=threads, later=later)
                     tone["stem_shelves"] = stem_shelves.moves_summary(made, wanted)
                     tone["centroid_before_stem_shelves_hz"] = first["centroid_predicted_hz"]
             settings.master[eq_index] = new_eq
@@ -564,6 +568,10 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         bus.remove()
         if strips is not None:
             strips.remove()
+        if beside is not None:
+            beside.shutdown(wait=True)
+    for job in reach_jobs:  # filled in the tone report's reach; an error there is the mix's
+        job.result()
 
     say("writing the settings and the report")
     if settings_out is not None:

@@ -51,7 +51,7 @@ from __future__ import annotations
 import copy
 import math
 from functools import lru_cache
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy.optimize import minimize
@@ -400,8 +400,8 @@ def envelope_box(style: StyleTargets) -> list[tuple[float, float]]:
 
 def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: PluginSettings, style: StyleTargets,
                sample_rate: int, stem_shelf: tuple[float, float, float] | None = None,
-               spectrum: tuple[np.ndarray, np.ndarray] | None = None, threads: int = 1
-               ) -> tuple[PluginSettings, dict]:
+               spectrum: tuple[np.ndarray, np.ndarray] | None = None, threads: int = 1,
+               later: Callable[[Callable[[], None]], None] | None = None) -> tuple[PluginSettings, dict]:
     """Return master EQ settings that best reach the style's centroid and band balance inside the envelope, and
     what they predict.
 
@@ -421,7 +421,8 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     matching leaves them) down, keeping the centroid and band errors within :data:`SHAPE_KEEP` of their
     tolerances (:func:`_reshaped`); ``info`` gives it before and after (``shape_before_db``,
     ``shape_predicted_db``). ``threads`` 2 splits each evaluation's frames between two threads (the same
-    numbers either way).
+    numbers either way). ``later``: passed to :func:`reach` (the balance half of ``info["reach"]`` may then be
+    filled after this returns; wait for it before reading the report's reach).
     """
     from automix.envelope import net_grid_hz
 
@@ -512,7 +513,7 @@ def match_tone(freqs: np.ndarray, fsum: np.ndarray, msum: np.ndarray, eq: Plugin
     # Only when the match itself predicts a miss: then the report has to say whether the target was out of
     # the EQ's reach or given up for the other target (a pass costs nothing extra).
     if missed:
-        info["reach"] = reach(errors, gains, bounds, constraints, both=minimax)
+        info["reach"] = reach(errors, gains, bounds, constraints, both=minimax, later=later)
     return PluginSettings("eq", params), info
 
 
@@ -728,7 +729,7 @@ def _inside(gains: np.ndarray, net_slack) -> np.ndarray:
 
 
 def reach(errors: ToneErrors, start: np.ndarray, bounds: list, constraints: Sequence = (),
-          both: float | None = None) -> dict:
+          both: float | None = None, later: Callable[[Callable[[], None]], None] | None = None) -> dict:
     """How far the moved master EQ gains can take each tonal target alone, every other goal ignored.
 
     ``errors`` holds the model (the exact effect of the EQ on the frames, with its derivatives) and the
@@ -744,6 +745,10 @@ def reach(errors: ToneErrors, start: np.ndarray, bounds: list, constraints: Sequ
     two errors in units of their tolerances (centroid in log ratio, balance as the max over bands). Above 1, no
     setting meets both targets at once, although each alone may be reachable: the material's own tilt puts
     them on opposite sides. ``both``: that value when the caller has already solved it (it is not solved again).
+
+    ``later(fn)``: runs the balance half (everything but ``centroid_range_hz``, which the stems' shelves are
+    decided on) now or on another thread while the caller goes on, filling the returned dict; the caller waits
+    for it before reading those keys. Without it they are solved before returning.
     """
     model, target_balance = errors.model, errors.target_b
 
@@ -762,19 +767,26 @@ def reach(errors: ToneErrors, start: np.ndarray, bounds: list, constraints: Sequ
 
     lowest = model.predict(solve(log_centroid(1.0)))[0]
     highest = model.predict(solve(log_centroid(-1.0)))[0]
-    # sum of squares is smooth; the reported error is the max over bands, as the target's
-    best = model.predict(solve(lambda c, b, dc, db: (float(np.sum((b - target_balance) ** 2)),
-                                                      2.0 * (b - target_balance) @ db)))[1]
-    band = int(np.argmax(np.abs(best - target_balance)))
-    sign = 1.0 if best[band] < target_balance[band] else -1.0
-    # in log: a band the material barely has holds shares of 1e-8, whose plain gradients stop the search at once
-    limit = model.predict(solve(lambda c, b, dc, db: (-sign * np.log(max(float(b[band]), 1e-300)),
-                                                      -sign * db[band] / max(float(b[band]), 1e-300))))[1][band]
-    out = {"centroid_range_hz": [round(float(lowest), 1), round(float(highest), 1)],
-           "balance_best_error": round(float(np.max(np.abs(best - target_balance))), 4),
-           "balance_limit": {"band": band, "share": float(f"{limit:.4g}")}}  # shares can be 1e-8
-    value = both if both is not None else both_best(errors, start, bounds, constraints)[0]
-    out["both_best"] = round(value, 3)
+    out = {"centroid_range_hz": [round(float(lowest), 1), round(float(highest), 1)]}
+
+    def balance():
+        # sum of squares is smooth; the reported error is the max over bands, as the target's
+        best = model.predict(solve(lambda c, b, dc, db: (float(np.sum((b - target_balance) ** 2)),
+                                                          2.0 * (b - target_balance) @ db)))[1]
+        band = int(np.argmax(np.abs(best - target_balance)))
+        sign = 1.0 if best[band] < target_balance[band] else -1.0
+        # in log: a band the material barely has holds shares of 1e-8, whose plain gradients stop the search at once
+        limit = model.predict(solve(lambda c, b, dc, db: (-sign * np.log(max(float(b[band]), 1e-300)),
+                                                          -sign * db[band] / max(float(b[band]), 1e-300))))[1][band]
+        value = both if both is not None else both_best(errors, start, bounds, constraints)[0]
+        out.update({"balance_best_error": round(float(np.max(np.abs(best - target_balance))), 4),
+                    "balance_limit": {"band": band, "share": float(f"{limit:.4g}")},  # shares can be 1e-8
+                    "both_best": round(value, 3)})
+
+    if later is None:
+        balance()
+    else:
+        later(balance)
     return out
 
 

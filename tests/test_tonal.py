@@ -277,6 +277,20 @@ def test_reach_is_recorded_only_for_a_miss_and_bounds_what_the_eq_can_do():
     assert reach["both_best"] > 1.0
 
 
+def test_the_balance_half_of_the_reach_can_be_solved_later_to_the_same_numbers():
+    """With ``later`` the reach returns its centroid range (what the stems' shelves are decided on) at once and
+    fills the balance half when the deferred work runs: the same record as solved in place."""
+    style = get_style("rock_punk")
+    eq = next(p for p in master_prior(style) if p.plugin == "eq")
+    frames = _pink_frames(-5.0, lows=False)
+    _, now = tonal.match_tone(*frames, eq, style, SR)
+    deferred: list = []
+    _, info = tonal.match_tone(*frames, eq, style, SR, later=deferred.append)
+    assert len(deferred) == 1 and set(info["reach"]) == {"centroid_range_hz"}
+    deferred[0]()
+    assert info == now
+
+
 def test_a_shared_stem_shelf_reaches_what_the_master_alone_cannot():
     """A bright bus under a dark target: the master alone is out of reach; the joint search darkens with a
     shared stem shelf inside its range, and its prediction is the product of the two responses."""
