@@ -203,6 +203,9 @@ class MasterRenderer:
         self.candidate: AtomicWriter | None = None
         self.pre_bus = BusFile(bus.folder, bus.sample_rate, memory=bus.memory)
         self._pre_key = None
+        #: the bus through the trim and the chain's first stages, when a caller rendered it (:meth:`head`)
+        self.head_bus = BusFile(bus.folder, bus.sample_rate, memory=bus.memory)
+        self._head: tuple[str, int] | None = None
         #: the master's input_gain_db (bus trim), set once the bus is measured
         self.trim_db = 0.0
         #: the meters of the pre-master bus and of the candidate output (their curves feed the views file)
@@ -242,6 +245,26 @@ class MasterRenderer:
             for s in range(0, y.shape[1], BLOCK_FRAMES):
                 sink(np.ascontiguousarray(y[:, s:s + BLOCK_FRAMES]))
 
+    def _trim(self) -> list[PluginSettings]:
+        return [PluginSettings("gain", {"gain_db": self.trim_db})] if self.trim_db else []
+
+    @staticmethod
+    def _key(stages: list[PluginSettings]) -> str:
+        return repr([(p.plugin, sorted(p.params.items())) for p in stages])
+
+    @contextmanager
+    def head(self, stages: list[PluginSettings]):
+        """``with renderer.head(stages) as write: write(block)``: the bus through the trim and ``stages`` (the
+        master chain's first stages, before its EQ), rendered by the caller in ``(2, n)`` float32 blocks of the
+        engine's block size, as it renders them anyway (the tone match hears the bus there). :meth:`prepare`
+        then starts from these blocks instead of rendering the same stages again; the same samples, since the
+        stages see the same blocks either way."""
+        self._head = None
+        head = self._trim() + list(stages)
+        with self.head_bus.writer() as write:
+            yield write
+        self._head = (self._key(head), len(head))
+
     @staticmethod
     def _split(chain: list[PluginSettings]) -> int:
         for name in ("stereo_width", "gain"):
@@ -260,9 +283,8 @@ class MasterRenderer:
 
         for p in chain:
             p.quantize()
-        trim = [PluginSettings("gain", {"gain_db": self.trim_db})] if self.trim_db else []
-        pre = trim + chain[:self._split(chain)]
-        key = repr([(p.plugin, sorted(p.params.items())) for p in pre])
+        pre = self._trim() + chain[:self._split(chain)]
+        key = self._key(pre)
         if key != self._pre_key:
             sr = self.bus.sample_rate
             subset = SearchSubset.plan(self.bus.frames, sr)
@@ -289,7 +311,12 @@ class MasterRenderer:
                     position[0] += x.shape[1]
 
                 with BehindSink(sink, self.threads) as behind:
-                    self._stream(pre, self.bus.blocks(), behind)
+                    held = (self._head is not None and self.engine == "pedalboard"
+                            and self._head[0] == self._key(pre[:self._head[1]]))
+                    if held:  # the first stages were rendered already (head): only the rest runs
+                        self._stream(pre[self._head[1]:], self.head_bus.blocks(), behind)
+                    else:
+                        self._stream(pre, self.bus.blocks(), behind)
             self._pre_key = key
             self.subset = subset
             self._learn = subset.whole_blocks(sr)  # the segments' gating blocks the loss is learnt from
@@ -418,3 +445,4 @@ class MasterRenderer:
 
     def close(self) -> None:
         self.pre_bus.remove()
+        self.head_bus.remove()

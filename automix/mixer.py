@@ -13,6 +13,7 @@ Pipeline (each stage timed in the report)::
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -492,8 +493,12 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
             shaped = spectrum_reference is not None
 
             def bus_spectrum():  # the bus as the master EQ hears it: after the trim and the master compressor
-                out = tonal.bus_spectrum(str(bus.path), sr, settings.master[:eq_index], settings.master_input_gain_db,
-                                         power=shaped, threads=threads)
+                head = settings.master[:eq_index]
+                with contextlib.ExitStack() as stack:
+                    # the master's first stages are rendered here anyway: the renderer keeps them for the loop
+                    keep = stack.enter_context(renderer.head(head)) if engine == "pedalboard" else None
+                    out = tonal.bus_spectrum(str(bus.path), sr, head, settings.master_input_gain_db, power=shaped,
+                                             threads=threads, keep=keep)
                 return out[:3], ((out[3], np.asarray(spectrum_reference, dtype=np.float64)) if shaped else None)
 
             spectrum, shape = bus_spectrum()

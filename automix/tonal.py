@@ -118,7 +118,8 @@ MAX_FRAMES = 8192
 
 
 def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] = (), input_gain_db: float = 0.0,
-                 power: bool = False, threads: int = 1) -> tuple[np.ndarray, ...]:
+                 power: bool = False, threads: int = 1,
+                 keep: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, ...]:
     """Per-frame group sums of a stereo file's analysis frames: ``(centres (G,) Hz, F (T, G), M (T, G))``.
 
     ``F_tg = sum_{k in g} f_k |X_tk|`` and ``M_tg = sum_{k in g} |X_tk|`` (float32) over the frames the meter
@@ -135,7 +136,8 @@ def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] =
     the selection at the end. With ``power``, a fourth array: the long-term power per group ``(G,)`` float64 (the
     sum of ``|X_tk|^2`` over the group's bins and every frame read), the bus's spectrum shape for
     :func:`match_tone`'s ``spectrum``. ``threads`` 2 frames and analyses each block on a second thread while the
-    chain renders the next (the same numbers either way).
+    chain renders the next (the same numbers either way). ``keep``: also handed every ``(2, n)`` float32 block
+    the stages ``before`` emit, in order (the master renderer's :meth:`~automix.master_render.MasterRenderer.head`).
     """
     import soundfile as sf
 
@@ -171,9 +173,14 @@ def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] =
     chain = StreamingChain(build_stages(sample_rate, before, input_gain_db or None), sample_rate, BLOCK_FRAMES)
     with sf.SoundFile(path) as fh, BehindSink(analyse, threads) as behind:
         for block in fh.blocks(blocksize=BLOCK_FRAMES, dtype="float32", always_2d=True):
-            behind(chain.process(np.ascontiguousarray(block.T)))
+            y = chain.process(np.ascontiguousarray(block.T))
+            if keep is not None:
+                keep(y)
+            behind(y)
         y = chain.flush()
         if y.shape[-1]:
+            if keep is not None:
+                keep(y)
             behind(y)
     add(framer.tail())
     keep = kept_frames(np.concatenate(energy)) if energy else np.zeros(0, dtype=bool)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from automix import search_subset
+from automix.audio_io import BLOCK_FRAMES
 from automix.master_loop import run
 from automix.master_render import BusFile, MasterRenderer
 from automix.meters.loudness import gated_integrated
@@ -183,3 +184,41 @@ def test_an_over_in_the_search_segments_lowers_the_ceiling_before_the_final_pass
     assert first["final"] is False and first["true_peak_dbtp"] is None
     assert first["segments_true_peak_dbtp"] == round(seen[0][1] + 0.2, 4)
     assert last["final"] is True and last["segments_true_peak_dbtp"] is None and last["true_peak_dbtp"] <= -1.0
+
+
+def test_the_stages_the_tone_match_rendered_are_not_rendered_again(tmp_path):
+    """The master chain's compressor renders once: the tone match's pass over the bus keeps its output
+    (``head``), and the loop's first render starts from it, with the same samples and meters as from the bus."""
+    from automix.tonal import bus_spectrum
+
+    x = music_like(20 * SR + 321, SR, 2, seed=9)
+    bus = BusFile(tmp_path, SR)
+    with bus.writer() as write:
+        for s in range(0, x.shape[1], BLOCK_FRAMES):
+            write(np.ascontiguousarray(x[:, s:s + BLOCK_FRAMES]))
+    chain = _chain(6.0)
+    next(p for p in chain if p.plugin == "compressor").params.update(threshold_db=-24.0, ratio=4.0)
+    next(p for p in chain if p.plugin == "eq").params.update(low_shelf_gain_db=2.0, peak2_gain_db=-1.5)
+    eq_index = next(i for i, p in enumerate(chain) if p.plugin == "eq")
+
+    def rendered(renderer):
+        model = renderer.prepare(chain)
+        return np.concatenate(list(renderer.pre_bus.blocks()), axis=1), model
+
+    plain = MasterRenderer(bus, tmp_path / "a.wav", "pedalboard", [], threads=2)
+    plain.trim_db = 3.5
+    want, want_model = rendered(plain)
+    held = MasterRenderer(bus, tmp_path / "b.wav", "pedalboard", [], threads=2)
+    held.trim_db = 3.5
+    with held.head(chain[:eq_index]) as keep:
+        bus_spectrum(str(bus.path), SR, chain[:eq_index], held.trim_db, keep=keep)
+    with bus.writer() as write:  # the bus silenced: what follows can only come from the kept head
+        write(np.zeros_like(x))
+    got, got_model = rendered(held)
+    assert np.array_equal(got, want) and got.shape == x.shape
+    assert np.array_equal(got_model.mid_energy, want_model.mid_energy)
+    assert np.array_equal(got_model.side_energy, want_model.side_energy)
+    assert (got_model.mid_sq, got_model.side_sq) == (want_model.mid_sq, want_model.side_sq)
+    for r in (plain, held):
+        r.close()
+    assert list(tmp_path.glob(".automix-*")) == [bus.path]  # the renderers removed their temp buses
