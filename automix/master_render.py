@@ -299,8 +299,8 @@ class MasterRenderer:
                 sums[k] += float(np.einsum("i,i->", mid, mid))
                 sums[k + 1] += float(np.einsum("i,i->", side, side))
 
-            with self.pre_bus.writer() as write:
-                def sink(block):
+            with self.pre_bus.writer() as write_now, BehindSink(write_now, self.threads) as write:
+                def sink(block):  # the meters on one thread, the write on another
                     write(block)
                     x = block.astype(np.float64)
                     mid, side = 0.5 * (x[0] + x[1]), 0.5 * (x[0] - x[1])
