@@ -377,8 +377,6 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         SessionError: a stem is unusable (its code says why) or the session is silent.
         OutputError: the output cannot be written.
     """
-    from automix import master_loop, tonal
-
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
     clock = [t_start]
@@ -422,9 +420,15 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     extractor = StemFeatureExtractor(sr)
     if threads > 1:  # one stem per thread: reading, meters and the envelope kernel release the GIL
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            features = list(pool.map(extractor.from_file, infos))
+            jobs = [pool.submit(extractor.from_file, i) for i in infos]
+            # once a stem is through (the meters' kernels loaded), this thread loads the later stages' modules
+            # (the tone match's optimiser above all) while the other stems are analysed
+            jobs[0].result()
+            from automix import master_loop, tonal
+            features = [job.result() for job in jobs]
     else:
         features = [extractor.from_file(i) for i in infos]
+        from automix import master_loop, tonal
     if all(f.silent for f in features):
         raise SessionError(f"{Path(stems[0]).parent}: every stem is silent (below {SILENCE_LUFS:g} LUFS); nothing to mix",
                            code="E_SILENT")
