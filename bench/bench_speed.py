@@ -11,6 +11,9 @@ from outside, start-up included, in one run:
 * ``automix mix`` on a folder that does not exist (the input error) and ``automix --help``;
 * peak RSS of ``automix mix`` on a 10-minute session.
 
+The floor, the automix runs and matchering are run :data:`ROUNDS` times in turn and each keeps its fastest
+run (a single run swings by 10-20% on a shared host).
+
 ``--before CHECKOUT`` also times ``automix mix`` from another checkout of the project (e.g. a ``git
 worktree`` of an older revision) and adds its stage profile as a column. Writes ``bench/results/speed.md``
 and ``bench/results/speed_profile.md``.
@@ -18,6 +21,7 @@ and ``bench/results/speed_profile.md``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -40,6 +44,8 @@ mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm24(sys.argv
 RESULT = dict(seconds=time.perf_counter() - t, cpu_s=time.process_time())
 """
 
+#: runs of each compared row (floor, automix on one and two threads, before, matchering), interleaved
+ROUNDS = 3
 STAGES = ("probe_s", "analysis_s", "predict_s", "levels_s", "premaster_s", "tone_s", "master_s", "write_s")
 
 
@@ -117,25 +123,28 @@ def main() -> None:
     warm = Path(session(8, 5)[0]).parent
     for tree in [ROOT] + ([args.before.resolve()] if args.before else []):
         mix(tree, warm, work / "warm.wav", 1, pristine=tree != ROOT)
-    floor = run_isolated(FLOOR, ",".join(paths), work / "floor.wav")
-    one = mix(ROOT, folder, work / "one.wav", 1)
-    two = mix(ROOT, folder, work / "two.wav", 2)
-    before = mix(args.before.resolve(), folder, work / "before.wav", 2, pristine=True) if args.before else None
+    # the rows compared with each other run ROUNDS times, interleaved, and each keeps its fastest run: one run
+    # apiece swings by 10-20% on a shared host, more than the differences measured
+    have_peer = importlib.util.find_spec("matchering") is not None
+    runs: dict[str, list[dict]] = {"floor": [], "one": [], "two": [], "before": [], "peer": []}
+    for _ in range(ROUNDS):
+        runs["floor"].append(run_isolated(FLOOR, ",".join(paths), work / "floor.wav"))
+        runs["one"].append(mix(ROOT, folder, work / "one.wav", 1))
+        runs["two"].append(mix(ROOT, folder, work / "two.wav", 2))
+        if args.before:
+            runs["before"].append(mix(args.before.resolve(), folder, work / "before.wav", 2, pristine=True))
+        if have_peer:
+            if not (work / "sum.wav").exists():
+                equal_loudness_sum(paths, work / "sum.wav")
+            runs["peer"].append(run_isolated(MATCHERING, work / "sum.wav", work / "two.wav", work / "matchering.wav"))
+    fastest = {k: min(v, key=lambda r: r["seconds"]) if v else None for k, v in runs.items()}
+    floor, one, two, before, peer = (fastest[k] for k in ("floor", "one", "two", "before", "peer"))
     big_folder = Path(session(8, mem_s)[0]).parent
     big = mix(ROOT, big_folder, work / "big.wav", 1)
     error = min((run_cli(ROOT, "mix", str(work / "no-such-session"), "--style", "rock_punk", "--output",
                          str(work / "x.wav")) for _ in range(5)), key=lambda r: r["seconds"])
     assert error["exit"] == 2, error["stderr"]
     help_ = min((run_cli(ROOT, "--help") for _ in range(5)), key=lambda r: r["seconds"])
-    peer = None
-    try:
-        import matchering  # noqa: F401
-
-        equal_loudness_sum(paths, work / "sum.wav")
-        peer = run_isolated(MATCHERING, work / "sum.wav", work / "two.wav", work / "matchering.wav")
-    except ImportError:
-        pass
-
     audio = one["audio_s"]
     rt = lambda r: audio / r["seconds"]  # noqa: E731
     floor_rt = floor["audio_s"] / floor["seconds"]
@@ -161,7 +170,8 @@ def main() -> None:
         ["automix mix on a missing folder (input error, exit 2)", f"{error['seconds']:.3f}", "", "", "", "", "< 0.3 s"],
         ["automix --help", f"{help_['seconds']:.3f}", "", "", "", "", "< 0.3 s"],
     ]
-    notes = ("Each row is a fresh process timed from outside (interpreter start-up, imports and exit included; "
+    notes = (f"The fastest of {ROUNDS} runs of each of the first rows, taken in turn (the memory and error rows: "
+             "one run and the fastest of five). Each row is a fresh process timed from outside (interpreter start-up, imports and exit included; "
              "automix run as `python -m automix`, as the `automix` program runs); "
              "'ratio to floor' is the row's real-time factor over the floor's, measured in the same run. The "
              "target column reads the goals as ratios against a floor of 197x (the machine they were set on). "
