@@ -19,8 +19,12 @@ kernel once more than a threshold is free; a mix allocates and frees blocks of 0
 (blocks, spectra frames, strips), so each came back as fresh pages to fault in. :func:`reuse_freed_memory`
 raises both thresholds (:data:`MMAP_THRESHOLD_BYTES`, :data:`TRIM_THRESHOLD_BYTES`): the kernel time of a
 10-minute mix on one thread fell from 7.8 s to 5.9 s (3 minutes on two threads: 1.9 s to 1.2 s), at the same
-peak (295 MB); the wall time gained 0 to 5 %, within these hosts' noise. Skipped when ``GLIBC_TUNABLES`` or
-``MALLOC_MMAP_THRESHOLD_`` is set (the user chose) and on any other C library.
+peak (295 MB); the wall time gained 0 to 5 %, within these hosts' noise. Kept memory is kept per arena, and
+glibc gives each thread that allocates an arena of its own (up to eight per core): a mix's threads (analysis,
+strips, a pass's three stages, the meters' helper) then each held on to their own, and a 10-minute mix on two
+threads peaked at 342 MB. :data:`ARENAS` arenas shared by every thread bring it to 299 MB in the same time.
+Skipped when ``GLIBC_TUNABLES`` or ``MALLOC_MMAP_THRESHOLD_`` is set (the user chose) and on any other C library;
+``MALLOC_ARENA_MAX`` set by the user wins.
 
 :func:`configure` does all three; the CLI, batch workers and the benches call it. Library users
 (``automix.api``) keep numpy's and the C library's defaults.
@@ -36,6 +40,8 @@ BLAS_ENV = "OPENBLAS_NUM_THREADS"
 MMAP_THRESHOLD_BYTES = 32 << 20
 #: free memory at the top of a heap kept, up to this much, rather than handed back to the kernel
 TRIM_THRESHOLD_BYTES = 512 << 20
+#: malloc arenas the process's threads share (glibc's default is eight per core)
+ARENAS = 2
 
 
 def configure() -> None:
@@ -56,9 +62,10 @@ def reuse_freed_memory() -> bool:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):  # another C library
         return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
-    return bool(mallopt(m_mmap_threshold, MMAP_THRESHOLD_BYTES)) and bool(mallopt(m_trim_threshold,
-                                                                                  TRIM_THRESHOLD_BYTES))
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8  # malloc.h
+    return (bool(mallopt(m_mmap_threshold, MMAP_THRESHOLD_BYTES))
+            and bool(mallopt(m_trim_threshold, TRIM_THRESHOLD_BYTES))
+            and ("MALLOC_ARENA_MAX" in os.environ or bool(mallopt(m_arena_max, ARENAS))))
 
 
 def single_thread_blas() -> None:

@@ -36,12 +36,11 @@ from automix.runtime import BLAS_ENV, ENV  # noqa: E402
 from bench.common import (CACHE, contention_note, contention_probe, run_isolated, session,  # noqa: E402
                           write_table)
 
+#: matchering as a program of its own: timed from outside like automix, start-up and imports included
 MATCHERING = """
-import time, sys
-t = time.perf_counter()
+import sys
 import matchering as mg
 mg.process(target=sys.argv[1], reference=sys.argv[2], results=[mg.pcm24(sys.argv[3])])
-RESULT = dict(seconds=time.perf_counter() - t, cpu_s=time.process_time())
 """
 
 #: runs of each compared row (floor, automix on one and two threads, before, matchering), interleaved
@@ -72,8 +71,13 @@ def run_cli(tree: Path, *args: str, pristine: bool = False) -> dict:
     if pristine:
         for name in (BLAS_ENV, ENV):
             env.pop(name, None)
-    out = subprocess.run([sys.executable, "-c", LAUNCH, sys.executable, "-m", "automix", *args], cwd=tree, env=env,
-                         capture_output=True, text=True)
+    return launched([sys.executable, "-m", "automix", *args], cwd=tree, env=env)
+
+
+def launched(argv: list[str], cwd: Path | None = None, env: dict | None = None) -> dict:
+    """``argv`` in a fresh process under :data:`LAUNCH`: wall seconds, peak RSS (MB), CPU seconds, exit code."""
+    out = subprocess.run([sys.executable, "-c", LAUNCH, *map(str, argv)], cwd=cwd, env=env, capture_output=True,
+                         text=True)
     last = out.stderr.strip().splitlines()[-1].split() if out.stderr.strip() else []
     if len(last) != 5 or last[0] != "RUSAGE":
         raise RuntimeError(out.stderr[-3000:])
@@ -136,7 +140,11 @@ def main() -> None:
         if have_peer:
             if not (work / "sum.wav").exists():
                 equal_loudness_sum(paths, work / "sum.wav")
-            runs["peer"].append(run_isolated(MATCHERING, work / "sum.wav", work / "two.wav", work / "matchering.wav"))
+            peer_env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+            runs["peer"].append(launched([sys.executable, "-c", MATCHERING, work / "sum.wav", work / "two.wav",
+                                          work / "matchering.wav"], env=peer_env))
+            if runs["peer"][-1]["exit"]:
+                raise RuntimeError(runs["peer"][-1]["stderr"][-3000:])
     fastest = {k: min(v, key=lambda r: r["seconds"]) if v else None for k, v in runs.items()}
     floor, one, two, before, peer = (fastest[k] for k in ("floor", "one", "two", "before", "peer"))
     big_folder = Path(session(8, mem_s)[0]).parent
@@ -175,9 +183,10 @@ def main() -> None:
              "automix run as `python -m automix`, as the `automix` program runs); "
              "'ratio to floor' is the row's real-time factor over the floor's, measured in the same run. The "
              "target column reads the goals as ratios against a floor of 197x (the machine they were set on). "
-             "'CPU s' is the CPU time of every thread of the run (automix's and its peak RSS as the operating "
-             "system accounts the process; the floor's and matchering's from their first line of work): less "
-             "disturbed than wall time by a busy host.",
+             "'CPU s' is the CPU time of every thread of the run (automix's and matchering's, and their peak RSS, "
+             "as the operating system accounts the process; the floor's from its first line of work): less "
+             "disturbed than wall time by a busy host. matchering runs as a program of its own with one BLAS "
+             "thread, timed like automix.",
              contention_note(probe_before, contention_probe()))
     write_table("speed", ["measurement", "wall s", "CPU s", "x real time", "ratio to floor", "peak RSS MB", "target"],
                 rows,

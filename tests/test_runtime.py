@@ -96,3 +96,42 @@ def test_freed_memory_is_reused_rather_than_faulted_in_afresh():
     chosen = subprocess.run([sys.executable, "-c", FAULTS, "1"], capture_output=True, text=True, check=True,
                             env=dict(env, GLIBC_TUNABLES="glibc.malloc.trim_threshold=1048576"))
     assert chosen.stdout.split()[0] == "False"  # the user's own malloc settings are kept
+
+
+ARENAS = """
+import ctypes, os, sys, tempfile, threading
+import numpy
+from automix.runtime import reuse_freed_memory
+assert reuse_freed_memory()
+together = threading.Barrier(6)
+
+def work():  # six threads allocating at the same moment: glibc gives each an arena of its own, up to its limit
+    a = numpy.ones(1 << 16)
+    together.wait()
+    a += 1.0
+
+threads = [threading.Thread(target=work) for _ in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+path = os.path.join(tempfile.mkdtemp(), "malloc.xml")
+f = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, ctypes.c_void_p(f))
+libc.fclose(ctypes.c_void_p(f))
+print(open(path).read().count("<heap nr="))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc settings")
+def test_the_threads_share_two_arenas():
+    """Kept memory is kept per arena: automix's processes hold glibc to two arenas for all their threads (a
+    user's MALLOC_ARENA_MAX wins), counted from glibc's own report of its heaps."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_",
+                                                            "MALLOC_ARENA_MAX")}
+    shared = subprocess.run([sys.executable, "-c", ARENAS], capture_output=True, text=True, env=env, check=True)
+    apart = subprocess.run([sys.executable, "-c", ARENAS], capture_output=True, text=True, check=True,
+                           env=dict(env, MALLOC_ARENA_MAX="16"))
+    assert int(shared.stdout) <= 2 < int(apart.stdout), (shared.stdout, apart.stdout)
