@@ -148,7 +148,7 @@ def main() -> None:
     fastest = {k: min(v, key=lambda r: r["seconds"]) if v else None for k, v in runs.items()}
     floor, one, two, before, peer = (fastest[k] for k in ("floor", "one", "two", "before", "peer"))
     big_folder = Path(session(8, mem_s)[0]).parent
-    big = mix(ROOT, big_folder, work / "big.wav", 1)
+    big = mix(ROOT, big_folder, work / "big.wav", 2)  # the default on two cores: its peak is the higher
     error = min((run_cli(ROOT, "mix", str(work / "no-such-session"), "--style", "rock_punk", "--output",
                          str(work / "x.wav")) for _ in range(5)), key=lambda r: r["seconds"])
     assert error["exit"] == 2, error["stderr"]
@@ -173,7 +173,7 @@ def main() -> None:
         rows.append(["matchering 2.0: master the equal-loudness sum (peer, no mixing)", f"{peer['seconds']:.2f}",
                      cpu(peer), f"{rt(peer):.1f}x", ratio(peer), f"{peer['peak_rss_mb']:.0f}", "automix faster"])
     rows += [
-        [f"automix mix, 8 stems x {mem_s} s, --threads 1 (memory)", f"{big['seconds']:.2f}", cpu(big),
+        [f"automix mix, 8 stems x {mem_s} s, --threads 2 (memory)", f"{big['seconds']:.2f}", cpu(big),
          f"{big['audio_s'] / big['seconds']:.1f}x", "", f"{big['peak_rss_mb']:.0f}", "<= 300 MB"],
         ["automix mix on a missing folder (input error, exit 2)", f"{error['seconds']:.3f}", "", "", "", "", "< 0.3 s"],
         ["automix --help", f"{help_['seconds']:.3f}", "", "", "", "", "< 0.3 s"],
