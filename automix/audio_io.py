@@ -216,7 +216,7 @@ class StemReader:
     def _pcm_layout(self) -> tuple[int, int, bool] | None:
         """``(data offset, bytes per sample, big-endian)`` when the stem is plain integer PCM in a WAV/RF64
         (little-endian) or AIFF (big-endian) file: then :mod:`automix.kernels.pcm` decodes it, the same floats
-        as libsndfile's in a fifth of the time. None for everything else (FLAC, float, 8-bit, AIFC), which
+        as libsndfile's in about a tenth of the time. None for everything else (FLAC, float, 8-bit, AIFC), which
         libsndfile decodes."""
         width = _PCM_WIDTHS.get(self.info.subtype)
         if width is None:

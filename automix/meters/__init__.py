@@ -156,7 +156,8 @@ class StreamingMeter:
         filter_class: K-weighting design, ``"K-weighting"`` (pyloudnorm's default)
             or ``"DeMan"`` (ITU coefficients at 48 kHz); see :mod:`.loudness`.
         threads: 2 runs the spectral meters (and the stereo bands) on a second thread beside
-            loudness and true peak, block by block; the numbers are the same either way.
+            loudness and true peak, up to a few batches behind them (caught up before any number is
+            read); the numbers are the same either way.
 
     State carried across blocks: the K-weighting filter state, the partial
     100 ms segment, the last 47 samples per channel for the true-peak
