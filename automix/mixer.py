@@ -498,9 +498,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
 
             def bus_spectrum():  # the bus as the master EQ hears it: after the trim and the master compressor
                 head = settings.master[:eq_index]
-                with contextlib.ExitStack() as stack:
-                    # the master's first stages are rendered here anyway: the renderer keeps them for the loop
-                    keep = stack.enter_context(renderer.head(head)) if engine == "pedalboard" else None
+                # the master's first stages are rendered here anyway: the renderer keeps them for the loop
+                with renderer.head(head) if engine == "pedalboard" else contextlib.nullcontext() as keep:
                     out = tonal.bus_spectrum(str(bus.path), sr, head, settings.master_input_gain_db, power=shaped,
                                              threads=threads, keep=keep)
                 return out[:3], ((out[3], np.asarray(spectrum_reference, dtype=np.float64)) if shaped else None)

@@ -49,14 +49,11 @@ class PostFader:
         ``None`` otherwise (the plugins then run one by one)."""
         if tuple(p.plugin for p in chain) != STAGES:
             return None
-        import pedalboard
-
+        from automix.plugins.gain import production_factor
         from automix.plugins.pan import _gains
 
         gain_db, pan, width = chain[0].params["gain_db"], chain[1].params["pan"], chain[2].params["width"]
-        # the fader's factor as pedalboard's Gain computes it: what it makes of a one
-        one = np.ones((1, 1), np.float32)
-        gain = pedalboard.Gain(gain_db=gain_db).process(one, 44100.0, reset=True)[0, 0]
+        gain = production_factor(gain_db)  # the fader's factor as pedalboard's Gain computes it
         left, right = _gains(float(pan))
         return cls(np.float32(gain), np.float32(left), np.float32(right), np.float32(width))
 

@@ -35,14 +35,6 @@ def _run_libm(x, dry, drive, wet, trim, out):  # pragma: no cover - compiled
             out[c, i] = (v * dry + math.tanh(v * drive) * wet) * trim
 
 
-def gain_factor(gain_db: float) -> np.float32:
-    """The float32 factor pedalboard's ``Gain`` multiplies by (0 at -100 dB and below): what it makes of a one."""
-    import pedalboard
-
-    one = np.ones((1, 1), np.float32)
-    return pedalboard.Gain(gain_db=gain_db).process(one, 44100.0, reset=True)[0, 0]
-
-
 class Saturate(NumpyNode):
     """Memoryless stage: float32 ``(channels, n)`` blocks through the saturation graph's four gains and tanh.
 
@@ -53,7 +45,9 @@ class Saturate(NumpyNode):
 
     def __init__(self, dry_db: float, drive_db: float, wet_db: float, trim_db: float):
         super().__init__("saturation", self.process)
-        self.factors = tuple(gain_factor(db) for db in (dry_db, drive_db, wet_db, trim_db))
+        from automix.plugins.gain import production_factor
+
+        self.factors = tuple(production_factor(db) for db in (dry_db, drive_db, wet_db, trim_db))
         self._kernel = _run if port_matches_libm() else _run_libm
 
     def process(self, block: np.ndarray) -> np.ndarray:

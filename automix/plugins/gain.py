@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 
 from automix.dsp import MINUS_INFINITY_DB, as_batch_param
 from automix.plugins.spec import ParamSpec, Plugin, specs
@@ -39,6 +40,16 @@ def build(sample_rate: int, *, gain_db: float) -> list:
     import pedalboard  # here, not at import: the specs (styles, settings, CLI) load without it
 
     return [pedalboard.Gain(gain_db=gain_db)]
+
+
+def production_factor(gain_db: float) -> np.float32:
+    """The float32 factor pedalboard's ``Gain`` multiplies every sample by (0 at -100 dB and below): what it makes
+    of a one. The fused production passes (:mod:`automix.kernels.postfader`, :mod:`automix.kernels.saturate`)
+    multiply by exactly this."""
+    import pedalboard
+
+    one = np.ones((1, 1), np.float32)
+    return pedalboard.Gain(gain_db=gain_db).process(one, 44100.0, reset=True)[0, 0]
 
 
 PLUGIN = Plugin("gain", PARAMS, gain, build, doc="Static gain (pedalboard Gain).")
