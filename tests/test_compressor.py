@@ -16,7 +16,7 @@ import torch
 
 from automix.errors import ParameterError
 from automix.kernels.ballistics import compressor_forward
-from automix.plugins.compressor import PLUGIN, build, compressor
+from automix.plugins.compressor import PLUGIN, build, compressor, pedalboard_graph
 
 RATES = (44100, 48000)
 SIGNAL_SECONDS = 0.5
@@ -74,7 +74,7 @@ NAMES = ("threshold_db", "ratio", "attack_ms", "release_ms", "makeup_db")
 
 def _pedalboard(x: np.ndarray, sample_rate: int, params: dict) -> np.ndarray:
     out = x
-    for stage in build(sample_rate, **params):
+    for stage in pedalboard_graph(**params):
         out = stage(out, sample_rate)
     return out
 
@@ -282,9 +282,10 @@ def test_spec_matches_signatures_and_ranges():
     kw = [p.name for p in inspect.signature(compressor).parameters.values() if p.kind == p.KEYWORD_ONLY]
     assert tuple(kw) == PLUGIN.param_names == NAMES
     assert set(inspect.signature(build).parameters) - {"sample_rate"} == set(NAMES)
-    for spec in PLUGIN.params:  # the pedalboard twin accepts the whole range
+    for spec in PLUGIN.params:  # the production stage and the pedalboard twin accept the whole range
         for value in (spec.minimum, spec.maximum):
             build(44100, **{**PLUGIN.defaults(), spec.name: value})
+            pedalboard_graph(**{**PLUGIN.defaults(), spec.name: value})
 
 
 def test_invalid_input_raises():

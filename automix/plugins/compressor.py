@@ -245,7 +245,23 @@ def compressor(x: torch.Tensor, sample_rate: float, *, threshold_db, ratio, atta
 
 def build(sample_rate: float, *, threshold_db: float, ratio: float, attack_ms: float, release_ms: float,
           makeup_db: float) -> list:
-    """Production twin: ``[pedalboard.Compressor(...), pedalboard.Gain(makeup_db)]``."""
+    """Production stage: :class:`automix.kernels.compress.Compress`, pedalboard's compressor and makeup in one
+    pass with the same bits where numba's ``powf`` is the C library's (else :func:`pedalboard_graph`)."""
+    from automix.dsp import LIBM_EXACT
+
+    if LIBM_EXACT:
+        from automix.kernels.compress import Compress
+
+        return [Compress(sample_rate, threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms,
+                         release_ms=release_ms, makeup_db=makeup_db)]
+    return pedalboard_graph(threshold_db=threshold_db, ratio=ratio, attack_ms=attack_ms, release_ms=release_ms,
+                            makeup_db=makeup_db)
+
+
+def pedalboard_graph(*, threshold_db: float, ratio: float, attack_ms: float, release_ms: float,
+                     makeup_db: float) -> list:
+    """pedalboard's twin, ``[pedalboard.Compressor(...), pedalboard.Gain(makeup_db)]`` (the reference the
+    production stage is tested on)."""
     import pedalboard  # here, not at import: the specs (styles, settings, CLI) load without it
 
     return [
