@@ -182,6 +182,7 @@ class EnvelopeHistogram:
         self._cte = (coefficient(ENVELOPE_ATTACK_MS), coefficient(ENVELOPE_RELEASE_MS))
         self._env0 = np.zeros(channels)
         self._cell = np.zeros(channels, dtype=np.int64)
+        self._cells_later = np.empty(0, dtype=np.int64)  # the kernel's scratch, grown to the longest block
         self._grid = np.zeros(int((self.TOP_DBFS - self.FLOOR_DBFS) / self.STEP_DB) + 1)
         # a sample falls in cell i when its level in dB rounds to FLOOR + i STEP: upper edges half a step up
         self._upper = 10.0 ** ((self.FLOOR_DBFS + self.STEP_DB * (np.arange(self._grid.size - 1) + 0.5)) / 20.0)
@@ -191,7 +192,9 @@ class EnvelopeHistogram:
         from automix.kernels.ballistics import envelope_histogram
 
         x = np.ascontiguousarray(block, dtype=np.float64)  # the energies are float64 sums
-        envelope_histogram(x, *self._cte, self._env0, self._upper, self._cell, self._grid)
+        if self._cells_later.shape[0] < x.shape[1]:
+            self._cells_later = np.empty(x.shape[1], dtype=np.int64)
+        envelope_histogram(x, *self._cte, self._env0, self._upper, self._cell, self._grid, self._cells_later)
 
     def shares(self, lufs: float) -> tuple[float, ...]:
         """Energy shares per :data:`ENVELOPE_EDGES_DB` bin, levels re ``lufs`` (zeros for silence)."""

@@ -245,8 +245,9 @@ def test_envelope_feature_is_level_invariant_and_places_a_steady_tone():
 
 def test_envelope_histogram_kernel_matches_a_numpy_reference():
     """Reference: the envelope as a plain recursion, each sample's level ``20 log10 env`` rounded to the
-    0.25 dB grid, energies binned with numpy. The kernel (cell walk, no logarithm) must fill the same grid
-    bit for bit across block boundaries, on a signal with transients, decays and digital silence."""
+    0.25 dB grid, energies added one by one. The kernel (cell walk, no logarithm, both channels at once) must
+    fill the same grid bit for bit across block boundaries, on a signal with transients, decays and digital
+    silence; a mono stream too."""
     import math
 
     from automix.features import ENVELOPE_ATTACK_MS, ENVELOPE_RELEASE_MS, EnvelopeHistogram
@@ -260,17 +261,26 @@ def test_envelope_histogram_kernel_matches_a_numpy_reference():
         hist.process(x[:, start:start + 30000])
 
     c_at, c_rl = (math.exp(-2 * math.pi * 1000 / (sr * ms)) for ms in (ENVELOPE_ATTACK_MS, ENVELOPE_RELEASE_MS))
-    want = np.zeros_like(hist._grid)
+    cells = []
     for ch in x:
         env, prev = np.empty_like(ch), 0.0
         for n, a in enumerate(np.abs(ch)):
             prev = a + (c_at if a > prev else c_rl) * (prev - a)
             env[n] = prev
         level = 20 * np.log10(np.maximum(env, 1e-300))
-        idx = np.clip(np.rint((level - hist.FLOOR_DBFS) / hist.STEP_DB), 0, want.size - 1).astype(int)
-        want += np.bincount(idx, weights=ch ** 2, minlength=want.size)
-    assert (want > 0).sum() > 50  # many cells in use
-    np.testing.assert_allclose(hist._grid, want, rtol=1e-12, atol=0)
+        cells.append(np.clip(np.rint((level - hist.FLOOR_DBFS) / hist.STEP_DB), 0, hist._grid.size - 1).astype(int))
+    assert len(set(np.concatenate(cells).tolist())) > 50  # many cells in use
+    # the energies added one by one in the kernel's order: per block, the first channel's samples, then the second's
+    want = [0.0] * hist._grid.size
+    for start in range(0, x.shape[1], 30000):
+        for ch, idx in zip(x, cells):
+            for n in range(start, min(start + 30000, x.shape[1])):
+                want[idx[n]] += float(ch[n]) ** 2
+    np.testing.assert_array_equal(hist._grid, np.array(want))
+    mono = EnvelopeHistogram(sr, channels=1)
+    mono.process(x[:1])
+    np.testing.assert_allclose(mono._grid, np.bincount(cells[0], weights=x[0] ** 2, minlength=mono._grid.size),
+                               rtol=1e-12, atol=0)
 
 
 def test_envelope_shares_follow_a_level_change_between_grid_steps():
