@@ -59,7 +59,7 @@ def test_the_stage_follows_the_closed_form_on_a_step():
 
 
 def test_state_carries_across_blocks():
-    """Split anywhere, the stream is one call's output (the envelope carries over, the scratch is reused)."""
+    """Split anywhere, the stream is one call's output (the envelope carries over)."""
     sr = 44100
     x = music_like(sr, sr, 2, seed=9)
     params = dict(threshold_db=-30.0, ratio=6.0, attack_ms=3.0, release_ms=120.0, makeup_db=4.0)

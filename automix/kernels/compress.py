@@ -20,55 +20,69 @@ from automix.plugins.spec import NumpyNode
 __all__ = ["Compress"]
 
 
+#: frames per round of the envelope pass and its ``powf`` pass (the listing's scratch: 32 KB)
+CHUNK = 4096
+
+
 @numba.njit(nogil=True, cache=True)
-def _run(x, ca, cr, thr, thr_inv, p, mk, env, out, at, env_at):  # pragma: no cover - compiled
+def _run(x, ca, cr, thr, thr_inv, p, mk, env, out, at):  # pragma: no cover - compiled
     """``out = compressor(x) * mk`` from the envelope state ``env`` ``(channels,)``, which is updated.
 
-    Shapes: x, out ``(channels, n)`` float32; at (int64), env_at (float32) ``(channels * n,)`` scratch;
-    scalars float32.
+    Shapes: x, out ``(channels, n)`` float32; at ``(2 * CHUNK + 1,)`` int32 scratch; scalars float32.
 
-    The envelope pass writes every sample as if below the threshold (JUCE's gain of exactly one) and lists,
-    without a branch, the samples whose envelope reaches it; ``powf`` then runs over that list alone. Called
-    inside the envelope loop, the compiler computes it for every sample (it may: ``pow`` has no side
-    effects), which costs twice the whole envelope pass.
+    For every :data:`CHUNK` frames, the envelope pass writes each sample as if below the threshold (JUCE's
+    gain of exactly one) and lists, without a branch, the samples whose envelope reaches it, holding their
+    envelope in ``out`` meanwhile; ``powf`` then runs over that list alone. Called inside the envelope loop,
+    the compiler computes it for every sample (it may: ``pow`` has no side effects), which costs twice the
+    whole envelope pass.
     """
     n_chan, n = x.shape
-    m = 0
+    flat_x = x.reshape(-1)
+    flat_out = out.reshape(-1)
     if n_chan == 2:
         e0, e1 = env[0], env[1]
-        for i in range(n):
-            v, w = x[0, i], x[1, i]
-            a, b = abs(v), abs(w)
-            c0 = ca if a > e0 else cr
-            c1 = ca if b > e1 else cr
-            e0 = a + c0 * (e0 - a)
-            e1 = b + c1 * (e1 - b)
-            out[0, i] = v * mk
-            out[1, i] = w * mk
-            at[m] = i
-            env_at[m] = e0
-            m += 0 if e0 < thr else 1
-            at[m] = n + i
-            env_at[m] = e1
-            m += 0 if e1 < thr else 1
+        for start in range(0, n, CHUNK):
+            m = 0
+            for i in range(start, min(start + CHUNK, n)):
+                v, w = x[0, i], x[1, i]
+                a, b = abs(v), abs(w)
+                c0 = ca if a > e0 else cr
+                c1 = ca if b > e1 else cr
+                e0 = a + c0 * (e0 - a)
+                e1 = b + c1 * (e1 - b)
+                below0 = e0 < thr
+                below1 = e1 < thr
+                out[0, i] = v * mk if below0 else e0
+                out[1, i] = w * mk if below1 else e1
+                at[m] = i
+                m += 0 if below0 else 1
+                at[m] = n + i
+                m += 0 if below1 else 1
+            _gain_listed(flat_x, flat_out, at, m, thr_inv, p, mk)
         env[0], env[1] = e0, e1
     else:
         for c in range(n_chan):
             e = env[c]
-            for i in range(n):
-                v = x[c, i]
-                a = abs(v)
-                e = a + (ca if a > e else cr) * (e - a)
-                out[c, i] = v * mk
-                at[m] = c * n + i
-                env_at[m] = e
-                m += 0 if e < thr else 1
+            for start in range(0, n, CHUNK):
+                m = 0
+                for i in range(start, min(start + CHUNK, n)):
+                    v = x[c, i]
+                    a = abs(v)
+                    e = a + (ca if a > e else cr) * (e - a)
+                    below = e < thr
+                    out[c, i] = v * mk if below else e
+                    at[m] = c * n + i
+                    m += 0 if below else 1
+                _gain_listed(flat_x, flat_out, at, m, thr_inv, p, mk)
             env[c] = e
-    flat_x = x.reshape(-1)
-    flat_out = out.reshape(-1)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _gain_listed(flat_x, flat_out, at, m, thr_inv, p, mk):  # pragma: no cover - compiled
+    """JUCE's gain ``powf(env * thr_inv, p)`` times the sample, times the makeup, at the ``m`` listed samples."""
     for j in range(m):
         k = at[j]
-        flat_out[k] = (math.pow(env_at[j] * thr_inv, p) * flat_x[k]) * mk
+        flat_out[k] = (math.pow(flat_out[k] * thr_inv, p) * flat_x[k]) * mk
 
 
 class Compress(NumpyNode):
@@ -98,17 +112,15 @@ class Compress(NumpyNode):
         self.p = f32(f32(f32(1.0) / f32(ratio)) - f32(1.0))
         self.mk = production_factor(makeup_db)
         self.env: np.ndarray | None = None
-        self._scratch: tuple[np.ndarray, np.ndarray] | None = None
+        # one slot more than a chunk's samples: the branch-free listing writes one past the last listed sample
+        self._at = np.empty(2 * CHUNK + 1, np.int32)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(block, dtype=np.float32)
         if self.env is None:
             self.env = np.zeros(x.shape[0], np.float32)
         out = np.empty_like(x)
-        if self._scratch is None or self._scratch[0].shape[0] < x.size + 1:
-            # one more than the block: the branch-free listing writes a slot past the last listed sample
-            self._scratch = (np.empty(x.size + 1, np.int64), np.empty(x.size + 1, np.float32))
-        _run(x, self.ca, self.cr, self.thr, self.thr_inv, self.p, self.mk, self.env, out, *self._scratch)
+        _run(x, self.ca, self.cr, self.thr, self.thr_inv, self.p, self.mk, self.env, out, self._at)
         return out
 
     def __repr__(self) -> str:
