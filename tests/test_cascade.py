@@ -8,8 +8,9 @@ import pytest
 from automix.dsp import LIBM_EXACT
 from automix.engines.pedalboard_engine import StreamingChain, build_stages
 from automix.kernels import denormals
-from automix.kernels.cascade import Cascade, run_block
+from automix.kernels.cascade import MAX_LANE_SECTIONS, Cascade, run_block, run_block_lanes
 from automix.plugins import get_plugin
+from automix.plugins.compressor import pedalboard_graph as compressor_graph
 from automix.plugins.eq import PARAMS, PLUGIN, eq_sos_f32, pedalboard_filters
 from automix.settings import PluginSettings
 from tests.conftest import music_like
@@ -81,8 +82,8 @@ def test_block_end_snapping_is_what_makes_it_exact():
 
 
 def test_a_strip_renders_as_with_pedalboards_filters():
-    """The whole strip through the production engine: the EQ cascade feeding pedalboard's compressor and the
-    rest gives the samples the seven filters gave."""
+    """The whole strip through the production engine: the EQ cascade feeding the compressor stage and the
+    rest gives the samples pedalboard's seven filters, compressor and makeup gave."""
     fs = 44100
     rng = np.random.default_rng(11)
     chain = [PluginSettings(n, get_plugin(n).defaults()) for n in ("eq", "compressor", "saturation", "gain")]
@@ -90,7 +91,54 @@ def test_a_strip_renders_as_with_pedalboards_filters():
     chain[1].params.update(threshold_db=-24.0, ratio=4.0)
     x = _signal(fs, seed=4)
     fast = StreamingChain(build_stages(fs, chain), fs)
-    reference = [pedalboard.Pedalboard(pedalboard_filters(fs, **chain[0].params) + [
-        item for p in chain[1:] for item in get_plugin(p.plugin).build(fs, **p.params)])]
+    rest = [item for p in chain[2:] for item in get_plugin(p.plugin).build(fs, **p.params)]
+    reference = [pedalboard.Pedalboard(pedalboard_filters(fs, **chain[0].params) + compressor_graph(**chain[1].params)
+                                       + rest)]
     slow = StreamingChain(reference, fs)
     np.testing.assert_array_equal(_stream(fast.process, x, 65536), _stream(slow.process, x, 65536))
+
+
+def _stable_sections(rng, count: int, fs: int) -> np.ndarray:
+    """``count`` sections of the EQ's own designs (peaks, shelves, filters at random settings), float32."""
+    rows = np.concatenate([eq_sos_f32(fs, **p) for p in _random_settings(rng, count)])
+    return np.ascontiguousarray(rows[rng.permutation(rows.shape[0])[:count]])
+
+
+@pytest.mark.parametrize("sections", range(1, MAX_LANE_SECTIONS + 1))
+@pytest.mark.parametrize("channels", [1, 2])
+def test_the_skewed_lanes_are_the_sample_loop_bit_for_bit(sections, channels):
+    """The vector kernel against the sample-by-sample loop: any section count it takes, mono and stereo, blocks
+    shorter than the pipeline (0, 1, 2 samples) and longer, a running state, snapping, silence and a whisper."""
+    fs = 48000
+    rng = np.random.default_rng(100 * sections + channels)
+    sos = _stable_sections(rng, sections, fs)
+    x = _signal(fs, seed=sections)[:channels]
+    ref_state = np.zeros((channels, sections, 2), np.float32)
+    lane_state = ref_state.copy()
+    start = 0
+    with denormals.flushed():
+        for n in (0, 1, 2, 7, 1000, 20000, 4096, 3, 30000, 60000):
+            block = np.ascontiguousarray(x[:, start:start + n])
+            start += n
+            want, got = np.empty_like(block), np.empty_like(block)
+            run_block(block, sos, ref_state, want, True)
+            run_block_lanes(block, sos, lane_state, got, True)
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(lane_state, ref_state)
+    assert start > 3 * fs // 2  # through the music, the silence and the whisper, into music again
+    assert np.abs(want).max() > 0.01  # and the last block is music, not silence
+
+
+def test_more_sections_than_lanes_take_the_sample_loop():
+    fs = 44100
+    rng = np.random.default_rng(9)
+    sos = _stable_sections(rng, MAX_LANE_SECTIONS + 3, fs)
+    x = _signal(fs, seed=2)
+    state = np.zeros((2, sos.shape[0], 2), np.float32)
+
+    def loop(b):
+        y = np.empty_like(b)
+        run_block(b, sos, state, y, True)
+        return y
+
+    np.testing.assert_array_equal(_stream(Cascade("eq", sos).process, x, 4096), _stream(loop, x, 4096))

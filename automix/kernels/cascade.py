@@ -10,11 +10,16 @@ the signal and exactly this operation order::
 
 A first-order section is a biquad with ``b2 = a2 = 0``: ``s2`` is then +-0 and
 JUCE's first-order loop (``s1 = in*b1 - out*a1``) gives identical numbers.
-The sections run sample by sample inside one loop, which is bit-identical to
-running each filter over the whole block in turn (each filter only sees its
-predecessor's output) and keeps the independent recurrences in flight
-together: the seven-section EQ streams about five times faster than the same
-seven pedalboard filters.
+:func:`run_block` runs the sections sample by sample inside one loop, which is
+bit-identical to running each filter over the whole block in turn (each filter
+only sees its predecessor's output) and keeps the independent recurrences in
+flight together: the seven-section EQ streams about five times faster than the
+same seven pedalboard filters. :func:`run_block_lanes`, the production stage's
+kernel, goes further: it skews the sections in time (section ``k`` works on
+sample ``t - k`` while section ``k + 1`` works on ``t - k - 1``), so that no
+section waits for another within a step, and runs every section of both
+channels as one 16-lane vector operation per step; a step then costs one
+biquad's latency, not seven (another 2.3x, the same bits).
 
 With ``snap``, every state within +-1e-8 is set to zero at the end of the
 block, as JUCE's ``Filter::snapToZero`` does after each processed block on
@@ -27,10 +32,20 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.extending import intrinsic
 
 from automix.plugins.spec import NumpyNode
 
-__all__ = ["run_block", "Cascade"]
+__all__ = ["run_block", "run_block_lanes", "Cascade"]
+
+#: vector lanes of :func:`run_block_lanes`: sections ``0..7`` of the first channel, then of the second
+LANES = 16
+#: the most sections :func:`run_block_lanes` runs (one channel's lanes)
+MAX_LANE_SECTIONS = LANES // 2
 
 #: JUCE's snap-to-zero threshold for filter states (``JUCE_SNAP_TO_ZERO``)
 SNAP_BELOW = 1e-8
@@ -74,13 +89,135 @@ def run_block(x, sos, state, y, snap):  # pragma: no cover - compiled
                 y[c, i] = v
             state[c] = s
     if snap:
-        limit = x.dtype.type(SNAP_BELOW)
-        zero = x.dtype.type(0.0)
-        for c in range(n_chan):
-            for k in range(n_sec):
-                for j in range(2):
-                    if not (state[c, k, j] < -limit or state[c, k, j] > limit):
-                        state[c, k, j] = zero
+        _snap(state)
+
+
+@intrinsic
+def _skewed_steps(typingctx, x0, x1, y0, y1, coefs, lane_section, state, n, sections):  # pragma: no cover
+    """The skewed cascade over one block, as LLVM vector code (numba has no vector type to write it in).
+
+    Args (float32 arrays C-contiguous): x0, x1 the two channels' input ``(n,)``; y0, y1 their output ``(n,)``;
+    coefs ``(5, 16)`` the lanes' ``b0, b1, b2, a1, a2``; lane_section ``(16,)`` int32, each lane's section (a
+    large number for an unused lane); state ``(2, 16)`` the lanes' ``s1, s2``, updated. n, sections: int64.
+
+    Step ``t`` (``0 <= t < n + sections - 1``) feeds lane 0 (8) with ``x0[t]`` (``x1[t]``) and every other lane
+    with its left neighbour's output of step ``t - 1``, runs the biquad step on all lanes at once, keeps the new
+    states of the lanes whose sample ``t - section`` lies in the block (the others' states stand still) and
+    writes the last section's outputs, sample ``t - sections + 1``. Every lane does a section's float32
+    operations in JUCE's order, on the samples that section sees in the sample-by-sample loop.
+    """
+    arrays = (x0, x1, y0, y1, coefs, lane_section, state)
+    if not all(isinstance(a, types.Array) and a.layout == "C" for a in arrays):
+        raise TypingError("_skewed_steps takes C-contiguous arrays")
+    if any(a.dtype != types.float32 for a in arrays if a is not lane_section) or lane_section.dtype != types.int32:
+        raise TypingError("_skewed_steps takes float32 signals and int32 lane sections")
+    sig = types.void(x0, x1, y0, y1, coefs, lane_section, state, n, sections)
+
+    def codegen(context, builder, signature, args):
+        x0a, x1a, y0a, y1a, ca, ka, sa = (context.make_array(t)(context, builder, v)
+                                          for t, v in zip(signature.args[:7], args[:7]))
+        n_, sections_ = (context.cast(builder, v, t, types.int64) for v, t in zip(args[7:], signature.args[7:]))
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        vf = ir.VectorType(ir.FloatType(), LANES)
+        vi = ir.VectorType(i32, LANES)
+
+        def row(ptr, j):
+            return builder.load(builder.gep(builder.bitcast(ptr, vf.as_pointer()), [ir.Constant(i32, j)]), align=4)
+
+        def splat(value):
+            undef = ir.Constant(vi, ir.Undefined)
+            return builder.shuffle_vector(builder.insert_element(undef, value, ir.Constant(i32, 0)), undef,
+                                          ir.Constant(vi, None))
+
+        b0, b1, b2, a1, a2 = (row(ca.data, j) for j in range(5))
+        section = builder.load(builder.bitcast(ka.data, vi.as_pointer()), align=4)
+        s1_slot, s2_slot, out_slot = (cgutils.alloca_once(builder, vf) for _ in range(3))
+        builder.store(row(sa.data, 0), s1_slot)
+        builder.store(row(sa.data, 1), s2_slot)
+        builder.store(ir.Constant(vf, None), out_slot)
+        n_lanes = splat(builder.trunc(n_, i32))
+        zero_lanes = ir.Constant(vi, None)
+        # lane 0 (8) takes the new sample, lane l the output of lane l - 1
+        feed = ir.Constant(vi, [LANES if lane == 0 else LANES + MAX_LANE_SECTIONS if lane == MAX_LANE_SECTIONS
+                                else lane - 1 for lane in range(LANES)])
+        lag = builder.sub(sections_, ir.Constant(i64, 1))
+        last0 = builder.trunc(lag, i32)
+        last1 = builder.add(last0, ir.Constant(i32, MAX_LANE_SECTIONS))
+        with cgutils.for_range(builder, builder.add(n_, lag)) as loop:
+            t = loop.index
+            at = builder.select(builder.icmp_signed("<", t, n_), t, ir.Constant(i64, 0))
+            fresh = builder.insert_element(ir.Constant(vf, ir.Undefined), builder.load(builder.gep(x0a.data, [at])),
+                                           ir.Constant(i32, 0))
+            fresh = builder.insert_element(fresh, builder.load(builder.gep(x1a.data, [at])),
+                                           ir.Constant(i32, MAX_LANE_SECTIONS))
+            v = builder.shuffle_vector(builder.load(out_slot), fresh, feed)
+            s1 = builder.load(s1_slot)
+            s2 = builder.load(s2_slot)
+            out = builder.fadd(builder.fmul(v, b0), s1)  # out = in * b0 + s1
+            new_s1 = builder.fadd(builder.fsub(builder.fmul(v, b1), builder.fmul(out, a1)), s2)  # in*b1 - out*a1 + s2
+            new_s2 = builder.fsub(builder.fmul(v, b2), builder.fmul(out, a2))  # in*b2 - out*a2
+            behind = builder.sub(splat(builder.trunc(t, i32)), section)  # the sample each lane works on
+            live = builder.and_(builder.icmp_signed(">=", behind, zero_lanes),
+                                builder.icmp_signed("<", behind, n_lanes))
+            builder.store(builder.select(live, new_s1, s1), s1_slot)
+            builder.store(builder.select(live, new_s2, s2), s2_slot)
+            builder.store(out, out_slot)
+            with builder.if_then(builder.icmp_signed(">=", t, lag), likely=True):
+                j = builder.sub(t, lag)
+                builder.store(builder.extract_element(out, last0), builder.gep(y0a.data, [j]))
+                builder.store(builder.extract_element(out, last1), builder.gep(y1a.data, [j]))
+        for j, slot in enumerate((s1_slot, s2_slot)):
+            builder.store(builder.load(slot), builder.gep(builder.bitcast(sa.data, vf.as_pointer()),
+                                                          [ir.Constant(i32, j)]), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@numba.njit(nogil=True, cache=True)
+def run_block_lanes(x, sos, state, y, snap):  # pragma: no cover - compiled
+    """:func:`run_block` for float32 C-contiguous blocks of one or two channels and at most
+    :data:`MAX_LANE_SECTIONS` sections, skewed and on vector lanes: the same bits, 2.3x faster.
+
+    Shapes: x, y ``(channels, n)``; sos ``(sections, 5)``; state ``(channels, sections, 2)``; all float32.
+    A mono block runs on both channels' lanes (the same numbers twice, written to the same place).
+    """
+    n_chan, n = x.shape
+    n_sec = sos.shape[0]
+    coefs = np.zeros((5, LANES), np.float32)
+    lane_section = np.full(LANES, 1 << 30, np.int32)  # unused lanes never hold a sample of the block
+    lanes = np.zeros((2, LANES), np.float32)
+    for half in range(2):
+        c = min(half, n_chan - 1)
+        for k in range(n_sec):
+            lane = half * MAX_LANE_SECTIONS + k
+            for j in range(5):
+                coefs[j, lane] = sos[k, j]
+            lane_section[lane] = k
+            lanes[0, lane] = state[c, k, 0]
+            lanes[1, lane] = state[c, k, 1]
+    if n > 0:
+        last = n_chan - 1
+        _skewed_steps(x[0], x[last], y[0], y[last], coefs, lane_section, lanes, n, n_sec)
+    for c in range(n_chan):
+        for k in range(n_sec):
+            lane = c * MAX_LANE_SECTIONS + k
+            state[c, k, 0] = lanes[0, lane]
+            state[c, k, 1] = lanes[1, lane]
+    if snap:
+        _snap(state)
+
+
+@numba.njit(nogil=True, cache=True)
+def _snap(state):  # pragma: no cover - compiled
+    """JUCE's ``snapToZero``: every state within +-1e-8 set to zero."""
+    limit = state.dtype.type(SNAP_BELOW)
+    zero = state.dtype.type(0.0)
+    for c in range(state.shape[0]):
+        for k in range(state.shape[1]):
+            for j in range(2):
+                if not (state[c, k, j] < -limit or state[c, k, j] > limit):
+                    state[c, k, j] = zero
 
 
 class Cascade(NumpyNode):
@@ -101,7 +238,10 @@ class Cascade(NumpyNode):
         if self.state is None:
             self.state = np.zeros((x.shape[0], self.sos.shape[0], 2), np.float32)
         y = np.empty_like(x)
-        run_block(x, self.sos, self.state, y, True)
+        if x.shape[0] <= 2 and self.sos.shape[0] <= MAX_LANE_SECTIONS:
+            run_block_lanes(x, self.sos, self.state, y, True)
+        else:
+            run_block(x, self.sos, self.state, y, True)
         return y
 
     def __repr__(self) -> str:
