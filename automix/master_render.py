@@ -368,16 +368,21 @@ class MasterRenderer:
                 peak.process(held, float(np.abs(held).max()))
             return y[:, start - a:stop - a], (peak.result() if b == subset.frames else peak.peak)
 
+        meter = _SubsetLoudness(subset, sr)
+        peak = 0.0
+
+        def take(rendered) -> None:  # each segment metered (in order) and let go as it comes, not all held
+            nonlocal peak
+            for y, segment_peak in rendered:
+                meter.add(y)
+                peak = max(peak, segment_peak)
+
         if self.threads > 1 and len(subset.segments) > 1:
             with ThreadPoolExecutor(max_workers=self.threads) as pool:
-                rendered = list(pool.map(one, subset.segments))
+                take(pool.map(one, subset.segments))
         else:
-            rendered = [one(s) for s in subset.segments]
-        meter = _SubsetLoudness(subset, sr)
-        for y, _ in rendered:
-            meter.add(y)
+            take(map(one, subset.segments))
         lufs, ms = self._whole(meter, chain)
-        peak = max(p for _, p in rendered)
         return {"integrated_lufs": lufs - self._offset, "ms_ratio": ms, "true_peak_dbtp": math.nan,
                 "estimated_true_peak_dbtp": 20.0 * math.log10(peak) if peak > 0 else -math.inf}
 
