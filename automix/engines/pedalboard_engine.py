@@ -32,12 +32,24 @@ from automix.plugins import NumpyNode, get_plugin
 
 
 def build_stages(sample_rate: int, chain: Sequence[PluginSettings], input_gain_db: float | None = None) -> list:
-    """Production stages for a chain: consecutive pedalboard plugins grouped into one Pedalboard."""
+    """Production stages for a chain: consecutive pedalboard plugins grouped into one Pedalboard, the master's
+    width, gain and clipper fused (:mod:`automix.kernels.tail`)."""
+    from automix.dsp import LIBM_EXACT
+    from automix.kernels.tail import STAGES as TAIL, Tail
+
     items: list = []
     if input_gain_db is not None:
         items += get_plugin("gain").build(sample_rate, gain_db=input_gain_db)
-    for p in chain:
-        items += get_plugin(p.plugin).build(sample_rate, **p.params)
+    i = 0
+    while i < len(chain):
+        # the master's width, gain and clipper run as one pass (the same bits) where the clipper's own does
+        fused = Tail.of(chain[i:i + len(TAIL)]) if LIBM_EXACT else None
+        if fused is not None:
+            items.append(fused)
+            i += len(TAIL)
+            continue
+        items += get_plugin(chain[i].plugin).build(sample_rate, **chain[i].params)
+        i += 1
     stages: list = []
     for item in items:
         if isinstance(item, NumpyNode):
