@@ -122,11 +122,18 @@ def test_the_skewed_lanes_are_the_sample_loop_bit_for_bit(sections, channels):
             start += n
             want, got = np.empty_like(block), np.empty_like(block)
             run_block(block, sos, ref_state, want, True)
-            run_block_lanes(block, sos, lane_state, got, True)
+            run_block_lanes(block, sos, lane_state, got, True, np.float32(1.0))
             np.testing.assert_array_equal(got, want)
             np.testing.assert_array_equal(lane_state, ref_state)
     assert start > 3 * fs // 2  # through the music, the silence and the whisper, into music again
     assert np.abs(want).max() > 0.01  # and the last block is music, not silence
+    # with an input factor: the loop on the gained samples
+    gain = np.float32(10 ** (-5.3 / 20))
+    block = np.ascontiguousarray(x[:, :5000])
+    want, got = np.empty_like(block), np.empty_like(block)
+    run_block(block * gain, sos, ref_state, want, True)
+    run_block_lanes(block, sos, lane_state, got, True, gain)
+    np.testing.assert_array_equal(got, want)
 
 
 def test_more_sections_than_lanes_take_the_sample_loop():
@@ -142,3 +149,30 @@ def test_more_sections_than_lanes_take_the_sample_loop():
         return y
 
     np.testing.assert_array_equal(_stream(Cascade("eq", sos).process, x, 4096), _stream(loop, x, 4096))
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_gain_ahead_is_folded_into_the_cascade_with_the_same_bits(channels):
+    """A strip's input gain (pedalboard's Gain) becomes the cascade's input factor: one stage, the samples of
+    the gain followed by the seven filters."""
+    fs = 44100
+    p = _random_settings(np.random.default_rng(21), 1)[0]
+    x = _signal(fs, seed=6)[:channels]
+    stages = build_stages(fs, [PluginSettings("eq", p)], input_gain_db=7.37)
+    assert len(stages) == 1 and isinstance(stages[0], Cascade) and stages[0].input_gain != 1
+    board = pedalboard.Pedalboard([pedalboard.Gain(gain_db=7.37)] + pedalboard_filters(fs, **p))
+    for block in (65536, 3000):
+        fresh = build_stages(fs, [PluginSettings("eq", p)], input_gain_db=7.37)[0]
+        ref = _stream(lambda b: board.process(b, fs, buffer_size=block, reset=False), x, block)
+        np.testing.assert_array_equal(_stream(fresh.process, x, block), ref)
+        board.reset()
+
+
+def test_a_cascade_takes_one_input_gain_only():
+    node = Cascade("eq", eq_sos_f32(44100, **PLUGIN.defaults()))
+    assert node.take_input_gain(np.float32(2.0))
+    assert not node.take_input_gain(np.float32(3.0))  # (x * 2) * 3 rounds twice: the second gain stays a stage
+    two = build_stages(44100, [PluginSettings("gain", {"gain_db": 3.0}), PluginSettings("eq", PLUGIN.defaults())],
+                       input_gain_db=2.0)
+    assert isinstance(two[0], pedalboard.Pedalboard) and isinstance(two[1], Cascade)
+    assert two[1].input_gain != 1

@@ -67,3 +67,16 @@ def test_state_carries_across_blocks():
     node = Compress(sr, **params)
     parts = [node.process(x[:, a:b]) for a, b in ((0, 7), (7, 30000), (30000, 30001), (30001, sr))]
     assert np.array_equal(np.concatenate(parts, axis=1), whole)
+
+
+def test_a_gain_ahead_is_folded_into_the_stage_with_the_same_bits():
+    """The master's trim (pedalboard's Gain) before its compressor becomes the stage's input factor."""
+    sr = 44100
+    params = dict(zip(NAMES, SETTINGS[0]))
+    chain = [PluginSettings("gain", {"gain_db": -4.41}), PluginSettings("compressor", params)]
+    x = music_like(2 * sr, sr, 2, seed=3)
+    (stage,) = build_stages(sr, chain)
+    assert isinstance(stage, Compress) and stage.input_gain != 1
+    reference = [pedalboard.Pedalboard([pedalboard.Gain(gain_db=-4.41)] + pedalboard_graph(**params))]
+    assert np.array_equal(_stream([stage], x, sr, 4096), _stream(reference, x, sr, 4096))
+    assert not stage.take_input_gain(np.float32(2.0))  # one gain only, and not once the stream has started

@@ -33,7 +33,8 @@ from automix.plugins import NumpyNode, get_plugin
 
 def build_stages(sample_rate: int, chain: Sequence[PluginSettings], input_gain_db: float | None = None) -> list:
     """Production stages for a chain: consecutive pedalboard plugins grouped into one Pedalboard, the master's
-    width, gain and clipper fused (:mod:`automix.kernels.tail`)."""
+    width, gain and clipper fused (:mod:`automix.kernels.tail`), a gain ahead of the EQ or the compressor
+    folded into it."""
     from automix.dsp import LIBM_EXACT
     from automix.kernels.tail import STAGES as TAIL, Tail
 
@@ -50,6 +51,7 @@ def build_stages(sample_rate: int, chain: Sequence[PluginSettings], input_gain_d
             continue
         items += get_plugin(chain[i].plugin).build(sample_rate, **chain[i].params)
         i += 1
+    items = _fold_gains(items)
     stages: list = []
     for item in items:
         if isinstance(item, NumpyNode):
@@ -59,6 +61,20 @@ def build_stages(sample_rate: int, chain: Sequence[PluginSettings], input_gain_d
         else:
             stages.append(pedalboard.Pedalboard([item]))
     return stages
+
+
+def _fold_gains(items: list) -> list:
+    """A pedalboard ``Gain`` right before a stage that can take it (the EQ, the compressor) becomes that stage's
+    input factor: the same float32 multiply, without a pass of its own."""
+    from automix.plugins.gain import production_factor
+
+    out: list = []
+    for item in items:
+        if (out and type(out[-1]) is pedalboard.Gain and hasattr(item, "take_input_gain")
+                and item.take_input_gain(production_factor(out[-1].gain_db))):
+            out.pop()
+        out.append(item)
+    return out
 
 
 class StreamingChain:

@@ -93,17 +93,18 @@ def run_block(x, sos, state, y, snap):  # pragma: no cover - compiled
 
 
 @intrinsic
-def _skewed_steps(typingctx, x0, x1, y0, y1, coefs, lane_section, state, n, sections):  # pragma: no cover
+def _skewed_steps(typingctx, x0, x1, y0, y1, coefs, lane_section, state, n, sections, gain):  # pragma: no cover
     """The skewed cascade over one block, as LLVM vector code (numba has no vector type to write it in).
 
     Args (float32 arrays C-contiguous): x0, x1 the two channels' input ``(n,)``; y0, y1 their output ``(n,)``;
     coefs ``(5, 16)`` the lanes' ``b0, b1, b2, a1, a2``; lane_section ``(16,)`` int32, each lane's section (a
     large number for an unused lane); state ``(2, 16)`` the lanes' ``s1, s2``, updated. n, sections: int64.
+    gain: float32, each input sample's factor first (pedalboard's ``Gain`` ahead of the filters).
 
-    Step ``t`` (``0 <= t < n + sections - 1``) feeds lane 0 (8) with ``x0[t]`` (``x1[t]``) and every other lane
-    with its left neighbour's output of step ``t - 1``, runs the biquad step on all lanes at once, keeps the new
-    states of the lanes whose sample ``t - section`` lies in the block (the others' states stand still) and
-    writes the last section's outputs, sample ``t - sections + 1``. Every lane does a section's float32
+    Step ``t`` (``0 <= t < n + sections - 1``) feeds lane 0 (8) with ``x0[t] * gain`` (``x1[t] * gain``) and
+    every other lane with its left neighbour's output of step ``t - 1``, runs the biquad step on all lanes at
+    once, keeps the new states of the lanes whose sample ``t - section`` lies in the block (the others' states
+    stand still) and writes the last section's outputs, sample ``t - sections + 1``. Every lane does a section's float32
     operations in JUCE's order, on the samples that section sees in the sample-by-sample loop.
     """
     arrays = (x0, x1, y0, y1, coefs, lane_section, state)
@@ -111,12 +112,15 @@ def _skewed_steps(typingctx, x0, x1, y0, y1, coefs, lane_section, state, n, sect
         raise TypingError("_skewed_steps takes C-contiguous arrays")
     if any(a.dtype != types.float32 for a in arrays if a is not lane_section) or lane_section.dtype != types.int32:
         raise TypingError("_skewed_steps takes float32 signals and int32 lane sections")
-    sig = types.void(x0, x1, y0, y1, coefs, lane_section, state, n, sections)
+    if gain != types.float32:
+        raise TypingError("_skewed_steps takes a float32 gain")
+    sig = types.void(x0, x1, y0, y1, coefs, lane_section, state, n, sections, gain)
 
     def codegen(context, builder, signature, args):
         x0a, x1a, y0a, y1a, ca, ka, sa = (context.make_array(t)(context, builder, v)
                                           for t, v in zip(signature.args[:7], args[:7]))
-        n_, sections_ = (context.cast(builder, v, t, types.int64) for v, t in zip(args[7:], signature.args[7:]))
+        n_, sections_ = (context.cast(builder, v, t, types.int64) for v, t in zip(args[7:9], signature.args[7:9]))
+        gain_ = args[9]
         i32, i64 = ir.IntType(32), ir.IntType(64)
         vf = ir.VectorType(ir.FloatType(), LANES)
         vi = ir.VectorType(i32, LANES)
@@ -146,10 +150,10 @@ def _skewed_steps(typingctx, x0, x1, y0, y1, coefs, lane_section, state, n, sect
         with cgutils.for_range(builder, builder.add(n_, lag)) as loop:
             t = loop.index
             at = builder.select(builder.icmp_signed("<", t, n_), t, ir.Constant(i64, 0))
-            fresh = builder.insert_element(ir.Constant(vf, ir.Undefined), builder.load(builder.gep(x0a.data, [at])),
-                                           ir.Constant(i32, 0))
-            fresh = builder.insert_element(fresh, builder.load(builder.gep(x1a.data, [at])),
-                                           ir.Constant(i32, MAX_LANE_SECTIONS))
+            x0t = builder.fmul(builder.load(builder.gep(x0a.data, [at])), gain_)
+            x1t = builder.fmul(builder.load(builder.gep(x1a.data, [at])), gain_)
+            fresh = builder.insert_element(ir.Constant(vf, ir.Undefined), x0t, ir.Constant(i32, 0))
+            fresh = builder.insert_element(fresh, x1t, ir.Constant(i32, MAX_LANE_SECTIONS))
             v = builder.shuffle_vector(builder.load(out_slot), fresh, feed)
             s1 = builder.load(s1_slot)
             s2 = builder.load(s2_slot)
@@ -175,12 +179,13 @@ def _skewed_steps(typingctx, x0, x1, y0, y1, coefs, lane_section, state, n, sect
 
 
 @numba.njit(nogil=True, cache=True)
-def run_block_lanes(x, sos, state, y, snap):  # pragma: no cover - compiled
+def run_block_lanes(x, sos, state, y, snap, gain):  # pragma: no cover - compiled
     """:func:`run_block` for float32 C-contiguous blocks of one or two channels and at most
     :data:`MAX_LANE_SECTIONS` sections, skewed and on vector lanes: the same bits, 2.3x faster.
 
     Shapes: x, y ``(channels, n)``; sos ``(sections, 5)``; state ``(channels, sections, 2)``; all float32.
-    A mono block runs on both channels' lanes (the same numbers twice, written to the same place).
+    ``gain`` (float32) multiplies each input sample first (1 leaves it as it is). A mono block runs on both
+    channels' lanes (the same numbers twice, written to the same place).
     """
     n_chan, n = x.shape
     n_sec = sos.shape[0]
@@ -198,7 +203,7 @@ def run_block_lanes(x, sos, state, y, snap):  # pragma: no cover - compiled
             lanes[1, lane] = state[c, k, 1]
     if n > 0:
         last = n_chan - 1
-        _skewed_steps(x[0], x[last], y[0], y[last], coefs, lane_section, lanes, n, n_sec)
+        _skewed_steps(x[0], x[last], y[0], y[last], coefs, lane_section, lanes, n, n_sec, gain)
     for c in range(n_chan):
         for k in range(n_sec):
             lane = c * MAX_LANE_SECTIONS + k
@@ -232,6 +237,16 @@ class Cascade(NumpyNode):
         super().__init__(name, self.process)
         self.sos = np.ascontiguousarray(sos, dtype=np.float32)
         self.state: np.ndarray | None = None
+        #: each input sample's factor before the filters (a gain stage ahead, folded in: :meth:`take_input_gain`)
+        self.input_gain = np.float32(1.0)
+
+    def take_input_gain(self, factor: np.float32) -> bool:
+        """Multiply every input sample by ``factor`` (float32) first, as a pedalboard ``Gain`` ahead would; whether
+        it was taken (one gain only: two in a row round twice, which one factor would not)."""
+        if self.state is not None or self.input_gain != 1:
+            return False
+        self.input_gain = np.float32(factor)
+        return True
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(block, dtype=np.float32)
@@ -239,9 +254,9 @@ class Cascade(NumpyNode):
             self.state = np.zeros((x.shape[0], self.sos.shape[0], 2), np.float32)
         y = np.empty_like(x)
         if x.shape[0] <= 2 and self.sos.shape[0] <= MAX_LANE_SECTIONS:
-            run_block_lanes(x, self.sos, self.state, y, True)
+            run_block_lanes(x, self.sos, self.state, y, True, np.float32(self.input_gain))
         else:
-            run_block(x, self.sos, self.state, y, True)
+            run_block(x * self.input_gain if self.input_gain != 1 else x, self.sos, self.state, y, True)
         return y
 
     def __repr__(self) -> str:

@@ -25,8 +25,8 @@ CHUNK = 4096
 
 
 @numba.njit(nogil=True, cache=True)
-def _run(x, ca, cr, thr, thr_inv, p, mk, env, out, at):  # pragma: no cover - compiled
-    """``out = compressor(x) * mk`` from the envelope state ``env`` ``(channels,)``, which is updated.
+def _run(x, gain, ca, cr, thr, thr_inv, p, mk, env, out, at):  # pragma: no cover - compiled
+    """``out = compressor(x * gain) * mk`` from the envelope state ``env`` ``(channels,)``, which is updated.
 
     Shapes: x, out ``(channels, n)`` float32; at ``(2 * CHUNK + 1,)`` int32 scratch; scalars float32.
 
@@ -44,7 +44,7 @@ def _run(x, ca, cr, thr, thr_inv, p, mk, env, out, at):  # pragma: no cover - co
         for start in range(0, n, CHUNK):
             m = 0
             for i in range(start, min(start + CHUNK, n)):
-                v, w = x[0, i], x[1, i]
+                v, w = x[0, i] * gain, x[1, i] * gain
                 a, b = abs(v), abs(w)
                 c0 = ca if a > e0 else cr
                 c1 = ca if b > e1 else cr
@@ -58,7 +58,7 @@ def _run(x, ca, cr, thr, thr_inv, p, mk, env, out, at):  # pragma: no cover - co
                 m += 0 if below0 else 1
                 at[m] = n + i
                 m += 0 if below1 else 1
-            _gain_listed(flat_x, flat_out, at, m, thr_inv, p, mk)
+            _gain_listed(flat_x, gain, flat_out, at, m, thr_inv, p, mk)
         env[0], env[1] = e0, e1
     else:
         for c in range(n_chan):
@@ -66,23 +66,24 @@ def _run(x, ca, cr, thr, thr_inv, p, mk, env, out, at):  # pragma: no cover - co
             for start in range(0, n, CHUNK):
                 m = 0
                 for i in range(start, min(start + CHUNK, n)):
-                    v = x[c, i]
+                    v = x[c, i] * gain
                     a = abs(v)
                     e = a + (ca if a > e else cr) * (e - a)
                     below = e < thr
                     out[c, i] = v * mk if below else e
                     at[m] = c * n + i
                     m += 0 if below else 1
-                _gain_listed(flat_x, flat_out, at, m, thr_inv, p, mk)
+                _gain_listed(flat_x, gain, flat_out, at, m, thr_inv, p, mk)
             env[c] = e
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _gain_listed(flat_x, flat_out, at, m, thr_inv, p, mk):  # pragma: no cover - compiled
-    """JUCE's gain ``powf(env * thr_inv, p)`` times the sample, times the makeup, at the ``m`` listed samples."""
+def _gain_listed(flat_x, gain, flat_out, at, m, thr_inv, p, mk):  # pragma: no cover - compiled
+    """JUCE's gain ``powf(env * thr_inv, p)`` times the (input-gained) sample, times the makeup, at the ``m``
+    listed samples."""
     for j in range(m):
         k = at[j]
-        flat_out[k] = (math.pow(flat_out[k] * thr_inv, p) * flat_x[k]) * mk
+        flat_out[k] = (math.pow(flat_out[k] * thr_inv, p) * (flat_x[k] * gain)) * mk
 
 
 class Compress(NumpyNode):
@@ -112,15 +113,25 @@ class Compress(NumpyNode):
         self.p = f32(f32(f32(1.0) / f32(ratio)) - f32(1.0))
         self.mk = production_factor(makeup_db)
         self.env: np.ndarray | None = None
+        #: each input sample's factor before the compressor (a gain stage ahead, folded in: :meth:`take_input_gain`)
+        self.input_gain = np.float32(1.0)
         # one slot more than a chunk's samples: the branch-free listing writes one past the last listed sample
         self._at = np.empty(2 * CHUNK + 1, np.int32)
+
+    def take_input_gain(self, factor: np.float32) -> bool:
+        """Multiply every input sample by ``factor`` (float32) first, as a pedalboard ``Gain`` ahead would; whether
+        it was taken (one gain only: two in a row round twice, which one factor would not)."""
+        if self.env is not None or self.input_gain != 1:
+            return False
+        self.input_gain = np.float32(factor)
+        return True
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(block, dtype=np.float32)
         if self.env is None:
             self.env = np.zeros(x.shape[0], np.float32)
         out = np.empty_like(x)
-        _run(x, self.ca, self.cr, self.thr, self.thr_inv, self.p, self.mk, self.env, out, self._at)
+        _run(x, self.input_gain, self.ca, self.cr, self.thr, self.thr_inv, self.p, self.mk, self.env, out, self._at)
         return out
 
     def __repr__(self) -> str:
