@@ -209,9 +209,15 @@ def _premaster(settings: MixSettings, bus: BusFile, renderer, engine: str, threa
 CODEC_MARGIN_DB = 0.1
 #: codec checks after the first before a master is reported as missing its ceiling when decoded
 CODEC_PASSES = 3
-#: the most the codec check lowers the limiter's ceiling (dB): a decode still over after that is a miss to report,
-#: not a reason to crush the master (a loud master's AAC decode can overshoot more the harder it is limited)
+#: the most the codec check lowers the limiter's ceiling (dB) on a loud master: a decode still over after that is a
+#: miss to report, not a reason to crush the master (a loud master's AAC decode can overshoot more the harder it is
+#: limited)
 CODEC_MAX_DROP_DB = 2.0
+#: the least peak-to-loudness ratio (ceiling minus target loudness, dB) the codec check may take a quieter master's
+#: ceiling down to, where that allows more than :data:`CODEC_MAX_DROP_DB`: the loudest preset's own (rock_punk,
+#: -1 dBTP over -9.5 LUFS), so a codec-safe master is never limited harder than a preset's master already is (a
+#: -14 LUFS delivery may go to -5.5 dBTP)
+CODEC_MIN_PLR_DB = 8.5
 
 
 def _loop_to(renderer: MasterRenderer, chain: list[PluginSettings], style: StyleTargets, max_iterations: int):
@@ -228,10 +234,18 @@ def _loop_to(renderer: MasterRenderer, chain: list[PluginSettings], style: Style
     return loop
 
 
+def codec_max_drop_db(ceiling_db: float, target_lufs: float) -> float:
+    """How far (dB) the codec check may lower a limiter's ceiling of ``ceiling_db`` on a master at ``target_lufs``:
+    :data:`CODEC_MAX_DROP_DB`, or down to :data:`CODEC_MIN_PLR_DB` over the loudness where that is further."""
+    return max(CODEC_MAX_DROP_DB, ceiling_db - (target_lufs + CODEC_MIN_PLR_DB))
+
+
 def codec_safe(renderer: MasterRenderer, loop, style: StyleTargets, codecs, max_iterations: int):
     """Encode the master just written (``renderer.output``) with each codec (:mod:`automix.codecs`), decode it and
     meter its true peak; while a decode is over the ceiling, drop the limiter's ceiling by the overshoot (plus
-    :data:`CODEC_MARGIN_DB`) and master again, at most :data:`CODEC_PASSES` times. Returns the final loop and a
+    :data:`CODEC_MARGIN_DB`) and master again, at most :data:`CODEC_PASSES` times and by at most
+    :data:`CODEC_MAX_DROP_DB` in all, or down to :data:`CODEC_MIN_PLR_DB` over the target loudness where that is
+    lower. Returns the final loop and a
     record: each pass's ceiling and decoded peaks, the encodes written, the headroom taken, ``pass``."""
     import copy
 
@@ -251,6 +265,7 @@ def codec_safe(renderer: MasterRenderer, loop, style: StyleTargets, codecs, max_
         return peaks
 
     start = ceiling_of(loop.chain)
+    max_drop = codec_max_drop_db(start, style.lufs)
     passes, tried = [], []
     for attempt in range(CODEC_PASSES + 1):
         ceiling = ceiling_of(loop.chain)
@@ -260,7 +275,7 @@ def codec_safe(renderer: MasterRenderer, loop, style: StyleTargets, codecs, max_
                        "decoded_true_peak_dbtp": peaks})
         tried.append((over, copy.deepcopy(loop.chain)))
         lower = round(ceiling - over - CODEC_MARGIN_DB, 2)
-        if over <= 0 or attempt == CODEC_PASSES or start - lower > CODEC_MAX_DROP_DB + 1e-9:
+        if over <= 0 or attempt == CODEC_PASSES or start - lower > max_drop + 1e-9:
             break
         chain = copy.deepcopy(loop.chain)
         next(p for p in chain if p.plugin == "limiter").params["ceiling_db"] = lower
@@ -279,7 +294,7 @@ def codec_safe(renderer: MasterRenderer, loop, style: StyleTargets, codecs, max_
         worst = max(passes[-1]["decoded_true_peak_dbtp"], key=passes[-1]["decoded_true_peak_dbtp"].get)
         record["why"] = (f"the {worst} decode stays {over:.2f} dB over the ceiling however the limiter is set (it "
                          f"overshoots more the harder the master is limited; lowered by up to "
-                         f"{CODEC_MAX_DROP_DB:g} dB); a quieter master, or a short fade at a loud start, leaves it room")
+                         f"{max_drop:.2f} dB); a quieter master, or a short fade at a loud start, leaves it room")
     return loop, record
 
 

@@ -75,3 +75,13 @@ def test_a_mix_is_mastered_until_every_decode_meets_the_ceiling(tmp_path):
     assert limiter["ceiling_db"] == last["limiter_ceiling_db"], "the settings re-render the codec-safe master"
     assert abs(analyze(sf.read(str(tmp_path / "m.wav"), always_2d=True)[0].T, 44100)["integrated_lufs"]
                - report["targets"]["integrated_lufs"]["target"]) <= 0.1
+
+
+@pytest.mark.parametrize("ceiling, lufs, drop", [(-2.05, -14.0, 3.45), (-1.05, -14.0, 4.45), (-1.05, -9.5, 2.0),
+                                                 (-1.0, -16.0, 6.5), (-1.0, -11.0, 2.0)])
+def test_the_codec_check_limits_no_harder_than_the_loudest_preset(ceiling, lufs, drop):
+    """A quiet delivery (-14 LUFS) may take its ceiling down to 8.5 dB over its loudness, rock_punk's own
+    peak-to-loudness ratio; a loud master keeps the 2 dB cap."""
+    from automix.mixer import codec_max_drop_db
+
+    assert codec_max_drop_db(ceiling, lufs) == pytest.approx(drop)
