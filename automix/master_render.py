@@ -206,6 +206,9 @@ class MasterRenderer:
         #: the bus through the trim and the chain's first stages, when a caller rendered it (:meth:`head`)
         self.head_bus = BusFile(bus.folder, bus.sample_rate, memory=bus.memory)
         self._head: tuple[str, int] | None = None
+        #: keep the bus through the trim and the stages before the EQ whenever :meth:`prepare` renders them, so
+        #: that an edit of the EQ alone re-renders only the EQ (the studio; a mix has the tone match's, :meth:`head`)
+        self.keep_head = False
         #: the master's input_gain_db (bus trim), set once the bus is measured
         self.trim_db = 0.0
         #: the meters of the pre-master bus and of the candidate output (their curves feed the views file)
@@ -221,12 +224,20 @@ class MasterRenderer:
         self._offset = 0.0
         self._ms_factor: float | None = None
 
-    def _stream(self, chain: list[PluginSettings], blocks, sink) -> None:
+    def _stream(self, chain: list[PluginSettings], blocks, sink, tap_after: int | None = None, tap=None) -> None:
+        """``blocks`` through ``chain`` into ``sink``; with ``tap_after`` (pedalboard engine), ``tap`` also gets
+        every block as it leaves the chain's first ``tap_after`` stages."""
         sr = self.bus.sample_rate
         if self.engine == "pedalboard":
             from automix.engines.pedalboard_engine import StreamingChain, build_stages
+            from automix.plugins import NumpyNode
 
-            stream = StreamingChain(build_stages(sr, chain), sr, BLOCK_FRAMES)
+            if tap_after is None:
+                stages = build_stages(sr, chain)
+            else:
+                stages = (build_stages(sr, chain[:tap_after]) + [NumpyNode("tap", lambda b: (tap(b), b)[1])]
+                          + build_stages(sr, chain[tap_after:]))
+            stream = StreamingChain(stages, sr, BLOCK_FRAMES)
             for block in blocks:
                 out = stream.process(block)
                 if out.shape[1]:
@@ -313,8 +324,15 @@ class MasterRenderer:
                 with BehindSink(sink, self.threads) as behind:
                     held = (self._head is not None and self.engine == "pedalboard"
                             and self._head[0] == self._key(pre[:self._head[1]]))
+                    keep = next((i for i, p in enumerate(pre) if p.plugin == "eq"), 0) \
+                        if self.keep_head and not held and self.engine == "pedalboard" else 0
                     if held:  # the first stages were rendered already (head): only the rest runs
                         self._stream(pre[self._head[1]:], self.head_bus.blocks(), behind)
+                    elif keep:  # kept as it passes, for the next EQ edit
+                        self._head = None
+                        with self.head_bus.writer() as write_head:
+                            self._stream(pre, self.bus.blocks(), behind, keep, write_head)
+                        self._head = (self._key(pre[:keep]), keep)
                     else:
                         self._stream(pre, self.bus.blocks(), behind)
             self._pre_key = key

@@ -588,13 +588,15 @@ class Studio:
             # a new bus: its meters, and a master renderer that keeps the master's head rendered across edits
             # of what follows it (gain, width, limiter); the old bus's arrays are refilled rather than new ones
             # allocated (a fresh 64 MB array costs 0.1-0.4 s of page faults here), unless its meter still reads it
-            spare_bus = spare_head = None
+            spare_bus = spare_head = spare_first = None
             if cached is not None and (cached[3].future is None or cached[3].future.done()):
                 spare_bus, spare_head = cached[1].release(), cached[4].pre_bus.release()
+                spare_first = cached[4].head_bus.release()
             self._drop_bus()
             bus, bus_lufs, pre_meter = self._bus(strips, sr, spare_bus)
             renderer = MasterRenderer(bus, self.state_dir / "unused.wav", "pedalboard", self.inputs, self.threads)
-            renderer.pre_bus.spare = spare_head
+            renderer.pre_bus.spare, renderer.head_bus.spare = spare_head, spare_first
+            renderer.keep_head = True  # a master EQ edit then re-renders the EQ alone
             self._bus_cache = cached = (keys, bus, bus_lufs, pre_meter, renderer)
         _, bus, bus_lufs, pre_meter, renderer = cached
         if not math.isfinite(bus_lufs) or bus_lufs < SILENCE_LUFS:

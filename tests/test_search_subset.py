@@ -1,6 +1,7 @@
 """The master loop's search passes: segments of the song, the whole song's loudness estimated from them."""
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -222,3 +223,41 @@ def test_the_stages_the_tone_match_rendered_are_not_rendered_again(tmp_path):
     for r in (plain, held):
         r.close()
     assert list(tmp_path.glob(".automix-*")) == [bus.path]  # the renderers removed their temp buses
+
+
+@pytest.mark.parametrize("memory", [False, True])
+def test_a_renderer_that_keeps_its_head_re_renders_only_the_eq(tmp_path, memory):
+    """The studio's renderer keeps the bus through the trim and compressor as its first render passes, so an edit
+    of the EQ alone runs only the EQ: the same samples and meters as a renderer starting from the bus."""
+    x = music_like(6 * SR + 321, SR, 2, seed=4)
+    bus = BusFile(tmp_path, SR, memory=memory)
+    with bus.writer() as write:
+        for s in range(0, x.shape[1], BLOCK_FRAMES):
+            write(np.ascontiguousarray(x[:, s:s + BLOCK_FRAMES]))
+    chain = _chain(6.0)
+    next(p for p in chain if p.plugin == "compressor").params.update(threshold_db=-24.0, ratio=4.0)
+    edited = copy.deepcopy(chain)
+    next(p for p in edited if p.plugin == "eq").params.update(low_shelf_gain_db=2.0, peak2_gain_db=-1.5)
+
+    def rendered(renderer, settings):
+        model = renderer.prepare(copy.deepcopy(settings))
+        return np.concatenate(list(renderer.pre_bus.blocks()), axis=1), model
+
+    plain = MasterRenderer(bus, tmp_path / "a.wav", "pedalboard", [], threads=2)
+    plain.trim_db = -2.5
+    want, want_model = rendered(plain, edited)
+    kept = MasterRenderer(bus, tmp_path / "b.wav", "pedalboard", [], threads=2)
+    kept.trim_db, kept.keep_head = -2.5, True
+    rendered(kept, chain)
+    with bus.writer() as write:  # the bus silenced: the EQ edit's render can only come from the kept head
+        write(np.zeros_like(x))
+    got, got_model = rendered(kept, edited)
+    assert np.array_equal(got, want) and got.shape == x.shape
+    assert np.array_equal(got_model.mid_energy, want_model.mid_energy)
+    assert (got_model.mid_sq, got_model.side_sq) == (want_model.mid_sq, want_model.side_sq)
+    compressed = next(p for p in edited if p.plugin == "compressor")
+    compressed.params["ratio"] = 2.0  # a compressor edit: the head is no longer the bus's, the bus is read again
+    again, _ = rendered(kept, edited)
+    assert not again.any()
+    for r in (plain, kept):
+        r.close()
