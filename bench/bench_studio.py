@@ -3,7 +3,7 @@
 Run: ``python bench/bench_studio.py [--stems 8] [--seconds 180] [--repeat 5]``. One generated session (8 stems x
 3 minutes) is mixed with ``automix mix``, opened in a :class:`~automix.studio.Studio` (2 threads) and, once its
 strips are cached, edited ``--repeat`` times per kind: a stem's fader, a stem's EQ, master-only edits (the
-limiter ceiling; the master EQ, which re-renders the master's head), an undo. Each is timed from the edit call
+limiter ceiling; the master EQ, which re-renders the EQ over the kept compressor render), an undo. Each is timed from the edit call
 to the render's first numbers (``state.provisional``: loudness before and after the master, final M/S) and to
 the new state published (``status`` ready: every target and view). The baseline in the same run is the full
 render of the same settings with ``render_to_file`` (what a re-render from scratch costs). Targets: a stem
@@ -74,7 +74,7 @@ def main() -> None:
                 peak2_gain_db=round(((k % 3) - 1) * 1.5, 2))),
             "master only (limiter ceiling)": lambda k: edit(lambda s: _param(s, "master", "limiter").update(
                 ceiling_db=round(-1.1 - 0.1 * (k % 3), 2))),
-            "master only (EQ low shelf: the master's head re-renders)": lambda k: edit(
+            "master only (EQ low shelf: the EQ re-renders over the kept compressor render)": lambda k: edit(
                 lambda s: _param(s, "master", "eq").update(low_shelf_gain_db=round(((k % 3) - 1) * 0.5, 2))),
             "undo (strips cached)": lambda k: studio.undo,
         }
