@@ -29,6 +29,7 @@ from automix.kernels import denormals
 from automix.kernels.postfader import PostFader
 from automix.settings import MixSettings, PluginSettings
 from automix.plugins import NumpyNode, get_plugin
+from automix.plugins.spec import GainInputNode
 
 
 def build_stages(sample_rate: int, chain: Sequence[PluginSettings], input_gain_db: float | None = None) -> list:
@@ -70,7 +71,7 @@ def _fold_gains(items: list) -> list:
 
     out: list = []
     for item in items:
-        if (out and type(out[-1]) is pedalboard.Gain and hasattr(item, "take_input_gain")
+        if (out and type(out[-1]) is pedalboard.Gain and isinstance(item, GainInputNode)
                 and item.take_input_gain(production_factor(out[-1].gain_db))):
             out.pop()
         out.append(item)

@@ -38,7 +38,7 @@ from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from automix.plugins.spec import NumpyNode
+from automix.plugins.spec import GainInputNode
 
 __all__ = ["run_block", "run_block_lanes", "Cascade"]
 
@@ -225,7 +225,7 @@ def _snap(state):  # pragma: no cover - compiled
                     state[c, k, j] = zero
 
 
-class Cascade(NumpyNode):
+class Cascade(GainInputNode):
     """A streaming production stage: float32 blocks ``(channels, n)`` through fixed sections, state kept.
 
     Behaves like the equivalent pedalboard filters run with ``reset=False`` on the same blocks (no
@@ -237,16 +237,9 @@ class Cascade(NumpyNode):
         super().__init__(name, self.process)
         self.sos = np.ascontiguousarray(sos, dtype=np.float32)
         self.state: np.ndarray | None = None
-        #: each input sample's factor before the filters (a gain stage ahead, folded in: :meth:`take_input_gain`)
-        self.input_gain = np.float32(1.0)
 
-    def take_input_gain(self, factor: np.float32) -> bool:
-        """Multiply every input sample by ``factor`` (float32) first, as a pedalboard ``Gain`` ahead would; whether
-        it was taken (one gain only: two in a row round twice, which one factor would not)."""
-        if self.state is not None or self.input_gain != 1:
-            return False
-        self.input_gain = np.float32(factor)
-        return True
+    def started(self) -> bool:
+        return self.state is not None
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(block, dtype=np.float32)

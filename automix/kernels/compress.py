@@ -15,7 +15,7 @@ import math
 import numba
 import numpy as np
 
-from automix.plugins.spec import NumpyNode
+from automix.plugins.spec import GainInputNode
 
 __all__ = ["Compress"]
 
@@ -86,7 +86,7 @@ def _gain_listed(flat_x, gain, flat_out, at, m, thr_inv, p, mk):  # pragma: no c
         flat_out[k] = (math.pow(flat_out[k] * thr_inv, p) * (flat_x[k] * gain)) * mk
 
 
-class Compress(NumpyNode):
+class Compress(GainInputNode):
     """A streaming production stage: float32 blocks ``(channels, n)`` through JUCE's compressor and the makeup.
 
     Args:
@@ -113,18 +113,11 @@ class Compress(NumpyNode):
         self.p = f32(f32(f32(1.0) / f32(ratio)) - f32(1.0))
         self.mk = production_factor(makeup_db)
         self.env: np.ndarray | None = None
-        #: each input sample's factor before the compressor (a gain stage ahead, folded in: :meth:`take_input_gain`)
-        self.input_gain = np.float32(1.0)
         # one slot more than a chunk's samples: the branch-free listing writes one past the last listed sample
         self._at = np.empty(2 * CHUNK + 1, np.int32)
 
-    def take_input_gain(self, factor: np.float32) -> bool:
-        """Multiply every input sample by ``factor`` (float32) first, as a pedalboard ``Gain`` ahead would; whether
-        it was taken (one gain only: two in a row round twice, which one factor would not)."""
-        if self.env is not None or self.input_gain != 1:
-            return False
-        self.input_gain = np.float32(factor)
-        return True
+    def started(self) -> bool:
+        return self.env is not None
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(block, dtype=np.float32)

@@ -23,7 +23,9 @@ STAGES = ("stereo_width", "gain", "saturation")
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _run(x, width, gain, clip, dry, drive, wet, trim, out):  # pragma: no cover - compiled
+def _run(x, width, gain, clip, dry, drive, wet, trim, port, out):  # pragma: no cover - compiled
+    """``port``: the vectorised ``tanhf`` (:mod:`automix.kernels.tanhf`), else the C library's own; the flag is
+    the same for the whole loop, so the compiler makes one loop of each and the first vectorises."""
     half = np.float32(0.5)
     mono = x.shape[0] == 1
     for i in range(x.shape[1]):
@@ -34,29 +36,10 @@ def _run(x, width, gain, clip, dry, drive, wet, trim, out):  # pragma: no cover 
         left = (mid + side) * gain
         right = (mid - side) * gain
         if clip:
-            left = (left * dry + tanhf(left * drive) * wet) * trim
-            right = (right * dry + tanhf(right * drive) * wet) * trim
-        else:
-            left = left * trim
-            right = right * trim
-        out[0, i] = left
-        out[1, i] = right
-
-
-@numba.njit(nogil=True, cache=True)
-def _run_libm(x, width, gain, clip, dry, drive, wet, trim, out):  # pragma: no cover - compiled
-    half = np.float32(0.5)
-    mono = x.shape[0] == 1
-    for i in range(x.shape[1]):
-        a = x[0, i]
-        b = a if mono else x[1, i]
-        mid = (a + b) * half
-        side = (a - b) * half * width
-        left = (mid + side) * gain
-        right = (mid - side) * gain
-        if clip:
-            left = (left * dry + math.tanh(left * drive) * wet) * trim
-            right = (right * dry + math.tanh(right * drive) * wet) * trim
+            tl = tanhf(left * drive) if port else math.tanh(left * drive)
+            tr = tanhf(right * drive) if port else math.tanh(right * drive)
+            left = (left * dry + tl * wet) * trim
+            right = (right * dry + tr * wet) * trim
         else:
             left = left * trim
             right = right * trim
@@ -76,7 +59,7 @@ class Tail(NumpyNode):
         self.clip = mix > 0.0  # else the saturation is its trim gain alone (see automix.plugins.saturation)
         self.factors = (np.float32(width), production_factor(gain_db), self.clip,
                         *(production_factor(db) for db in (_mix_db(1.0 - mix), drive_db, _mix_db(mix), trim_db)))
-        self._kernel = _run if port_matches_libm() else _run_libm
+        self.port = port_matches_libm()
 
     @classmethod
     def of(cls, chain: Sequence) -> "Tail | None":
@@ -89,7 +72,7 @@ class Tail(NumpyNode):
     def process(self, block: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(block, dtype=np.float32)
         out = np.empty((2, x.shape[1]), np.float32)
-        self._kernel(x, *self.factors, out)
+        _run(x, *self.factors, self.port, out)
         return out
 
     def __repr__(self) -> str:

@@ -151,6 +151,29 @@ class NumpyNode:
         return f"NumpyNode({self.name})"
 
 
+class GainInputNode(NumpyNode):
+    """A stateful stage that can take the gain in front of it as a factor on its input (the production engine
+    folds a pedalboard ``Gain`` followed by such a stage into it: the same float32 multiply, without a pass of
+    its own). Subclasses multiply each input sample by :attr:`input_gain` first and say when they started."""
+
+    def __init__(self, name: str, fn: Callable[[np.ndarray], np.ndarray]):
+        super().__init__(name, fn)
+        #: each input sample's factor before the stage's own arithmetic (1: none)
+        self.input_gain = np.float32(1.0)
+
+    def started(self) -> bool:
+        """Whether a block went through already (the factor can no longer change)."""
+        raise NotImplementedError
+
+    def take_input_gain(self, factor: np.float32) -> bool:
+        """Multiply every input sample by ``factor`` (float32) first, as a pedalboard ``Gain`` ahead would; whether
+        it was taken: one gain only (two in a row round twice, which one factor would not), before the stream."""
+        if self.started() or self.input_gain != 1:
+            return False
+        self.input_gain = np.float32(factor)
+        return True
+
+
 @dataclass(frozen=True)
 class Plugin:
     """A registered processor: specs + torch function + production builder."""
