@@ -30,7 +30,8 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["compressor_forward", "compressor_backward", "juce_compressor_params_f32", "envelope_histogram"]
+__all__ = ["compressor_forward", "compressor_backward", "juce_compressor_params_f32", "juce_update",
+           "envelope_histogram"]
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -79,6 +80,14 @@ def juce_compressor_params_f32(threshold_db, attack_ms, release_ms, makeup_db, e
         db = np.float32(makeup_db[i])
         mk[i] = math.pow(ten, db * twentieth) if db > np.float32(-100.0) else 0.0
     return thr, cat, crl, mk
+
+
+def juce_update(threshold, ratio, dtype):
+    """JUCE's ``Compressor::update()``: ``(1 / threshold, 1 / ratio - 1)`` rounded step by step in ``dtype`` (the
+    signal's; JUCE stores the reciprocal and multiplies by it). Scalars or arrays, elementwise."""
+    t = dtype.type if isinstance(dtype, np.dtype) else np.dtype(dtype).type
+    one = t(1.0)
+    return (one / np.asarray(threshold, t)).astype(t), ((one / np.asarray(ratio, t)).astype(t) - one).astype(t)
 
 
 @numba.njit(nogil=True, cache=True)

@@ -99,7 +99,7 @@ class Compress(GainInputNode):
     def __init__(self, sample_rate: float, *, threshold_db: float, ratio: float, attack_ms: float,
                  release_ms: float, makeup_db: float):
         super().__init__("compressor", self.process)
-        from automix.kernels.ballistics import juce_compressor_params_f32
+        from automix.kernels.ballistics import juce_compressor_params_f32, juce_update
         from automix.plugins.gain import production_factor
 
         f32 = np.float32
@@ -108,9 +108,8 @@ class Compress(GainInputNode):
         thr, ca, cr, _ = juce_compressor_params_f32(*(np.array([v], np.float64) for v in (
             threshold_db, attack_ms, release_ms, 0.0)), exp_factor)
         self.thr, self.ca, self.cr = f32(thr[0]), f32(ca[0]), f32(cr[0])
-        # JUCE's update(): the reciprocal and the exponent rounded step by step in float
-        self.thr_inv = f32(f32(1.0) / self.thr)
-        self.p = f32(f32(f32(1.0) / f32(ratio)) - f32(1.0))
+        thr_inv, p = juce_update(self.thr, ratio, np.float32)
+        self.thr_inv, self.p = f32(thr_inv), f32(p)
         self.mk = production_factor(makeup_db)
         self.env: np.ndarray | None = None
         # one slot more than a chunk's samples: the branch-free listing writes one past the last listed sample

@@ -54,11 +54,13 @@ class Tail(NumpyNode):
     def __init__(self, width: float, gain_db: float, drive_db: float, mix: float, trim_db: float):
         super().__init__("tail", self.process)
         from automix.plugins.gain import production_factor
-        from automix.plugins.saturation import _mix_db
+        from automix.plugins.saturation import branch_gains_db
 
-        self.clip = mix > 0.0  # else the saturation is its trim gain alone (see automix.plugins.saturation)
+        branches = branch_gains_db(mix)
+        self.clip = branches is not None  # else the saturation is its trim gain alone
+        dry_db, wet_db = branches or (0.0, 0.0)
         self.factors = (np.float32(width), production_factor(gain_db), self.clip,
-                        *(production_factor(db) for db in (_mix_db(1.0 - mix), drive_db, _mix_db(mix), trim_db)))
+                        *(production_factor(db) for db in (dry_db, drive_db, wet_db, trim_db)))
         self.port = port_matches_libm()
 
     @classmethod

@@ -68,7 +68,7 @@ def _ballistics_function():
     import torch
     from torch.autograd.function import once_differentiable
 
-    from automix.kernels.ballistics import compressor_backward, compressor_forward
+    from automix.kernels.ballistics import compressor_backward, compressor_forward, juce_update
 
     class BallisticsCompressor(torch.autograd.Function):
         """Autograd wrapper of the numba kernels in :mod:`automix.kernels.ballistics`.
@@ -100,9 +100,7 @@ def _ballistics_function():
             cr = cte_rl.detach().cpu().numpy().astype(dt)
             thr = threshold.detach().cpu().numpy().astype(dt)
             rat = ratio.detach().cpu().numpy().astype(dt)
-            # JUCE's update(): reciprocal and exponent rounded step by step in T
-            thr_inv = (dt(1.0) / thr).astype(dt)
-            expo = ((dt(1.0) / rat).astype(dt) - dt(1.0)).astype(dt)
+            thr_inv, expo = juce_update(thr, rat, xn.dtype)
             env0 = np.zeros((b, c), dtype=xn.dtype)
             y = np.empty_like(xn)
             env = np.empty_like(xn)

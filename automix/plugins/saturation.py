@@ -67,19 +67,26 @@ def saturation(x: torch.Tensor, sample_rate: int, *, drive_db, mix, trim_db) -> 
     return gain(dry + wet, sample_rate, gain_db=trim_db)
 
 
+def branch_gains_db(mix: float) -> tuple[float, float] | None:
+    """The production graph's dry and wet branch gains (dB) for ``mix``; ``None`` where the saturation is a bypass
+    (``mix <= 0``): bit for bit, the dry branch is x * 1 and the wet one tanh(.) * 0 (JUCE's Gain is 0 at
+    -200 dB), so only the trim gain runs (skipping the tanh saves ~0.2 s per 180 s stereo)."""
+    return None if mix <= 0.0 else (_mix_db(1.0 - mix), _mix_db(mix))
+
+
 def build(sample_rate: int, *, drive_db: float, mix: float, trim_db: float) -> list:
     import pedalboard  # here, not at import: the specs (styles, settings, CLI) load without it
 
-    if mix <= 0.0:
-        # bypass, bit for bit: the dry branch is x * 1 and the wet one tanh(.) * 0 (JUCE's Gain is 0
-        # at -200 dB), so the sum is x; skipping the tanh saves ~0.2 s per 180 s stereo
+    branches = branch_gains_db(mix)
+    if branches is None:
         return [pedalboard.Gain(gain_db=trim_db)]
     from automix.dsp import LIBM_EXACT
 
     if LIBM_EXACT:  # the same graph in one pass (automix.kernels.saturate), where numba's tanhf is the C library's
         from automix.kernels.saturate import Saturate
 
-        return [Saturate(_mix_db(1.0 - mix), drive_db, _mix_db(mix), trim_db)]
+        dry_db, wet_db = branches
+        return [Saturate(dry_db, drive_db, wet_db, trim_db)]
     return pedalboard_graph(drive_db=drive_db, mix=mix, trim_db=trim_db)
 
 
