@@ -218,6 +218,8 @@ CODEC_MAX_DROP_DB = 2.0
 #: -1 dBTP over -9.5 LUFS), so a codec-safe master is never limited harder than a preset's master already is (a
 #: -14 LUFS delivery may go to -5.5 dBTP)
 CODEC_MIN_PLR_DB = 8.5
+#: the most loudness (LU) the codec check gives up, when lowering the ceiling leaves a decode over it
+CODEC_TURN_DOWN_LU = 2.0
 
 
 def _loop_to(renderer: MasterRenderer, chain: list[PluginSettings], style: StyleTargets, max_iterations: int):
@@ -245,9 +247,15 @@ def codec_safe(renderer: MasterRenderer, loop, style: StyleTargets, codecs, max_
     meter its true peak; while a decode is over the ceiling, drop the limiter's ceiling by the overshoot (plus
     :data:`CODEC_MARGIN_DB`) and master again, at most :data:`CODEC_PASSES` times and by at most
     :data:`CODEC_MAX_DROP_DB` in all, or down to :data:`CODEC_MIN_PLR_DB` over the target loudness where that is
-    lower. Returns the final loop and a
-    record: each pass's ceiling and decoded peaks, the encodes written, the headroom taken, ``pass``."""
+    lower. Where the decodes still overshoot (a loud master's AAC decode can overshoot more the harder it is
+    limited), the master whose decodes came closest is turned down instead: its loudness target and its limiter's
+    ceiling drop together by the overshoot (the same limiting, so the same overshoot from a lower level), at most
+    :data:`CODEC_TURN_DOWN_LU` in all, as a mastering engineer turns a master down
+    for its encodes (a loudness a little under the target is a miss the report names; a decode over the ceiling
+    is distortion on every player). Returns the final loop and a record: each pass's ceiling, loudness target
+    and decoded peaks, the encodes written, the headroom taken, the loudness given up, ``pass``."""
     import copy
+    import dataclasses
 
     from automix.codecs import decoded_true_peak, encode, encoded_path
 
@@ -256,45 +264,53 @@ def codec_safe(renderer: MasterRenderer, loop, style: StyleTargets, codecs, max_
     def ceiling_of(chain) -> float:
         return next(p.params["ceiling_db"] for p in chain if p.plugin == "limiter")
 
-    def check() -> dict[str, float]:
+    def check(target: StyleTargets) -> float:
         peaks = {}
         for codec in codecs:
             path = encoded_path(output, codec)
             encode(output, path, codec)
             peaks[codec.name] = decoded_true_peak(path)
-        return peaks
+        passes.append({"limiter_ceiling_db": ceiling_of(loop.chain), "target_lufs": target.lufs,
+                       "master_true_peak_dbtp": loop.measured["true_peak_dbtp"], "decoded_true_peak_dbtp": peaks})
+        return max(peaks.values()) - style.true_peak_ceiling_dbtp
 
     start = ceiling_of(loop.chain)
     max_drop = codec_max_drop_db(start, style.lufs)
     passes, tried = [], []
     for attempt in range(CODEC_PASSES + 1):
-        ceiling = ceiling_of(loop.chain)
-        peaks = check()
-        over = max(peaks.values()) - style.true_peak_ceiling_dbtp
-        passes.append({"limiter_ceiling_db": ceiling, "master_true_peak_dbtp": loop.measured["true_peak_dbtp"],
-                       "decoded_true_peak_dbtp": peaks})
+        over = check(style)
         tried.append((over, copy.deepcopy(loop.chain)))
-        lower = round(ceiling - over - CODEC_MARGIN_DB, 2)
+        lower = round(ceiling_of(loop.chain) - over - CODEC_MARGIN_DB, 2)
         if over <= 0 or attempt == CODEC_PASSES or start - lower > max_drop + 1e-9:
             break
         chain = copy.deepcopy(loop.chain)
         next(p for p in chain if p.plugin == "limiter").params["ceiling_db"] = lower
         loop = _loop_to(renderer, chain, style, max_iterations)
-    if over > 0:  # a miss: deliver the pass whose decodes came closest, not the most crushed one
-        best_over, best_chain = min(tried, key=lambda t: t[0])
-        if best_chain != loop.chain:
-            loop = _loop_to(renderer, best_chain, style, max_iterations)
-            passes.append({"limiter_ceiling_db": ceiling_of(loop.chain),
-                           "master_true_peak_dbtp": loop.measured["true_peak_dbtp"], "decoded_true_peak_dbtp": check(),
-                           "restored": True})
-        over = max(passes[-1]["decoded_true_peak_dbtp"].values()) - style.true_peak_ceiling_dbtp
+    turned = 0.0
+    if over > 0:  # turn down the master whose decodes came closest, not the most crushed one
+        over, best = min(tried, key=lambda t: t[0])
+        for _ in range(CODEC_PASSES):
+            # loudness and the limiter's ceiling down together: the same limiting, so the same overshoot, lower
+            turned = round(min(turned + over + CODEC_MARGIN_DB, CODEC_TURN_DOWN_LU), 2)
+            chain = copy.deepcopy(best)
+            next(p for p in chain if p.plugin == "limiter").params["ceiling_db"] = round(ceiling_of(best) - turned, 2)
+            quieter = dataclasses.replace(style, lufs=round(style.lufs - turned, 2))
+            loop = _loop_to(renderer, chain, quieter, max_iterations)
+            over = check(quieter)
+            if over <= 0 or turned >= CODEC_TURN_DOWN_LU:
+                break
     record = {"codecs": [c.name for c in codecs], "files": [str(encoded_path(output, c)) for c in codecs],
-              "passes": passes, "headroom_taken_db": round(start - ceiling_of(loop.chain), 3), "pass": over <= 0}
+              "passes": passes, "headroom_taken_db": round(start - ceiling_of(loop.chain), 3),
+              "loudness_lowered_lu": turned, "pass": over <= 0}
+    if turned:
+        record["why"] = (f"turned down {turned:.2f} LU under the loudness target so the decodes stay under the "
+                         f"ceiling (limiting up to {max_drop:.2f} dB harder was not enough: a loud master's decode "
+                         "overshoots more the harder it is limited)")
     if over > 0:
         worst = max(passes[-1]["decoded_true_peak_dbtp"], key=passes[-1]["decoded_true_peak_dbtp"].get)
-        record["why"] = (f"the {worst} decode stays {over:.2f} dB over the ceiling however the limiter is set (it "
-                         f"overshoots more the harder the master is limited; lowered by up to "
-                         f"{max_drop:.2f} dB); a quieter master, or a short fade at a loud start, leaves it room")
+        record["why"] = (f"the {worst} decode stays {over:.2f} dB over the ceiling even {turned:.2f} LU under the "
+                         f"loudness target with the ceiling lowered by up to {max_drop:.2f} dB; a quieter target, "
+                         "or a short fade at a loud start, leaves it room")
     return loop, record
 
 
@@ -627,6 +643,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         report["masters"] = masters
     if codec_record is not None:
         report["codec_check"] = codec_record
+        if codec_record["loudness_lowered_lu"]:
+            report["targets"]["integrated_lufs"]["why"] = codec_record["why"]
     report["predictor"] = ("neutral settings" if not stages.predictor else
                            "custom" if predictor is not None else weights_fingerprint())
     if report_hook is not None:

@@ -114,7 +114,7 @@ def summary_lines(report: dict, verbose: bool) -> list[str]:
 
     lu, tp = t["integrated_lufs"], t["true_peak_dbtp"]
     row("loudness (LUFS)", f"{lu['target']:.1f}±{lu['tolerance']:g}", _fmt(lu["pre_master"]), _fmt(lu["final"]), lu["pass"],
-        z=lu.get("z"))
+        lu.get("why"), lu.get("z"))
     row("true peak (dBTP)", f"<= {tp['ceiling']:.1f}", _fmt(tp["pre_master"]), _fmt(tp["final"]), tp["pass"])
     c = t["spectral_centroid_hz"]
     row("centroid (Hz)", f"{c['target']:.0f}±{c['tolerance_rel'] * 100:.0f}%", _fmt(c["pre_master"], digits=0),

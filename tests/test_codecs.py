@@ -52,6 +52,21 @@ def test_an_encode_decodes_to_the_master_at_its_level(master, name):
     assert not list(path.parent.glob("*.partial*"))
 
 
+def test_a_codecs_encoder_options_reach_the_encoder(master, tmp_path):
+    """The AAC encode's options (PNS and intensity stereo off) are handed to FFmpeg: a bad one is refused by it,
+    and no partial file is left behind."""
+    import dataclasses
+
+    import av
+
+    assert dict(CODECS["aac"].options) == {"aac_pns": "0", "aac_is": "0"}
+    path, _ = master
+    bad = dataclasses.replace(CODECS["aac"], options=(("aac_coder", "no-such-coder"),))
+    with pytest.raises(av.error.ArgumentError):
+        encode(path, tmp_path / "bad.m4a", bad)
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_mix_is_mastered_until_every_decode_meets_the_ceiling(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "automix", "mix", "--test-stems", "3", "--style", "rock_punk",
                            "-o", str(tmp_path / "m.wav"), "--no-html", "--codec-check", "mp3,opus"],
@@ -85,3 +100,44 @@ def test_the_codec_check_limits_no_harder_than_the_loudest_preset(ceiling, lufs,
     from automix.mixer import codec_max_drop_db
 
     assert codec_max_drop_db(ceiling, lufs) == pytest.approx(drop)
+
+
+def test_a_master_whose_decodes_overshoot_more_the_harder_it_is_limited_is_turned_down(tmp_path, monkeypatch):
+    """A stand-in codec whose decode peaks (10 - PLR) dB over the master: limiting harder (a lower ceiling at the
+    same loudness) only makes it worse, so the check turns the master down, loudness and ceiling together, and
+    says so; the written master measures what the report says."""
+    import shutil
+
+    import automix.codecs as codecs_module
+    from automix.mixer import CODEC_TURN_DOWN_LU, mix_session
+    from automix.sessiongen import generate_stems
+    from automix.styles import get_style
+
+    def overshoot_peak(path):
+        z, zr = sf.read(str(path), dtype="float64", always_2d=True)
+        m = analyze(z.T, zr)
+        return m["true_peak_dbtp"] + max(0.0, 10.0 - (m["true_peak_dbtp"] - m["integrated_lufs"]))
+
+    monkeypatch.setattr(codecs_module, "encode", lambda master, out, codec: shutil.copyfile(master, out))
+    monkeypatch.setattr(codecs_module, "decoded_true_peak", overshoot_peak)
+    paths = []
+    for role, x in generate_stems(5, duration_s=10.0, n_stems=4).items():
+        paths.append(str(tmp_path / f"{role}.wav"))
+        sf.write(paths[-1], x.T, SR, subtype="FLOAT")
+    style = get_style("rock_punk")
+    report = mix_session(paths, style=style, output=tmp_path / "m.wav", codecs=[CODECS["mp3"]])
+    check = report["codec_check"]
+    assert check["pass"] and 0 < check["loudness_lowered_lu"] <= CODEC_TURN_DOWN_LU
+    first, last = check["passes"][0], check["passes"][-1]
+    assert first["decoded_true_peak_dbtp"]["mp3"] > style.true_peak_ceiling_dbtp
+    assert last["decoded_true_peak_dbtp"]["mp3"] <= style.true_peak_ceiling_dbtp
+    assert last["target_lufs"] == pytest.approx(style.lufs - check["loudness_lowered_lu"])
+    m = analyze(_read_master(tmp_path / "m.wav"), SR)
+    assert m["integrated_lufs"] == pytest.approx(last["target_lufs"], abs=0.1)
+    assert overshoot_peak(tmp_path / "m.wav") <= style.true_peak_ceiling_dbtp
+    lu = report["targets"]["integrated_lufs"]
+    assert not lu["pass"] and "turned down" in lu["why"] and report["status"] != "ok"
+
+
+def _read_master(path):
+    return sf.read(str(path), dtype="float64", always_2d=True)[0].T

@@ -211,8 +211,9 @@ def attach_report(report: dict, style, chosen: list[DeliverySpec]) -> dict:
         if not entry["pass"]:
             missed = [k for k, c in checks.items() if not c["pass"]]
             codec_why = (m.get("codec_check") or {}).get("why")
-            only_decodes = all(k.startswith("decoded_") for k in missed)
-            entry["why"] = codec_why if codec_why and only_decodes else _why_missed(missed, m)
+            # the codec check explains its own misses: decodes over the ceiling, or a master it turned down
+            codec_bound = all(k.startswith("decoded_") or k == "integrated_lufs" for k in missed)
+            entry["why"] = codec_why if codec_why and codec_bound else _why_missed(missed, m)
         delivery.append(entry)
     report["delivery"] = delivery
     if not all(d["pass"] for d in delivery):
