@@ -188,6 +188,21 @@ def _render_premaster(settings: MixSettings, bus: BusFile, engine: str, threads:
     return meter
 
 
+def _balanced(settings: MixSettings, roles, style: StyleTargets, reference_db, strips, folder: Path, sr: int,
+              infos, threads: int) -> dict:
+    """The faders moved toward a reference's spectral balance (:mod:`automix.reference_balance`), from the strips
+    the level match rendered (or, on the torch engine, from strips rendered for it here); returns its record."""
+    from automix import reference_balance
+
+    cache = strips if strips is not None else StripCache(folder, sr, max(output_frames(i, sr) for i in infos),
+                                                           threads)
+    try:
+        return reference_balance.balance_toward(cache, settings, roles, style, reference_db)
+    finally:
+        if strips is None:
+            cache.remove()
+
+
 def _premaster(settings: MixSettings, bus: BusFile, renderer, engine: str, threads: int, strips=None) -> dict:
     """Render the strips into ``bus`` (from ``strips`` when given), and set the master trim from its loudness;
     returns the bus meters.
@@ -493,7 +508,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         settings, refinement = refine_settings(settings, style, steps=optimize_steps,
                                                priors=stem_priors(style, stems, role_names, mono), mono=mono)
         lap("refine_s")
-    levels = None
+    levels = balance = None
     bus = BusFile(output.parent, sr)
     renderer = MasterRenderer(bus, output, engine, stems, threads, out_format)
     # the level match renders each strip to its fader once; the bus is summed from those renders
@@ -516,6 +531,10 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         if stages.predictor and stages.level_match:
             say("placing each stem at its role's level")
             levels = match_levels(settings, role_names, style, threads=threads, strips=strips)
+            if spectrum_reference is not None:
+                say("balancing the stems toward the reference")
+                balance = _balanced(settings, role_names, style, spectrum_reference, strips, output.parent, sr,
+                                    infos, threads)
             lap("levels_s")
         say("rendering the pre-master bus")
         pre_m = _premaster(settings, bus, renderer, engine, threads, strips)
@@ -551,6 +570,10 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                     made = stem_shelves.apply_shelf_move(settings, wanted, style)
                     if stages.level_match:
                         levels = match_levels(settings, role_names, style, threads=threads, strips=strips)
+                        if balance is not None:  # the faders' moves toward the reference's balance, again
+                            from automix import reference_balance
+
+                            reference_balance.reapply(settings, balance, role_names, style)
                     pre_m = _premaster(settings, bus, renderer, engine, threads, strips)
                     first = tone
                     spectrum, shape = bus_spectrum()
@@ -641,6 +664,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
     report["format"] = main_format.describe(settings.sample_rate)
     if masters:
         report["masters"] = masters
+    if balance is not None:
+        report["reference_balance"] = balance
     if codec_record is not None:
         report["codec_check"] = codec_record
         if codec_record["loudness_lowered_lu"]:

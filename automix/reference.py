@@ -45,36 +45,68 @@ def octave_levels_db(x: np.ndarray, sample_rate: int) -> np.ndarray:
     """The long-term spectrum of ``(2, n)`` audio (its mid signal) as power per octave band (dB, Welch PSD,
     8192-point Hann frames), for :data:`OCTAVES_HZ`."""
     mid = 0.5 * (x[0] + x[1]) if x.shape[0] == 2 else x[0]
-    f, psd = _welch(mid, sample_rate, min(8192, mid.size))
-    out = []
-    for c in OCTAVES_HZ:
-        band = (f >= c / math.sqrt(2)) & (f < c * math.sqrt(2))
-        out.append(10.0 * math.log10(max(float(psd[band].sum()), 1e-30)))
-    return np.array(out)
+    return 10.0 * np.log10(np.maximum(octave_powers(mid, sample_rate), 1e-30))
 
 
-#: Welch segments averaged per call of scipy's welch: its work arrays stay about 30 MB whatever the length
-_SEGMENTS_PER_CALL = 256
+def octave_powers(mid: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Power per octave band of :data:`OCTAVES_HZ` (the Welch PSD summed over each band's bins) of a mono
+    signal ``(n,)``."""
+    acc = OctaveSpectrum(sample_rate)
+    acc.process(mid)
+    return acc.result()
 
 
-def _welch(x: np.ndarray, sample_rate: int, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
-    """scipy's ``welch(x, fs, nperseg, window="hann")`` (half-overlapping segments, mean of their periodograms),
-    taken over runs of :data:`_SEGMENTS_PER_CALL` segments and averaged with their counts as weights: the same
-    PSD to round-off without materialising every segment of a long file at once (a 3-minute mix's took 0.5 s
-    of fresh memory)."""
-    from scipy.signal import welch
+#: Welch frame length (samples) of the long-term spectrum
+WELCH_FRAMES = 8192
+#: Welch frames transformed per batch: the work arrays stay about 20 MB whatever the block given
+_FRAMES_PER_BATCH = 256
 
-    hop = nperseg - nperseg // 2
-    total = 1 + (x.size - nperseg) // hop
-    if total <= _SEGMENTS_PER_CALL:
-        return welch(x, fs=sample_rate, nperseg=nperseg, window="hann")
-    psd_sum = None
-    for first in range(0, total, _SEGMENTS_PER_CALL):
-        count = min(_SEGMENTS_PER_CALL, total - first)
-        start = first * hop
-        f, psd = welch(x[start:start + (count - 1) * hop + nperseg], fs=sample_rate, nperseg=nperseg, window="hann")
-        psd_sum = psd * count if psd_sum is None else psd_sum + psd * count
-    return f, psd_sum / total
+
+class OctaveSpectrum:
+    """The long-term spectrum of a mono signal fed in blocks of any length: scipy's
+    ``welch(x, fs, nperseg=8192, window="hann")`` (half-overlapping Hann frames, each frame's mean removed,
+    the mean of their one-sided density periodograms) over everything fed, summed per octave band, to
+    round-off; a signal shorter than one frame is one frame of its own length, as scipy takes it. Memory: one
+    frame held back plus a batch of :data:`_FRAMES_PER_BATCH` frames, whatever the length."""
+
+    def __init__(self, sample_rate: int, nperseg: int = WELCH_FRAMES):
+        self.sample_rate, self.nperseg = sample_rate, nperseg
+        self._held = np.zeros(0)
+        self._sum = None
+        self._count = 0
+
+    def process(self, mid: np.ndarray) -> None:
+        """Feed the next samples ``(n,)`` (any float dtype; summed in float64)."""
+        buf = np.concatenate([self._held, np.asarray(mid, dtype=np.float64)])
+        hop = self.nperseg - self.nperseg // 2
+        frames = 0 if buf.size < self.nperseg else 1 + (buf.size - self.nperseg) // hop
+        for first in range(0, frames, _FRAMES_PER_BATCH):
+            count = min(_FRAMES_PER_BATCH, frames - first)
+            self._add(np.lib.stride_tricks.sliding_window_view(buf, self.nperseg)[first * hop:(first + count - 1) * hop + 1:hop])
+        self._held = buf[frames * hop:]
+
+    def _add(self, frames: np.ndarray) -> None:
+        from scipy.signal import get_window
+
+        window = get_window("hann", frames.shape[1])
+        spec = np.fft.rfft((frames - frames.mean(axis=1, keepdims=True)) * window, axis=1)
+        power = np.sum(spec.real ** 2 + spec.imag ** 2, axis=0)
+        self._sum = power if self._sum is None else self._sum + power
+        self._count += frames.shape[0]
+        self._scale = 1.0 / (self.sample_rate * float(np.sum(window ** 2)))
+        self._n = frames.shape[1]
+
+    def result(self) -> np.ndarray:
+        """Power per octave band of :data:`OCTAVES_HZ` (the density summed over each band's bins; 0 for a band
+        with no bin, or nothing fed)."""
+        if self._count == 0 and self._held.size:
+            self._add(self._held[None, :])
+        if self._count == 0:
+            return np.zeros(len(OCTAVES_HZ))
+        psd = self._sum * self._scale / self._count
+        psd[1:-1 if self._n % 2 == 0 else None] *= 2.0  # one-sided: every bin but DC (and Nyquist) twice
+        f = np.fft.rfftfreq(self._n, 1.0 / self.sample_rate)
+        return np.array([float(psd[(f >= c / math.sqrt(2)) & (f < c * math.sqrt(2))].sum()) for c in OCTAVES_HZ])
 
 
 def spectrum_distance_db(a: np.ndarray, a_lufs: float, b: np.ndarray, b_lufs: float) -> float:

@@ -85,6 +85,10 @@ def delivery_lines(report: dict) -> list[str]:
                      f"centroid {100 * t['spectral_centroid_hz']['distance_rel']:+.1f} %, M/S "
                      f"{t['ms_ratio']['distance']:+.3f}, band balance {t['band_balance']['distance']:.3f}, "
                      f"long-term spectrum {ref['spectrum']['distance_db']:.2f} dB (octave RMS, loudness-matched)")
+        moves = [m for m in (report.get("reference_balance") or {}).get("moves_db", {}).values() if m]
+        if moves:
+            lines.append(f"faders moved toward its balance: {len(moves)} stems, {min(moves):+.1f} to "
+                         f"{max(moves):+.1f} dB")
     codec = report.get("codec_check")
     if codec is not None and not report.get("delivery"):
         last = codec["passes"][-1]["decoded_true_peak_dbtp"]

@@ -82,6 +82,30 @@ class StripCache:
         length; ``-inf`` below the gate. Renders the pre-fader strips that are missing or out of date."""
         return self._map(lambda k: self._strip_loudness(k, settings.stems[k]), len(settings.stems))
 
+    def map_post_fader(self, settings: MixSettings, fn: Callable[[np.ndarray], object]) -> list:
+        """Each stem's share of the mix's mid signal (``(L + R) / 2``, float64: its strip through the stages from
+        its fader on, over the session's length) fed in blocks to an accumulator of its own, ``fn()`` (with
+        ``process(mid_block)`` and ``result()``); returns the results in stem order. Renders any pre-fader strip
+        that is missing or out of date first."""
+        from automix.engines.pedalboard_engine import StreamingChain, _stereo, build_stages, fader_index
+
+        sr = self.sample_rate
+
+        def one(k: int):
+            stem = settings.stems[k]
+            stages = stem.chain[fader_index(stem.chain):]
+            post = PostFader.of(stages) or StreamingChain(build_stages(sr, stages), sr, BLOCK_FRAMES).process
+            acc = fn()
+
+            def take(block):
+                out = _stereo(post(block)).astype(np.float64)
+                acc.process(0.5 * (out[0] + out[1]))
+            self._ensure(k, stem)
+            for _, block in self.blocks(k):
+                take(block)
+            return acc.result()
+        return self._map(one, len(settings.stems))
+
     def _map(self, fn, count: int) -> list:
         if self.threads > 1 and count > 1:
             with ThreadPoolExecutor(max_workers=self.threads) as pool:

@@ -154,17 +154,21 @@ def test_a_batch_mixes_every_session_toward_one_reference(tmp_path):
     assert not (tmp_path / "out2").exists()
 
 
-def test_the_long_term_spectrum_is_scipys_welch_taken_in_runs():
-    """octave_levels_db's Welch PSD in runs of segments (bounded memory) is scipy's over the whole signal, to
-    round-off, for a signal of many runs whose end is not a whole segment."""
+@pytest.mark.parametrize("n", [8192 * 600 + 1234, 8192, 8193, 5000])
+def test_the_long_term_spectrum_is_scipys_welch_fed_in_blocks(n):
+    """OctaveSpectrum fed in blocks of an odd size is scipy's Welch PSD over the whole signal, per octave band, to
+    round-off: for a signal of many batches whose end is not a whole frame, exactly one frame, one sample more,
+    and shorter than a frame (then one frame of its own length, as scipy takes it)."""
     from scipy.signal import welch
 
     from automix import reference
 
     rng = np.random.default_rng(9)
-    n = 8192 * (2 * reference._SEGMENTS_PER_CALL + 40) + 1234
-    x = rng.standard_normal(n) * np.linspace(0.1, 1.0, n)  # level changes: runs weigh differently
-    f_want, want = welch(x, fs=SR, nperseg=8192, window="hann")
-    f_got, got = reference._welch(x, SR, 8192)
-    assert np.array_equal(f_got, f_want)
-    np.testing.assert_allclose(got, want, rtol=1e-12)
+    x = rng.standard_normal(n) * np.linspace(0.1, 1.0, n) + 0.3  # level changes and an offset (frames detrended)
+    f, psd = welch(x, fs=SR, nperseg=min(8192, n), window="hann")
+    want = [psd[(f >= c / np.sqrt(2)) & (f < c * np.sqrt(2))].sum() for c in OCTAVES_HZ]
+    acc = reference.OctaveSpectrum(SR)
+    for s in range(0, n, 7777):
+        acc.process(x[s:s + 7777])
+    np.testing.assert_allclose(acc.result(), want, rtol=1e-12)
+    np.testing.assert_allclose(reference.octave_powers(x, SR), want, rtol=1e-12)
