@@ -62,3 +62,24 @@ def decode_pcm(raw, channels, width, big_endian, out):  # pragma: no cover - com
         _loop(raw, out, 1, 3, False)
     else:
         _loop(raw, out, 1, 4, False)
+
+
+#: libsndfile's float-to-24-bit factor (pcm.c's clipping writer: the float times 2**31, its top 24 bits kept)
+_PCM24_SCALE = np.float32(2147483648.0)
+
+
+@numba.njit(nogil=True, cache=True)
+def encode_pcm24(block, out):  # pragma: no cover - compiled
+    """Planar float32 ``block`` ``(channels, n)`` to interleaved int32 ``out`` ``(n, channels)`` holding the 24-bit
+    sample libsndfile's float writer makes of each float, in the top three bytes (libsndfile's int writer keeps
+    exactly those, so the file's bytes are the float writer's): the float times ``2**31`` in float32, clipped
+    at full scale, rounded with ``lrintf`` (to nearest, halves to even), its low byte dropped (a floor)."""
+    for i in range(block.shape[1]):
+        for c in range(block.shape[0]):
+            scaled = block[c, i] * _PCM24_SCALE
+            if scaled >= 2147483647.0:
+                out[i, c] = np.int32(0x7FFFFF00)
+            elif scaled <= -2147483648.0:
+                out[i, c] = np.int32(-2147483648)
+            else:
+                out[i, c] = np.int32(np.int64(np.rint(scaled)) & ~np.int64(0xFF))
