@@ -716,3 +716,24 @@ def test_k_weighting_through_digital_silence_is_scipys_to_the_bit(channels, filt
         _k_weighted_power(sos, np.ascontiguousarray(x[:, start:start + 65536]), zi, weight,
                           got[start:start + 65536])
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_analysis_frame_spectra_are_numpys_float32_fft_of_the_windowed_frames(dtype):
+    """The compiled passes around the FFT: the magnitudes are numpy's, bit for bit (the float64 windowing rounded
+    once to float32, then sqrt(re^2 + im^2) in float32), the energies numpy's to round-off, on a strided view of
+    frames as the meter hands them over, and on no frames at all."""
+    from automix.meters.spectral import analysis_tables, frame_spectra, frames_view
+
+    buf = np.random.default_rng(4).standard_normal(512 * 40 + 2048).astype(dtype)
+    frames = frames_view(buf, 2048, 512, 41)
+    window = analysis_tables()[0]
+    windowed = frames * window
+    spec = scipy.fft.rfft(windowed.astype(np.float32), axis=-1)
+    power = spec.real * spec.real
+    power += spec.imag * spec.imag
+    energy, mag = frame_spectra(frames)
+    assert mag.dtype == np.float32 and np.array_equal(mag, np.sqrt(power))
+    np.testing.assert_allclose(energy, np.einsum("ij,ij->i", windowed, windowed), rtol=1e-13)
+    empty_energy, empty_mag = frame_spectra(frames[:0])
+    assert empty_energy.shape == (0,) and empty_mag.shape == (0, 1025)

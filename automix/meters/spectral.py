@@ -130,15 +130,17 @@ def frame_spectra(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     ``frames`` is ``(n_frames, 2048)`` at :data:`ANALYSIS_RATE`, not yet windowed.
     The energy is the sum of squares of the windowed frame (float64); the FFT runs
-    in float32 (a sine's centroid moves by less than 0.02 Hz).
+    in float32 (a sine's centroid moves by less than 0.02 Hz). The passes around the
+    FFT are compiled (:mod:`automix.kernels.frames`).
     """
-    window = analysis_tables()[0]
-    windowed = frames * window
-    energy = np.einsum("ij,ij->i", windowed, windowed)
-    spec = scipy.fft.rfft(windowed.astype(np.float32), axis=-1)
-    power = spec.real * spec.real
-    power += spec.imag * spec.imag
-    return energy, np.sqrt(power)
+    from automix.kernels.frames import magnitudes, window_frames
+
+    windowed = np.empty(frames.shape, np.float32)
+    energy = window_frames(frames, analysis_tables()[0], windowed)
+    spec = scipy.fft.rfft(windowed, axis=-1)
+    mag = np.empty(spec.shape, np.float32)
+    magnitudes(spec, mag)
+    return energy, mag
 
 
 @lru_cache(maxsize=1)
