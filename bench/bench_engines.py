@@ -16,16 +16,18 @@ from bench.common import contention_note, contention_probe, run_isolated, sessio
 
 #: the IO floor every speed is measured against, as the goals were set on it: each stem read by libsndfile in
 #: float32 blocks, checked finite and made planar (what automix's reader did then), the blocks summed and the sum
-#: written as 24-bit WAV. It stands for the machine, not for automix: automix's reader now decodes integer PCM
-#: itself, faster than libsndfile, and a floor through it would move whenever the reader does
+#: written as 24-bit WAV by libsndfile's float writer under a temporary name, fsynced and moved in place (what
+#: automix's writer did then). It stands for the machine, not for automix: automix's reader and writer now
+#: convert PCM themselves, faster than libsndfile, and a floor through them would move whenever they do
 FLOOR = """
-import time, numpy as np, sys, soundfile as sf
-from automix.audio_io import AtomicWriter, BLOCK_FRAMES
+import os, time, numpy as np, sys, soundfile as sf
+BLOCK_FRAMES = 65536
 paths = sys.argv[1].split(',')
 t = time.perf_counter(); c0 = time.process_time()
 files = [sf.SoundFile(p) for p in paths]
 n = max(f.frames for f in files)
-w = AtomicWriter(sys.argv[2], 44100)
+tmp = sys.argv[2] + ".partial.wav"
+out = sf.SoundFile(tmp, "w", 44100, 2, "PCM_24")
 
 def read(f, m):
     raw = f.read(m, dtype="float32", always_2d=True)
@@ -39,8 +41,11 @@ for s in range(0, n, BLOCK_FRAMES):
     bus = read(files[0], m)
     for f in files[1:]:
         bus += read(f, m)
-    w.write(bus)
-w.commit()
+    out.write(np.ascontiguousarray(bus.T))
+out.close()
+with open(tmp, "rb+") as fh:
+    os.fsync(fh.fileno())
+os.replace(tmp, sys.argv[2])
 RESULT = dict(seconds=time.perf_counter() - t, cpu_s=time.process_time() - c0, audio_s=n / 44100)
 """
 
