@@ -106,6 +106,13 @@ def test_a_mix_toward_a_reference_reports_its_distances(tmp_path):
         spectrum_distance_db(mine, analyze(x.T, sr)["integrated_lufs"], np.array(ref.octave_db), ref.integrated_lufs),
         abs=0.01)
     assert "to the reference ref.wav" in proc.stdout
+    # the faders moved toward the reference's balance: each stem's move within its bound, the bumps no worse
+    from automix.reference_balance import MAX_MOVE_DB
+
+    balance = report["reference_balance"]
+    assert len(balance["moves_db"]) == 3 and all(abs(m) <= MAX_MOVE_DB for m in balance["moves_db"].values())
+    assert balance["bumps_predicted_db"] <= balance["bumps_before_db"]
+    assert ("faders moved toward its balance" in proc.stdout) == any(balance["moves_db"].values())
 
 
 def test_a_batch_mixes_every_session_toward_one_reference(tmp_path):
