@@ -58,8 +58,8 @@ def octave_powers(mid: np.ndarray, sample_rate: int) -> np.ndarray:
 
 #: Welch frame length (samples) of the long-term spectrum
 WELCH_FRAMES = 8192
-#: Welch frames transformed per batch: the work arrays stay about 20 MB whatever the block given
-_FRAMES_PER_BATCH = 256
+#: Welch frames transformed per batch: the work arrays stay about 15 MB whatever the block given
+_FRAMES_PER_BATCH = 64
 
 
 class OctaveSpectrum:
@@ -80,33 +80,41 @@ class OctaveSpectrum:
         buf = np.concatenate([self._held, np.asarray(mid, dtype=np.float64)])
         hop = self.nperseg - self.nperseg // 2
         frames = 0 if buf.size < self.nperseg else 1 + (buf.size - self.nperseg) // hop
-        for first in range(0, frames, _FRAMES_PER_BATCH):
-            count = min(_FRAMES_PER_BATCH, frames - first)
-            self._add(np.lib.stride_tricks.sliding_window_view(buf, self.nperseg)[first * hop:(first + count - 1) * hop + 1:hop])
+        if frames:
+            windows = np.lib.stride_tricks.sliding_window_view(buf, self.nperseg)
+            for first in range(0, frames, _FRAMES_PER_BATCH):
+                count = min(_FRAMES_PER_BATCH, frames - first)
+                self._add(windows[first * hop:(first + count - 1) * hop + 1:hop])
         self._held = buf[frames * hop:]
 
     def _add(self, frames: np.ndarray) -> None:
-        from scipy.signal import get_window
-
-        window = get_window("hann", frames.shape[1])
-        spec = np.fft.rfft((frames - frames.mean(axis=1, keepdims=True)) * window, axis=1)
-        power = np.sum(spec.real ** 2 + spec.imag ** 2, axis=0)
+        power = _periodogram_sum(frames)
         self._sum = power if self._sum is None else self._sum + power
         self._count += frames.shape[0]
-        self._scale = 1.0 / (self.sample_rate * float(np.sum(window ** 2)))
-        self._n = frames.shape[1]
 
     def result(self) -> np.ndarray:
         """Power per octave band of :data:`OCTAVES_HZ` (the density summed over each band's bins; 0 for a band
         with no bin, or nothing fed)."""
-        if self._count == 0 and self._held.size:
-            self._add(self._held[None, :])
-        if self._count == 0:
+        if self._count:
+            power, count, n = self._sum, self._count, self.nperseg
+        elif self._held.size:  # shorter than a frame: one frame of its own length
+            power, count, n = _periodogram_sum(self._held[None, :]), 1, self._held.size
+        else:
             return np.zeros(len(OCTAVES_HZ))
-        psd = self._sum * self._scale / self._count
-        psd[1:-1 if self._n % 2 == 0 else None] *= 2.0  # one-sided: every bin but DC (and Nyquist) twice
-        f = np.fft.rfftfreq(self._n, 1.0 / self.sample_rate)
+        from scipy.signal import get_window
+
+        psd = power / (count * self.sample_rate * float(np.sum(get_window("hann", n) ** 2)))
+        psd[1:-1 if n % 2 == 0 else None] *= 2.0  # one-sided: every bin but DC (and Nyquist) twice
+        f = np.fft.rfftfreq(n, 1.0 / self.sample_rate)
         return np.array([float(psd[(f >= c / math.sqrt(2)) & (f < c * math.sqrt(2))].sum()) for c in OCTAVES_HZ])
+
+
+def _periodogram_sum(frames: np.ndarray) -> np.ndarray:
+    """Sum over ``frames`` ``(k, n)`` of ``|rfft(hann * (frame - its mean))|^2`` ``(n // 2 + 1,)``."""
+    from scipy.signal import get_window
+
+    spec = np.fft.rfft((frames - frames.mean(axis=1, keepdims=True)) * get_window("hann", frames.shape[1]), axis=1)
+    return np.sum(spec.real ** 2 + spec.imag ** 2, axis=0)
 
 
 def spectrum_distance_db(a: np.ndarray, a_lufs: float, b: np.ndarray, b_lufs: float) -> float:
