@@ -10,7 +10,8 @@ through the stages after the fader (fader, pan, width), :func:`stem_octave_power
 the mix's mid signal as power per octave band (the same Welch spectrum and bands as
 :func:`automix.reference.octave_levels_db`). The parts of a mix are nearly uncorrelated, so the bus's power
 per octave is the sum of the stems', and a fader move of ``d`` dB scales a stem's powers by ``10^(d/10)``:
-:func:`balance_moves` searches the moves that bring that sum closest to the reference in what the master EQ
+:func:`balance_moves` searches the moves (one per role: the stems sharing a role move together, as the style's
+role balance places them) that bring that sum closest to the reference in what the master EQ
 leaves to the faders: the difference of the two spectra less its best straight line over the octaves
 (:func:`bumps_db`; the level is loudness matching's and the tilt the shelves'), at a cost per dB of move so
 small gains are not bought with big moves, each within :data:`MAX_MOVE_DB` (:data:`LEAD_MAX_MOVE_DB` for a
@@ -116,7 +117,8 @@ def apply_moves(settings: MixSettings, moves: Sequence[float]) -> None:
 
 def balance_toward(strips, settings: MixSettings, roles: Sequence[str], style, reference_db: Sequence[float]
                    ) -> dict:
-    """Move the faders (in place) toward ``reference_db``'s spectral balance (:func:`balance_moves`); returns
+    """Move the faders (in place) toward ``reference_db``'s spectral balance (:func:`balance_moves`, one move per
+    role); returns
     the report's record: each stem's move (dB) and the bus's :func:`bumps_db` before and after (predicted from
     the strips' powers)."""
     from automix.levels import role_levels
@@ -124,7 +126,13 @@ def balance_toward(strips, settings: MixSettings, roles: Sequence[str], style, r
     reference_db = np.asarray(reference_db, dtype=np.float64)
     powers = stem_octave_powers(strips, settings)
     bounds = move_bounds(settings, roles, role_levels(style, roles), style.envelope.stem_level_range_db)
-    moves = balance_moves(powers, reference_db, bounds)
+    # one move per role: the stems sharing it (a pair of overheads, doubled guitars) move together, so a balance
+    # move never shifts a pair's image, and each inside every member's room
+    parts = list(dict.fromkeys(roles))
+    member = np.array([[role == part for role in roles] for part in parts], dtype=np.float64)
+    part_bounds = [(max(lo for (lo, _), m in zip(bounds, row) if m), min(hi for (_, hi), m in zip(bounds, row) if m))
+                   for row in member]
+    moves = member.T @ balance_moves(member @ powers, reference_db, part_bounds)
     apply_moves(settings, moves)
     return {"moves_db": {str(s.path): round(float(m), GAIN_DECIMALS) for s, m in zip(settings.stems, moves)},
             "bumps_before_db": round(bumps_db(powers.sum(axis=0), reference_db), 3),

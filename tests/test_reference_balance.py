@@ -122,3 +122,31 @@ def test_the_stems_octave_powers_sum_to_the_buss(tmp_path):
         want = octave_powers(0.5 * (x[:, 0] + x[:, 1]), SR)
         tol = 1e-5 if len(stems) == 1 else 0.05
         np.testing.assert_allclose(10 * np.log10(powers.sum(axis=0)), 10 * np.log10(want), atol=tol)
+
+
+def test_stems_sharing_a_role_move_together():
+    """A pair (two overheads) gets one move, whatever their spectra: a balance move never shifts a pair's image;
+    the moves are written into the faders and reported per stem."""
+    from automix.reference_balance import balance_toward
+    from automix.settings import STEM_CHAIN, MixSettings, StemSettings, neutral_chain
+    from automix.styles import get_style
+
+    parts = _parts(11)
+    powers = np.array([parts[3] * 0.7, parts[3] * 0.3 + parts[2] * 0.2, parts[0], parts[1]])
+    roles = ["overheads", "overheads", "bass", "guitar"]
+
+    class Strips:  # the strips' octave powers, as the strip cache would measure them
+        sample_rate = SR
+
+        def map_post_fader(self, settings, fn):
+            return list(powers)
+
+    settings = MixSettings(SR, [StemSettings(path=f"/x/{k}.wav", chain=neutral_chain(STEM_CHAIN)) for k in range(4)])
+    made = np.array([2.0, 2.0, -2.0, 1.0])
+    reference = 10 * np.log10((10 ** (made / 10)) @ powers)
+    record = balance_toward(Strips(), settings, roles, get_style("rock_punk"), reference)
+    moves = [record["moves_db"][f"/x/{k}.wav"] for k in range(4)]
+    assert moves[0] == moves[1] and any(moves)
+    faders = [next(p.params["gain_db"] for p in s.chain if p.plugin == "gain") for s in settings.stems]
+    assert faders == pytest.approx(moves)
+    assert record["bumps_predicted_db"] < record["bumps_before_db"]
