@@ -33,6 +33,8 @@ MAX_MOVE_DB = 3.0
 LEAD_MAX_MOVE_DB = 1.5
 #: cost per dB^2 of fader move, in units of the squared shape distance (dB^2 RMS over octaves)
 MOVE_COST = 0.01
+#: a smaller fader move (dB) is not made: nobody hears it, and a settings file full of 0.01 dB nudges reads as noise
+MIN_MOVE_DB = 0.05
 #: the least improvement (dB of :func:`bumps_db`) worth moving faders for
 MIN_GAIN_DB = 0.05
 
@@ -66,7 +68,8 @@ def balance_moves(powers: np.ndarray, reference_db: np.ndarray, bounds: Sequence
     """Fader moves (dB, one per stem) that bring the :func:`bumps_db` of ``sum_i 10^(d_i/10) powers_i`` against
     ``reference_db`` down, each within its ``bounds`` (dB), at :data:`MOVE_COST` per dB^2: the faders work on the
     spectrum's bumps, and the level and tilt are left to the master EQ (a fader is a poor tilt). A stem with no
-    power stays put; moves that take less than :data:`MIN_GAIN_DB` off are not made (all zeros)."""
+    power stays put, a move under :data:`MIN_MOVE_DB` is not made, and moves that take less than
+    :data:`MIN_GAIN_DB` off are not made at all (all zeros)."""
     from scipy.optimize import minimize
 
     powers = np.asarray(powers, dtype=np.float64)
@@ -85,7 +88,7 @@ def balance_moves(powers: np.ndarray, reference_db: np.ndarray, bounds: Sequence
 
     best = minimize(cost, np.zeros(len(powers)), jac=True, method="L-BFGS-B", bounds=list(bounds),
                     options={"ftol": 1e-12, "gtol": 1e-9, "maxiter": 500})
-    moves = np.where(live, np.round(best.x, GAIN_DECIMALS), 0.0)
+    moves = np.where(live & (np.abs(best.x) >= MIN_MOVE_DB), np.round(best.x, GAIN_DECIMALS), 0.0)
     gained = bumps_db(powers.sum(axis=0), reference_db) - bumps_db((10.0 ** (moves / 10.0)) @ powers, reference_db)
     return moves if gained >= MIN_GAIN_DB else np.zeros(len(powers))
 

@@ -150,3 +150,14 @@ def test_stems_sharing_a_role_move_together():
     faders = [next(p.params["gain_db"] for p in s.chain if p.plugin == "gain") for s in settings.stems]
     assert faders == pytest.approx(moves)
     assert record["bumps_predicted_db"] < record["bumps_before_db"]
+
+
+def test_a_move_nobody_hears_is_not_made():
+    """Moves under MIN_MOVE_DB stay at zero; the others are made."""
+    from automix.reference_balance import MIN_MOVE_DB
+
+    parts = _parts(13)
+    made = np.array([1.5, 2.0, -1.2, 0.8])
+    bounds = [(-3.0, 3.0), (-0.03, 0.03), (-3.0, 3.0), (-3.0, 3.0)]  # the second wants +2 dB, has room for 0.03
+    moves = balance_moves(parts, 10 * np.log10((10 ** (made / 10)) @ parts), bounds)
+    assert moves[1] == 0.0 and np.all((moves == 0.0) | (np.abs(moves) >= MIN_MOVE_DB)) and np.count_nonzero(moves) >= 2
