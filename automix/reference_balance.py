@@ -110,6 +110,16 @@ def move_bounds(settings: MixSettings, roles: Sequence[str], role_levels_db: Seq
     return [(min(lo, 0.0), max(hi, 0.0)) for lo, hi in out]
 
 
+def _by_role(roles: Sequence[str], bounds: Sequence[tuple[float, float]]) -> tuple[np.ndarray, list]:
+    """One move per role: the stems sharing it (a pair of overheads, doubled guitars) move together, so a balance
+    move never shifts a pair's image. Returns ``(membership (roles, stems) 0/1, each role's bounds)``, a role's
+    bounds being the room every member has."""
+    parts = list(dict.fromkeys(roles))
+    member = np.array([[role == part for role in roles] for part in parts], dtype=np.float64)
+    return member, [(max(lo for (lo, _), m in zip(bounds, row) if m), min(hi for (_, hi), m in zip(bounds, row) if m))
+                    for row in member]
+
+
 def apply_moves(settings: MixSettings, moves: Sequence[float]) -> None:
     """Add ``moves`` (dB) to the stems' faders, in place, rounded as the settings file writes them."""
     for stem, move in zip(settings.stems, moves):
@@ -129,12 +139,7 @@ def balance_toward(strips, settings: MixSettings, roles: Sequence[str], style, r
     reference_db = np.asarray(reference_db, dtype=np.float64)
     powers = stem_octave_powers(strips, settings)
     bounds = move_bounds(settings, roles, role_levels(style, roles), style.envelope.stem_level_range_db)
-    # one move per role: the stems sharing it (a pair of overheads, doubled guitars) move together, so a balance
-    # move never shifts a pair's image, and each inside every member's room
-    parts = list(dict.fromkeys(roles))
-    member = np.array([[role == part for role in roles] for part in parts], dtype=np.float64)
-    part_bounds = [(max(lo for (lo, _), m in zip(bounds, row) if m), min(hi for (_, hi), m in zip(bounds, row) if m))
-                   for row in member]
+    member, part_bounds = _by_role(roles, bounds)
     moves = member.T @ balance_moves(member @ powers, reference_db, part_bounds)
     apply_moves(settings, moves)
     return {"moves_db": {str(s.path): round(float(m), GAIN_DECIMALS) for s, m in zip(settings.stems, moves)},
@@ -145,9 +150,12 @@ def balance_toward(strips, settings: MixSettings, roles: Sequence[str], style, r
 
 def reapply(settings: MixSettings, record: dict, roles: Sequence[str], style) -> None:
     """Make ``record``'s moves again (in place) after the level match has reset the faders (the stems' shelves
-    moved), each held inside the envelope's stem level range as it stands now."""
+    moved), each role's move held inside the envelope's stem level range as it stands now."""
     from automix.levels import role_levels
 
-    bounds = move_bounds(settings, roles, role_levels(style, roles), style.envelope.stem_level_range_db)
+    member, part_bounds = _by_role(roles, move_bounds(settings, roles, role_levels(style, roles),
+                                                      style.envelope.stem_level_range_db))
     wanted = [record["moves_db"][str(s.path)] for s in settings.stems]
-    apply_moves(settings, [min(max(m, lo), hi) for m, (lo, hi) in zip(wanted, bounds)])
+    moves = [min(max(next(m for m, inside in zip(wanted, row) if inside), lo), hi)
+             for row, (lo, hi) in zip(member, part_bounds)]
+    apply_moves(settings, member.T @ np.array(moves))

@@ -161,3 +161,17 @@ def test_a_move_nobody_hears_is_not_made():
     bounds = [(-3.0, 3.0), (-0.03, 0.03), (-3.0, 3.0), (-3.0, 3.0)]  # the second wants +2 dB, has room for 0.03
     moves = balance_moves(parts, 10 * np.log10((10 ** (made / 10)) @ parts), bounds)
     assert moves[1] == 0.0 and np.all((moves == 0.0) | (np.abs(moves) >= MIN_MOVE_DB)) and np.count_nonzero(moves) >= 2
+
+
+def test_moves_made_again_keep_a_pair_together():
+    """After the level match resets the faders, the recorded moves come back one per role, held in the room each
+    role has now."""
+    from automix.reference_balance import reapply
+    from automix.settings import STEM_CHAIN, MixSettings, StemSettings, neutral_chain
+    from automix.styles import get_style
+
+    settings = MixSettings(SR, [StemSettings(path=f"/x/{k}.wav", chain=neutral_chain(STEM_CHAIN)) for k in range(3)])
+    record = {"moves_db": {"/x/0.wav": -1.0, "/x/1.wav": -1.0, "/x/2.wav": 0.5}}
+    reapply(settings, record, ["overheads", "overheads", "bass"], get_style("rock_punk"))
+    faders = [next(p.params["gain_db"] for p in s.chain if p.plugin == "gain") for s in settings.stems]
+    assert faders[0] == faders[1] == -1.0
