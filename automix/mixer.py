@@ -237,6 +237,20 @@ CODEC_MIN_PLR_DB = 8.5
 CODEC_TURN_DOWN_LU = 2.0
 
 
+def _recentred(tone: dict, measured: dict, style: StyleTargets) -> StyleTargets | None:
+    """Toward a reference the master EQ holds the centroid near the edge of its tolerance; where the master made
+    from it measures outside the tolerance that the EQ's model (the bus before the master's later stages)
+    predicted inside, the style to match again with: its centroid target moved by the model's error, so the
+    same model lands the master where the first match meant to (``None`` when no second match is due)."""
+    predicted, final = tone.get("centroid_predicted_hz"), measured.get("spectral_centroid_hz")
+    target, tol = style.spectral_centroid_hz, style.tolerances.centroid_rel
+    if not predicted or not final or abs(final / target - 1.0) <= tol or abs(predicted / target - 1.0) > tol:
+        return None
+    import dataclasses
+
+    return dataclasses.replace(style, spectral_centroid_hz=target * predicted / final)
+
+
 def _loop_to(renderer: MasterRenderer, chain: list[PluginSettings], style: StyleTargets, max_iterations: int):
     """The master loop from ``chain`` (width as set) to ``style``'s loudness and ceiling; its final pass is written
     to ``renderer.output`` (committed)."""
@@ -540,6 +554,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
         pre_m = _premaster(settings, bus, renderer, engine, threads, strips)
         lap("premaster_s")
         tone = {"skipped": "tone_match=False: master EQ and width as given"}
+        shape = None
         if stages.tone_match:
             say("matching the master's tone")
             eq_index = next(i for i, p in enumerate(settings.master) if p.plugin == "eq")
@@ -552,7 +567,8 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                 with renderer.head(head) if engine == "pedalboard" else contextlib.nullcontext() as keep:
                     out = tonal.bus_spectrum(str(bus.path), sr, head, settings.master_input_gain_db, power=shaped,
                                              threads=threads, keep=keep)
-                return out[:3], ((out[3], np.asarray(spectrum_reference, dtype=np.float64)) if shaped else None)
+                return out[:3], ((out[3], np.asarray(spectrum_reference, dtype=np.float64), out[4]) if shaped
+                                 else None)
 
             spectrum, shape = bus_spectrum()
             new_eq, tone = tonal.match_tone(*spectrum, settings.master[eq_index], style, sr, spectrum=shape,
@@ -581,6 +597,7 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
                                                     threads=threads, later=later)
                     tone["stem_shelves"] = stem_shelves.moves_summary(made, wanted)
                     tone["centroid_before_stem_shelves_hz"] = first["centroid_predicted_hz"]
+            eq_as_predicted = settings.master[eq_index]
             settings.master[eq_index] = new_eq
         width = next(p for p in settings.master if p.plugin == "stereo_width")
         if stages.tone_match and pre_m["ms_ratio"] > 1e-4:
@@ -600,13 +617,31 @@ def mix_session(stems: Sequence[str], *, style: StyleTargets, output: str | os.P
             return renderer(chain, final)
 
         if stages.closed_loop:
-            loop = master_loop.run(counted, settings.master, target_lufs=style.lufs,
-                                   ceiling_dbtp=style.true_peak_ceiling_dbtp, lufs_tolerance=style.tolerances.lufs_lu,
-                                   target_ms=style.stereo_ms_ratio if stages.tone_match else None,
-                                   ms_tolerance=style.tolerances.ms_abs,
-                                   bus=renderer.prepare(settings.master), max_iterations=max_iterations,
-                                   width_range=(style.envelope.master_width_min, style.envelope.master_width_max),
-                                   max_ms=style.envelope.max_ms_for_folddown)
+            def mastered(chain):
+                return master_loop.run(counted, chain, target_lufs=style.lufs,
+                                       ceiling_dbtp=style.true_peak_ceiling_dbtp,
+                                       lufs_tolerance=style.tolerances.lufs_lu,
+                                       target_ms=style.stereo_ms_ratio if stages.tone_match else None,
+                                       ms_tolerance=style.tolerances.ms_abs, bus=renderer.prepare(chain),
+                                       max_iterations=max_iterations,
+                                       width_range=(style.envelope.master_width_min, style.envelope.master_width_max),
+                                       max_ms=style.envelope.max_ms_for_folddown)
+
+            loop = mastered(settings.master)
+            aimed = _recentred(tone, loop.measured, style) if shape is not None else None
+            if aimed is not None:
+                # the master's later stages moved the centroid out of its tolerance where the EQ's model put it
+                # inside: the EQ is matched again, aiming as far the other way, and the master made again
+                say("matching the master's tone again: its centroid landed outside the tolerance")
+                first = {"predicted_hz": tone["centroid_predicted_hz"],
+                         "measured_hz": round(loop.measured["spectral_centroid_hz"], 4)}
+                new_eq, again = tonal.match_tone(*spectrum, eq_as_predicted, aimed, sr, spectrum=shape,
+                                                 threads=threads, later=later)
+                tone = dict(tone, **again, centroid_rematched=dict(first, aimed_hz=round(aimed.spectral_centroid_hz,
+                                                                                          4)))
+                chain = list(loop.chain)
+                chain[eq_index] = new_eq
+                loop = mastered(chain)
         else:
             loop = _plain_gain_pass(counted, settings.master, style)
         renderer.commit()

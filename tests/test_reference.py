@@ -180,3 +180,85 @@ def test_the_long_term_spectrum_is_scipys_welch_fed_in_blocks(n):
     np.testing.assert_allclose(acc.result(), want, rtol=1e-12)
     np.testing.assert_allclose(acc.result(), want, rtol=1e-12)  # reading it changes nothing
     np.testing.assert_allclose(reference.octave_powers(x, SR), want, rtol=1e-12)
+
+
+def test_the_master_eq_sees_the_bus_as_the_reference_is_measured_top_octave_included(tmp_path):
+    """Toward a reference the tone match reads the bus's octave levels as the reference's are measured (at the
+    file's rate, so the 8 kHz octave, which runs past the analysis's 11 kHz, is read whole), and predicts what an
+    EQ does to every octave, the top one included: against the EQ rendered by the production engine."""
+    from automix import tonal
+    from automix.engines.pedalboard_engine import StreamingChain, build_stages
+    from automix.settings import PluginSettings
+
+    _track(tmp_path / "bus.wav", seconds=10.0)
+    x = sf.read(str(tmp_path / "bus.wav"), dtype="float32", always_2d=True)[0].T
+    centres, _, _, power, measured = tonal.bus_spectrum(str(tmp_path / "bus.wav"), SR, power=True)
+    np.testing.assert_allclose(measured, octave_levels_db(x.astype(np.float64), SR), atol=1e-6)
+
+    eq = PluginSettings("eq", dict(highpass_hz=20.0, low_shelf_hz=120.0, low_shelf_gain_db=-2.0, peak1_hz=700.0,
+                                   peak1_gain_db=-3.0, peak1_q=1.0, peak2_hz=2500.0, peak2_gain_db=2.0, peak2_q=1.0,
+                                   peak3_hz=9000.0, peak3_gain_db=3.0, peak3_q=1.5, high_shelf_hz=6000.0,
+                                   high_shelf_gain_db=3.0))
+    chain = StreamingChain(build_stages(SR, [eq], None), SR, 4096)
+    y = np.concatenate([chain.process(x[:, s:s + 4096]) for s in range(0, x.shape[1], 4096)] + [chain.flush()],
+                       axis=1)
+    rendered = octave_levels_db(y.astype(np.float64), SR)
+    shape = tonal.octave_shape(centres, power, np.zeros(len(OCTAVES_HZ)), measured)  # residual: the bus's own shape
+    assert list(shape.centres_hz) == list(OCTAVES_HZ)
+    predicted = shape.residual(tonal.eq_magnitude(eq.params, SR, centres))
+    # within 0.05 dB from 125 Hz up, the top octave included; the 63 Hz octave spans a handful of the analysis's
+    # 10.8 Hz bins, where the high-pass and the low shelf bend
+    np.testing.assert_allclose(predicted[1:], (rendered - rendered.mean())[1:], atol=0.05)
+    assert predicted[0] == pytest.approx(rendered[0] - rendered.mean(), abs=0.25)
+    assert rendered[-1] - measured[-1] > 3.0  # the shelf and the bell lift the top octave: its move is seen
+    # without the bus's own measurement, the top octave (above the analysis's Nyquist) is left out
+    assert 8000.0 not in list(tonal.octave_shape(centres, power, np.zeros(len(OCTAVES_HZ))).centres_hz)
+
+
+def test_the_centroid_is_matched_again_only_when_the_master_takes_it_out_of_tolerance():
+    """Closed form: the second match aims the target away by the model's error (final over predicted)."""
+    import dataclasses
+
+    from automix.mixer import _recentred
+
+    style = dataclasses.replace(get_style("rock_punk"), spectral_centroid_hz=2000.0)
+    tone = {"centroid_predicted_hz": 2150.0}  # +7.5 %, inside the 10 % tolerance
+    aimed = _recentred(tone, {"spectral_centroid_hz": 2240.0}, style)  # the master measured +12 %
+    assert aimed.spectral_centroid_hz == pytest.approx(2000.0 * 2150.0 / 2240.0)
+    assert aimed.tolerances == style.tolerances and aimed.lufs == style.lufs
+    assert _recentred(tone, {"spectral_centroid_hz": 2190.0}, style) is None  # +9.5 %: inside, left alone
+    assert _recentred({"centroid_predicted_hz": 2300.0}, {"spectral_centroid_hz": 2400.0}, style) is None  # bound
+    assert _recentred({}, {"spectral_centroid_hz": 2400.0}, style) is None  # no tone match
+
+
+def test_a_master_whose_centroid_lands_outside_is_matched_again_and_made_again(tmp_path, monkeypatch):
+    """The path end to end: the first master's centroid is taken as 20 % over the target; the EQ is matched again
+    aiming lower, the master made again, and the report says so; the second master is not checked again."""
+    from automix import mixer
+    from automix.session import mix_command
+    from automix.sessiongen import write_sessions
+
+    write_sessions(tmp_path / "in", 1, seed=12, duration_s=4.0)
+    _track(tmp_path / "ref.wav")
+    real, seen = mixer._recentred, []
+
+    def first_over(tone, measured, style):
+        seen.append(measured["spectral_centroid_hz"])
+        if len(seen) == 1:
+            measured = dict(measured, spectral_centroid_hz=style.spectral_centroid_hz * 1.2)
+        return real(tone, measured, style)
+
+    monkeypatch.setattr(mixer, "_recentred", first_over)
+    stems = sorted(str(p) for p in next((tmp_path / "in").glob("session-*")).glob("*.wav"))
+    report, _ = mix_command(stems, style="rock_punk", targets=None, output=str(tmp_path / "m.wav"),
+                            engine="pedalboard", optimize_steps=0, test_stems=None, threads=1, verbose=False,
+                            html=False, reference=str(tmp_path / "ref.wav"))
+    tone = report["master"]["tonal_match"]
+    again = tone["centroid_rematched"]
+    assert len(seen) == 1
+    assert again["aimed_hz"] == pytest.approx(again["predicted_hz"] / 1.2, rel=1e-4)
+    assert again["measured_hz"] == pytest.approx(seen[0], abs=1e-3)
+    assert tone["centroid_predicted_hz"] < again["predicted_hz"]  # aimed lower, predicted lower
+    final = report["targets"]["spectral_centroid_hz"]["final"]
+    assert final == pytest.approx(tone["centroid_predicted_hz"], rel=0.03)  # the master made from the second EQ
+    assert abs(report["targets"]["integrated_lufs"]["final"] - report["targets"]["integrated_lufs"]["target"]) <= 0.1
