@@ -20,6 +20,7 @@ EQ's tone match then works from the balanced bus.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -88,9 +89,20 @@ def balance_moves(powers: np.ndarray, reference_db: np.ndarray, bounds: Sequence
 
     best = minimize(cost, np.zeros(len(powers)), jac=True, method="L-BFGS-B", bounds=list(bounds),
                     options={"ftol": 1e-12, "gtol": 1e-9, "maxiter": 500})
-    moves = np.where(live & (np.abs(best.x) >= MIN_MOVE_DB), np.round(best.x, GAIN_DECIMALS), 0.0)
+    written = _written(best.x, bounds)
+    moves = np.where(live & (np.abs(written) >= MIN_MOVE_DB), written, 0.0)
     gained = bumps_db(powers.sum(axis=0), reference_db) - bumps_db((10.0 ** (moves / 10.0)) @ powers, reference_db)
     return moves if gained >= MIN_GAIN_DB else np.zeros(len(powers))
+
+
+def _written(moves, bounds: Sequence[tuple[float, float]]) -> np.ndarray:
+    """``moves`` (dB) at the settings file's resolution, never past their ``bounds``: a move at its bound rounds
+    toward the inside (0.1897 dB of room is 0.18, not 0.19), so a stem at the edge of the envelope's level range
+    stays inside it."""
+    step = 10.0 ** -GAIN_DECIMALS
+    lo = np.array([math.ceil(round(b[0] / step, 6)) * step for b in bounds])
+    hi = np.array([math.floor(round(b[1] / step, 6)) * step for b in bounds])
+    return np.round(np.clip(np.round(np.asarray(moves, dtype=np.float64), GAIN_DECIMALS), lo, hi), GAIN_DECIMALS)
 
 
 def move_bounds(settings: MixSettings, roles: Sequence[str], role_levels_db: Sequence[float], level_range_db: float
@@ -156,6 +168,5 @@ def reapply(settings: MixSettings, record: dict, roles: Sequence[str], style) ->
     member, part_bounds = _by_role(roles, move_bounds(settings, roles, role_levels(style, roles),
                                                       style.envelope.stem_level_range_db))
     wanted = [record["moves_db"][str(s.path)] for s in settings.stems]
-    moves = [min(max(next(m for m, inside in zip(wanted, row) if inside), lo), hi)
-             for row, (lo, hi) in zip(member, part_bounds)]
-    apply_moves(settings, member.T @ np.array(moves))
+    moves = _written([next(m for m, inside in zip(wanted, row) if inside) for row in member], part_bounds)
+    apply_moves(settings, member.T @ moves)

@@ -175,3 +175,35 @@ def test_moves_made_again_keep_a_pair_together():
     reapply(settings, record, ["overheads", "overheads", "bass"], get_style("rock_punk"))
     faders = [next(p.params["gain_db"] for p in s.chain if p.plugin == "gain") for s in settings.stems]
     assert faders[0] == faders[1] == -1.0
+
+
+def test_a_move_at_a_bound_rounds_inside_it():
+    """The settings file writes moves to 0.01 dB: a stem with 0.1897 dB of room left in the envelope's level range
+    moves 0.18, not 0.19 (which would leave it 0.0003 dB past the range), in the search and when made again."""
+    from automix.reference_balance import reapply
+    from automix.settings import STEM_CHAIN, MixSettings, StemSettings, neutral_chain
+    from automix.styles import get_style
+
+    parts = _parts(7)
+    made = np.array([6.0, -6.0, 3.0, 0.0])
+    reference = 10 * np.log10((10 ** (made / 10)) @ parts)
+    bounds = [(-1.0, 0.1897), (-0.2103, 0.5), (-3.0, 3.0), (-3.0, 3.0)]
+    moves = balance_moves(parts, reference, bounds)
+    assert moves[0] == 0.18 and moves[1] == -0.21
+    assert all(lo <= m <= hi for m, (lo, hi) in zip(moves, bounds))
+
+    # made again: two overheads share a role level of 10*log10(2) below the role's, so their room is fractional
+    from automix.levels import role_levels
+
+    style = get_style("rock_punk")
+    roles = ["overheads", "overheads"]
+    level = role_levels(style, roles)[0]
+    top = level + style.envelope.stem_level_range_db
+    settings = MixSettings(SR, [StemSettings(path=f"/x/{k}.wav", chain=neutral_chain(STEM_CHAIN)) for k in range(2)])
+    for stem in settings.stems:
+        next(p for p in stem.chain if p.plugin == "gain").params["gain_db"] = round(top - 0.15, 2)
+    assert abs(top - 0.15 - round(top - 0.15, 2)) > 1e-4, "the room is not on the 0.01 dB grid"
+    reapply(settings, {"moves_db": {"/x/0.wav": 2.0, "/x/1.wav": 2.0}}, roles, style)
+    for stem in settings.stems:
+        fader = next(p.params["gain_db"] for p in stem.chain if p.plugin == "gain")
+        assert round(top - 0.15, 2) < fader <= top
