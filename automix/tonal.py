@@ -145,8 +145,9 @@ def bus_spectrum(path: str, sample_rate: int, before: Sequence[PluginSettings] =
     an EQ changes the bus's spectrum, and the bus's octave levels (dB, :data:`automix.reference.OCTAVES_HZ`)
     measured as a reference's are (:func:`automix.reference.octave_levels_db`, at the file's own rate, so the
     top octave, above the analysis's 11 kHz, is measured whole). ``threads`` 2 frames and analyses each block on
-    a second thread while the chain renders the next (the same numbers either way). ``keep``: also handed every ``(2, n)`` float32 block
-    the stages ``before`` emit, in order (the master renderer's :meth:`~automix.master_render.MasterRenderer.head`).
+    a second thread while the chain renders the next (the same numbers either way). ``keep``: also handed every
+    ``(2, n)`` float32 block the stages ``before`` emit, in order (the master renderer's
+    :meth:`~automix.master_render.MasterRenderer.head`).
     """
     import soundfile as sf
 
