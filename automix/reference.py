@@ -70,7 +70,10 @@ class OctaveSpectrum:
     frame held back plus a batch of :data:`_FRAMES_PER_BATCH` frames, whatever the length."""
 
     def __init__(self, sample_rate: int, nperseg: int = WELCH_FRAMES):
+        from automix.dsp import hann_periodic
+
         self.sample_rate, self.nperseg = sample_rate, nperseg
+        self._window = hann_periodic(nperseg)  # scipy's "hann" to the bit, made once
         self._held = np.zeros(0)
         self._sum = None
         self._count = 0
@@ -88,32 +91,32 @@ class OctaveSpectrum:
         self._held = buf[frames * hop:]
 
     def _add(self, frames: np.ndarray) -> None:
-        power = _periodogram_sum(frames)
+        power = _periodogram_sum(frames, self._window)
         self._sum = power if self._sum is None else self._sum + power
         self._count += frames.shape[0]
 
     def result(self) -> np.ndarray:
         """Power per octave band of :data:`OCTAVES_HZ` (the density summed over each band's bins; 0 for a band
         with no bin, or nothing fed)."""
+        from automix.dsp import hann_periodic
+
         if self._count:
-            power, count, n = self._sum, self._count, self.nperseg
+            power, count, window = self._sum, self._count, self._window
         elif self._held.size:  # shorter than a frame: one frame of its own length
-            power, count, n = _periodogram_sum(self._held[None, :]), 1, self._held.size
+            window = hann_periodic(self._held.size)
+            power, count = _periodogram_sum(self._held[None, :], window), 1
         else:
             return np.zeros(len(OCTAVES_HZ))
-        from scipy.signal import get_window
-
-        psd = power / (count * self.sample_rate * float(np.sum(get_window("hann", n) ** 2)))
+        n = window.size
+        psd = power / (count * self.sample_rate * float(np.sum(window ** 2)))
         psd[1:-1 if n % 2 == 0 else None] *= 2.0  # one-sided: every bin but DC (and Nyquist) twice
         f = np.fft.rfftfreq(n, 1.0 / self.sample_rate)
         return np.array([float(psd[(f >= c / math.sqrt(2)) & (f < c * math.sqrt(2))].sum()) for c in OCTAVES_HZ])
 
 
-def _periodogram_sum(frames: np.ndarray) -> np.ndarray:
-    """Sum over ``frames`` ``(k, n)`` of ``|rfft(hann * (frame - its mean))|^2`` ``(n // 2 + 1,)``."""
-    from scipy.signal import get_window
-
-    spec = np.fft.rfft((frames - frames.mean(axis=1, keepdims=True)) * get_window("hann", frames.shape[1]), axis=1)
+def _periodogram_sum(frames: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Sum over ``frames`` ``(k, n)`` of ``|rfft(window * (frame - its mean))|^2`` ``(n // 2 + 1,)``."""
+    spec = np.fft.rfft((frames - frames.mean(axis=1, keepdims=True)) * window, axis=1)
     return np.sum(spec.real ** 2 + spec.imag ** 2, axis=0)
 
 

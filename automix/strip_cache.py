@@ -82,7 +82,7 @@ class StripCache:
         length; ``-inf`` below the gate. Renders the pre-fader strips that are missing or out of date."""
         return self._map(lambda k: self._strip_loudness(k, settings.stems[k]), len(settings.stems))
 
-    def map_post_fader(self, settings: MixSettings, fn: Callable[[np.ndarray], object]) -> list:
+    def map_post_fader(self, settings: MixSettings, fn: Callable[[], object]) -> list:
         """Each stem's share of the mix's mid signal (``(L + R) / 2``, float64: its strip through the stages from
         its fader on, over the session's length) fed in blocks to an accumulator of its own, ``fn()`` (with
         ``process(mid_block)`` and ``result()``); returns the results in stem order. Renders any pre-fader strip
